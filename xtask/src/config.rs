@@ -1,0 +1,276 @@
+//! Where the stack is and how to build it: `--stack`, `xtask.toml`, defaults.
+//!
+//! Resolution order for the stack root: `--stack DIR`, else the `stack` key of the workspace
+//! root's `xtask.toml`, else the workspace root itself (the xtask dropped into a stack repo).
+//! The stack's own `xtask.toml` (optional) then supplies the build settings.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use serde::Deserialize;
+
+pub const FILE_NAME: &str = "xtask.toml";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Arch {
+    #[serde(rename = "x86_64")]
+    X86_64,
+    Arm64,
+}
+
+impl fmt::Display for Arch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Arch::X86_64 => "x86_64",
+            Arch::Arm64 => "arm64",
+        })
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum InstallerChoice {
+    #[default]
+    Auto,
+    Uv,
+    Pip,
+}
+
+/// Options passed to whichever installer runs. Paths are relative to the file that names them.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct InstallerOptions {
+    pub index_url: Option<String>,
+    #[serde(default)]
+    pub extra_index_urls: Vec<String>,
+    #[serde(default)]
+    pub find_links: Vec<String>,
+    #[serde(default)]
+    pub no_index: bool,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TerraformConfig {
+    /// `terraform` or `tofu` (or a path).
+    pub bin: Option<String>,
+    /// Extra var files per env, relative to `envs/<env>/`.
+    #[serde(default)]
+    pub var_files: BTreeMap<String, Vec<String>>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VerifyConfig {
+    /// Function names that legitimately have no route.
+    #[serde(default)]
+    pub unrouted: Vec<String>,
+}
+
+/// The file as written. Every key is optional: zero config works on a standard CORA stack.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct File {
+    stack: Option<String>,
+    python: Option<String>,
+    arch: Option<Arch>,
+    installer: Option<InstallerChoice>,
+    installer_options: Option<InstallerOptions>,
+    infra: Option<String>,
+    #[serde(default)]
+    exclude: Vec<String>,
+    terraform: Option<TerraformConfig>,
+    verify: Option<VerifyConfig>,
+}
+
+/// The resolved configuration every subcommand works from.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub stack: PathBuf,
+    /// Python version of the Lambda runtime, e.g. `3.13`.
+    pub python: String,
+    pub arch: Arch,
+    pub installer: InstallerChoice,
+    pub installer_options: InstallerOptions,
+    /// Infra dir named in `xtask.toml`, absolute.
+    pub infra: Option<PathBuf>,
+    /// Globs relative to the stack root; matching artifact directories are not built.
+    pub exclude: Vec<glob::Pattern>,
+    pub terraform: TerraformConfig,
+    pub verify: VerifyConfig,
+}
+
+impl Config {
+    /// The Lambda runtime identifier, e.g. `python3.13`.
+    pub fn runtime(&self) -> String {
+        format!("python{}", self.python)
+    }
+
+    pub fn is_excluded(&self, rel: &Path) -> bool {
+        let opts = glob::MatchOptions {
+            require_literal_separator: true,
+            ..Default::default()
+        };
+        self.exclude.iter().any(|p| p.matches_path_with(rel, opts))
+    }
+}
+
+/// The workspace root: the directory above this crate, as rust-analyzer's xtask does it.
+pub fn workspace_root() -> PathBuf {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"));
+    dir.parent().unwrap_or(dir).to_path_buf()
+}
+
+pub fn load(stack_flag: Option<&Path>) -> Result<Config> {
+    let stack = match stack_flag {
+        Some(dir) => absolute(dir)?,
+        None => {
+            let root = workspace_root();
+            let file = read_file(&root.join(FILE_NAME))?;
+            match file.stack {
+                Some(rel) => root.join(rel),
+                None => root,
+            }
+        }
+    };
+    if !stack.is_dir() {
+        bail!(
+            "stack directory {} does not exist; pass --stack DIR or set `stack` in {}",
+            stack.display(),
+            FILE_NAME
+        );
+    }
+    let stack = stack
+        .canonicalize()
+        .with_context(|| format!("cannot resolve {}", stack.display()))?;
+    let path = stack.join(FILE_NAME);
+    let file = read_file(&path)?;
+    from_file(stack, file, &path)
+}
+
+fn from_file(stack: PathBuf, file: File, path: &Path) -> Result<Config> {
+    let python = file.python.unwrap_or_else(|| "3.13".to_string());
+    let valid = python
+        .split_once('.')
+        .is_some_and(|(a, b)| a == "3" && b.parse::<u32>().is_ok());
+    if !valid {
+        bail!(
+            "{}: python = {python:?} is not a Python 3 version like \"3.13\"",
+            path.display()
+        );
+    }
+    let mut exclude = Vec::new();
+    for g in &file.exclude {
+        let pat = glob::Pattern::new(g).with_context(|| {
+            format!("{}: exclude glob {g:?} is not a valid glob", path.display())
+        })?;
+        exclude.push(pat);
+    }
+    let mut installer_options = file.installer_options.unwrap_or_default();
+    // find-links may be local folders: anchor them at the stack root so cwd does not matter.
+    for link in &mut installer_options.find_links {
+        if !link.contains("://") && Path::new(link.as_str()).is_relative() {
+            *link = stack.join(&*link).to_string_lossy().into_owned();
+        }
+    }
+    Ok(Config {
+        infra: file.infra.map(|p| stack.join(p)),
+        python,
+        arch: file.arch.unwrap_or(Arch::X86_64),
+        installer: file.installer.unwrap_or_default(),
+        installer_options,
+        exclude,
+        terraform: file.terraform.unwrap_or_default(),
+        verify: file.verify.unwrap_or_default(),
+        stack,
+    })
+}
+
+/// The infra repo: `--infra DIR`, else `infra` in xtask.toml, else the sibling
+/// `../<project>-infra` of a `<project>-stack`, else the stack itself when it holds `envs/`
+/// (the monorepo layout). `None` when there is none.
+pub fn infra_dir(cfg: &Config, flag: Option<&Path>) -> Result<Option<PathBuf>> {
+    if let Some(dir) = flag.map(absolute).transpose()?.or_else(|| cfg.infra.clone()) {
+        if !dir.is_dir() {
+            bail!("infra directory {} does not exist", dir.display());
+        }
+        return Ok(Some(dir.canonicalize()?));
+    }
+    let name = cfg.stack.file_name().map(|n| n.to_string_lossy().into_owned());
+    if let Some(project) = name.as_deref().and_then(|n| n.strip_suffix("-stack")) {
+        let sibling = cfg.stack.with_file_name(format!("{project}-infra"));
+        if sibling.is_dir() {
+            return Ok(Some(sibling));
+        }
+    }
+    Ok(cfg.stack.join("envs").is_dir().then(|| cfg.stack.clone()))
+}
+
+fn read_file(path: &Path) -> Result<File> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => toml::from_str(&text).map_err(|e| {
+            anyhow::anyhow!(
+                "{}: {}\nfix the file; keys are documented in the README",
+                path.display(),
+                e.to_string().trim_end()
+            )
+        }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(File::default()),
+        Err(e) => Err(e).with_context(|| format!("cannot read {}", path.display())),
+    }
+}
+
+fn absolute(dir: &Path) -> Result<PathBuf> {
+    Ok(if dir.is_absolute() {
+        dir.to_path_buf()
+    } else {
+        std::env::current_dir()?.join(dir)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Config> {
+        let file: File = toml::from_str(text)?;
+        from_file(PathBuf::from("/s"), file, Path::new("/s/xtask.toml"))
+    }
+
+    #[test]
+    fn defaults_target_python_313_x86_64() {
+        let c = parse("").unwrap();
+        assert_eq!(c.runtime(), "python3.13");
+        assert_eq!(c.arch, Arch::X86_64);
+        assert_eq!(c.installer, InstallerChoice::Auto);
+    }
+
+    #[test]
+    fn unknown_keys_are_errors() {
+        let err = parse("pyhton = \"3.13\"").unwrap_err().to_string();
+        assert!(err.contains("pyhton"), "{err}");
+    }
+
+    #[test]
+    fn bad_python_version_is_named() {
+        let err = parse("python = \"313\"").unwrap_err().to_string();
+        assert!(err.contains("\"313\""), "{err}");
+    }
+
+    #[test]
+    fn relative_find_links_are_anchored_at_the_stack() {
+        let c = parse("[installer_options]\nfind_links = [\"wh\", \"https://x/y\"]\nno_index = true")
+            .unwrap();
+        assert_eq!(c.installer_options.find_links, ["/s/wh", "https://x/y"]);
+    }
+
+    #[test]
+    fn exclude_globs_match_relative_paths() {
+        let c = parse("exclude = [\"packages/*/backend/lambdas/old-*\"]").unwrap();
+        assert!(c.is_excluded(Path::new("packages/module-a/backend/lambdas/old-x")));
+        assert!(!c.is_excluded(Path::new("packages/module-a/backend/lambdas/new")));
+    }
+}

@@ -1,0 +1,89 @@
+//! Turning results into what the user reads: aligned tables on stdout, or one JSON document.
+
+use std::path::Path;
+
+use anyhow::Result;
+use console::style;
+
+use crate::build::{self, Report, Status};
+
+/// Prints rows as left-aligned columns separated by two spaces.
+pub fn table(header: &[&str], rows: &[Vec<String>]) {
+    let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
+    for row in rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(console::measure_text_width(cell));
+        }
+    }
+    let line = |cells: Vec<String>| {
+        let mut s = String::new();
+        for (i, (cell, w)) in cells.iter().zip(&widths).enumerate() {
+            if i + 1 == cells.len() {
+                s.push_str(cell);
+            } else {
+                s.push_str(&console::pad_str(cell, *w, console::Alignment::Left, None));
+                s.push_str("  ");
+            }
+        }
+        println!("{}", s.trim_end());
+    };
+    line(header.iter().map(|h| style(h).bold().to_string()).collect());
+    for row in rows {
+        line(row.clone());
+    }
+}
+
+pub fn build(report: &Report, stack: &Path, json: bool) -> Result<()> {
+    if json {
+        println!("{}", serde_json::to_string_pretty(report)?);
+        return Ok(());
+    }
+    let size = |b: Option<u64>| b.map(build::human).unwrap_or_else(|| "-".into());
+    let rows: Vec<Vec<String>> = report
+        .artifacts
+        .iter()
+        .map(|r| {
+            let word = build::status_word(r.status);
+            let status = match r.status {
+                Status::Built => style(word).green().to_string(),
+                Status::Cached => style(word).dim().to_string(),
+                Status::Failed => style(word).red().bold().to_string(),
+            };
+            vec![
+                r.module.clone(),
+                r.name.clone(),
+                status,
+                size(r.zip_bytes),
+                size(r.unzipped_bytes),
+                r.sha256_base64.clone().unwrap_or_else(|| "-".into()),
+            ]
+        })
+        .collect();
+    table(
+        &["module", "artifact", "status", "zipped", "unzipped", "sha256 (base64)"],
+        &rows,
+    );
+    let count = |s: Status| report.artifacts.iter().filter(|r| r.status == s).count();
+    let failed: Vec<_> = report
+        .artifacts
+        .iter()
+        .filter(|r| r.status == Status::Failed)
+        .collect();
+    for r in &failed {
+        eprintln!();
+        crate::ui::error(&format!(
+            "{}/{}: {}",
+            r.module,
+            r.name,
+            r.error.as_deref().unwrap_or("failed")
+        ));
+    }
+    println!(
+        "\n{} built, {} cached, {} failed ({})",
+        count(Status::Built),
+        count(Status::Cached),
+        failed.len(),
+        stack.display()
+    );
+    Ok(())
+}

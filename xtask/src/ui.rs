@@ -1,0 +1,120 @@
+//! How progress reaches the user: indicatif bars on a terminal, one plain line per event
+//! elsewhere (CI, pipes, `NO_COLOR`, `TERM=dumb`). Progress goes to stderr so stdout stays
+//! clean for tables and `--json`.
+
+use std::io::IsTerminal;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+/// True when stderr is a terminal that may be drawn on.
+pub fn interactive() -> bool {
+    std::io::stderr().is_terminal()
+        && std::env::var_os("NO_COLOR").is_none()
+        && std::env::var("TERM").map_or(true, |t| t != "dumb")
+}
+
+/// Colours follow the `NO_COLOR` convention and only reach terminals.
+pub fn init_colors() {
+    if std::env::var_os("NO_COLOR").is_some() {
+        console::set_colors_enabled(false);
+        console::set_colors_enabled_stderr(false);
+    }
+}
+
+pub fn warn(msg: &str) {
+    eprintln!("{} {msg}", console::style("warning:").yellow().bold());
+}
+
+pub fn error(msg: &str) {
+    eprintln!("{} {msg}", console::style("error:").red().bold());
+}
+
+pub struct Progress {
+    bars: Option<(MultiProgress, ProgressBar)>,
+    total: usize,
+    done: AtomicUsize,
+}
+
+pub struct Task<'a> {
+    progress: &'a Progress,
+    id: String,
+    bar: Option<ProgressBar>,
+}
+
+impl Progress {
+    pub fn new(total: usize, what: &str) -> Progress {
+        let bars = interactive().then(|| {
+            let multi = MultiProgress::with_draw_target(ProgressDrawTarget::stderr());
+            let overall = multi.add(ProgressBar::new(total as u64));
+            overall.set_style(
+                ProgressStyle::with_template("{prefix:>10.bold} [{bar:30}] {pos}/{len} {elapsed}")
+                    .expect("static template")
+                    .progress_chars("=> "),
+            );
+            overall.set_prefix(what.to_string());
+            (multi, overall)
+        });
+        Progress {
+            bars,
+            total,
+            done: AtomicUsize::new(0),
+        }
+    }
+
+    pub fn task(&self, id: &str) -> Task<'_> {
+        let bar = self.bars.as_ref().map(|(multi, _)| {
+            let b = multi.insert_from_back(1, ProgressBar::new_spinner());
+            b.set_style(
+                ProgressStyle::with_template("  {spinner} {prefix:.cyan} {wide_msg}")
+                    .expect("static template"),
+            );
+            b.set_prefix(id.to_string());
+            b.enable_steady_tick(Duration::from_millis(120));
+            b
+        });
+        Task {
+            progress: self,
+            id: id.to_string(),
+            bar,
+        }
+    }
+
+    /// Prints a line above the bars (or plainly), e.g. a warning.
+    pub fn println(&self, line: &str) {
+        match &self.bars {
+            Some((multi, _)) => {
+                let _ = multi.println(line);
+            }
+            None => eprintln!("{line}"),
+        }
+    }
+
+    pub fn finish(&self) {
+        if let Some((multi, overall)) = &self.bars {
+            overall.finish_and_clear();
+            let _ = multi.clear();
+        }
+    }
+}
+
+impl Task<'_> {
+    pub fn phase(&self, msg: &str) {
+        match &self.bar {
+            Some(b) => b.set_message(msg.to_string()),
+            None => eprintln!("{}: {msg}", self.id),
+        }
+    }
+
+    pub fn done(self, status: &str) {
+        let n = self.progress.done.fetch_add(1, Ordering::SeqCst) + 1;
+        match (&self.bar, &self.progress.bars) {
+            (Some(b), Some((_, overall))) => {
+                b.finish_and_clear();
+                overall.inc(1);
+            }
+            _ => eprintln!("[{n}/{}] {}: {status}", self.progress.total, self.id),
+        }
+    }
+}
