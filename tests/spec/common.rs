@@ -1,0 +1,232 @@
+//! The test harness: the real xtask binary, run on copies of the bundled demo that tests then
+//! break on purpose, with Python wheels the tests write themselves (no network, no index).
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+
+pub fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
+}
+
+/// Builds the xtask binary once per test run and returns its path.
+pub fn xtask_bin() -> &'static Path {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let status = Command::new(cargo)
+            .args(["build", "--quiet", "--package", "xtask"])
+            .current_dir(workspace())
+            .status()
+            .expect("cargo runs");
+        assert!(status.success(), "cargo build -p xtask failed");
+        let target = std::env::var_os("CARGO_TARGET_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| workspace().join("target"));
+        target.join("debug").join("xtask")
+    })
+}
+
+#[derive(Debug)]
+pub struct Out {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Out {
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{}\nstderr:\n{}", self.stdout, self.stderr))
+    }
+
+    #[track_caller]
+    pub fn ok(self) -> Out {
+        assert_eq!(self.code, 0, "expected success\nstdout:\n{}\nstderr:\n{}", self.stdout, self.stderr);
+        self
+    }
+
+    #[track_caller]
+    pub fn fails(self) -> Out {
+        assert_ne!(self.code, 0, "expected failure\nstdout:\n{}\nstderr:\n{}", self.stdout, self.stderr);
+        self
+    }
+}
+
+/// A wheelhouse of hand-made wheels: a wheel is a zip with METADATA, WHEEL and RECORD.
+pub struct Wheelhouse {
+    pub dir: PathBuf,
+}
+
+impl Wheelhouse {
+    pub fn new(dir: &Path) -> Wheelhouse {
+        std::fs::create_dir_all(dir).unwrap();
+        Wheelhouse {
+            dir: dir.to_path_buf(),
+        }
+    }
+
+    /// Writes `name-version-tag.whl` holding `files` (path, content) and `requires` as Requires-Dist.
+    pub fn wheel(&self, name: &str, version: &str, tag: &str, files: &[(&str, &str)], requires: &[&str]) -> &Self {
+        let dist = format!("{name}-{version}.dist-info");
+        let mut entries: Vec<(String, String)> = files.iter().map(|(p, c)| (p.to_string(), c.to_string())).collect();
+        let mut meta = format!("Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n");
+        for r in requires {
+            meta.push_str(&format!("Requires-Dist: {r}\n"));
+        }
+        let purelib = tag.ends_with("-any");
+        entries.push((format!("{dist}/METADATA"), meta));
+        entries.push((
+            format!("{dist}/WHEEL"),
+            format!("Wheel-Version: 1.0\nGenerator: spec\nRoot-Is-Purelib: {purelib}\nTag: {tag}\n"),
+        ));
+        entries.push((format!("{dist}/top_level.txt"), format!("{name}\n")));
+        let mut record = String::new();
+        for (p, _) in &entries {
+            // Installers accept RECORD lines without hashes for files they do not verify.
+            record.push_str(&format!("{p},,\n"));
+        }
+        record.push_str(&format!("{dist}/RECORD,,\n"));
+        entries.push((format!("{dist}/RECORD"), record));
+        let path = self.dir.join(format!("{name}-{version}-{tag}.whl"));
+        let mut z = zip::ZipWriter::new(std::fs::File::create(path).unwrap());
+        for (p, c) in entries {
+            z.start_file(p, zip::write::SimpleFileOptions::default()).unwrap();
+            z.write_all(c.as_bytes()).unwrap();
+        }
+        z.finish().unwrap();
+        self
+    }
+
+    /// A small, realistic set: a pure-Python package with a dependency, and a platform wheel.
+    pub fn standard(dir: &Path) -> Wheelhouse {
+        let w = Wheelhouse::new(dir);
+        w.wheel("alpha", "1.0", "py3-none-any", &[("alpha/__init__.py", "from beta import B\nA = 1\n")], &["beta>=1"])
+            .wheel("beta", "1.2", "py3-none-any", &[("beta/__init__.py", "B = 2\n")], &[])
+            .wheel("beta", "1.3", "py3-none-any", &[("beta/__init__.py", "B = 3\n")], &[])
+            .wheel(
+                "fastc",
+                "0.1",
+                "cp313-cp313-manylinux2014_x86_64",
+                &[("fastc/__init__.py", "C = 3\n"), ("fastc/_speed.so", "\x7fELF fake")],
+                &[],
+            );
+        w
+    }
+}
+
+/// A copy of the demo (stack + infra as siblings) in a temporary directory.
+pub struct Demo {
+    pub tmp: tempfile::TempDir,
+    pub stack: PathBuf,
+    pub infra: PathBuf,
+    pub wheels: Wheelhouse,
+}
+
+impl Demo {
+    pub fn new() -> Demo {
+        let tmp = tempfile::tempdir().unwrap();
+        let stack = tmp.path().join("demo-stack");
+        let infra = tmp.path().join("demo-infra");
+        copy_dir(&workspace().join("demo/demo-stack"), &stack);
+        copy_dir(&workspace().join("demo/demo-infra"), &infra);
+        copy_dir(&workspace().join("demo/wheelhouse"), &tmp.path().join("wheelhouse"));
+        let wheels = Wheelhouse::standard(&tmp.path().join("wheelhouse"));
+        let d = Demo { tmp, stack, infra, wheels };
+        d.config("");
+        d
+    }
+
+    /// Rewrites the stack's xtask.toml: `extra` lines first, then the local wheelhouse with no index.
+    pub fn config(&self, extra: &str) {
+        self.write(
+            "xtask.toml",
+            &format!("{extra}\n[installer_options]\nfind_links = [\"../wheelhouse\"]\nno_index = true\n"),
+        );
+    }
+
+    pub fn path(&self, rel: &str) -> PathBuf {
+        self.stack.join(rel)
+    }
+
+    /// Writes a file under the stack root, creating directories.
+    pub fn write(&self, rel: &str, content: &str) {
+        write(&self.stack.join(rel), content);
+    }
+
+    pub fn read(&self, rel: &str) -> String {
+        std::fs::read_to_string(self.stack.join(rel)).unwrap()
+    }
+
+    /// Runs `cargo xtask <args> --stack <this stack>` with plain output.
+    pub fn xtask(&self, args: &[&str]) -> Out {
+        self.xtask_env(args, &[])
+    }
+
+    pub fn xtask_env(&self, args: &[&str], env: &[(&str, &str)]) -> Out {
+        let mut cmd = Command::new(xtask_bin());
+        cmd.args(args).arg("--stack").arg(&self.stack).env("NO_COLOR", "1");
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        run(cmd)
+    }
+}
+
+pub fn run(mut cmd: Command) -> Out {
+    let out = cmd.output().expect("the xtask binary runs");
+    Out {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+pub fn write(path: &Path, content: &str) {
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, content).unwrap();
+}
+
+/// Copies a tree, leaving out build outputs and Terraform's working files.
+pub fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let name = e.file_name();
+        let n = name.to_string_lossy();
+        if [".build", "build", ".xtask", ".terraform", "__pycache__"].contains(&n.as_ref())
+            || n.ends_with(".tfstate")
+            || n.ends_with(".tfplan")
+        {
+            continue;
+        }
+        let (src, dst) = (e.path(), to.join(&name));
+        if e.file_type().unwrap().is_dir() {
+            copy_dir(&src, &dst);
+        } else {
+            std::fs::copy(&src, &dst).unwrap();
+        }
+    }
+}
+
+/// Artifacts of a `build --json` run, by `module/name`.
+pub fn artifacts(json: &serde_json::Value) -> std::collections::BTreeMap<String, serde_json::Value> {
+    json["artifacts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| (format!("{}/{}", a["module"].as_str().unwrap(), a["name"].as_str().unwrap()), a.clone()))
+        .collect()
+}
+
+/// Names stored in a zip, sorted.
+pub fn zip_names(path: &Path) -> Vec<String> {
+    let z = zip::ZipArchive::new(std::fs::File::open(path).unwrap()).unwrap();
+    let mut names: Vec<String> = z.file_names().map(|n| n.unwrap().to_string()).collect();
+    names.sort();
+    names
+}

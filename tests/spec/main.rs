@@ -1,0 +1,6 @@
+//! Specs for `cargo xtask`, one module per subcommand. Each test runs the real binary on a
+//! fresh copy of the bundled demo (see `common`).
+
+mod common;
+
+mod build;
