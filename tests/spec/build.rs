@@ -31,6 +31,8 @@ fn demo_builds_every_function_and_layer_with_contract_names() {
     let access = d.path("packages/module-access/backend/.build");
     assert!(access.join("org-email-domains.zip").is_file());
     assert!(access.join("org-common-layer.zip").is_file());
-    assert!(d.path("packages/module-mgmt/backend/.build/mgmt_common-layer.zip").is_file());
+    assert!(d
+        .path("packages/module-mgmt/backend/.build/mgmt_common-layer.zip")
+        .is_file());
     assert!(d.infra.join("build/authorizer.zip").is_file());
 }

@@ -40,19 +40,31 @@ pub struct Out {
 
 impl Out {
     pub fn json(&self) -> serde_json::Value {
-        serde_json::from_str(&self.stdout)
-            .unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{}\nstderr:\n{}", self.stdout, self.stderr))
+        serde_json::from_str(&self.stdout).unwrap_or_else(|e| {
+            panic!(
+                "stdout is not JSON ({e}):\n{}\nstderr:\n{}",
+                self.stdout, self.stderr
+            )
+        })
     }
 
     #[track_caller]
     pub fn ok(self) -> Out {
-        assert_eq!(self.code, 0, "expected success\nstdout:\n{}\nstderr:\n{}", self.stdout, self.stderr);
+        assert_eq!(
+            self.code, 0,
+            "expected success\nstdout:\n{}\nstderr:\n{}",
+            self.stdout, self.stderr
+        );
         self
     }
 
     #[track_caller]
     pub fn fails(self) -> Out {
-        assert_ne!(self.code, 0, "expected failure\nstdout:\n{}\nstderr:\n{}", self.stdout, self.stderr);
+        assert_ne!(
+            self.code, 0,
+            "expected failure\nstdout:\n{}\nstderr:\n{}",
+            self.stdout, self.stderr
+        );
         self
     }
 }
@@ -71,9 +83,19 @@ impl Wheelhouse {
     }
 
     /// Writes `name-version-tag.whl` holding `files` (path, content) and `requires` as Requires-Dist.
-    pub fn wheel(&self, name: &str, version: &str, tag: &str, files: &[(&str, &str)], requires: &[&str]) -> &Self {
+    pub fn wheel(
+        &self,
+        name: &str,
+        version: &str,
+        tag: &str,
+        files: &[(&str, &str)],
+        requires: &[&str],
+    ) -> &Self {
         let dist = format!("{name}-{version}.dist-info");
-        let mut entries: Vec<(String, String)> = files.iter().map(|(p, c)| (p.to_string(), c.to_string())).collect();
+        let mut entries: Vec<(String, String)> = files
+            .iter()
+            .map(|(p, c)| (p.to_string(), c.to_string()))
+            .collect();
         let mut meta = format!("Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n");
         for r in requires {
             meta.push_str(&format!("Requires-Dist: {r}\n"));
@@ -82,7 +104,9 @@ impl Wheelhouse {
         entries.push((format!("{dist}/METADATA"), meta));
         entries.push((
             format!("{dist}/WHEEL"),
-            format!("Wheel-Version: 1.0\nGenerator: spec\nRoot-Is-Purelib: {purelib}\nTag: {tag}\n"),
+            format!(
+                "Wheel-Version: 1.0\nGenerator: spec\nRoot-Is-Purelib: {purelib}\nTag: {tag}\n"
+            ),
         ));
         entries.push((format!("{dist}/top_level.txt"), format!("{name}\n")));
         let mut record = String::new();
@@ -95,7 +119,8 @@ impl Wheelhouse {
         let path = self.dir.join(format!("{name}-{version}-{tag}.whl"));
         let mut z = zip::ZipWriter::new(std::fs::File::create(path).unwrap());
         for (p, c) in entries {
-            z.start_file(p, zip::write::SimpleFileOptions::default()).unwrap();
+            z.start_file(p, zip::write::SimpleFileOptions::default())
+                .unwrap();
             z.write_all(c.as_bytes()).unwrap();
         }
         z.finish().unwrap();
@@ -105,16 +130,37 @@ impl Wheelhouse {
     /// A small, realistic set: a pure-Python package with a dependency, and a platform wheel.
     pub fn standard(dir: &Path) -> Wheelhouse {
         let w = Wheelhouse::new(dir);
-        w.wheel("alpha", "1.0", "py3-none-any", &[("alpha/__init__.py", "from beta import B\nA = 1\n")], &["beta>=1"])
-            .wheel("beta", "1.2", "py3-none-any", &[("beta/__init__.py", "B = 2\n")], &[])
-            .wheel("beta", "1.3", "py3-none-any", &[("beta/__init__.py", "B = 3\n")], &[])
-            .wheel(
-                "fastc",
-                "0.1",
-                "cp313-cp313-manylinux2014_x86_64",
-                &[("fastc/__init__.py", "C = 3\n"), ("fastc/_speed.so", "\x7fELF fake")],
-                &[],
-            );
+        w.wheel(
+            "alpha",
+            "1.0",
+            "py3-none-any",
+            &[("alpha/__init__.py", "from beta import B\nA = 1\n")],
+            &["beta>=1"],
+        )
+        .wheel(
+            "beta",
+            "1.2",
+            "py3-none-any",
+            &[("beta/__init__.py", "B = 2\n")],
+            &[],
+        )
+        .wheel(
+            "beta",
+            "1.3",
+            "py3-none-any",
+            &[("beta/__init__.py", "B = 3\n")],
+            &[],
+        )
+        .wheel(
+            "fastc",
+            "0.1",
+            "cp313-cp313-manylinux2014_x86_64",
+            &[
+                ("fastc/__init__.py", "C = 3\n"),
+                ("fastc/_speed.so", "\x7fELF fake"),
+            ],
+            &[],
+        );
         w
     }
 }
@@ -134,9 +180,17 @@ impl Demo {
         let infra = tmp.path().join("demo-infra");
         copy_dir(&workspace().join("demo/demo-stack"), &stack);
         copy_dir(&workspace().join("demo/demo-infra"), &infra);
-        copy_dir(&workspace().join("demo/wheelhouse"), &tmp.path().join("wheelhouse"));
+        copy_dir(
+            &workspace().join("demo/wheelhouse"),
+            &tmp.path().join("wheelhouse"),
+        );
         let wheels = Wheelhouse::standard(&tmp.path().join("wheelhouse"));
-        let d = Demo { tmp, stack, infra, wheels };
+        let d = Demo {
+            tmp,
+            stack,
+            infra,
+            wheels,
+        };
         d.config("");
         d
     }
@@ -145,7 +199,9 @@ impl Demo {
     pub fn config(&self, extra: &str) {
         self.write(
             "xtask.toml",
-            &format!("{extra}\n[installer_options]\nfind_links = [\"../wheelhouse\"]\nno_index = true\n"),
+            &format!(
+                "{extra}\n[installer_options]\nfind_links = [\"../wheelhouse\"]\nno_index = true\n"
+            ),
         );
     }
 
@@ -169,7 +225,11 @@ impl Demo {
 
     pub fn xtask_env(&self, args: &[&str], env: &[(&str, &str)]) -> Out {
         let mut cmd = Command::new(xtask_bin());
-        cmd.args(args).arg("--stack").arg(&self.stack).env("NO_COLOR", "1");
+        cmd.args(args)
+            .arg("--stack")
+            .arg(&self.stack)
+            .env("NO_COLOR", "1")
+            .env_remove("AWS_PROFILE");
         for (k, v) in env {
             cmd.env(k, v);
         }
@@ -214,12 +274,23 @@ pub fn copy_dir(from: &Path, to: &Path) {
 }
 
 /// Artifacts of a `build --json` run, by `module/name`.
-pub fn artifacts(json: &serde_json::Value) -> std::collections::BTreeMap<String, serde_json::Value> {
+pub fn artifacts(
+    json: &serde_json::Value,
+) -> std::collections::BTreeMap<String, serde_json::Value> {
     json["artifacts"]
         .as_array()
         .unwrap()
         .iter()
-        .map(|a| (format!("{}/{}", a["module"].as_str().unwrap(), a["name"].as_str().unwrap()), a.clone()))
+        .map(|a| {
+            (
+                format!(
+                    "{}/{}",
+                    a["module"].as_str().unwrap(),
+                    a["name"].as_str().unwrap()
+                ),
+                a.clone(),
+            )
+        })
         .collect()
 }
 

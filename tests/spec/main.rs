@@ -4,3 +4,4 @@
 mod common;
 
 mod build;
+mod local_aws;

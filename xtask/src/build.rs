@@ -121,7 +121,9 @@ pub fn run(cfg: &Config, infra: Option<&Path>, opts: &Options) -> Result<Report>
         for _ in 0..opts.jobs.clamp(1, found.artifacts.len().max(1)) {
             s.spawn(|| loop {
                 let i = next.fetch_add(1, Ordering::SeqCst);
-                let Some(a) = found.artifacts.get(i) else { break };
+                let Some(a) = found.artifacts.get(i) else {
+                    break;
+                };
                 let task = progress.task(&a.id());
                 let (record, saved) = ctx.build_one(a, &task);
                 for w in &record.warnings {
@@ -253,7 +255,10 @@ impl Ctx<'_> {
         h.update(deps_key.as_deref().unwrap_or("no-deps"));
         for e in &code {
             h.update(format!("\0{}\0{}\0", e.name, e.executable));
-            h.update(std::fs::read(&e.source).with_context(|| format!("cannot read {}", e.source.display()))?);
+            h.update(
+                std::fs::read(&e.source)
+                    .with_context(|| format!("cannot read {}", e.source.display()))?,
+            );
         }
         let key = hex(&h.finalize());
 
@@ -455,7 +460,8 @@ fn walk(
                 );
             }
         }
-        let meta = std::fs::metadata(&path).with_context(|| format!("cannot stat {}", path.display()))?;
+        let meta =
+            std::fs::metadata(&path).with_context(|| format!("cannot stat {}", path.display()))?;
         if skip(&child_rel, meta.is_dir()) {
             continue;
         }
@@ -488,7 +494,8 @@ fn check_unzipped_limits(
             continue;
         }
         let layers = attached_layers(cfg, artifacts, &r.module, &r.name);
-        let total: u64 = r.unzipped_bytes.unwrap_or(0) + layers.iter().map(|l| size_of(l)).sum::<u64>();
+        let total: u64 =
+            r.unzipped_bytes.unwrap_or(0) + layers.iter().map(|l| size_of(l)).sum::<u64>();
         let with = if layers.is_empty() {
             String::new()
         } else {
@@ -518,16 +525,28 @@ fn check_unzipped_limits(
 }
 
 /// Layer artifact ids attached to a function, from `layers = [...]` in its module's Terraform.
-pub fn attached_layers(cfg: &Config, artifacts: &[Artifact], module: &str, function: &str) -> Vec<String> {
+pub fn attached_layers(
+    cfg: &Config,
+    artifacts: &[Artifact],
+    module: &str,
+    function: &str,
+) -> Vec<String> {
     let module_layers: Vec<&Artifact> = artifacts
         .iter()
         .filter(|a| a.kind == Kind::Layer && a.module == module)
         .collect();
     let all_of_module = || module_layers.iter().map(|a| a.id()).collect::<Vec<_>>();
-    let infra_dir = cfg.stack.join("packages").join(module).join("infrastructure");
+    let infra_dir = cfg
+        .stack
+        .join("packages")
+        .join(module)
+        .join("infrastructure");
     let (files, _) = tf::parse_dir(&infra_dir);
     let zip = format!("{function}.zip");
-    let Some(f) = tf::lambda_functions(&files).into_iter().find(|f| f.zip.as_deref() == Some(&zip)) else {
+    let Some(f) = tf::lambda_functions(&files)
+        .into_iter()
+        .find(|f| f.zip.as_deref() == Some(&zip))
+    else {
         return all_of_module();
     };
     let tf_layers = tf::lambda_layers(&files);
@@ -629,17 +648,23 @@ pub fn clean(cfg: &Config, infra: Option<&Path>) -> Result<Vec<PathBuf>> {
     let found = discover::discover(cfg, infra, &[])?;
     let mut removed = Vec::new();
     let cache = cache_dir(cfg);
-    let _lock = if cache.is_dir() { Some(lock(&cache)?) } else { None };
+    let _lock = if cache.is_dir() {
+        Some(lock(&cache)?)
+    } else {
+        None
+    };
     for a in &found.artifacts {
         if a.out.exists() {
-            std::fs::remove_file(&a.out).with_context(|| format!("cannot remove {}", a.out.display()))?;
+            std::fs::remove_file(&a.out)
+                .with_context(|| format!("cannot remove {}", a.out.display()))?;
             removed.push(a.out.clone());
         }
     }
     for sub in ["deps", "state.json"] {
         let p = cache.join(sub);
         if p.is_dir() {
-            std::fs::remove_dir_all(&p).with_context(|| format!("cannot remove {}", p.display()))?;
+            std::fs::remove_dir_all(&p)
+                .with_context(|| format!("cannot remove {}", p.display()))?;
             removed.push(p);
         } else if p.exists() {
             std::fs::remove_file(&p).with_context(|| format!("cannot remove {}", p.display()))?;

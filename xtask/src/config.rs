@@ -193,13 +193,20 @@ fn from_file(stack: PathBuf, file: File, path: &Path) -> Result<Config> {
 /// `../<project>-infra` of a `<project>-stack`, else the stack itself when it holds `envs/`
 /// (the monorepo layout). `None` when there is none.
 pub fn infra_dir(cfg: &Config, flag: Option<&Path>) -> Result<Option<PathBuf>> {
-    if let Some(dir) = flag.map(absolute).transpose()?.or_else(|| cfg.infra.clone()) {
+    if let Some(dir) = flag
+        .map(absolute)
+        .transpose()?
+        .or_else(|| cfg.infra.clone())
+    {
         if !dir.is_dir() {
             bail!("infra directory {} does not exist", dir.display());
         }
         return Ok(Some(dir.canonicalize()?));
     }
-    let name = cfg.stack.file_name().map(|n| n.to_string_lossy().into_owned());
+    let name = cfg
+        .stack
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned());
     if let Some(project) = name.as_deref().and_then(|n| n.strip_suffix("-stack")) {
         let sibling = cfg.stack.with_file_name(format!("{project}-infra"));
         if sibling.is_dir() {
@@ -262,8 +269,9 @@ mod tests {
 
     #[test]
     fn relative_find_links_are_anchored_at_the_stack() {
-        let c = parse("[installer_options]\nfind_links = [\"wh\", \"https://x/y\"]\nno_index = true")
-            .unwrap();
+        let c =
+            parse("[installer_options]\nfind_links = [\"wh\", \"https://x/y\"]\nno_index = true")
+                .unwrap();
         assert_eq!(c.installer_options.find_links, ["/s/wh", "https://x/y"]);
     }
 

@@ -120,9 +120,14 @@ pub fn discover(cfg: &Config, infra: Option<&Path>, only: &[String]) -> Result<S
         }
         let backend = module.dir.join("backend");
         let build = backend.join(".build");
-        scan_functions(cfg, &mut stack, &module.name, &backend.join("lambdas"), &build, |n| {
-            n.to_string()
-        })?;
+        scan_functions(
+            cfg,
+            &mut stack,
+            &module.name,
+            &backend.join("lambdas"),
+            &build,
+            |n| n.to_string(),
+        )?;
         for (name, dir) in subdirs(&backend.join("layers"))? {
             if cfg.is_excluded(rel(cfg, &dir)) {
                 continue;
@@ -139,9 +144,14 @@ pub fn discover(cfg: &Config, infra: Option<&Path>, only: &[String]) -> Result<S
     }
     if let Some(infra) = infra.filter(|_| wanted("infra")) {
         let build = infra.join("build");
-        scan_functions(cfg, &mut stack, "infra", &infra.join("lambdas"), &build, |n| {
-            infra_zip_stem(n).to_string()
-        })?;
+        scan_functions(
+            cfg,
+            &mut stack,
+            "infra",
+            &infra.join("lambdas"),
+            &build,
+            |n| infra_zip_stem(n).to_string(),
+        )?;
     }
     Ok(stack)
 }

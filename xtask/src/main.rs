@@ -97,9 +97,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let infra = config::infra_dir(&cfg, g.infra.as_deref())?;
     match cli.command {
         Command::Build(args) => {
-            let jobs = args.jobs.unwrap_or_else(|| {
-                std::thread::available_parallelism().map_or(2, |n| n.get())
-            });
+            let jobs = args
+                .jobs
+                .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
             let opts = build::Options {
                 jobs,
                 force: args.force,

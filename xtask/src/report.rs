@@ -60,7 +60,14 @@ pub fn build(report: &Report, stack: &Path, json: bool) -> Result<()> {
         })
         .collect();
     table(
-        &["module", "artifact", "status", "zipped", "unzipped", "sha256 (base64)"],
+        &[
+            "module",
+            "artifact",
+            "status",
+            "zipped",
+            "unzipped",
+            "sha256 (base64)",
+        ],
         &rows,
     );
     let count = |s: Status| report.artifacts.iter().filter(|r| r.status == s).count();

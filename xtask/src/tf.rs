@@ -47,7 +47,12 @@ impl TfFile {
     /// The 1-based line of something parsed from this file.
     pub fn line_of(&self, node: &impl Span) -> usize {
         node.span()
-            .map(|r| self.text[..r.start.min(self.text.len())].matches('\n').count() + 1)
+            .map(|r| {
+                self.text[..r.start.min(self.text.len())]
+                    .matches('\n')
+                    .count()
+                    + 1
+            })
             .unwrap_or(0)
     }
 
