@@ -36,3 +36,470 @@ fn demo_builds_every_function_and_layer_with_contract_names() {
         .is_file());
     assert!(d.infra.join("build/authorizer.zip").is_file());
 }
+
+#[test]
+fn function_zip_ships_the_whole_directory_at_the_root() {
+    let d = Demo::new();
+    d.xtask(&["build"]).ok();
+    let names = zip_names(&d.path("packages/module-ai/backend/.build/ai-config.zip"));
+    assert_eq!(
+        names,
+        [
+            "lambda_function.py",
+            "providers/__init__.py",
+            "providers/bedrock.py",
+            "providers/openai.py",
+            "validation.py"
+        ]
+    );
+}
+
+#[test]
+fn layer_zip_holds_code_and_dependencies_under_python() {
+    let d = Demo::new();
+    d.xtask(&["build"]).ok();
+    let names = zip_names(&d.path("packages/module-access/backend/.build/org-common-layer.zip"));
+    assert!(names.iter().all(|n| n.starts_with("python/")), "{names:?}");
+    for want in [
+        "python/org_common/__init__.py",
+        "python/dateutil/__init__.py",
+        "python/six.py",
+        "python/python_dateutil-2.9.0.post0.dist-info/METADATA",
+    ] {
+        assert!(
+            names.iter().any(|n| n == want),
+            "{want} missing from {names:?}"
+        );
+    }
+    // Installer bookkeeping with host paths or installer names never ships.
+    assert!(!names
+        .iter()
+        .any(|n| n.ends_with("/RECORD") || n.ends_with("/INSTALLER") || n.contains("/bin/")));
+}
+
+#[test]
+fn function_requirements_are_installed_at_the_zip_root_and_comments_install_nothing() {
+    let d = Demo::new();
+    d.write(
+        "packages/module-ai/backend/lambdas/provider/requirements.txt",
+        "# http client\nalpha==1.0  # pulls beta\n",
+    );
+    let out = d.xtask(&["build", "--json"]).ok();
+    let names = zip_names(&d.path("packages/module-ai/backend/.build/provider.zip"));
+    for want in [
+        "alpha/__init__.py",
+        "beta/__init__.py",
+        "alpha-1.0.dist-info/METADATA",
+        "lambda_function.py",
+    ] {
+        assert!(
+            names.iter().any(|n| n == want),
+            "{want} missing from {names:?}"
+        );
+    }
+    // profiles has a comment-only requirements.txt: its zip is its own code only.
+    let profiles = zip_names(&d.path("packages/module-access/backend/.build/profiles.zip"));
+    assert_eq!(profiles, ["lambda_function.py", "requirements.txt"]);
+    assert_eq!(
+        artifacts(&out.json())["module-access/profiles"]["status"],
+        "built"
+    );
+}
+
+/// Copies the demo twice into different directories, disturbs the second copy's mtimes, modes
+/// and bytecode, and expects byte-identical zips.
+#[test]
+fn same_inputs_give_byte_identical_zips_whatever_the_directory_mtimes_or_modes() {
+    use std::os::unix::fs::PermissionsExt;
+    let a = Demo::new();
+    let b = Demo::new();
+    for d in [&a, &b] {
+        d.write(
+            "packages/module-ai/backend/lambdas/provider/requirements.txt",
+            "alpha==1.0\n",
+        );
+    }
+    let fn_dir = b.path("packages/module-access/backend/lambdas/profiles");
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let handler = fn_dir.join("lambda_function.py");
+    std::fs::write(&handler, std::fs::read(&handler).unwrap()).unwrap();
+    std::fs::set_permissions(&handler, std::fs::Permissions::from_mode(0o600)).unwrap();
+    write(
+        &fn_dir.join("__pycache__/lambda_function.cpython-311.pyc"),
+        "host bytecode",
+    );
+    write(
+        &b.path("packages/module-ai/backend/lambdas/ai-config/validation.cpython-311.pyc"),
+        "x",
+    );
+
+    let ha = artifacts(&a.xtask(&["build", "--json"]).ok().json());
+    let hb = artifacts(&b.xtask(&["build", "--json"]).ok().json());
+    assert_eq!(ha.len(), 11);
+    for (id, art) in &ha {
+        assert_eq!(
+            art["sha256_base64"], hb[id]["sha256_base64"],
+            "{id} differs between builds"
+        );
+    }
+}
+
+#[test]
+fn second_build_is_all_cached_and_touching_files_changes_nothing() {
+    let d = Demo::new();
+    let first = artifacts(&d.xtask(&["build", "--json"]).ok().json());
+    let second = artifacts(&d.xtask(&["build", "--json"]).ok().json());
+    for (id, a) in &second {
+        assert_eq!(a["status"], "cached", "{id}");
+        assert_eq!(a["sha256_base64"], first[id]["sha256_base64"], "{id}");
+    }
+    let handler = d.path("packages/module-access/backend/lambdas/orgs/lambda_function.py");
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    std::fs::write(&handler, std::fs::read(&handler).unwrap()).unwrap();
+    let third = artifacts(&d.xtask(&["build", "--json"]).ok().json());
+    assert!(third.values().all(|a| a["status"] == "cached"));
+}
+
+#[test]
+fn editing_one_handler_rebuilds_only_that_artifact_without_reinstalling_dependencies() {
+    let d = Demo::new();
+    d.xtask(&["build"]).ok();
+    // With the wheelhouse gone, any reinstall would fail: the dependency cache must serve.
+    std::fs::remove_dir_all(d.tmp.path().join("wheelhouse")).unwrap();
+    let layer_code =
+        d.path("packages/module-access/backend/layers/org-common/python/org_common/responses.py");
+    let mut text = std::fs::read_to_string(&layer_code).unwrap();
+    text.push_str("\n# edited\n");
+    std::fs::write(&layer_code, text).unwrap();
+    let handler = d.path("packages/module-ai/backend/lambdas/provider/lambda_function.py");
+    let mut text = std::fs::read_to_string(&handler).unwrap();
+    text.push_str("\n# edited\n");
+    std::fs::write(&handler, text).unwrap();
+
+    let arts = artifacts(&d.xtask(&["build", "--json"]).ok().json());
+    let built: Vec<&str> = arts
+        .iter()
+        .filter(|(_, a)| a["status"] == "built")
+        .map(|(k, _)| k.as_str())
+        .collect();
+    assert_eq!(built, ["module-access/org-common", "module-ai/provider"]);
+}
+
+#[test]
+fn changing_a_requirement_reinstalls_and_force_rebuilds_everything() {
+    let d = Demo::new();
+    let req = "packages/module-ai/backend/lambdas/provider/requirements.txt";
+    d.write(req, "beta==1.2\n");
+    d.xtask(&["build"]).ok();
+    d.write(req, "beta==1.3\n");
+    let arts = artifacts(&d.xtask(&["build", "--json"]).ok().json());
+    assert_eq!(arts["module-ai/provider"]["status"], "built");
+    let zip = d.path("packages/module-ai/backend/.build/provider.zip");
+    let mut z = zip::ZipArchive::new(std::fs::File::open(zip).unwrap()).unwrap();
+    let mut body = String::new();
+    std::io::Read::read_to_string(&mut z.by_name("beta/__init__.py").unwrap(), &mut body).unwrap();
+    assert_eq!(body, "B = 3\n");
+
+    let forced = artifacts(&d.xtask(&["build", "--force", "--json"]).ok().json());
+    assert!(forced.values().all(|a| a["status"] == "built"));
+}
+
+#[test]
+fn an_unresolvable_requirement_fails_that_artifact_names_the_package_and_keeps_the_previous_zip() {
+    let d = Demo::new();
+    d.xtask(&["build"]).ok();
+    let zip = d.path("packages/module-access/backend/.build/org-common-layer.zip");
+    let before = std::fs::read(&zip).unwrap();
+    d.write(
+        "packages/module-access/backend/layers/org-common/requirements.txt",
+        "python-dateutil==2.9.0.post0\nnosuchpkg==9.9\n",
+    );
+    d.write(
+        "packages/module-ai/backend/lambdas/provider/lambda_function.py",
+        "def lambda_handler(e, c):\n    return 1\n",
+    );
+    let out = d.xtask(&["build", "--json"]).fails();
+    assert_eq!(out.code, 1);
+    let arts = artifacts(&out.json());
+    let layer = &arts["module-access/org-common"];
+    assert_eq!(layer["status"], "failed");
+    let err = layer["error"].as_str().unwrap();
+    assert!(
+        err.contains("package `nosuchpkg` cannot be installed for python3.13 on x86_64"),
+        "{err}"
+    );
+    assert!(err.contains("layers/org-common/requirements.txt"), "{err}");
+    // Independent artifacts still build; the failed one keeps its previous good zip.
+    assert_eq!(arts["module-ai/provider"]["status"], "built");
+    assert_eq!(std::fs::read(&zip).unwrap(), before);
+}
+
+#[test]
+fn a_platform_wheel_installs_for_x86_64_and_is_refused_for_arm64() {
+    let d = Demo::new();
+    let req = "packages/module-ai/backend/lambdas/provider/requirements.txt";
+    d.write(req, "fastc==0.1\n");
+    d.xtask(&["build"]).ok();
+    let names = zip_names(&d.path("packages/module-ai/backend/.build/provider.zip"));
+    assert!(names.contains(&"fastc/_speed.so".to_string()), "{names:?}");
+
+    d.config("arch = \"arm64\"");
+    let out = d.xtask(&["build", "--json", "--module", "ai"]).fails();
+    let err = artifacts(&out.json())["module-ai/provider"]["error"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        err.contains("package `fastc` cannot be installed for python3.13 on arm64"),
+        "{err}"
+    );
+}
+
+#[test]
+fn uv_and_pip_produce_the_same_zips() {
+    let d = Demo::new();
+    d.write(
+        "packages/module-ai/backend/lambdas/provider/requirements.txt",
+        "alpha==1.0\nfastc==0.1\n",
+    );
+    let mut hashes = Vec::new();
+    for installer in ["uv", "pip"] {
+        d.config(&format!("installer = \"{installer}\""));
+        let out = d.xtask(&["build", "--json"]).ok();
+        assert_eq!(out.json()["installer"], installer);
+        let arts = artifacts(&out.json());
+        assert_eq!(
+            arts["module-ai/provider"]["status"], "built",
+            "{installer} did not install"
+        );
+        hashes.push(
+            arts.iter()
+                .map(|(k, a)| (k.clone(), a["sha256_base64"].clone()))
+                .collect::<Vec<_>>(),
+        );
+    }
+    assert_eq!(hashes[0], hashes[1]);
+}
+
+#[test]
+fn a_directory_without_a_handler_is_an_error_naming_it_unless_excluded() {
+    let d = Demo::new();
+    d.write(
+        "packages/module-access/backend/lambdas/notes/README.md",
+        "stray\n",
+    );
+    let out = d.xtask(&["build", "--json"]).fails();
+    let arts = artifacts(&out.json());
+    let err = arts["module-access/notes"]["error"].as_str().unwrap();
+    assert!(
+        err.contains("lambdas/notes has no lambda_function.py"),
+        "{err}"
+    );
+    assert_eq!(arts["module-access/profiles"]["status"], "built");
+
+    d.config("exclude = [\"packages/module-access/backend/lambdas/notes\"]");
+    d.xtask(&["build"]).ok();
+}
+
+#[test]
+fn an_empty_layer_fails_with_the_fix() {
+    let d = Demo::new();
+    let dir = d.path("packages/module-mgmt/backend/layers/empty-layer/python");
+    std::fs::create_dir_all(&dir).unwrap();
+    let out = d.xtask(&["build", "--json"]).fails();
+    let err = artifacts(&out.json())["module-mgmt/empty-layer"]["error"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        err.contains("layer empty-layer has nothing to ship"),
+        "{err}"
+    );
+    assert!(
+        err.contains("put the layer's package under python/<package>/"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_symlink_pointing_outside_the_stack_is_refused() {
+    let d = Demo::new();
+    let outside = d.tmp.path().join("secret.py");
+    write(&outside, "TOKEN = 1\n");
+    std::os::unix::fs::symlink(
+        &outside,
+        d.path("packages/module-access/backend/lambdas/orgs/secret.py"),
+    )
+    .unwrap();
+    let out = d.xtask(&["build", "--json"]).fails();
+    let err = artifacts(&out.json())["module-access/orgs"]["error"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        err.contains("lambdas/orgs/secret.py is a symlink to"),
+        "{err}"
+    );
+    assert!(err.contains("outside"), "{err}");
+}
+
+#[test]
+fn concurrent_builds_of_one_stack_wait_for_each_other() {
+    let d = Demo::new();
+    let spawn = || {
+        std::process::Command::new(xtask_bin())
+            .args(["build", "--json", "--stack"])
+            .arg(&d.stack)
+            .env("NO_COLOR", "1")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let (one, two) = (spawn(), spawn());
+    let outs: Vec<_> = [one, two]
+        .into_iter()
+        .map(|c| c.wait_with_output().unwrap())
+        .collect();
+    let mut hashes = Vec::new();
+    for o in &outs {
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let arts = artifacts(&serde_json::from_slice(&o.stdout).unwrap());
+        hashes.push(
+            arts.into_iter()
+                .map(|(k, a)| (k, a["sha256_base64"].clone()))
+                .collect::<Vec<_>>(),
+        );
+    }
+    assert_eq!(hashes[0], hashes[1]);
+    for (_, a) in artifacts(&d.xtask(&["build", "--json"]).ok().json()) {
+        assert_eq!(a["status"], "cached");
+    }
+}
+
+#[test]
+fn a_zip_over_50_mib_fails_and_the_previous_zip_is_kept() {
+    let d = Demo::new();
+    d.xtask(&["build"]).ok();
+    let zip = d.path("packages/module-access/backend/.build/orgs.zip");
+    let before = std::fs::read(&zip).unwrap();
+    // Incompressible bytes (xorshift), a little over the limit.
+    let mut x: u64 = 0x9E3779B97F4A7C15;
+    let data: Vec<u8> = (0..52_500_000)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect();
+    std::fs::write(
+        d.path("packages/module-access/backend/lambdas/orgs/model.bin"),
+        data,
+    )
+    .unwrap();
+    let out = d.xtask(&["build", "--json", "--module", "access"]).fails();
+    let err = artifacts(&out.json())["module-access/orgs"]["error"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        err.contains("over Lambda's 50 MiB direct-upload limit"),
+        "{err}"
+    );
+    assert_eq!(std::fs::read(&zip).unwrap(), before);
+    let leftovers: Vec<_> = std::fs::read_dir(zip.parent().unwrap())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains("tmp"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+}
+
+#[test]
+fn a_function_over_250_mib_unzipped_with_its_layers_fails() {
+    let d = Demo::new();
+    // Zeros compress to almost nothing: the zipped limit holds, the unzipped one does not.
+    let f = std::fs::File::create(
+        d.path("packages/module-ai/backend/layers/ai-common/python/ai_common/blob.bin"),
+    )
+    .unwrap();
+    f.set_len(263_000_000).unwrap();
+    let out = d.xtask(&["build", "--json", "--module", "ai"]).fails();
+    let arts = artifacts(&out.json());
+    for f in ["module-ai/ai-config", "module-ai/provider"] {
+        let err = arts[f]["error"].as_str().unwrap();
+        assert!(err.contains("over Lambda's 250 MiB limit"), "{err}");
+        assert!(err.contains("module-ai/ai-common"), "{err}");
+    }
+    assert_eq!(arts["module-ai/ai-common"]["status"], "built");
+}
+
+#[test]
+fn module_filter_and_unknown_module() {
+    let d = Demo::new();
+    let arts = artifacts(
+        &d.xtask(&["build", "--json", "--module", "mgmt"])
+            .ok()
+            .json(),
+    );
+    let names: Vec<&str> = arts.keys().map(String::as_str).collect();
+    assert_eq!(
+        names,
+        ["module-mgmt/lambda-mgmt", "module-mgmt/mgmt_common"]
+    );
+    let out = d.xtask(&["build", "--module", "billing"]).fails();
+    assert!(
+        out.stderr.contains("--module billing: no such module"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("module-access, module-ai, module-mgmt"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn human_output_is_a_table_with_plain_progress_lines_off_a_terminal() {
+    let d = Demo::new();
+    let out = d.xtask(&["build"]).ok();
+    let header = out.stdout.lines().next().unwrap();
+    assert_eq!(
+        header.split_whitespace().collect::<Vec<_>>(),
+        ["module", "artifact", "status", "zipped", "unzipped", "sha256", "(base64)"]
+    );
+    assert!(
+        out.stdout.contains("11 built, 0 cached, 0 failed"),
+        "{}",
+        out.stdout
+    );
+    assert!(out.stderr.contains("[11/11]"), "{}", out.stderr);
+    assert!(
+        !out.stderr.contains('\x1b'),
+        "no escape codes with NO_COLOR"
+    );
+}
+
+#[test]
+fn clean_removes_outputs_and_caches() {
+    let d = Demo::new();
+    d.xtask(&["build"]).ok();
+    d.xtask(&["clean"]).ok();
+    assert!(!d
+        .path("packages/module-access/backend/.build/profiles.zip")
+        .exists());
+    assert!(!d.path(".xtask/deps").exists());
+    let arts = artifacts(&d.xtask(&["build", "--json"]).ok().json());
+    assert!(arts.values().all(|a| a["status"] == "built"));
+}
+
+#[test]
+fn config_errors_name_the_file_and_key() {
+    let d = Demo::new();
+    d.config("arch = \"sparc\"");
+    let out = d.xtask(&["build"]).fails();
+    assert!(out.stderr.contains("xtask.toml"), "{}", out.stderr);
+    assert!(out.stderr.contains("sparc"), "{}", out.stderr);
+}

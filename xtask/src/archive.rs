@@ -47,16 +47,13 @@ pub fn write(out: &Path, mut entries: Vec<Entry>) -> Result<Written> {
         .compression_level(Some(6))
         .last_modified_time(DateTime::default());
     let mut unzipped = 0u64;
-    let mut buf = Vec::new();
     for e in &entries {
-        buf.clear();
-        File::open(&e.source)
-            .and_then(|mut f| f.read_to_end(&mut buf))
-            .with_context(|| format!("cannot read {}", e.source.display()))?;
-        unzipped += buf.len() as u64;
+        let mut src =
+            File::open(&e.source).with_context(|| format!("cannot read {}", e.source.display()))?;
         let mode = if e.executable { 0o755 } else { 0o644 };
         zip.start_file(e.name.as_str(), base.unix_permissions(mode))?;
-        zip.write_all(&buf)?;
+        unzipped += std::io::copy(&mut src, &mut zip)
+            .with_context(|| format!("cannot read {}", e.source.display()))?;
     }
     zip.finish()?.flush()?;
 

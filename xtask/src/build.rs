@@ -59,6 +59,8 @@ pub struct Record {
 
 #[derive(Debug, Serialize)]
 pub struct Report {
+    /// `uv` or `pip`: the installer this build would use for dependencies.
+    pub installer: Option<&'static str>,
     pub artifacts: Vec<Record>,
 }
 
@@ -164,7 +166,10 @@ pub fn run(cfg: &Config, infra: Option<&Path>, opts: &Options) -> Result<Report>
     }
     records.sort_by(|a, b| (&a.module, a.kind, &a.name).cmp(&(&b.module, b.kind, &b.name)));
     write_atomic(&state_path, &serde_json::to_vec_pretty(&state)?)?;
-    Ok(Report { artifacts: records })
+    Ok(Report {
+        installer: installer.as_ref().ok().map(Installer::name),
+        artifacts: records,
+    })
 }
 
 pub fn status_word(s: Status) -> &'static str {
@@ -175,12 +180,15 @@ pub fn status_word(s: Status) -> &'static str {
     }
 }
 
+/// The outcome of installing one dependency key, shared by every artifact that needs it.
+type DepsCell = OnceLock<std::result::Result<PathBuf, String>>;
+
 struct Ctx<'a> {
     cfg: &'a Config,
     installer: &'a std::result::Result<Installer, String>,
     cache: &'a Path,
     /// One install per dependency key even when several artifacts share requirements.
-    deps: Mutex<HashMap<String, Arc<OnceLock<std::result::Result<PathBuf, String>>>>>,
+    deps: Mutex<HashMap<String, Arc<DepsCell>>>,
     saved: &'a BTreeMap<String, Saved>,
     force: bool,
 }

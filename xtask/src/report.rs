@@ -86,11 +86,12 @@ pub fn build(report: &Report, stack: &Path, json: bool) -> Result<()> {
         ));
     }
     println!(
-        "\n{} built, {} cached, {} failed ({})",
+        "\n{} built, {} cached, {} failed ({}; installer {})",
         count(Status::Built),
         count(Status::Cached),
         failed.len(),
-        stack.display()
+        stack.display(),
+        report.installer.unwrap_or("none")
     );
     Ok(())
 }
