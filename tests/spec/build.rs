@@ -503,3 +503,44 @@ fn config_errors_name_the_file_and_key() {
     assert!(out.stderr.contains("xtask.toml"), "{}", out.stderr);
     assert!(out.stderr.contains("sparc"), "{}", out.stderr);
 }
+
+#[test]
+fn install_script_drops_the_xtask_into_a_stack_repo() {
+    let d = Demo::new();
+    let run_install = || {
+        let mut cmd = std::process::Command::new(workspace().join("scripts/install.sh"));
+        cmd.arg(&d.stack);
+        run(cmd)
+    };
+    let out = run_install().ok();
+    assert!(out.stdout.contains("created"), "{}", out.stdout);
+    assert!(d.path("xtask/src/main.rs").is_file());
+    assert!(d
+        .read(".cargo/config.toml")
+        .contains("xtask = \"run --package xtask --\""));
+    assert!(d.read(".gitignore").lines().any(|l| l == ".xtask/"));
+    // The result is a valid workspace with the xtask package in it.
+    let mut meta =
+        std::process::Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    meta.args([
+        "metadata",
+        "--no-deps",
+        "--format-version",
+        "1",
+        "--offline",
+    ])
+    .current_dir(&d.stack);
+    let meta = run(meta).ok().json();
+    assert_eq!(meta["packages"][0]["name"], "xtask");
+    // Running it again updates in place and keeps the user's files.
+    d.write("Cargo.toml", &(d.read("Cargo.toml") + "\n# mine\n"));
+    run_install().ok();
+    assert!(d.read("Cargo.toml").ends_with("# mine\n"));
+    assert_eq!(
+        d.read(".gitignore")
+            .lines()
+            .filter(|l| *l == ".xtask/")
+            .count(),
+        1
+    );
+}

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# The README's test command: installs what the tests need, then runs every test.
+#
+# The build specs need uv and pip (both installer paths are tested). The end-to-end specs need
+# terraform, the hashicorp/aws provider in a filesystem mirror, moto_server and the aws CLI:
+# under CI (CI set) a missing one fails the run here, before any test; elsewhere those specs
+# skip and say why.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+die() { printf 'test.sh: error: %s\n' "$*" >&2; exit 1; }
+
+pip_install() {
+  python3 -m pip install --quiet --disable-pip-version-check "$@"
+  if command -v pyenv >/dev/null; then pyenv rehash; fi
+}
+
+command -v python3 >/dev/null || die "python3 is required (the pip installer path is tested)"
+command -v uv >/dev/null || pip_install uv
+command -v moto_server >/dev/null || pip_install "moto[server]"
+command -v aws >/dev/null || pip_install awscli
+
+if [ -n "${CI:-}" ]; then
+  command -v terraform >/dev/null \
+    || die "terraform is not on PATH: the end-to-end suite needs it (install terraform >= 1.5)"
+  mirror=${TF_PROVIDER_MIRROR:-/opt/tf-plugins}
+  [ -d "$mirror/registry.terraform.io/hashicorp/aws" ] \
+    || die "no hashicorp/aws provider mirror at $mirror (set TF_PROVIDER_MIRROR)"
+  command -v moto_server >/dev/null || die "moto_server is not on PATH after installing moto[server]"
+fi
+
+exec cargo test --workspace "$@"
