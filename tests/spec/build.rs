@@ -183,6 +183,10 @@ fn editing_one_handler_rebuilds_only_that_artifact_without_reinstalling_dependen
         .map(|(k, _)| k.as_str())
         .collect();
     assert_eq!(built, ["module-access/org-common", "module-ai/provider"]);
+
+    // --force reinstalls dependencies too: with no wheelhouse, that now fails.
+    let out = d.xtask(&["build", "--force", "--json"]).fails();
+    assert_eq!(artifacts(&out.json())["module-access/org-common"]["status"], "failed");
 }
 
 #[test]

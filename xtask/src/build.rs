@@ -363,7 +363,7 @@ impl Ctx<'_> {
             .clone();
         cell.get_or_init(|| {
             let dir = self.cache.join("deps").join(key);
-            if dir.is_dir() {
+            if dir.is_dir() && !self.force {
                 return Ok(dir);
             }
             let installer = self.installer.as_ref().map_err(Clone::clone)?;
@@ -374,6 +374,10 @@ impl Ctx<'_> {
             installer
                 .install(self.cfg, requirements, tmp.path())
                 .map_err(|e| format!("{}: {e:#}", requirements.display()))?;
+            if dir.is_dir() {
+                std::fs::remove_dir_all(&dir)
+                    .map_err(|e| format!("cannot replace {}: {e}", dir.display()))?;
+            }
             std::fs::rename(tmp.keep(), &dir)
                 .map_err(|e| format!("cannot store dependencies in {}: {e}", dir.display()))?;
             Ok(dir)
