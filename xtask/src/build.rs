@@ -228,7 +228,6 @@ impl Ctx<'_> {
         task: &crate::ui::Task,
         warnings: &mut Vec<String>,
     ) -> Result<(Status, Saved)> {
-        task.phase("hashing inputs");
         let boundary = if a.module == "infra" {
             a.src.parent().and_then(Path::parent).unwrap_or(&a.src)
         } else {
