@@ -1,0 +1,329 @@
+#!/usr/bin/env bash
+# bench-build.sh: how much faster `cargo xtask build` is than the CORA shell build, on a
+# generated, CORA-sized stack. A benchmark that prints ratios, not a test: it exits 0 whether
+# or not the targets are met, and non-zero only when something is broken (a build failed, the
+# builds disagree, a tool is missing).
+#
+# Usage: scripts/bench-build.sh [--quick] [--keep] [--runs N] [--baseline-no-compile] [--xtask BIN]
+#
+#   --quick                 3 modules and smaller wheels: a smoke test of the script, not a measurement
+#   --keep                  keep the temporary directory (stack, wheelhouse, logs, reports)
+#   --runs N                repetitions of the no-op and one-edit builds, median reported (default 5)
+#   --baseline-no-compile   also time the baseline with pip --no-compile (no host .pyc), for reference
+#   --xtask BIN             benchmark this binary instead of building target/debug/xtask
+#
+# What it does, all offline, in one temporary directory (under $TMPDIR, else /tmp):
+#   1. scripts/bench_gen.py writes a wheelhouse of ~40 generated wheels (pure and cp313 manylinux,
+#      with Requires-Dist between them) and bench-stack/: 9 modules, 29 functions, 10 layers,
+#      14 of them with requirements naming those wheels, xtask.toml pointing at the wheelhouse.
+#   2. baseline: what a CORA build.sh does, one artifact after another: cp -r, pip install -t
+#      for the Lambda target, zip -qr. Wall clock.
+#   3. xtask: cold with each installer (no .xtask/, no .build/, empty installer caches), then
+#      no-op and one-handler-edited rebuilds (median of N). Every xtask report is checked: no
+#      failed artifact, the expected built/cached counts, the same files as the baseline's zips.
+#
+# Needs: python3 with pip, zip, GNU time (/usr/bin/time; Debian: apt-get install time), cargo
+# (unless --xtask); uv is optional (measured when present).
+set -euo pipefail
+
+die() { printf 'bench-build.sh: error: %s\n' "$*" >&2; exit 1; }
+say() { printf '%s\n' "$*" >&2; }
+
+usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'; }
+
+quick=0 keep=0 runs=5 no_compile=0 xtask=""
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --quick) quick=1 ;;
+    --keep) keep=1 ;;
+    --runs)
+      [ $# -ge 2 ] || die "--runs needs a number"
+      runs=$2
+      shift
+      ;;
+    --baseline-no-compile) no_compile=1 ;;
+    --xtask)
+      [ $# -ge 2 ] || die "--xtask needs a path"
+      xtask=$2
+      shift
+      ;;
+    -h | --help) usage; exit 0 ;;
+    *) usage >&2; die "unknown argument: $1" ;;
+  esac
+  shift
+done
+case "$runs" in '' | *[!0-9]* | 0) die "--runs must be a positive integer, not '$runs'" ;; esac
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+gen="$root/scripts/bench_gen.py"
+[ -f "$gen" ] || die "$gen is missing (it generates the stack and checks the reports)"
+
+# ---- prerequisites -------------------------------------------------------------------------
+command -v python3 >/dev/null || die "python3 is missing: apt-get install python3"
+python3 -m pip --version >/dev/null 2>&1 ||
+  die "pip is missing for python3: apt-get install python3-pip (or python3 -m ensurepip)"
+command -v zip >/dev/null || die "zip is missing (the baseline zips like build.sh does): apt-get install zip"
+[ -x /usr/bin/time ] || die "/usr/bin/time is missing (GNU time, for peak RSS): apt-get install time"
+/usr/bin/time -v true >/dev/null 2>&1 || die "/usr/bin/time is not GNU time (no -v): apt-get install time"
+
+# ---- the work directory, the binary -----------------------------------------------------------
+tail_of() { tail -n 25 "$1" | sed 's/^/    /' >&2; }
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/bench-build.XXXXXX")
+finish() {
+  local rc=$?
+  if [ "$keep" = 1 ] || [ "$rc" != 0 ]; then
+    say "kept $tmp"
+  else
+    rm -rf "$tmp"
+  fi
+}
+trap finish EXIT
+
+# The real interpreter and uv rather than version-manager shims (pyenv's cost ~60 ms a call, paid
+# by the baseline's pip and the xtask's installers alike): tiny exec wrappers first on PATH, so
+# both find the same python3 and uv. (Wrappers, not symlinks: a venv's python must keep its path.)
+mkdir -p "$tmp/bin"
+real_python=$(python3 -c 'import sys; print(sys.executable)')
+printf '#!/bin/sh\nexec "%s" "$@"\n' "$real_python" >"$tmp/bin/python3"
+have_uv=0
+if command -v uv >/dev/null; then
+  real_uv=$(command -v uv)
+  if command -v pyenv >/dev/null && pyenv which uv >/dev/null 2>&1; then
+    real_uv=$(pyenv which uv)
+  fi
+  printf '#!/bin/sh\nexec "%s" "$@"\n' "$real_uv" >"$tmp/bin/uv"
+  have_uv=1
+fi
+chmod +x "$tmp/bin"/*
+export PATH="$tmp/bin:$PATH"
+
+if [ -z "$xtask" ]; then
+  command -v cargo >/dev/null || die "cargo is missing: install Rust (https://rustup.rs) or pass --xtask BIN"
+  say "building the xtask (cargo build -p xtask, not timed)..."
+  if ! (cd "$root" && cargo build -p xtask) >"$tmp/cargo.log" 2>&1; then
+    tail_of "$tmp/cargo.log"
+    die "cargo build -p xtask failed"
+  fi
+  target_dir=${CARGO_TARGET_DIR:-target}
+  case "$target_dir" in /*) ;; *) target_dir="$root/$target_dir" ;; esac
+  xtask="$target_dir/debug/xtask"
+fi
+[ -x "$xtask" ] || die "$xtask is not an executable"
+xtask=$(cd "$(dirname "$xtask")" && pwd)/$(basename "$xtask")
+
+# Nothing touches the user's caches; pip never asks PyPI about its own version; plain progress.
+export UV_CACHE_DIR="$tmp/uv-cache" PIP_DISABLE_PIP_VERSION_CHECK=1 NO_COLOR=1
+
+say "generating the stack and the wheelhouse in $tmp..."
+quick_flag=()
+[ "$quick" = 1 ] && quick_flag=(--quick)
+python3 "$gen" generate "$tmp" "${quick_flag[@]}"
+MODULES="" FUNCTIONS="" LAYERS="" WITH_DEPS="" ARTIFACTS="" WHEELS="" WHEEL_BYTES="" WHEEL_UNZIPPED_BYTES=""
+INSTALLED_BYTES="" CODE_BYTES="" EDIT_MODULE="" EDIT_FUNCTION=""
+# shellcheck source=/dev/null
+. "$tmp/stats.env"
+stack="$tmp/bench-stack"
+wh="$tmp/wheelhouse"
+
+# ---- helpers -------------------------------------------------------------------------------
+now() { date +%s.%N; }
+minus() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", b - a }'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", (b > 0 ? a / b : 0) }'; }
+mb() { awk -v b="$1" 'BEGIN { printf "%.1f MB", b / 1e6 }'; }
+secs() { awk -v s="$1" 'BEGIN { printf (s < 1 ? "%.3f s" : s < 10 ? "%.2f s" : "%.1f s"), s }'; }
+le() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a <= b) }'; }
+median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { printf "%.3f", (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2) }'; }
+passfail() { if "$@"; then echo PASS; else echo FAIL; fi; }
+rss_mb() { awk -F': *' '/Maximum resident set size/ { printf "%.0f MB", $2 / 1024 }' "$1"; }
+
+# A requirements file with at least one line that is not a comment (what CORA's test meant).
+has_reqs() { [ -f "$1" ] && grep -qvE '^[[:space:]]*(#|$)' "$1"; }
+
+# ---- 1. baseline: the CORA build.sh recipe, sequential -------------------------------------
+pip_opts=(--no-index --find-links "$wh" --platform manylinux2014_x86_64 --python-version 3.13
+  --implementation cp --only-binary=:all: --quiet)
+
+pip_target() { # requirements target
+  python3 -m pip install -r "$1" -t "$2" "${pip_opts[@]}" "${extra_pip[@]}"
+}
+
+baseline_build() {
+  local backend x l
+  # `|| return 1` everywhere: errexit does not apply inside a function whose status is tested.
+  for backend in "$stack"/packages/module-*/backend; do
+    cd "$backend" || return 1
+    mkdir -p .build || return 1
+    for x in lambdas/*/; do
+      x=$(basename "$x")
+      rm -rf "build/$x" && mkdir -p "build/$x" || return 1
+      cp -r "lambdas/$x"/* "build/$x"/ || return 1
+      if has_reqs "lambdas/$x/requirements.txt"; then
+        pip_target "lambdas/$x/requirements.txt" "build/$x" || return 1
+      fi
+      (cd "build/$x" && zip -qr "../../.build/$x.zip" .) || return 1
+    done
+    for l in layers/*/; do
+      l=$(basename "$l")
+      rm -rf "build/$l" && mkdir -p "build/$l/python" || return 1
+      cp -r "layers/$l/python"/* "build/$l/python"/ || return 1
+      if has_reqs "layers/$l/requirements.txt"; then
+        pip_target "layers/$l/requirements.txt" "build/$l/python" || return 1
+      fi
+      (cd "build/$l" && zip -qr "../../.build/$l-layer.zip" .) || return 1
+    done
+  done
+}
+
+reset_outputs() {
+  rm -rf "$stack/.xtask"
+  rm -rf "$stack"/packages/module-*/backend/.build "$stack"/packages/module-*/backend/build
+}
+
+run_baseline() { # label extra-pip-args...
+  local label=$1 t0 t1
+  shift
+  extra_pip=("$@")
+  reset_outputs
+  say "baseline ($label): sequential cp + pip install -t + zip -qr, $ARTIFACTS artifacts..."
+  t0=$(now)
+  if ! (PIP_NO_CACHE_DIR=1 baseline_build) >"$tmp/baseline-$label.log" 2>&1; then
+    tail_of "$tmp/baseline-$label.log"
+    die "the baseline build failed (log: $tmp/baseline-$label.log)"
+  fi
+  t1=$(now)
+  elapsed=$(minus "$t0" "$t1")
+  local n
+  n=$(find "$stack"/packages -path '*/backend/.build/*.zip' | wc -l)
+  [ "$n" -eq "$ARTIFACTS" ] || die "the baseline made $n zips, expected $ARTIFACTS"
+  say "  $(secs "$elapsed")"
+}
+
+run_baseline "pip"
+baseline_s=$elapsed
+# Keep the baseline's zips to compare file lists with the xtask's.
+for m in "$stack"/packages/module-*; do
+  mkdir -p "$tmp/baseline-zips/$(basename "$m")"
+  mv "$m"/backend/.build/*.zip "$tmp/baseline-zips/$(basename "$m")/"
+done
+baseline_zip_bytes=$(python3 "$gen" zipsize "$tmp/baseline-zips")
+baseline_nc_s=""
+if [ "$no_compile" = 1 ]; then
+  run_baseline "pip-no-compile" --no-compile
+  baseline_nc_s=$elapsed
+fi
+reset_outputs
+
+# ---- 2. xtask ------------------------------------------------------------------------------
+set_installer() {
+  sed -i "s/^installer = .*/installer = \"$1\"/" "$stack/xtask.toml"
+  grep -q "^installer = \"$1\"" "$stack/xtask.toml" || die "cannot set installer in $stack/xtask.toml"
+}
+
+# xtask_run NAME CHECK-ARGS... -- runs the build with --json, times it, checks the report.
+xtask_run() {
+  local name=$1 t0 t1
+  shift
+  t0=$(now)
+  if ! "${timer[@]}" "$xtask" build --stack "$stack" --json >"$tmp/$name.json" 2>"$tmp/$name.log"; then
+    tail_of "$tmp/$name.log"
+    die "xtask build failed ($name; log: $tmp/$name.log)"
+  fi
+  t1=$(now)
+  elapsed=$(minus "$t0" "$t1")
+  python3 "$gen" check "$tmp/$name.json" "$@" >"$tmp/$name.check" || die "unexpected xtask report ($name)"
+}
+
+declare -A cold_s cold_rss
+installers=(pip)
+[ "$have_uv" = 1 ] && installers+=(uv)
+for inst in "${installers[@]}"; do
+  set_installer "$inst"
+  reset_outputs
+  # Cold for the installer too: an empty uv cache (pip keeps no cache for local find-links
+  # wheels, and PIP_NO_CACHE_DIR=1 rules out the rest, as in the baseline).
+  UV_CACHE_DIR=$(mktemp -d "$tmp/uv-cache-cold.XXXXXX")
+  export UV_CACHE_DIR
+  timer=(/usr/bin/time -v -o "$tmp/cold-$inst.time")
+  say "xtask cold ($inst)..."
+  PIP_NO_CACHE_DIR=1 xtask_run "cold-$inst" --built "$ARTIFACTS" --cached 0 --total "$ARTIFACTS"
+  cold_s[$inst]=$elapsed
+  cold_rss[$inst]=$(rss_mb "$tmp/cold-$inst.time")
+  say "  $(secs "$elapsed"), $(cat "$tmp/cold-$inst.check")"
+done
+last=${installers[${#installers[@]} - 1]}
+
+# Same files as the baseline, apart from host .pyc and installer bookkeeping?
+same_files=$(python3 "$gen" compare "$tmp/baseline-zips" "$tmp/cold-$last.json") ||
+  die "the xtask's zips and the baseline's zips hold different files: $same_files"
+xtask_zip_bytes=$(python3 "$gen" zipsize "$stack/packages")
+identical=""
+if [ "$have_uv" = 1 ]; then
+  read -r ndiff difflist < <(python3 "$gen" shas "$tmp/cold-pip.json" "$tmp/cold-uv.json")
+  identical="$((ARTIFACTS - ndiff))/$ARTIFACTS identical between pip and uv${difflist:+ (differ: $difflist)}"
+fi
+
+timer=()
+noop=()
+say "xtask no-op ($last), $runs runs..."
+for i in $(seq "$runs"); do
+  xtask_run "noop-$i" --built 0 --cached "$ARTIFACTS" --total "$ARTIFACTS"
+  noop+=("$elapsed")
+done
+timer=(/usr/bin/time -v -o "$tmp/noop.time")
+xtask_run "noop-rss" --built 0 --cached "$ARTIFACTS"
+noop_rss=$(rss_mb "$tmp/noop.time")
+timer=()
+say "  ${noop[*]}"
+
+handler="$stack/packages/$EDIT_MODULE/backend/lambdas/$EDIT_FUNCTION/lambda_function.py"
+[ -f "$handler" ] || die "$handler is missing"
+edit=()
+say "xtask one handler edited ($EDIT_MODULE/$EDIT_FUNCTION), $runs runs..."
+for i in $(seq "$runs"); do
+  printf '# bench-build edit %s\n' "$i" >>"$handler"
+  xtask_run "edit-$i" --built 1 --cached "$((ARTIFACTS - 1))" --total "$ARTIFACTS"
+  edit+=("$elapsed")
+done
+say "  ${edit[*]}"
+
+# ---- 3. summary ----------------------------------------------------------------------------
+noop_med=$(median "${noop[@]}")
+edit_med=$(median "${edit[@]}")
+cores=$(nproc 2>/dev/null || echo "?")
+uv_version=""
+[ "$have_uv" = 1 ] && uv_version=", $(uv --version | awk '{ print $1 " " $2 }')"
+
+row() { printf '%-40s%s\n' "$1" "$2"; }
+{
+  echo
+  [ "$quick" = 1 ] && echo "QUICK MODE: a smaller stack to smoke-test the script; these are not the real numbers."
+  echo "bench-build: $MODULES modules, $FUNCTIONS functions, $LAYERS layers, $WITH_DEPS with dependencies," \
+    "wheelhouse $WHEELS wheels ($(mb "$WHEEL_BYTES"), $(mb "$WHEEL_UNZIPPED_BYTES") unzipped)," \
+    "$(mb "$INSTALLED_BYTES") of dependencies installed across the stack, $(mb "$CODE_BYTES") of stack code"
+  echo "machine: $cores cores (xtask -j $cores, its default; the baseline is sequential, as build.sh is)," \
+    "python $(python3 -c 'import platform; print(platform.python_version())'), $(python3 -m pip --version | awk '{ print $1 " " $2 }')$uv_version"
+  echo "fairness: every cold build starts with no zips, no .xtask/, PIP_NO_CACHE_DIR=1 and an empty UV_CACHE_DIR;"
+  echo "  the wheelhouse is local (--no-index) and in the page cache for every run; the baseline's pip compiles"
+  echo "  host .pyc (pip's default, as build.sh does; --baseline-no-compile times it without), the xtask installs"
+  echo "  with --no-compile; same python3/pip for both, real binaries rather than version-manager shims"
+  row "baseline (sequential pip + zip -r):" "$(secs "$baseline_s")"
+  if [ -n "$baseline_nc_s" ]; then
+    row "baseline, pip --no-compile:" "$(secs "$baseline_nc_s")"
+  fi
+  for inst in uv pip; do
+    [ -n "${cold_s[$inst]:-}" ] || continue
+    extra=""
+    [ -n "$baseline_nc_s" ] && extra="  ($(ratio "$baseline_nc_s" "${cold_s[$inst]}")x vs --no-compile baseline)"
+    row "xtask cold ($inst):" "$(secs "${cold_s[$inst]}")   $(ratio "$baseline_s" "${cold_s[$inst]}")x faster   peak RSS ${cold_rss[$inst]}$extra"
+  done
+  row "xtask no-op (median of $runs):" "$(secs "$noop_med")  (target <= 0.3 s)   peak RSS $noop_rss"
+  row "xtask one handler edited (median $runs):" "$(secs "$edit_med")  (target <= 1 s)   $EDIT_MODULE/$EDIT_FUNCTION"
+  echo "  no-op runs: ${noop[*]} s; edit runs: ${edit[*]} s"
+  echo "  cold peak RSS is GNU time's maximum over the xtask and the installers it runs; no-op's is the xtask alone"
+  echo "zips: baseline $(mb "$baseline_zip_bytes") (with host .pyc), xtask $(mb "$xtask_zip_bytes");" \
+    "$same_files as the baseline (ignoring .pyc and installer records)${identical:+; $identical}"
+  cold_x=$(ratio "$baseline_s" "${cold_s[$last]}")
+  echo "targets: cold >= 4x ($last): $(passfail le 4 "$cold_x") (${cold_x}x)" \
+    "  no-op <= 0.3 s: $(passfail le "$noop_med" 0.3) ($(secs "$noop_med"))" \
+    "  one edit <= 1 s: $(passfail le "$edit_med" 1) ($(secs "$edit_med"))"
+}
