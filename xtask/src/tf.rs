@@ -1,11 +1,12 @@
 //! Reading Terraform files with a real HCL parser (hcl-edit, which keeps source spans so every
 //! finding can name its line). Shared by `build` (layer attachments), `check` and `verify`.
 
-use std::path::{Path, PathBuf};
+use std::path::{Component, Path, PathBuf};
 
-use hcl_edit::expr::{Expression, TraversalOperator};
+use hcl_edit::expr::{Expression, Traversal, TraversalOperator};
 use hcl_edit::structure::{Block, Body};
 use hcl_edit::template::Element;
+use hcl_edit::visit::{self, Visit};
 use hcl_edit::Span;
 
 /// One parsed `.tf` file.
@@ -30,6 +31,10 @@ impl TfFile {
             line: 0,
             message: format!("cannot read: {e}"),
         })?;
+        TfFile::from_text(path, text)
+    }
+
+    pub fn from_text(path: &Path, text: String) -> Result<TfFile, ParseError> {
         match hcl_edit::parser::parse_body(&text) {
             Ok(body) => Ok(TfFile {
                 path: path.to_path_buf(),
@@ -54,6 +59,39 @@ impl TfFile {
                     + 1
             })
             .unwrap_or(0)
+    }
+
+    /// `<ident> "<label>"` blocks (`module`, `output`, `variable`), with their first label.
+    pub fn labeled<'a>(&'a self, ident: &'a str) -> impl Iterator<Item = (&'a str, &'a Block)> {
+        self.body
+            .get_blocks(ident)
+            .filter_map(|b| b.labels.first().map(|l| (l.as_str(), b)))
+    }
+
+    /// Every `var.<name>` reference, with its line, in source order.
+    pub fn var_refs(&self) -> Vec<(String, usize)> {
+        struct Refs<'a> {
+            file: &'a TfFile,
+            out: Vec<(String, usize)>,
+        }
+        impl Visit for Refs<'_> {
+            fn visit_traversal(&mut self, t: &Traversal) {
+                if let (Expression::Variable(root), Some(TraversalOperator::GetAttr(name))) =
+                    (&t.expr, t.operators.first().map(|o| o.value()))
+                {
+                    if root.as_str() == "var" {
+                        self.out.push((name.as_str().to_string(), self.file.line_of(t)));
+                    }
+                }
+                visit::visit_traversal(self, t);
+            }
+        }
+        let mut refs = Refs {
+            file: self,
+            out: Vec::new(),
+        };
+        refs.visit_body(&self.body);
+        refs.out
     }
 
     /// `resource "<kind>" "<name>"` blocks of one kind, with their names.
@@ -113,6 +151,80 @@ pub fn template_text(expr: &Expression) -> Option<String> {
         }
         _ => None,
     }
+}
+
+/// The expression of `local.<name>`, from any `locals` block of a module's files.
+pub fn local<'a>(files: &'a [TfFile], name: &str) -> Option<&'a Expression> {
+    files
+        .iter()
+        .flat_map(|f| f.body.get_blocks("locals"))
+        .find_map(|b| attr(&b.body, name))
+}
+
+/// The value of a string expression as far as it can be known without Terraform: `local.*`
+/// followed, `path.module` replaced by `module_dir`. So `"${local.build_dir}/x.zip"` becomes
+/// `<module_dir>/../backend/.build/x.zip`. `None` when it depends on a variable, a call, etc.
+pub fn resolve_text(expr: &Expression, files: &[TfFile], module_dir: &Path) -> Option<String> {
+    resolve(expr, files, module_dir, 0)
+}
+
+fn resolve(expr: &Expression, files: &[TfFile], dir: &Path, depth: usize) -> Option<String> {
+    // Terraform rejects cyclic locals; the bound only keeps a broken file from looping here.
+    if depth > 16 {
+        return None;
+    }
+    match expr {
+        Expression::String(s) => Some(s.value().clone()),
+        Expression::Parenthesis(p) => resolve(p.inner(), files, dir, depth + 1),
+        Expression::StringTemplate(t) => {
+            let mut out = String::new();
+            for el in t.iter() {
+                match el {
+                    Element::Literal(l) => out.push_str(l.value()),
+                    Element::Interpolation(i) => out.push_str(&resolve(&i.expr, files, dir, depth + 1)?),
+                    Element::Directive(_) => return None,
+                }
+            }
+            Some(out)
+        }
+        e => match traversal_path(e)?.as_str() {
+            "path.module" => Some(dir.to_string_lossy().into_owned()),
+            p => {
+                let name = p.strip_prefix("local.").filter(|n| !n.contains(['.', '[']))?;
+                resolve(local(files, name)?, files, dir, depth + 1)
+            }
+        },
+    }
+}
+
+/// `name(args…)` for a plain function call: its name and arguments.
+pub fn func_call(expr: &Expression) -> Option<(&str, Vec<&Expression>)> {
+    match expr {
+        Expression::FuncCall(f) if !f.name.is_namespaced() => {
+            Some((f.name.name.as_str(), f.args.iter().collect()))
+        }
+        _ => None,
+    }
+}
+
+/// Removes `.` and `..` without touching the file system: Terraform's paths name zips that
+/// may not be built yet.
+pub fn normalize(path: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for c in path.components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir => match out.components().next_back() {
+                Some(Component::Normal(_)) => {
+                    out.pop();
+                }
+                Some(Component::RootDir | Component::Prefix(_)) => {}
+                _ => out.push(".."),
+            },
+            other => out.push(other),
+        }
+    }
+    out
 }
 
 /// `aws_lambda_layer_version.x.arn` for a plain traversal, `var.y` for a variable.
@@ -226,11 +338,44 @@ mod tests {
     use super::*;
 
     fn file(text: &str) -> TfFile {
-        TfFile {
-            path: PathBuf::from("main.tf"),
-            text: text.to_string(),
-            body: hcl_edit::parser::parse_body(text).unwrap(),
-        }
+        TfFile::from_text(Path::new("main.tf"), text.to_string()).unwrap()
+    }
+
+    #[test]
+    fn resolves_locals_and_path_module() {
+        let f = file(
+            r#"locals {
+  build_dir = "${path.module}/../backend/.build"
+  zip       = "${local.build_dir}/profiles.zip"
+  loop      = local.loop
+}
+resource "aws_lambda_function" "a" {
+  filename = local.zip
+  runtime  = var.runtime
+  layers   = [local.loop]
+}
+"#,
+        );
+        let files = std::slice::from_ref(&f);
+        let (_, fun) = f.resources("aws_lambda_function").next().unwrap();
+        let text = |k: &str| resolve_text(attr(&fun.body, k).unwrap(), files, Path::new("/m/infra"));
+        assert_eq!(text("filename").as_deref(), Some("/m/infra/../backend/.build/profiles.zip"));
+        assert_eq!(text("runtime"), None);
+        let Some(Expression::Array(a)) = attr(&fun.body, "layers") else { panic!() };
+        assert_eq!(resolve_text(a.get(0).unwrap(), files, Path::new("/m")), None);
+    }
+
+    #[test]
+    fn normalize_is_lexical() {
+        assert_eq!(normalize(Path::new("/a/b/../../c/./d.zip")), Path::new("/c/d.zip"));
+        assert_eq!(normalize(Path::new("/../x")), Path::new("/x"));
+        assert_eq!(normalize(Path::new("../a/../../b")), Path::new("../../b"));
+    }
+
+    #[test]
+    fn var_refs_have_lines() {
+        let f = file("a = var.x\nb = \"${var.y.z}-${local.q}\"\nc = { k = [var.x] }\n");
+        assert_eq!(f.var_refs(), [("x".into(), 1), ("y".into(), 2), ("x".into(), 3)]);
     }
 
     #[test]
