@@ -336,19 +336,11 @@ impl Ctx<'_> {
     }
 
     fn deps_key(&self, reqs: &[String]) -> String {
-        let mut h = Sha256::new();
-        h.update(RECIPE);
-        h.update(format!(
-            "\0{}\0{}\0{}\0{:?}",
-            self.cfg.python,
-            self.cfg.arch,
+        deps_key(
+            self.cfg,
             self.installer.as_ref().map_or("none", |i| i.name()),
-            self.cfg.installer_options
-        ));
-        for r in reqs {
-            h.update(format!("\0{r}"));
-        }
-        hex(&h.finalize())
+            reqs,
+        )
     }
 
     /// The installed dependency tree for `key`, installing it once if no build has yet.
@@ -384,6 +376,33 @@ impl Ctx<'_> {
         .clone()
         .map_err(|e| anyhow!(e))
     }
+}
+
+fn deps_key(cfg: &Config, installer: &str, reqs: &[String]) -> String {
+    let mut h = Sha256::new();
+    h.update(RECIPE);
+    h.update(format!(
+        "\0{}\0{}\0{installer}\0{:?}",
+        cfg.python, cfg.arch, cfg.installer_options
+    ));
+    for r in reqs {
+        h.update(format!("\0{r}"));
+    }
+    hex(&h.finalize())
+}
+
+/// The dependency tree a build installed for `requirements`, if any, so `check` can see what
+/// it provides without installing. Either installer's tree will do: same requirements, same
+/// target, same packages.
+pub fn installed_deps(cfg: &Config, requirements: &Path) -> Option<PathBuf> {
+    let reqs = install::requirement_lines(&std::fs::read_to_string(requirements).ok()?);
+    if reqs.is_empty() {
+        return None;
+    }
+    ["uv", "pip"]
+        .iter()
+        .map(|i| cache_dir(cfg).join("deps").join(deps_key(cfg, i, &reqs)))
+        .find(|d| d.is_dir())
 }
 
 /// Files the host leaves behind that must never ship: bytecode of the build host's Python.
@@ -535,18 +554,31 @@ fn check_unzipped_limits(
     }
 }
 
-/// Layer artifact ids attached to a function, from `layers = [...]` in its module's Terraform.
+/// Layer artifact ids attached to a function, from `layers = [...]` in its module's Terraform;
+/// all of its module's layers when that cannot be read.
 pub fn attached_layers(
     cfg: &Config,
     artifacts: &[Artifact],
     module: &str,
     function: &str,
 ) -> Vec<String> {
-    let module_layers: Vec<&Artifact> = artifacts
-        .iter()
-        .filter(|a| a.kind == Kind::Layer && a.module == module)
-        .collect();
-    let all_of_module = || module_layers.iter().map(|a| a.id()).collect::<Vec<_>>();
+    declared_layers(cfg, artifacts, module, function).unwrap_or_else(|| {
+        artifacts
+            .iter()
+            .filter(|a| a.kind == Kind::Layer && a.module == module)
+            .map(Artifact::id)
+            .collect()
+    })
+}
+
+/// The layers a function's `layers = [...]` names, when the function's resource is found (by
+/// its zip) and every entry traces to a layer the build makes; `None` otherwise.
+pub fn declared_layers(
+    cfg: &Config,
+    artifacts: &[Artifact],
+    module: &str,
+    function: &str,
+) -> Option<Vec<String>> {
     let infra_dir = cfg
         .stack
         .join("packages")
@@ -554,22 +586,23 @@ pub fn attached_layers(
         .join("infrastructure");
     let (files, _) = tf::parse_dir(&infra_dir);
     let zip = format!("{function}.zip");
-    let Some(f) = tf::lambda_functions(&files)
+    let f = tf::lambda_functions(&files)
         .into_iter()
-        .find(|f| f.zip.as_deref() == Some(&zip))
-    else {
-        return all_of_module();
-    };
+        .find(|f| f.zip.as_deref() == Some(&zip))?;
     let tf_layers = tf::lambda_layers(&files);
     let norm = |s: &str| s.replace('-', "_").to_lowercase();
     let mut out = Vec::new();
     for l in &f.layers {
-        let found = match l {
+        let id = match l {
             LayerRef::Resource(res) => tf_layers
                 .iter()
                 .find(|t| &t.resource == res)
                 .and_then(|t| t.zip.as_ref())
-                .and_then(|z| module_layers.iter().find(|a| &a.zip_name() == z))
+                .and_then(|z| {
+                    artifacts
+                        .iter()
+                        .find(|a| a.kind == Kind::Layer && a.module == module && &a.zip_name() == z)
+                })
                 .map(|a| a.id()),
             LayerRef::Var(v) => {
                 let stem = norm(v.trim_end_matches("_arn").trim_end_matches("_layer"));
@@ -579,14 +612,12 @@ pub fn attached_layers(
                     .map(|a| a.id())
             }
             LayerRef::Other(_) => None,
-        };
-        match found {
-            Some(id) if !out.contains(&id) => out.push(id),
-            Some(_) => {}
-            None => return all_of_module(),
+        }?;
+        if !out.contains(&id) {
+            out.push(id);
         }
     }
-    out
+    Some(out)
 }
 
 fn output_matches(out: &Path, saved: &Saved) -> bool {

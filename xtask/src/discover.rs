@@ -58,6 +58,7 @@ pub struct Module {
 pub struct Problem {
     pub module: String,
     pub name: String,
+    pub dir: PathBuf,
     pub message: String,
 }
 
@@ -172,6 +173,7 @@ fn scan_functions(
             stack.problems.push(Problem {
                 module: module.to_string(),
                 name: name.clone(),
+                dir: dir.clone(),
                 message: format!(
                     "{} has no lambda_function.py (the handler is always lambda_function.lambda_handler); \
                      add the handler, move the directory out of lambdas/, or list it under `exclude` in xtask.toml",
