@@ -8,6 +8,7 @@
 
 mod archive;
 mod build;
+mod check;
 mod config;
 mod discover;
 mod install;
@@ -55,8 +56,17 @@ struct Global {
 enum Command {
     /// Build every Lambda function and layer into reproducible zips
     Build(BuildArgs),
+    /// Check the stack and its infra env against the CORA contract, offline
+    Check(CheckArgs),
     /// Remove the zips the build produces, its state and its dependency cache
     Clean,
+}
+
+#[derive(Args)]
+struct CheckArgs {
+    /// Environment to check: the directory under <infra>/envs/
+    #[arg(long, value_name = "ENV", default_value = "dev")]
+    env: String,
 }
 
 #[derive(Args)]
@@ -108,6 +118,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let report = build::run(&cfg, infra.as_deref(), &opts)?;
             report::build(&report, &cfg.stack, g.json)?;
             Ok(exit(report.failed() == 0))
+        }
+        Command::Check(args) => {
+            let findings = check::run(&cfg, infra.as_deref(), &args.env)?;
+            report::check(&findings, g.json)?;
+            Ok(exit(!findings.iter().any(|f| f.severity == check::Severity::Error)))
         }
         Command::Clean => {
             for p in build::clean(&cfg, infra.as_deref())? {

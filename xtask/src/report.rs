@@ -6,6 +6,7 @@ use anyhow::Result;
 use console::style;
 
 use crate::build::{self, Report, Status};
+use crate::check::{Finding, Severity};
 
 /// Prints rows as left-aligned columns separated by two spaces.
 pub fn table(header: &[&str], rows: &[Vec<String>]) {
@@ -92,6 +93,36 @@ pub fn build(report: &Report, stack: &Path, json: bool) -> Result<()> {
         failed.len(),
         stack.display(),
         report.installer.unwrap_or("none")
+    );
+    Ok(())
+}
+
+/// Findings as a compiler prints diagnostics, or `{"findings": [...]}` with `--json`.
+pub fn check(findings: &[Finding], json: bool) -> Result<()> {
+    if json {
+        println!("{}", serde_json::to_string_pretty(&serde_json::json!({ "findings": findings }))?);
+        return Ok(());
+    }
+    for f in findings {
+        let head = match f.severity {
+            Severity::Error => style(format!("error[{}]", f.code)).red().bold(),
+            Severity::Warning => style(format!("warning[{}]", f.code)).yellow().bold(),
+        };
+        let at = if f.line == 0 {
+            f.file.clone()
+        } else {
+            format!("{}:{}", f.file, f.line)
+        };
+        println!("{head}: {}", style(&f.message).bold());
+        println!("  {} {at}", style("-->").blue().bold());
+        println!("  {} fix: {}\n", style("=").blue().bold(), f.fix);
+    }
+    let count = |s: Severity| findings.iter().filter(|f| f.severity == s).count();
+    let plural = |n: usize, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });
+    println!(
+        "check: {}, {}",
+        plural(count(Severity::Error), "error"),
+        plural(count(Severity::Warning), "warning")
     );
     Ok(())
 }
