@@ -154,6 +154,11 @@ pub fn run(cfg: &Config, infra: Option<&Path>, env: &str) -> Result<Vec<Finding>
     Ok(findings)
 }
 
+/// No error among the findings: warnings alone pass.
+pub fn passed(findings: &[Finding]) -> bool {
+    !findings.iter().any(|f| f.severity == Severity::Error)
+}
+
 struct Checker<'a> {
     cfg: &'a Config,
     base: PathBuf,

@@ -122,7 +122,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Check(args) => {
             let findings = check::run(&cfg, infra.as_deref(), &args.env)?;
             report::check(&findings, g.json)?;
-            Ok(exit(!findings.iter().any(|f| f.severity == check::Severity::Error)))
+            Ok(exit(check::passed(&findings)))
         }
         Command::Clean => {
             for p in build::clean(&cfg, infra.as_deref())? {

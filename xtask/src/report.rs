@@ -100,7 +100,10 @@ pub fn build(report: &Report, stack: &Path, json: bool) -> Result<()> {
 /// Findings as a compiler prints diagnostics, or `{"findings": [...]}` with `--json`.
 pub fn check(findings: &[Finding], json: bool) -> Result<()> {
     if json {
-        println!("{}", serde_json::to_string_pretty(&serde_json::json!({ "findings": findings }))?);
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&serde_json::json!({ "findings": findings }))?
+        );
         return Ok(());
     }
     for f in findings {

@@ -80,7 +80,8 @@ impl TfFile {
                     (&t.expr, t.operators.first().map(|o| o.value()))
                 {
                     if root.as_str() == "var" {
-                        self.out.push((name.as_str().to_string(), self.file.line_of(t)));
+                        self.out
+                            .push((name.as_str().to_string(), self.file.line_of(t)));
                     }
                 }
                 visit::visit_traversal(self, t);
@@ -181,7 +182,9 @@ fn resolve(expr: &Expression, files: &[TfFile], dir: &Path, depth: usize) -> Opt
             for el in t.iter() {
                 match el {
                     Element::Literal(l) => out.push_str(l.value()),
-                    Element::Interpolation(i) => out.push_str(&resolve(&i.expr, files, dir, depth + 1)?),
+                    Element::Interpolation(i) => {
+                        out.push_str(&resolve(&i.expr, files, dir, depth + 1)?)
+                    }
                     Element::Directive(_) => return None,
                 }
             }
@@ -190,7 +193,9 @@ fn resolve(expr: &Expression, files: &[TfFile], dir: &Path, depth: usize) -> Opt
         e => match traversal_path(e)?.as_str() {
             "path.module" => Some(dir.to_string_lossy().into_owned()),
             p => {
-                let name = p.strip_prefix("local.").filter(|n| !n.contains(['.', '[']))?;
+                let name = p
+                    .strip_prefix("local.")
+                    .filter(|n| !n.contains(['.', '[']))?;
                 resolve(local(files, name)?, files, dir, depth + 1)
             }
         },
@@ -358,16 +363,28 @@ resource "aws_lambda_function" "a" {
         );
         let files = std::slice::from_ref(&f);
         let (_, fun) = f.resources("aws_lambda_function").next().unwrap();
-        let text = |k: &str| resolve_text(attr(&fun.body, k).unwrap(), files, Path::new("/m/infra"));
-        assert_eq!(text("filename").as_deref(), Some("/m/infra/../backend/.build/profiles.zip"));
+        let text =
+            |k: &str| resolve_text(attr(&fun.body, k).unwrap(), files, Path::new("/m/infra"));
+        assert_eq!(
+            text("filename").as_deref(),
+            Some("/m/infra/../backend/.build/profiles.zip")
+        );
         assert_eq!(text("runtime"), None);
-        let Some(Expression::Array(a)) = attr(&fun.body, "layers") else { panic!() };
-        assert_eq!(resolve_text(a.get(0).unwrap(), files, Path::new("/m")), None);
+        let Some(Expression::Array(a)) = attr(&fun.body, "layers") else {
+            panic!()
+        };
+        assert_eq!(
+            resolve_text(a.get(0).unwrap(), files, Path::new("/m")),
+            None
+        );
     }
 
     #[test]
     fn normalize_is_lexical() {
-        assert_eq!(normalize(Path::new("/a/b/../../c/./d.zip")), Path::new("/c/d.zip"));
+        assert_eq!(
+            normalize(Path::new("/a/b/../../c/./d.zip")),
+            Path::new("/c/d.zip")
+        );
         assert_eq!(normalize(Path::new("/../x")), Path::new("/x"));
         assert_eq!(normalize(Path::new("../a/../../b")), Path::new("../../b"));
     }
@@ -375,7 +392,10 @@ resource "aws_lambda_function" "a" {
     #[test]
     fn var_refs_have_lines() {
         let f = file("a = var.x\nb = \"${var.y.z}-${local.q}\"\nc = { k = [var.x] }\n");
-        assert_eq!(f.var_refs(), [("x".into(), 1), ("y".into(), 2), ("x".into(), 3)]);
+        assert_eq!(
+            f.var_refs(),
+            [("x".into(), 1), ("y".into(), 2), ("x".into(), 3)]
+        );
     }
 
     #[test]
