@@ -186,7 +186,10 @@ fn editing_one_handler_rebuilds_only_that_artifact_without_reinstalling_dependen
 
     // --force reinstalls dependencies too: with no wheelhouse, that now fails.
     let out = d.xtask(&["build", "--force", "--json"]).fails();
-    assert_eq!(artifacts(&out.json())["module-access/org-common"]["status"], "failed");
+    assert_eq!(
+        artifacts(&out.json())["module-access/org-common"]["status"],
+        "failed"
+    );
 }
 
 #[test]
