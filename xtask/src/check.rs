@@ -846,7 +846,10 @@ impl Checker<'_> {
                 );
                 return None;
             }
-            None => tf::zip_basename(&attr.value).map(ZipRef::Name),
+            // A name built from for_each or count (`${each.key}.zip`) is not known offline.
+            None => tf::zip_basename(&attr.value)
+                .filter(|b| !b.contains("${") && !b.contains("%{"))
+                .map(ZipRef::Name),
         };
         match tf::attr(&block.body, "source_code_hash") {
             None => self.error(
@@ -1614,6 +1617,8 @@ fn integration_target(
             usage.into(),
         ));
     };
+    // `aws_lambda_function.x[0]` (count) and `["k"]` (for_each) are still resource x.
+    let name = name.split('[').next().unwrap_or(name);
     let names = defined(kind);
     if !names.iter().any(|n| n == name) {
         let fix = if names.is_empty() {
@@ -1646,11 +1651,11 @@ fn integration_target(
     let target = files
         .iter()
         .flat_map(|f| f.resources("aws_lambda_alias"))
-        .find(|(n, _)| n == name)
+        .find(|(n, _)| *n == name)
         .and_then(|(_, b)| {
             let p = tf::traversal_path(tf::attr(&b.body, "function_name")?)?;
             p.strip_prefix("aws_lambda_function.")?
-                .split('.')
+                .split(['.', '['])
                 .next()
                 .map(str::to_string)
         });
@@ -1977,6 +1982,54 @@ mod tests {
             p("/a b").unwrap(),
             "has segment \"a b\" with ' ', outside letters, digits, '.', '_' and '-' | rename \
              the segment (parameters are written {camelCase})"
+        );
+    }
+
+    #[test]
+    fn integrations_name_a_function_or_alias_invoke_arn() {
+        let tf = r#"
+resource "aws_lambda_function" "a" { count = 1 }
+resource "aws_lambda_alias" "live" { function_name = aws_lambda_function.a[0].function_name }
+"#;
+        let files = [TfFile::from_text(Path::new("main.tf"), tf.into()).unwrap()];
+        let target = |src: &str| {
+            integration_target(&hcl_edit::parser::parse_expr(src).unwrap(), &files)
+                .map_err(|(message, _)| message)
+        };
+        assert_eq!(
+            target("aws_lambda_function.a[0].invoke_arn"),
+            Ok(Some("a".into()))
+        );
+        assert_eq!(
+            target("aws_lambda_alias.live.invoke_arn"),
+            Ok(Some("a".into()))
+        );
+        assert_eq!(
+            target("aws_lambda_function.a.arn"),
+            Err(
+                "has integration aws_lambda_function.a.arn; API Gateway needs the invoke ARN"
+                    .into()
+            )
+        );
+        assert_eq!(
+            target("aws_lambda_alias.dead.invoke_arn"),
+            Err(
+                "has integration aws_lambda_alias.dead.invoke_arn, but the module defines no \
+                 aws_lambda_alias.dead"
+                    .into()
+            )
+        );
+        assert_eq!(
+            target("\"arn:aws:apigateway:x\""),
+            Err("has an integration that is not a resource's invoke_arn".into())
+        );
+        assert_eq!(
+            target("module.x.invoke_arn"),
+            Err(
+                "has integration module.x.invoke_arn, not a Lambda function's or alias's \
+                 invoke_arn"
+                    .into()
+            )
         );
     }
 
