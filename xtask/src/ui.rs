@@ -31,6 +31,73 @@ pub fn error(msg: &str) {
     eprintln!("{} {msg}", console::style("error:").red().bold());
 }
 
+/// A stage of a longer command (`plan`, `apply`, `deploy`), on stderr.
+pub fn step(msg: &str) {
+    eprintln!("{} {msg}", console::style("==>").cyan().bold());
+}
+
+/// One long external command: on a terminal a spinner, or a bar when its number of steps is
+/// known, showing its latest line; elsewhere each of its lines, as they come.
+pub struct Activity {
+    bar: Option<ProgressBar>,
+}
+
+impl Activity {
+    pub fn new(what: &str, steps: Option<u64>) -> Activity {
+        let bar = interactive().then(|| {
+            let (bar, template) = match steps {
+                Some(n) => (
+                    ProgressBar::new(n),
+                    "{prefix:>10.bold} [{bar:30}] {pos}/{len} {elapsed} {wide_msg}",
+                ),
+                None => (
+                    ProgressBar::new_spinner(),
+                    "{prefix:>10.bold} {spinner} {elapsed} {wide_msg}",
+                ),
+            };
+            bar.set_draw_target(ProgressDrawTarget::stderr());
+            bar.set_style(
+                ProgressStyle::with_template(template)
+                    .expect("static template")
+                    .progress_chars("=> "),
+            );
+            bar.set_prefix(what.to_string());
+            bar.enable_steady_tick(Duration::from_millis(120));
+            bar
+        });
+        Activity { bar }
+    }
+
+    /// A line of the command's output: the bar's message, or printed as is.
+    pub fn line(&self, line: &str) {
+        match &self.bar {
+            Some(b) if !line.trim().is_empty() => b.set_message(line.trim().to_string()),
+            Some(_) => {}
+            None => eprintln!("{line}"),
+        }
+    }
+
+    /// A line that must stay visible on a terminal too.
+    pub fn note(&self, line: &str) {
+        match &self.bar {
+            Some(b) => b.println(line),
+            None => eprintln!("{line}"),
+        }
+    }
+
+    pub fn step(&self) {
+        if let Some(b) = &self.bar {
+            b.inc(1);
+        }
+    }
+
+    pub fn finish(&self) {
+        if let Some(b) = &self.bar {
+            b.finish_and_clear();
+        }
+    }
+}
+
 pub struct Progress {
     bars: Option<(MultiProgress, ProgressBar)>,
     total: usize,
