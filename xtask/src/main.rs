@@ -13,6 +13,7 @@ mod discover;
 mod install;
 mod proc;
 mod report;
+mod terraform;
 mod tf;
 mod ui;
 
