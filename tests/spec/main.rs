@@ -5,3 +5,4 @@ mod common;
 
 mod build;
 mod local_aws;
+mod plan;
