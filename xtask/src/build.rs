@@ -175,12 +175,15 @@ pub fn status_word(s: Status) -> &'static str {
     }
 }
 
+/// An installed dependency tree, or why it could not be installed; shared between artifacts.
+type SharedDeps = Arc<OnceLock<std::result::Result<PathBuf, String>>>;
+
 struct Ctx<'a> {
     cfg: &'a Config,
     installer: &'a std::result::Result<Installer, String>,
     cache: &'a Path,
     /// One install per dependency key even when several artifacts share requirements.
-    deps: Mutex<HashMap<String, Arc<OnceLock<std::result::Result<PathBuf, String>>>>>,
+    deps: Mutex<HashMap<String, SharedDeps>>,
     saved: &'a BTreeMap<String, Saved>,
     force: bool,
 }

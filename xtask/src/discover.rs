@@ -99,7 +99,7 @@ pub fn discover(cfg: &Config, infra: Option<&Path>, only: &[String]) -> Result<S
                 .iter()
                 .any(|o| o == module || format!("module-{o}") == module)
     };
-    for unknown in only.iter().filter(|o| {
+    if let Some(unknown) = only.iter().find(|o| {
         !stack
             .modules
             .iter()
