@@ -609,6 +609,17 @@ fn the_demo_plans_applies_and_stays_in_sync_on_a_local_aws() {
         "{}",
         out.stderr
     );
+    // No secrets file at all (F16): terraform's error, and where the value goes.
+    std::fs::remove_file(&secrets).unwrap();
+    let out = run(&mut t, "plan without secrets", &["plan", "--no-build"]).fails();
+    assert!(
+        out.stderr.contains("No value for required variable")
+            && out.stderr.contains(
+                "hint: copy demo-infra/envs/dev/local-secrets.tfvars.example to local-secrets.tfvars"
+            ),
+        "{}",
+        out.stderr
+    );
     write(&secrets, &good);
 
     // deploy: a route removed deletes resources, which needs --auto-approve without a terminal.

@@ -7,7 +7,7 @@
 //! deploy: both in one run, for CI.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -547,7 +547,7 @@ fn make_plan(t: &Target, opts: &Options) -> Result<(Summary, Terraform)> {
         Ok(code) => code,
         Err(e) => {
             t.remove_plan()?;
-            return Err(e);
+            return Err(unset_variable_hint(t, e));
         }
     };
     let json = tf.show_plan_json(&plan_file)?;
@@ -564,6 +564,34 @@ fn make_plan(t: &Target, opts: &Options) -> Result<(Summary, Terraform)> {
     };
     write_atomic(&t.manifest_file(), &serde_json::to_vec_pretty(&manifest)?)?;
     Ok((summary, tf))
+}
+
+/// A required variable with no value (F16) says where values go.
+fn unset_variable_hint(t: &Target, e: anyhow::Error) -> anyhow::Error {
+    let mut failed = match e.downcast::<terraform::Failed>() {
+        Ok(f) if f.message.contains("No value for required variable") => f,
+        Ok(f) => return f.into(),
+        Err(e) => return e,
+    };
+    let secrets = t.dir.join(terraform::LOCAL_SECRETS);
+    let example = t.dir.join(format!("{}.example", terraform::LOCAL_SECRETS));
+    failed
+        .message
+        .push_str(&if !secrets.exists() && example.exists() {
+            format!(
+                "\nhint: copy {} to {} and fill it in",
+                t.show(&example),
+                terraform::LOCAL_SECRETS
+            )
+        } else {
+            format!(
+                "\nhint: set it in {}, in a var file listed for {} under [terraform.var_files] in \
+             xtask.toml, or pass --var-file",
+                t.show(&secrets),
+                t.env
+            )
+        });
+    failed.into()
 }
 
 /// `cargo xtask plan`. `Ok(true)` when changes are pending.
@@ -637,11 +665,18 @@ fn confirm(summary: &Summary, auto_approve: bool) -> Result<()> {
             list.join(", ")
         );
     }
-    eprintln!("{}", style("The plan deletes or replaces:").red().bold());
+    ui::eprint_line(
+        &style("The plan deletes or replaces:")
+            .red()
+            .bold()
+            .to_string(),
+    );
     for l in &list {
-        eprintln!("  {}", style(l).red());
+        ui::eprint_line(&format!("  {}", style(l).red()));
     }
-    eprint!("Apply it? Only `yes` is accepted: ");
+    let mut stderr = std::io::stderr();
+    let _ = write!(stderr, "Apply it? Only `yes` is accepted: ");
+    let _ = stderr.flush();
     let mut answer = String::new();
     std::io::stdin()
         .read_line(&mut answer)
@@ -721,7 +756,7 @@ fn print_outputs(tf: &Terraform, json: bool) -> Result<()> {
             Value::String(s) => s.clone(),
             v => v.to_string(),
         };
-        eprintln!("  {name} = {value}");
+        ui::eprint_line(&format!("  {name} = {value}"));
     }
     Ok(())
 }
@@ -757,57 +792,53 @@ pub fn deploy(cfg: &Config, infra: Option<&Path>, opts: &Options) -> Result<()> 
     Ok(())
 }
 
+/// Stdout, ignoring a closed pipe (`| head`): the work is done, the report is best effort.
+fn print_out(text: &str) {
+    let _ = std::io::stdout().write_all(text.as_bytes());
+}
+
 fn print_json(s: &Summary) -> Result<()> {
-    println!("{}", serde_json::to_string_pretty(s)?);
+    print_out(&format!("{}\n", serde_json::to_string_pretty(s)?));
     Ok(())
 }
 
 /// The summary on stdout, deletes and replaces in red; `apply_hint` after `plan` only.
 fn print_human(t: &Target, s: &Summary, apply_hint: bool) {
     if !s.changes {
-        println!(
-            "plan {}: no changes; the infrastructure matches the configuration",
+        print_out(&format!(
+            "plan {}: no changes; the infrastructure matches the configuration\n",
             s.env
-        );
+        ));
         return;
     }
-    println!(
-        "plan {}: {} to create, {} to update, {} to replace, {} to delete",
+    let mut out = format!(
+        "plan {}: {} to create, {} to update, {} to replace, {} to delete\n",
         s.env, s.create, s.update, s.replace, s.delete
     );
-    let section = |title: &str, items: &[String]| {
-        if !items.is_empty() {
-            println!("{title} ({}):", items.len());
-            for i in items {
-                println!("  {i}");
-            }
+    let sections = [
+        ("Lambda functions with new code", &s.functions_with_new_code),
+        ("layers republished", &s.layers_republished),
+        ("routes added", &s.routes_added),
+        ("routes removed", &s.routes_removed),
+        ("outputs changed", &s.outputs_changed),
+    ];
+    for (title, items) in sections.into_iter().filter(|(_, i)| !i.is_empty()) {
+        out.push_str(&format!("{title} ({}):\n", items.len()));
+        for i in items {
+            out.push_str(&format!("  {i}\n"));
         }
-    };
-    section("Lambda functions with new code", &s.functions_with_new_code);
-    section("layers republished", &s.layers_republished);
-    section("routes added", &s.routes_added);
-    section("routes removed", &s.routes_removed);
-    section("outputs changed", &s.outputs_changed);
+    }
     if !s.destructive.is_empty() {
-        println!(
-            "{}",
-            style(format!(
-                "deletes and replacements ({}):",
-                s.destructive.len()
-            ))
-            .red()
-            .bold()
-        );
+        let title = format!("deletes and replacements ({}):", s.destructive.len());
+        out.push_str(&format!("{}\n", style(title).red().bold()));
         for d in &s.destructive {
             let reason = if d.reason.is_empty() {
                 String::new()
             } else {
                 format!(" ({})", d.reason)
             };
-            println!(
-                "  {}",
-                style(format!("{:<8} {}{reason}", d.action, d.address)).red()
-            );
+            let line = format!("{:<8} {}{reason}", d.action, d.address);
+            out.push_str(&format!("  {}\n", style(line).red()));
         }
     }
     if apply_hint {
@@ -816,8 +847,12 @@ fn print_human(t: &Target, s: &Summary, apply_hint: bool) {
         } else {
             format!("cargo xtask apply --env {}", t.env)
         };
-        println!("saved plan: {}; apply it with `{apply}`", s.plan_file);
+        out.push_str(&format!(
+            "saved plan: {}; apply it with `{apply}`\n",
+            s.plan_file
+        ));
     }
+    print_out(&out);
 }
 
 #[cfg(test)]

@@ -2,7 +2,7 @@
 //! elsewhere (CI, pipes, `NO_COLOR`, `TERM=dumb`). Progress goes to stderr so stdout stays
 //! clean for tables and `--json`.
 
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
@@ -23,17 +23,26 @@ pub fn init_colors() {
     }
 }
 
+/// Writes a line to stderr, ignoring errors: a closed pipe (`| tee` ended by the same Ctrl-C)
+/// must not stop the xtask while terraform is still releasing its state lock.
+pub fn eprint_line(line: &str) {
+    let _ = writeln!(std::io::stderr(), "{line}");
+}
+
 pub fn warn(msg: &str) {
-    eprintln!("{} {msg}", console::style("warning:").yellow().bold());
+    eprint_line(&format!(
+        "{} {msg}",
+        console::style("warning:").yellow().bold()
+    ));
 }
 
 pub fn error(msg: &str) {
-    eprintln!("{} {msg}", console::style("error:").red().bold());
+    eprint_line(&format!("{} {msg}", console::style("error:").red().bold()));
 }
 
 /// A stage of a longer command (`plan`, `apply`, `deploy`), on stderr.
 pub fn step(msg: &str) {
-    eprintln!("{} {msg}", console::style("==>").cyan().bold());
+    eprint_line(&format!("{} {msg}", console::style("==>").cyan().bold()));
 }
 
 /// One long external command: on a terminal a spinner, or a bar when its number of steps is
@@ -73,7 +82,7 @@ impl Activity {
         match &self.bar {
             Some(b) if !line.trim().is_empty() => b.set_message(line.trim().to_string()),
             Some(_) => {}
-            None => eprintln!("{line}"),
+            None => eprint_line(line),
         }
     }
 
@@ -81,7 +90,7 @@ impl Activity {
     pub fn note(&self, line: &str) {
         match &self.bar {
             Some(b) => b.println(line),
-            None => eprintln!("{line}"),
+            None => eprint_line(line),
         }
     }
 
@@ -154,7 +163,7 @@ impl Progress {
             Some((multi, _)) => {
                 let _ = multi.println(line);
             }
-            None => eprintln!("{line}"),
+            None => eprint_line(line),
         }
     }
 
@@ -170,7 +179,7 @@ impl Task<'_> {
     pub fn phase(&self, msg: &str) {
         match &self.bar {
             Some(b) => b.set_message(msg.to_string()),
-            None => eprintln!("{}: {msg}", self.id),
+            None => eprint_line(&format!("{}: {msg}", self.id)),
         }
     }
 
@@ -181,7 +190,10 @@ impl Task<'_> {
                 b.finish_and_clear();
                 overall.inc(1);
             }
-            _ => eprintln!("[{n}/{}] {}: {status}", self.progress.total, self.id),
+            _ => eprint_line(&format!(
+                "[{n}/{}] {}: {status}",
+                self.progress.total, self.id
+            )),
         }
     }
 }
