@@ -251,14 +251,24 @@ pub fn write(path: &Path, content: &str) {
     std::fs::write(path, content).unwrap();
 }
 
-/// Copies a tree, leaving out build outputs and Terraform's working files.
+/// Copies a tree, leaving out build outputs, Terraform's working files and a local deployment's
+/// secrets, so a demo deployed by hand in the checkout does not leak into the specs.
 pub fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
     for e in std::fs::read_dir(from).unwrap() {
         let e = e.unwrap();
         let name = e.file_name();
         let n = name.to_string_lossy();
-        if [".build", "build", ".xtask", ".terraform", "__pycache__"].contains(&n.as_ref())
+        if [
+            ".build",
+            "build",
+            ".xtask",
+            ".terraform",
+            "__pycache__",
+            ".terraform.lock.hcl",
+            "local-secrets.tfvars",
+        ]
+        .contains(&n.as_ref())
             || n.ends_with(".tfstate")
             || n.ends_with(".tfplan")
         {

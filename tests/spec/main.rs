@@ -6,3 +6,4 @@ mod common;
 mod build;
 mod check;
 mod local_aws;
+mod plan;

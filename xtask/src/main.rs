@@ -4,7 +4,9 @@
 //! discover artifacts (`discover`) → run one subcommand module.
 //!
 //! Exit codes: 0 success; 1 failure (a failed artifact, an error finding, a terraform error);
-//! 2 `plan` succeeded with changes pending; 64 bad command line; 130 cancelled.
+//! 2 `plan` succeeded with changes pending; 64 bad command line; 130 cancelled (Ctrl-C, or a
+//! confirmation declined). When terraform itself fails, its own exit code is kept unless it is
+//! one of 2, 64 or 130 (then 1); terraform exits 1 on errors.
 
 mod archive;
 mod build;
@@ -12,8 +14,10 @@ mod check;
 mod config;
 mod discover;
 mod install;
+mod plan;
 mod proc;
 mod report;
+mod terraform;
 mod tf;
 mod ui;
 
@@ -60,6 +64,111 @@ enum Command {
     Check(CheckArgs),
     /// Remove the zips the build produces, its state and its dependency cache
     Clean,
+    /// Build, check, then `terraform plan` one env into a saved plan, and summarize it
+    #[command(
+        long_about = "Build (incremental), check, run `terraform init` when needed, then \
+        `terraform plan -detailed-exitcode -out=<env dir>/.xtask/<env>.tfplan` and summarize the \
+        saved plan: counts by action, Lambda functions whose code changes, layers republished, \
+        routes added or removed, every delete and replace.\n\n\
+        Var files: <env dir>/local-secrets.tfvars when present, then the env's files listed \
+        under [terraform.var_files] in xtask.toml, then each --var-file, in that order \
+        (terraform.tfvars and *.auto.tfvars are loaded by terraform itself). Their names are \
+        printed, never their values.\n\n\
+        Exit codes: 0 no changes, 2 changes pending, 1 failure, 130 cancelled."
+    )]
+    Plan(PlanArgs),
+    /// Apply the saved plan of one env, refused when anything it was made from changed
+    #[command(
+        long_about = "Apply <env dir>/.xtask/<env>.tfplan, the plan `cargo xtask plan` \
+        saved, and nothing else. Refused when there is none, or when any zip, .tf file (of the \
+        env or its local modules), lock file or var file changed since it was made. A plan that \
+        deletes or replaces anything (a layer's new version aside) asks for `yes` on a terminal \
+        and needs --auto-approve elsewhere. Ctrl-C asks terraform to stop cleanly and release \
+        the state lock; a second Ctrl-C kills it.\n\n\
+        Exit codes: 0 applied (or nothing to apply), 1 failure, 130 cancelled."
+    )]
+    Apply(ApplyArgs),
+    /// Build, check, plan and apply one env in one run (for CI)
+    #[command(
+        long_about = "build → check → plan → apply, as `cargo xtask plan` then \
+        `cargo xtask apply` would. A plan that deletes or replaces anything (a layer's new \
+        version aside) needs --auto-approve, or `yes` on a terminal.\n\n\
+        Exit codes: 0 deployed (or nothing to change), 1 failure, 130 cancelled."
+    )]
+    Deploy(DeployArgs),
+}
+
+/// Which env and which terraform, for plan, apply and deploy.
+#[derive(Args)]
+struct TfArgs {
+    /// The env to work on: the Terraform root module <infra>/envs/ENV
+    #[arg(long, value_name = "ENV", default_value = "dev")]
+    env: String,
+    /// `terraform`, `tofu` or a path [default: $TF_BIN, else `bin` under [terraform] in xtask.toml, else terraform]
+    #[arg(long, value_name = "BIN")]
+    tf_bin: Option<String>,
+    /// AWS profile, exported to terraform as AWS_PROFILE
+    #[arg(long, value_name = "NAME")]
+    profile: Option<String>,
+    /// AWS region, exported to terraform as AWS_REGION
+    #[arg(long, value_name = "REGION")]
+    region: Option<String>,
+    /// How long terraform waits for the state lock (-lock-timeout), e.g. 30s, 5m
+    #[arg(long, value_name = "DURATION", default_value = "2m", value_parser = duration)]
+    lock_timeout: String,
+}
+
+/// What goes into a plan, for plan and deploy.
+#[derive(Args)]
+struct PlanInputs {
+    /// A var file passed after local-secrets.tfvars and xtask.toml's; repeatable, in order
+    #[arg(long = "var-file", value_name = "FILE")]
+    var_files: Vec<PathBuf>,
+    /// Plan the zips already built instead of building first (a failed build stops the plan)
+    #[arg(long)]
+    no_build: bool,
+    /// Artifacts built at once (default: number of cores)
+    #[arg(long, short = 'j', value_name = "N")]
+    jobs: Option<usize>,
+}
+
+#[derive(Args)]
+struct PlanArgs {
+    #[command(flatten)]
+    tf: TfArgs,
+    #[command(flatten)]
+    inputs: PlanInputs,
+}
+
+#[derive(Args)]
+struct ApplyArgs {
+    #[command(flatten)]
+    tf: TfArgs,
+    /// Apply a plan that deletes or replaces resources without asking
+    #[arg(long)]
+    auto_approve: bool,
+}
+
+#[derive(Args)]
+struct DeployArgs {
+    #[command(flatten)]
+    tf: TfArgs,
+    #[command(flatten)]
+    inputs: PlanInputs,
+    /// Apply a plan that deletes or replaces resources without asking
+    #[arg(long)]
+    auto_approve: bool,
+}
+
+/// A terraform duration: a number followed by s, m or h.
+fn duration(s: &str) -> Result<String, String> {
+    let unit = s.chars().last().filter(|c| "smh".contains(*c));
+    match unit {
+        Some(_) if s.len() > 1 && s[..s.len() - 1].chars().all(|c| c.is_ascii_digit()) => {
+            Ok(s.to_string())
+        }
+        _ => Err(format!("{s:?} is not a duration like 30s, 5m or 1h")),
+    }
 }
 
 #[derive(Args)]
@@ -94,10 +203,51 @@ fn main() -> ExitCode {
     ui::init_colors();
     match run(cli) {
         Ok(code) => code,
+        Err(e) if e.is::<proc::Cancelled>() => {
+            ui::error("cancelled");
+            ExitCode::from(130)
+        }
         Err(e) => {
             ui::error(&format!("{e:#}"));
-            ExitCode::from(1)
+            let code = match e.downcast_ref::<terraform::Failed>().and_then(|f| f.code) {
+                Some(c @ 1..=125) if c != 2 && c != 64 => c as u8,
+                _ => 1,
+            };
+            ExitCode::from(code)
         }
+    }
+}
+
+fn build_options(jobs: Option<usize>) -> build::Options {
+    build::Options {
+        jobs: jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get())),
+        force: false,
+        modules: Vec::new(),
+    }
+}
+
+fn plan_options(
+    tf: TfArgs,
+    inputs: Option<PlanInputs>,
+    auto_approve: bool,
+    json: bool,
+) -> plan::Options {
+    let (var_files, build) = match inputs {
+        Some(i) => (i.var_files, (!i.no_build).then(|| build_options(i.jobs))),
+        None => (Vec::new(), None),
+    };
+    plan::Options {
+        env: tf.env,
+        var_files,
+        tf_bin: tf.tf_bin,
+        aws: terraform::Aws {
+            profile: tf.profile,
+            region: tf.region,
+        },
+        lock_timeout: tf.lock_timeout,
+        build,
+        auto_approve,
+        json,
     }
 }
 
@@ -107,13 +257,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let infra = config::infra_dir(&cfg, g.infra.as_deref())?;
     match cli.command {
         Command::Build(args) => {
-            let jobs = args
-                .jobs
-                .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
             let opts = build::Options {
-                jobs,
                 force: args.force,
                 modules: args.modules,
+                ..build_options(args.jobs)
             };
             let report = build::run(&cfg, infra.as_deref(), &opts)?;
             report::build(&report, &cfg.stack, g.json)?;
@@ -128,6 +275,21 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             for p in build::clean(&cfg, infra.as_deref())? {
                 println!("removed {}", p.display());
             }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Plan(args) => {
+            let opts = plan_options(args.tf, Some(args.inputs), false, g.json);
+            let changes = plan::plan(&cfg, infra.as_deref(), &opts)?;
+            Ok(ExitCode::from(if changes { 2 } else { 0 }))
+        }
+        Command::Apply(args) => {
+            let opts = plan_options(args.tf, None, args.auto_approve, g.json);
+            plan::apply(&cfg, infra.as_deref(), &opts)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Deploy(args) => {
+            let opts = plan_options(args.tf, Some(args.inputs), args.auto_approve, g.json);
+            plan::deploy(&cfg, infra.as_deref(), &opts)?;
             Ok(ExitCode::SUCCESS)
         }
     }

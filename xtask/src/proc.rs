@@ -1,10 +1,16 @@
 //! The one place that spawns external processes (installers, terraform, aws).
-//! A `Cmd` is a typed, printable argument list; running it captures output.
+//! A `Cmd` is a typed, printable argument list; running it captures output (`output`) or hands
+//! its lines over as they come while Ctrl-C is forwarded to it (`stream`).
 
 use std::ffi::{OsStr, OsString};
+use std::io::BufRead;
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{mpsc, OnceLock};
+use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result};
+use anyhow::{anyhow, Context, Result};
 
 #[derive(Debug, Clone)]
 pub struct Cmd {
@@ -37,6 +43,80 @@ impl Output {
         };
         let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
         lines[lines.len().saturating_sub(n)..].join("\n")
+    }
+}
+
+/// The user interrupted a streamed command (Ctrl-C or SIGTERM) and it has stopped: reported as
+/// cancelled (exit 130), not as a failure of the command.
+#[derive(Debug)]
+pub struct Cancelled;
+
+impl std::fmt::Display for Cancelled {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("cancelled")
+    }
+}
+
+impl std::error::Error for Cancelled {}
+
+/// What a streamed command produced, in order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Event<'a> {
+    Stdout(&'a str),
+    Stderr(&'a str),
+    /// Said by the xtask itself while the command runs (how an interrupt is being handled).
+    Notice(&'a str),
+}
+
+/// Signals received while a streamed command runs.
+static INTERRUPTS: AtomicUsize = AtomicUsize::new(0);
+/// True when no streamed command runs: a signal then does what it does by default (terminate).
+static IDLE: AtomicBool = AtomicBool::new(true);
+
+/// Installs, once, handlers for SIGINT and SIGTERM that count them while a command streams and
+/// act as the default (terminate) otherwise, so Ctrl-C during a build still stops at once.
+fn install_interrupt_handlers() -> Result<()> {
+    static DONE: OnceLock<std::result::Result<(), String>> = OnceLock::new();
+    DONE.get_or_init(|| {
+        for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+            // Registered first, so it runs first: when idle it terminates before any counting.
+            signal_hook::flag::register_conditional_default(sig, &IDLE)
+                .map_err(|e| e.to_string())?;
+            // SAFETY: the action only increments an atomic, which is async-signal-safe.
+            unsafe {
+                signal_hook::low_level::register(sig, || {
+                    INTERRUPTS.fetch_add(1, Ordering::SeqCst);
+                })
+            }
+            .map_err(|e| e.to_string())?;
+        }
+        Ok(())
+    })
+    .clone()
+    .map_err(|e| anyhow!("cannot install the Ctrl-C handler: {e}"))
+}
+
+/// Marks a streamed command as running for the signal handlers until dropped.
+struct Busy;
+
+impl Busy {
+    fn start() -> Busy {
+        INTERRUPTS.store(0, Ordering::SeqCst);
+        IDLE.store(false, Ordering::SeqCst);
+        Busy
+    }
+}
+
+impl Drop for Busy {
+    fn drop(&mut self) {
+        IDLE.store(true, Ordering::SeqCst);
+    }
+}
+
+fn send_signal(pid: i32, sig: libc::c_int) {
+    // SAFETY: kill(2) has no memory-safety preconditions; a stale pid only yields ESRCH.
+    unsafe {
+        libc::kill(pid, sig);
     }
 }
 
@@ -78,14 +158,17 @@ impl Cmd {
         self
     }
 
+    #[cfg(test)]
     pub fn get_args(&self) -> &[OsString] {
         &self.args
     }
 
+    #[cfg(test)]
     pub fn get_env(&self) -> &[(OsString, OsString)] {
         &self.env
     }
 
+    #[cfg(test)]
     pub fn get_env_remove(&self) -> &[OsString] {
         &self.env_remove
     }
@@ -130,5 +213,151 @@ impl Cmd {
             stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
             stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
         })
+    }
+
+    /// Runs to completion, handing each line of stdout and stderr to `on_event` as it comes
+    /// (both are also kept in the returned `Output`). A non-zero exit is not an error here.
+    ///
+    /// The command gets its own process group, so a Ctrl-C at the terminal reaches only the
+    /// xtask, which forwards it once as SIGINT: terraform then stops cleanly and releases its
+    /// state lock (two SIGINTs would make it exit at once). A second Ctrl-C kills the group.
+    /// Interrupted runs return `Cancelled` once the command has exited.
+    pub fn stream(&self, mut on_event: impl FnMut(Event)) -> Result<Output> {
+        install_interrupt_handlers()?;
+        let (out_r, out_w) = os_pipe::pipe().context("cannot create a pipe")?;
+        let (err_r, err_w) = os_pipe::pipe().context("cannot create a pipe")?;
+        let busy = Busy::start();
+        let handle = {
+            // Dropped at the end of this block, closing the write ends the expression keeps:
+            // only the child's copies remain, so the readers see EOF when it exits.
+            let expression = self
+                .expression()
+                .stdin_null()
+                .stdout_file(out_w)
+                .stderr_file(err_w)
+                .unchecked()
+                .before_spawn(|c| {
+                    c.process_group(0);
+                    Ok(())
+                });
+            expression
+                .start()
+                .with_context(|| format!("cannot run `{}`", self.display()))?
+        };
+        let pid = handle
+            .pids()
+            .first()
+            .and_then(|p| i32::try_from(*p).ok())
+            .filter(|p| *p > 0)
+            .context("the started command has no process id")?;
+
+        let (tx, rx) = mpsc::channel::<(bool, String)>();
+        for (is_err, reader) in [(false, out_r), (true, err_r)] {
+            let tx = tx.clone();
+            std::thread::spawn(move || {
+                let mut reader = std::io::BufReader::new(reader);
+                let mut buf = Vec::new();
+                while matches!(reader.read_until(b'\n', &mut buf), Ok(n) if n > 0) {
+                    let line = String::from_utf8_lossy(&buf);
+                    let line = line.trim_end_matches(['\n', '\r']).to_string();
+                    if tx.send((is_err, line)).is_err() {
+                        break;
+                    }
+                    buf.clear();
+                }
+            });
+        }
+        drop(tx);
+
+        let (mut stdout, mut stderr) = (String::new(), String::new());
+        let mut handled = 0;
+        let mut exited: Option<Instant> = None;
+        loop {
+            match rx.recv_timeout(Duration::from_millis(100)) {
+                Ok((is_err, line)) => {
+                    let text = if is_err { &mut stderr } else { &mut stdout };
+                    text.push_str(&line);
+                    text.push('\n');
+                    on_event(if is_err {
+                        Event::Stderr(&line)
+                    } else {
+                        Event::Stdout(&line)
+                    });
+                    continue;
+                }
+                Err(mpsc::RecvTimeoutError::Disconnected) => break,
+                Err(mpsc::RecvTimeoutError::Timeout) => {}
+            }
+            let signals = INTERRUPTS.load(Ordering::SeqCst);
+            if signals > handled && exited.is_none() {
+                if handled == 0 {
+                    send_signal(pid, libc::SIGINT);
+                    on_event(Event::Notice(
+                        "interrupted: waiting for the command to stop cleanly (Ctrl-C again to kill it)",
+                    ));
+                }
+                if signals >= 2 {
+                    // The whole group: terraform's provider plugins must not outlive it.
+                    send_signal(-pid, libc::SIGKILL);
+                    on_event(Event::Notice("killed"));
+                }
+                handled = signals;
+            }
+            match exited {
+                // A grandchild that inherited the pipes may keep them open: stop reading soon
+                // after the command itself has exited.
+                Some(at) if at.elapsed() > Duration::from_secs(2) => break,
+                Some(_) => {}
+                None => {
+                    if handle.try_wait().ok().flatten().is_some() {
+                        exited = Some(Instant::now());
+                    }
+                }
+            }
+        }
+        let status = handle
+            .wait()
+            .with_context(|| format!("cannot wait for `{}`", self.display()))?
+            .status;
+        drop(busy);
+        if handled > 0 {
+            return Err(Cancelled.into());
+        }
+        Ok(Output {
+            code: status.code(),
+            stdout,
+            stderr,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stream_hands_over_both_streams_and_keeps_the_exit_code() {
+        let mut seen = Vec::new();
+        let out = Cmd::new("/bin/sh")
+            .args(["-c", "echo one; echo two >&2; printf 'three'; exit 3"])
+            .stream(|e| {
+                seen.push(match e {
+                    Event::Stdout(l) => format!("out:{l}"),
+                    Event::Stderr(l) => format!("err:{l}"),
+                    Event::Notice(l) => format!("note:{l}"),
+                })
+            })
+            .unwrap();
+        assert_eq!(out.code, Some(3));
+        assert_eq!(out.stdout, "one\nthree\n");
+        assert_eq!(out.tail(5), "two");
+        seen.sort();
+        assert_eq!(seen, ["err:two", "out:one", "out:three"]);
+    }
+
+    #[test]
+    fn stream_reports_a_missing_program_by_name() {
+        let err = Cmd::new("/nonexistent/tf").stream(|_| {}).unwrap_err();
+        assert!(format!("{err:#}").contains("/nonexistent/tf"), "{err:#}");
     }
 }

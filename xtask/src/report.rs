@@ -104,8 +104,15 @@ pub fn check(findings: &[Finding], json: bool) -> Result<()> {
             "{}",
             serde_json::to_string_pretty(&serde_json::json!({ "findings": findings }))?
         );
-        return Ok(());
+    } else {
+        print!("{}", check_human(findings));
     }
+    Ok(())
+}
+
+/// Findings as a compiler prints them, with a closing count.
+pub fn check_human(findings: &[Finding]) -> String {
+    let mut out = String::new();
     for f in findings {
         let head = match f.severity {
             Severity::Error => style(format!("error[{}]", f.code)).red().bold(),
@@ -116,16 +123,16 @@ pub fn check(findings: &[Finding], json: bool) -> Result<()> {
         } else {
             format!("{}:{}", f.file, f.line)
         };
-        println!("{head}: {}", style(&f.message).bold());
-        println!("  {} {at}", style("-->").blue().bold());
-        println!("  {} fix: {}\n", style("=").blue().bold(), f.fix);
+        out += &format!("{head}: {}\n", style(&f.message).bold());
+        out += &format!("  {} {at}\n", style("-->").blue().bold());
+        out += &format!("  {} fix: {}\n\n", style("=").blue().bold(), f.fix);
     }
     let count = |s: Severity| findings.iter().filter(|f| f.severity == s).count();
     let plural = |n: usize, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });
-    println!(
-        "check: {}, {}",
+    out += &format!(
+        "check: {}, {}\n",
         plural(count(Severity::Error), "error"),
         plural(count(Severity::Warning), "warning")
     );
-    Ok(())
+    out
 }

@@ -2,7 +2,7 @@
 //! elsewhere (CI, pipes, `NO_COLOR`, `TERM=dumb`). Progress goes to stderr so stdout stays
 //! clean for tables and `--json`.
 
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
@@ -23,12 +23,88 @@ pub fn init_colors() {
     }
 }
 
+/// Writes a line to stderr, ignoring errors: a closed pipe (`| tee` ended by the same Ctrl-C)
+/// must not stop the xtask while terraform is still releasing its state lock.
+pub fn eprint_line(line: &str) {
+    let _ = writeln!(std::io::stderr(), "{line}");
+}
+
 pub fn warn(msg: &str) {
-    eprintln!("{} {msg}", console::style("warning:").yellow().bold());
+    eprint_line(&format!(
+        "{} {msg}",
+        console::style("warning:").yellow().bold()
+    ));
 }
 
 pub fn error(msg: &str) {
-    eprintln!("{} {msg}", console::style("error:").red().bold());
+    eprint_line(&format!("{} {msg}", console::style("error:").red().bold()));
+}
+
+/// A stage of a longer command (`plan`, `apply`, `deploy`), on stderr.
+pub fn step(msg: &str) {
+    eprint_line(&format!("{} {msg}", console::style("==>").cyan().bold()));
+}
+
+/// One long external command: on a terminal a spinner, or a bar when its number of steps is
+/// known, showing its latest line; elsewhere each of its lines, as they come.
+pub struct Activity {
+    bar: Option<ProgressBar>,
+}
+
+impl Activity {
+    pub fn new(what: &str, steps: Option<u64>) -> Activity {
+        let bar = interactive().then(|| {
+            let (bar, template) = match steps {
+                Some(n) => (
+                    ProgressBar::new(n),
+                    "{prefix:>10.bold} [{bar:30}] {pos}/{len} {elapsed} {wide_msg}",
+                ),
+                None => (
+                    ProgressBar::new_spinner(),
+                    "{prefix:>10.bold} {spinner} {elapsed} {wide_msg}",
+                ),
+            };
+            bar.set_draw_target(ProgressDrawTarget::stderr());
+            bar.set_style(
+                ProgressStyle::with_template(template)
+                    .expect("static template")
+                    .progress_chars("=> "),
+            );
+            bar.set_prefix(what.to_string());
+            bar.enable_steady_tick(Duration::from_millis(120));
+            bar
+        });
+        Activity { bar }
+    }
+
+    /// A line of the command's output: the bar's message, or printed as is.
+    pub fn line(&self, line: &str) {
+        match &self.bar {
+            Some(b) if !line.trim().is_empty() => b.set_message(line.trim().to_string()),
+            Some(_) => {}
+            None => eprint_line(line),
+        }
+    }
+
+    /// A line that must stay visible on a terminal too.
+    pub fn note(&self, line: &str) {
+        match &self.bar {
+            Some(b) => b.println(line),
+            None => eprint_line(line),
+        }
+    }
+
+    pub fn step(&self) {
+        if let Some(b) = &self.bar {
+            b.inc(1);
+        }
+    }
+
+    pub fn finish(&self) {
+        if let Some(b) = &self.bar {
+            b.finish_and_clear();
+        }
+    }
 }
 
 pub struct Progress {
@@ -87,7 +163,7 @@ impl Progress {
             Some((multi, _)) => {
                 let _ = multi.println(line);
             }
-            None => eprintln!("{line}"),
+            None => eprint_line(line),
         }
     }
 
@@ -103,7 +179,7 @@ impl Task<'_> {
     pub fn phase(&self, msg: &str) {
         match &self.bar {
             Some(b) => b.set_message(msg.to_string()),
-            None => eprintln!("{}: {msg}", self.id),
+            None => eprint_line(&format!("{}: {msg}", self.id)),
         }
     }
 
@@ -114,7 +190,10 @@ impl Task<'_> {
                 b.finish_and_clear();
                 overall.inc(1);
             }
-            _ => eprintln!("[{n}/{}] {}: {status}", self.progress.total, self.id),
+            _ => eprint_line(&format!(
+                "[{n}/{}] {}: {status}",
+                self.progress.total, self.id
+            )),
         }
     }
 }

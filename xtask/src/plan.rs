@@ -1,0 +1,1006 @@
+//! `cargo xtask plan`, `apply` and `deploy`.
+//!
+//! plan: build (incremental) → check → `init` when needed → `plan -out` into
+//! `envs/<env>/.xtask/<env>.tfplan` → `show -json` → a summary, and a manifest recording the
+//! hash of every input (zips, `.tf` files, var files) next to the plan.
+//! apply: that saved plan and nothing else, refused when an input changed since (F15).
+//! deploy: both in one run, for CI.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{bail, Context, Result};
+use console::style;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+use crate::build::{self, write_atomic};
+use crate::config::Config;
+use crate::discover;
+use crate::proc::Cancelled;
+use crate::terraform::{self, PlanOpts, Secrets, Terraform, VarFiles};
+use crate::ui::{self, Activity};
+
+/// Bump when the manifest changes meaning: an older one then asks for a new plan.
+const MANIFEST_FORMAT: u32 = 1;
+
+pub struct Options {
+    pub env: String,
+    /// `--var-file`s, relative to the working directory.
+    pub var_files: Vec<PathBuf>,
+    pub tf_bin: Option<String>,
+    pub aws: terraform::Aws,
+    pub lock_timeout: String,
+    /// `None` with `--no-build`.
+    pub build: Option<build::Options>,
+    pub auto_approve: bool,
+    pub json: bool,
+}
+
+/// What a saved plan will do, as printed by `plan` and `--json`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Summary {
+    pub env: String,
+    /// Anything to apply (terraform's `-detailed-exitcode` 2).
+    pub changes: bool,
+    pub create: usize,
+    pub update: usize,
+    pub replace: usize,
+    pub delete: usize,
+    /// Lambda function names whose deployed code changes (new functions included).
+    pub functions_with_new_code: Vec<String>,
+    /// Layer names that get a new version.
+    pub layers_republished: Vec<String>,
+    /// Route keys, `GET /orgs/{orgId}`.
+    pub routes_added: Vec<String>,
+    pub routes_removed: Vec<String>,
+    /// Every delete and every replace, except a layer's new version (see `destroys`).
+    pub destructive: Vec<Destructive>,
+    pub outputs_changed: Vec<String>,
+    pub var_files: Vec<String>,
+    pub plan_file: String,
+    /// Set once `apply` or `deploy` applied the plan.
+    pub applied: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Destructive {
+    pub address: String,
+    /// `delete` or `replace`.
+    pub action: String,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Action {
+    Create,
+    Update,
+    Replace,
+    Delete,
+}
+
+impl Summary {
+    /// Reads `terraform show -json <plan>`. Only names and addresses are taken: the plan holds
+    /// variable values in clear.
+    pub fn from_plan(plan: &Value, env: &str, changes: bool) -> Summary {
+        let mut s = Summary {
+            env: env.to_string(),
+            changes,
+            ..Default::default()
+        };
+        for rc in plan["resource_changes"].as_array().into_iter().flatten() {
+            if rc["mode"] == "data" {
+                continue;
+            }
+            let change = &rc["change"];
+            let actions: Vec<&str> = change["actions"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+                .collect();
+            let action = match actions.as_slice() {
+                ["create"] => Action::Create,
+                ["update"] => Action::Update,
+                ["delete"] => Action::Delete,
+                [a, b] if [*a, *b].contains(&"delete") && [*a, *b].contains(&"create") => {
+                    Action::Replace
+                }
+                _ => continue, // no-op, read, forget
+            };
+            match action {
+                Action::Create => s.create += 1,
+                Action::Update => s.update += 1,
+                Action::Replace => s.replace += 1,
+                Action::Delete => s.delete += 1,
+            }
+            let address = rc["address"].as_str().unwrap_or("?").to_string();
+            let (before, after) = (&change["before"], &change["after"]);
+            let name = |key: &str| {
+                after[key]
+                    .as_str()
+                    .or_else(|| before[key].as_str())
+                    .map_or_else(|| address.clone(), str::to_string)
+            };
+            let kind = rc["type"].as_str().unwrap_or_default();
+            match kind {
+                "aws_lambda_function" if new_code(action, change) => {
+                    s.functions_with_new_code.push(name("function_name"))
+                }
+                "aws_lambda_layer_version"
+                    if action != Action::Delete && action != Action::Update =>
+                {
+                    s.layers_republished.push(name("layer_name"))
+                }
+                "aws_apigatewayv2_route" => {
+                    let (old, new) = (before["route_key"].as_str(), after["route_key"].as_str());
+                    if (action != Action::Create && old != new) || action == Action::Delete {
+                        s.routes_removed.extend(old.map(str::to_string));
+                    }
+                    if (action != Action::Delete && old != new) || action == Action::Create {
+                        s.routes_added.extend(new.map(str::to_string));
+                    }
+                }
+                _ => {}
+            }
+            if destroys(kind, action) {
+                s.destructive.push(Destructive {
+                    address,
+                    action: if action == Action::Delete {
+                        "delete"
+                    } else {
+                        "replace"
+                    }
+                    .into(),
+                    reason: reason(rc),
+                });
+            }
+        }
+        if let Some(outputs) = plan["output_changes"].as_object() {
+            for (name, c) in outputs {
+                let noop = c["actions"]
+                    .as_array()
+                    .is_some_and(|a| a.len() == 1 && a[0] == "no-op");
+                if !noop {
+                    s.outputs_changed.push(name.clone());
+                }
+            }
+        }
+        for list in [
+            &mut s.functions_with_new_code,
+            &mut s.layers_republished,
+            &mut s.routes_added,
+            &mut s.routes_removed,
+        ] {
+            list.sort();
+            list.dedup();
+        }
+        s
+    }
+
+    /// Resource operations an apply reports as complete: a replace is two.
+    fn steps(&self) -> u64 {
+        (self.create + self.update + self.delete + 2 * self.replace) as u64
+    }
+}
+
+/// A function's code changes when it is created, or its zip hash (or source) differs.
+fn new_code(action: Action, change: &Value) -> bool {
+    match action {
+        Action::Create | Action::Replace => true,
+        Action::Delete => false,
+        Action::Update => [
+            "source_code_hash",
+            "filename",
+            "s3_key",
+            "s3_object_version",
+            "image_uri",
+        ]
+        .iter()
+        .any(|k| change["before"][k] != change["after"][k] || change["after_unknown"][k] == true),
+    }
+}
+
+/// Deletes and replaces need a confirmation, except a layer's new version: layer versions are
+/// immutable, so republishing is how a layer is updated, and functions keep working on the old.
+fn destroys(kind: &str, action: Action) -> bool {
+    match action {
+        Action::Delete => true,
+        Action::Replace => kind != "aws_lambda_layer_version",
+        Action::Create | Action::Update => false,
+    }
+}
+
+fn reason(rc: &Value) -> String {
+    let paths: Vec<String> = rc["change"]["replace_paths"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|p| p.as_array())
+        .map(|p| {
+            p.iter()
+                .map(|s| s.as_str().map_or_else(|| s.to_string(), str::to_string))
+                .collect::<Vec<_>>()
+                .join(".")
+        })
+        .collect();
+    if !paths.is_empty() {
+        return format!("{} forces replacement", paths.join(", "));
+    }
+    match rc["action_reason"].as_str() {
+        Some("delete_because_no_resource_config") => "no longer in the configuration".into(),
+        Some("delete_because_no_module") => "its module is no longer in the configuration".into(),
+        Some("delete_because_count_index" | "delete_because_each_key") => {
+            "its count index or for_each key is gone".into()
+        }
+        Some("replace_because_tainted") => "tainted".into(),
+        Some("replace_by_request") => "replacement requested".into(),
+        Some(other) => other.replace('_', " "),
+        None => String::new(),
+    }
+}
+
+/// One env of the infra repo and where the xtask keeps its plan for it.
+struct Target<'a> {
+    cfg: &'a Config,
+    infra: PathBuf,
+    env: String,
+    dir: PathBuf,
+}
+
+impl<'a> Target<'a> {
+    fn new(cfg: &'a Config, infra: Option<&Path>, env: &str) -> Result<Target<'a>> {
+        let Some(infra) = infra else {
+            bail!(
+                "no infra repo found for {}: pass --infra DIR, or set `infra` in xtask.toml \
+                 (looked for the sibling ../<project>-infra and for envs/ in the stack)",
+                cfg.stack.display()
+            );
+        };
+        Ok(Target {
+            cfg,
+            dir: terraform::env_dir(infra, env)?,
+            infra: infra.to_path_buf(),
+            env: env.to_string(),
+        })
+    }
+
+    /// `envs/<env>/.xtask`, ignored by git whatever the repo's .gitignore says.
+    fn state_dir(&self) -> Result<PathBuf> {
+        let dir = self.dir.join(".xtask");
+        std::fs::create_dir_all(&dir)
+            .with_context(|| format!("cannot create {}", dir.display()))?;
+        let ignore = dir.join(".gitignore");
+        if !ignore.exists() {
+            write_atomic(
+                &ignore,
+                b"# Written by cargo xtask: saved plans hold secrets.\n*\n",
+            )?;
+        }
+        Ok(dir)
+    }
+
+    fn plan_file(&self) -> PathBuf {
+        self.dir.join(".xtask").join(format!("{}.tfplan", self.env))
+    }
+
+    fn manifest_file(&self) -> PathBuf {
+        self.dir
+            .join(".xtask")
+            .join(format!("{}.plan.json", self.env))
+    }
+
+    fn init_record(&self) -> PathBuf {
+        self.dir.join(".xtask").join("init.sha256")
+    }
+
+    /// The command that makes a new plan for this env.
+    fn plan_command(&self) -> String {
+        if self.env == "dev" {
+            "cargo xtask plan".into()
+        } else {
+            format!("cargo xtask plan --env {}", self.env)
+        }
+    }
+
+    /// A path as the user knows it: `module-access/backend/.build/profiles.zip`,
+    /// `demo-infra/envs/dev/main.tf`.
+    fn show(&self, p: &Path) -> String {
+        let packages = self.cfg.stack.join("packages");
+        let roots = [
+            Some(packages.as_path()),
+            self.infra.parent(),
+            self.cfg.stack.parent(),
+        ];
+        let shown = roots
+            .into_iter()
+            .flatten()
+            .find_map(|root| p.strip_prefix(root).ok())
+            .unwrap_or(p);
+        shown.display().to_string()
+    }
+
+    fn remove_plan(&self) -> Result<()> {
+        for p in [self.plan_file(), self.manifest_file()] {
+            match std::fs::remove_file(&p) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                    return Err(e).with_context(|| format!("cannot remove {}", p.display()))
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Written next to the saved plan: what it was made from.
+#[derive(Debug, Serialize, Deserialize)]
+struct Manifest {
+    format: u32,
+    plan_sha256: String,
+    terraform: String,
+    var_files: Vec<PathBuf>,
+    /// Every input file and its SHA-256 (`missing` when absent).
+    inputs: BTreeMap<PathBuf, String>,
+    summary: Summary,
+}
+
+fn sha256_file(path: &Path) -> Result<String> {
+    match std::fs::read(path) {
+        Ok(bytes) => Ok(Sha256::digest(&bytes)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok("missing".into()),
+        Err(e) => Err(e).with_context(|| format!("cannot read {}", path.display())),
+    }
+}
+
+/// The files a plan depends on: every zip the build produces (what Terraform reads), the `.tf`
+/// files of the env and of its local modules, the lock file, and the var files.
+fn inputs(t: &Target, var_files: &[PathBuf]) -> Result<BTreeMap<PathBuf, String>> {
+    let mut files: BTreeSet<PathBuf> = discover::discover(t.cfg, Some(&t.infra), &[])?
+        .artifacts
+        .into_iter()
+        .map(|a| a.out)
+        .collect();
+    files.extend(terraform_files(&t.dir, true));
+    for m in terraform::local_modules(&t.dir) {
+        files.extend(terraform_files(&m, false));
+    }
+    files.extend(var_files.iter().cloned());
+    files
+        .into_iter()
+        .map(|p| sha256_file(&p).map(|h| (p, h)))
+        .collect()
+}
+
+/// The `.tf` and `.tf.json` files of a directory; for the env dir (`root`) also its var files,
+/// passed or auto-loaded, and its dependency lock file.
+fn terraform_files(dir: &Path, root: bool) -> Vec<PathBuf> {
+    let wanted = |n: &str| {
+        n.ends_with(".tf")
+            || n.ends_with(".tf.json")
+            || (root
+                && (n.ends_with(".tfvars")
+                    || n.ends_with(".tfvars.json")
+                    || n == ".terraform.lock.hcl"))
+    };
+    std::fs::read_dir(dir)
+        .map(|rd| {
+            rd.filter_map(|e| e.ok())
+                .filter(|e| wanted(&e.file_name().to_string_lossy()))
+                .map(|e| e.path())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// What changed between two snapshots of the inputs, for the message.
+fn changes(
+    t: &Target,
+    old: &BTreeMap<PathBuf, String>,
+    new: &BTreeMap<PathBuf, String>,
+) -> Vec<String> {
+    let mut out = Vec::new();
+    let keys: BTreeSet<&PathBuf> = old.keys().chain(new.keys()).collect();
+    for k in keys {
+        let shown = t.show(k);
+        match (
+            old.get(k).map(String::as_str),
+            new.get(k).map(String::as_str),
+        ) {
+            (a, b) if a == b => {}
+            (None | Some("missing"), Some(_)) => out.push(format!("{shown} was added")),
+            (Some(_), None | Some("missing")) => out.push(format!("{shown} was removed")),
+            _ => out.push(format!("{shown} changed")),
+        }
+    }
+    out
+}
+
+fn locate(t: &Target, opts: &Options, secrets: Secrets) -> Result<Terraform> {
+    let name = terraform::bin_name(
+        opts.tf_bin.as_deref(),
+        std::env::var_os("TF_BIN"),
+        t.cfg.terraform.bin.as_deref(),
+    );
+    let tf = Terraform::locate(&name, &t.dir, &opts.aws, &opts.lock_timeout)?;
+    ui::step(&format!(
+        "{} {} ({})",
+        tf.name,
+        tf.version,
+        tf.bin().display()
+    ));
+    Ok(tf.with_secrets(secrets))
+}
+
+fn build_first(t: &Target, opts: &Options) -> Result<()> {
+    let Some(build_opts) = &opts.build else {
+        ui::step("build skipped (--no-build): planning with the zips already there");
+        return Ok(());
+    };
+    ui::step("build");
+    let report = build::run(t.cfg, Some(&t.infra), build_opts)?;
+    let failed: Vec<_> = report
+        .artifacts
+        .iter()
+        .filter(|r| r.status == build::Status::Failed)
+        .collect();
+    for r in &failed {
+        ui::error(&format!(
+            "{}/{}: {}",
+            r.module,
+            r.name,
+            r.error.as_deref().unwrap_or("failed")
+        ));
+    }
+    if !failed.is_empty() {
+        bail!(
+            "the build failed ({} of {} artifacts); nothing was planned. Fix the errors above \
+             (`cargo xtask build` shows them all), or pass --no-build to plan the zips already there",
+            failed.len(),
+            report.artifacts.len()
+        );
+    }
+    let built = report
+        .artifacts
+        .iter()
+        .filter(|r| r.status == build::Status::Built)
+        .count();
+    ui::step(&format!(
+        "build: {} artifacts, {built} built, {} cached",
+        report.artifacts.len(),
+        report.artifacts.len() - built
+    ));
+    Ok(())
+}
+
+/// `cargo xtask check` before every plan: a stack that fails it is not planned.
+fn preflight_check(cfg: &Config, infra: &Path, env: &str) -> Result<()> {
+    let findings = crate::check::run(cfg, Some(infra), env)?;
+    if !findings.is_empty() {
+        eprint!("{}", crate::report::check_human(&findings));
+    }
+    if !crate::check::passed(&findings) {
+        bail!("check found errors (listed above), so terraform was not run: fix them, then run cargo xtask plan again");
+    }
+    Ok(())
+}
+
+/// After a deploy: the deployed stack is what was built.
+fn post_deploy_verify(_cfg: &Config, _infra: &Path, _env: &str) -> Result<()> {
+    // verify::run is wired here when the verify branch merges.
+    Ok(())
+}
+
+/// `init` when there is no `.terraform`, or when what init depends on changed since the last.
+fn ensure_init(t: &Target, tf: &Terraform) -> Result<()> {
+    let data =
+        std::env::var_os("TF_DATA_DIR").map_or_else(|| t.dir.join(".terraform"), |d| t.dir.join(d));
+    let now = terraform::init_fingerprint(tf);
+    let last = std::fs::read_to_string(t.init_record()).unwrap_or_default();
+    let why = if !data.is_dir() {
+        format!("{} is not initialized", t.show(&t.dir))
+    } else if last.trim() != now {
+        "modules, providers or the lock file changed since the last init".to_string()
+    } else {
+        return Ok(());
+    };
+    ui::step(&format!("init: {why}"));
+    tf.stream(&tf.init(), "init", &Activity::new("init", None), &[0])?;
+    // Init may have written the lock file: record what it leaves.
+    write_atomic(&t.init_record(), terraform::init_fingerprint(tf).as_bytes())
+}
+
+/// build → check → init → plan → summary; the saved plan and its manifest are left for apply.
+fn make_plan(t: &Target, opts: &Options) -> Result<(Summary, Terraform)> {
+    let cwd = std::env::current_dir().context("cannot read the working directory")?;
+    let vars = VarFiles::resolve(
+        &t.dir,
+        &t.env,
+        &t.cfg.terraform.var_files,
+        &opts.var_files,
+        &cwd,
+    )?;
+    let tf = locate(t, opts, Secrets::collect(&t.dir, &vars))?;
+    build_first(t, opts)?;
+    preflight_check(t.cfg, &t.infra, &t.env)?;
+    t.state_dir()?;
+    ensure_init(t, &tf)?;
+
+    let names = vars.describe(&t.dir);
+    ui::step(&format!(
+        "plan {}: var files: {}",
+        t.env,
+        if names.is_empty() {
+            "none".to_string()
+        } else {
+            names.join(", ")
+        }
+    ));
+    let before = inputs(t, &vars.passed)?;
+    t.remove_plan()?;
+    let plan_file = t.plan_file();
+    let cmd = tf.plan(&PlanOpts {
+        var_files: vars.passed.clone(),
+        out: plan_file.clone(),
+    });
+    let code = match tf.stream(&cmd, "plan", &Activity::new("plan", None), &[0, 2]) {
+        Ok(code) => code,
+        Err(e) => {
+            t.remove_plan()?;
+            return Err(unset_variable_hint(t, e));
+        }
+    };
+    let json = tf.show_plan_json(&plan_file)?;
+    let mut summary = Summary::from_plan(&json, &t.env, code == 2);
+    summary.var_files = names;
+    summary.plan_file = t.show(&plan_file);
+    let manifest = Manifest {
+        format: MANIFEST_FORMAT,
+        plan_sha256: sha256_file(&plan_file)?,
+        terraform: format!("{} {}", tf.name, tf.version),
+        var_files: vars.passed,
+        inputs: before,
+        summary: summary.clone(),
+    };
+    write_atomic(&t.manifest_file(), &serde_json::to_vec_pretty(&manifest)?)?;
+    Ok((summary, tf))
+}
+
+/// A required variable with no value (F16) says where values go.
+fn unset_variable_hint(t: &Target, e: anyhow::Error) -> anyhow::Error {
+    let mut failed = match e.downcast::<terraform::Failed>() {
+        Ok(f) if f.message.contains("No value for required variable") => f,
+        Ok(f) => return f.into(),
+        Err(e) => return e,
+    };
+    let secrets = t.dir.join(terraform::LOCAL_SECRETS);
+    let example = t.dir.join(format!("{}.example", terraform::LOCAL_SECRETS));
+    failed
+        .message
+        .push_str(&if !secrets.exists() && example.exists() {
+            format!(
+                "\nhint: copy {} to {} and fill it in",
+                t.show(&example),
+                terraform::LOCAL_SECRETS
+            )
+        } else {
+            format!(
+                "\nhint: set it in {}, in a var file listed for {} under [terraform.var_files] in \
+             xtask.toml, or pass --var-file",
+                t.show(&secrets),
+                t.env
+            )
+        });
+    failed.into()
+}
+
+/// `cargo xtask plan`. `Ok(true)` when changes are pending.
+pub fn plan(cfg: &Config, infra: Option<&Path>, opts: &Options) -> Result<bool> {
+    let t = Target::new(cfg, infra, &opts.env)?;
+    let (summary, _) = make_plan(&t, opts)?;
+    if opts.json {
+        print_json(&summary)?;
+    } else {
+        print_human(&t, &summary, true);
+    }
+    Ok(summary.changes)
+}
+
+/// The saved plan of an env, refused when missing, replaced or stale.
+fn saved_plan(t: &Target) -> Result<Manifest> {
+    let (plan_file, manifest_file) = (t.plan_file(), t.manifest_file());
+    let text = match std::fs::read(&manifest_file) {
+        Ok(text) if plan_file.is_file() => text,
+        _ => bail!(
+            "no saved plan for env {} ({} does not exist); run {} first",
+            t.env,
+            t.show(&plan_file),
+            t.plan_command()
+        ),
+    };
+    let manifest: Manifest = serde_json::from_slice(&text)
+        .ok()
+        .filter(|m: &Manifest| m.format == MANIFEST_FORMAT)
+        .with_context(|| {
+            format!(
+                "{} was written by another version of the xtask; run {}",
+                t.show(&manifest_file),
+                t.plan_command()
+            )
+        })?;
+    if sha256_file(&plan_file)? != manifest.plan_sha256 {
+        bail!(
+            "{} was replaced since {} made it; run {}",
+            t.show(&plan_file),
+            t.plan_command(),
+            t.plan_command()
+        );
+    }
+    let changed = changes(t, &manifest.inputs, &inputs(t, &manifest.var_files)?);
+    if !changed.is_empty() {
+        bail!(
+            "plan is stale: {} since the plan; run {}",
+            changed.join(", "),
+            t.plan_command()
+        );
+    }
+    Ok(manifest)
+}
+
+/// Deletes and replaces go ahead with `--auto-approve`, or when typed `yes` on a terminal.
+fn confirm(summary: &Summary, auto_approve: bool) -> Result<()> {
+    if summary.destructive.is_empty() || auto_approve {
+        return Ok(());
+    }
+    let list: Vec<String> = summary
+        .destructive
+        .iter()
+        .map(|d| format!("{} {}", d.action, d.address))
+        .collect();
+    if !(std::io::stdin().is_terminal() && std::io::stderr().is_terminal()) {
+        bail!(
+            "the plan deletes or replaces {} resources ({}); not applied: with no terminal to \
+             confirm on, pass --auto-approve once the plan is reviewed",
+            list.len(),
+            list.join(", ")
+        );
+    }
+    ui::eprint_line(
+        &style("The plan deletes or replaces:")
+            .red()
+            .bold()
+            .to_string(),
+    );
+    for l in &list {
+        ui::eprint_line(&format!("  {}", style(l).red()));
+    }
+    let mut stderr = std::io::stderr();
+    let _ = write!(stderr, "Apply it? Only `yes` is accepted: ");
+    let _ = stderr.flush();
+    let mut answer = String::new();
+    std::io::stdin()
+        .read_line(&mut answer)
+        .context("cannot read the answer")?;
+    if answer.trim() != "yes" {
+        ui::warn("not applied");
+        return Err(Cancelled.into());
+    }
+    Ok(())
+}
+
+/// Applies the checked saved plan, then removes it (a saved plan applies once). `tf` is found
+/// here unless the caller has one.
+fn apply_saved(
+    t: &Target,
+    opts: &Options,
+    manifest: &Manifest,
+    tf: Option<Terraform>,
+) -> Result<Summary> {
+    let mut summary = manifest.summary.clone();
+    if !summary.changes {
+        ui::step(&format!(
+            "apply {}: the saved plan has no changes; nothing to apply",
+            t.env
+        ));
+        t.remove_plan()?;
+        return Ok(summary);
+    }
+    confirm(&summary, opts.auto_approve)?;
+    let vars = VarFiles {
+        passed: manifest.var_files.clone(),
+        auto: Vec::new(),
+    };
+    let tf = match tf {
+        Some(tf) => tf,
+        None => locate(t, opts, Secrets::collect(&t.dir, &vars))?,
+    };
+    ui::step(&format!("apply {}: {}", t.env, t.show(&t.plan_file())));
+    let started = Instant::now();
+    let activity = Activity::new("apply", Some(summary.steps()));
+    match tf.stream(&tf.apply(&t.plan_file()), "apply", &activity, &[0]) {
+        Ok(_) => {}
+        Err(e) if e.is::<Cancelled>() => {
+            ui::warn(&format!(
+                "apply cancelled: {} stopped; what it finished is in the state. Run {} to see what remains",
+                tf.name,
+                t.plan_command()
+            ));
+            return Err(e);
+        }
+        Err(e) => return Err(e),
+    }
+    t.remove_plan()?;
+    ui::step(&format!(
+        "applied in {}s: {} created, {} updated, {} replaced, {} deleted",
+        started.elapsed().as_secs(),
+        summary.create,
+        summary.update,
+        summary.replace,
+        summary.delete
+    ));
+    summary.applied = true;
+    print_outputs(&tf, opts.json)?;
+    Ok(summary)
+}
+
+/// The root outputs after an apply, sensitive ones hidden, when bars hid terraform's own
+/// listing of them (plain output already shows terraform's).
+fn print_outputs(tf: &Terraform, json: bool) -> Result<()> {
+    if json || !ui::interactive() {
+        return Ok(());
+    }
+    let outputs = tf.output_json()?;
+    for (name, o) in outputs.as_object().into_iter().flatten() {
+        let value = match &o["value"] {
+            _ if o["sensitive"] == true => "(sensitive)".to_string(),
+            Value::String(s) => s.clone(),
+            v => v.to_string(),
+        };
+        ui::eprint_line(&format!("  {name} = {value}"));
+    }
+    Ok(())
+}
+
+/// `cargo xtask apply`.
+pub fn apply(cfg: &Config, infra: Option<&Path>, opts: &Options) -> Result<()> {
+    let t = Target::new(cfg, infra, &opts.env)?;
+    let manifest = saved_plan(&t)?;
+    if !opts.json {
+        print_human(&t, &manifest.summary, false);
+    }
+    let summary = apply_saved(&t, opts, &manifest, None)?;
+    if opts.json {
+        print_json(&summary)?;
+    }
+    Ok(())
+}
+
+/// `cargo xtask deploy`: build → check → plan → apply → verify.
+pub fn deploy(cfg: &Config, infra: Option<&Path>, opts: &Options) -> Result<()> {
+    let t = Target::new(cfg, infra, &opts.env)?;
+    let (planned, tf) = make_plan(&t, opts)?;
+    if !opts.json {
+        print_human(&t, &planned, false);
+    }
+    // Checked again: nothing may have changed while terraform planned.
+    let manifest = saved_plan(&t)?;
+    let summary = apply_saved(&t, opts, &manifest, Some(tf))?;
+    post_deploy_verify(cfg, &t.infra, &t.env)?;
+    if opts.json {
+        print_json(&summary)?;
+    }
+    Ok(())
+}
+
+/// Stdout, ignoring a closed pipe (`| head`): the work is done, the report is best effort.
+fn print_out(text: &str) {
+    let _ = std::io::stdout().write_all(text.as_bytes());
+}
+
+fn print_json(s: &Summary) -> Result<()> {
+    print_out(&format!("{}\n", serde_json::to_string_pretty(s)?));
+    Ok(())
+}
+
+/// The summary on stdout, deletes and replaces in red; `apply_hint` after `plan` only.
+fn print_human(t: &Target, s: &Summary, apply_hint: bool) {
+    if !s.changes {
+        print_out(&format!(
+            "plan {}: no changes; the infrastructure matches the configuration\n",
+            s.env
+        ));
+        return;
+    }
+    let mut out = format!(
+        "plan {}: {} to create, {} to update, {} to replace, {} to delete\n",
+        s.env, s.create, s.update, s.replace, s.delete
+    );
+    let sections = [
+        ("Lambda functions with new code", &s.functions_with_new_code),
+        ("layers republished", &s.layers_republished),
+        ("routes added", &s.routes_added),
+        ("routes removed", &s.routes_removed),
+        ("outputs changed", &s.outputs_changed),
+    ];
+    for (title, items) in sections.into_iter().filter(|(_, i)| !i.is_empty()) {
+        out.push_str(&format!("{title} ({}):\n", items.len()));
+        for i in items {
+            out.push_str(&format!("  {i}\n"));
+        }
+    }
+    if !s.destructive.is_empty() {
+        let title = format!("deletes and replacements ({}):", s.destructive.len());
+        out.push_str(&format!("{}\n", style(title).red().bold()));
+        for d in &s.destructive {
+            let reason = if d.reason.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", d.reason)
+            };
+            let line = format!("{:<8} {}{reason}", d.action, d.address);
+            out.push_str(&format!("  {}\n", style(line).red()));
+        }
+    }
+    if apply_hint {
+        let apply = if t.env == "dev" {
+            "cargo xtask apply".to_string()
+        } else {
+            format!("cargo xtask apply --env {}", t.env)
+        };
+        out.push_str(&format!(
+            "saved plan: {}; apply it with `{apply}`\n",
+            s.plan_file
+        ));
+    }
+    print_out(&out);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn rc(address: &str, kind: &str, actions: &[&str], before: Value, after: Value) -> Value {
+        json!({
+            "address": address, "mode": "managed", "type": kind,
+            "change": {"actions": actions, "before": before, "after": after, "after_unknown": {}}
+        })
+    }
+
+    #[test]
+    fn summary_names_code_changes_layers_routes_and_destruction() {
+        let mut layer = rc(
+            "module.a.aws_lambda_layer_version.common",
+            "aws_lambda_layer_version",
+            &["delete", "create"],
+            json!({"layer_name": "d-common"}),
+            json!({"layer_name": "d-common"}),
+        );
+        layer["change"]["replace_paths"] = json!([["source_code_hash"]]);
+        let mut gone = rc(
+            "module.g.aws_apigatewayv2_route.this[\"PUT /y\"]",
+            "aws_apigatewayv2_route",
+            &["delete"],
+            json!({"route_key": "PUT /y"}),
+            Value::Null,
+        );
+        gone["action_reason"] = json!("delete_because_each_key");
+        let mut role = rc(
+            "aws_iam_role.r",
+            "aws_iam_role",
+            &["create", "delete"],
+            json!({"name": "a"}),
+            json!({"name": "b"}),
+        );
+        role["change"]["replace_paths"] = json!([["name"]]);
+        let mut data = rc(
+            "data.aws_caller_identity.me",
+            "aws_caller_identity",
+            &["read"],
+            Value::Null,
+            json!({}),
+        );
+        data["mode"] = json!("data");
+        let changes = vec![
+            rc(
+                "module.a.aws_lambda_function.orgs",
+                "aws_lambda_function",
+                &["update"],
+                json!({"function_name": "d-orgs", "source_code_hash": "A"}),
+                json!({"function_name": "d-orgs", "source_code_hash": "B"}),
+            ),
+            // Only its layer version changes: not new code.
+            rc(
+                "module.a.aws_lambda_function.members",
+                "aws_lambda_function",
+                &["update"],
+                json!({"function_name": "d-members", "source_code_hash": "A", "layers": ["l:1"]}),
+                json!({"function_name": "d-members", "source_code_hash": "A", "layers": ["l:2"]}),
+            ),
+            rc(
+                "module.a.aws_lambda_function.new",
+                "aws_lambda_function",
+                &["create"],
+                Value::Null,
+                json!({"function_name": "d-new"}),
+            ),
+            layer,
+            rc(
+                "module.g.aws_apigatewayv2_route.this[\"GET /x\"]",
+                "aws_apigatewayv2_route",
+                &["create"],
+                Value::Null,
+                json!({"route_key": "GET /x"}),
+            ),
+            gone,
+            role,
+            rc(
+                "aws_s3_bucket.same",
+                "aws_s3_bucket",
+                &["no-op"],
+                json!({}),
+                json!({}),
+            ),
+            data,
+        ];
+        let plan = json!({
+            "variables": {"key": {"value": "hunter22"}},
+            "resource_changes": changes,
+            "output_changes": {"url": {"actions": ["update"]}, "same": {"actions": ["no-op"]}}
+        });
+        let s = Summary::from_plan(&plan, "dev", true);
+        assert_eq!((s.create, s.update, s.replace, s.delete), (2, 2, 2, 1));
+        assert_eq!(s.functions_with_new_code, ["d-new", "d-orgs"]);
+        assert_eq!(s.layers_republished, ["d-common"]);
+        assert_eq!(s.routes_added, ["GET /x"]);
+        assert_eq!(s.routes_removed, ["PUT /y"]);
+        assert_eq!(s.outputs_changed, ["url"]);
+        assert_eq!(
+            s.destructive,
+            [
+                Destructive {
+                    address: "module.g.aws_apigatewayv2_route.this[\"PUT /y\"]".into(),
+                    action: "delete".into(),
+                    reason: "its count index or for_each key is gone".into(),
+                },
+                Destructive {
+                    address: "aws_iam_role.r".into(),
+                    action: "replace".into(),
+                    reason: "name forces replacement".into(),
+                },
+            ]
+        );
+        assert_eq!(s.steps(), 2 + 2 + 1 + 4);
+        assert!(!serde_json::to_string(&s).unwrap().contains("hunter22"));
+    }
+
+    #[test]
+    fn a_route_whose_key_changes_in_place_is_removed_and_added() {
+        let plan = json!({"resource_changes": [
+            rc("r", "aws_apigatewayv2_route", &["update"], json!({"route_key": "GET /a"}), json!({"route_key": "GET /b"})),
+        ]});
+        let s = Summary::from_plan(&plan, "dev", true);
+        assert_eq!(s.routes_added, ["GET /b"]);
+        assert_eq!(s.routes_removed, ["GET /a"]);
+    }
+
+    #[test]
+    fn unknown_new_code_hash_counts_as_new_code() {
+        let mut r = rc(
+            "f",
+            "aws_lambda_function",
+            &["update"],
+            json!({"function_name": "f", "source_code_hash": "A"}),
+            json!({"function_name": "f"}),
+        );
+        r["change"]["after_unknown"] = json!({"source_code_hash": true});
+        let s = Summary::from_plan(&json!({"resource_changes": [r]}), "dev", true);
+        assert_eq!(s.functions_with_new_code, ["f"]);
+    }
+}

@@ -1,0 +1,1156 @@
+//! Running Terraform (or OpenTofu): which binary, which env, which var files, in what
+//! environment, with which arguments. Every command is a typed `proc::Cmd` built here (in the
+//! manner of hashicorp/terraform-exec), so argument lists and environments are unit-testable.
+//!
+//! Nothing read from Terraform is printed raw: streamed lines and error tails are scrubbed of
+//! the values of sensitive variables, and the JSON readers null sensitive values out.
+
+use std::borrow::Cow;
+use std::collections::{BTreeMap, BTreeSet};
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use hcl_edit::expr::{Expression, ObjectKey};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+use crate::proc::{Cmd, Event, Output};
+use crate::tf;
+use crate::ui::{self, Activity};
+
+/// The oldest Terraform the xtask supports: `-chdir`, `show -json` of saved plans with
+/// `action_reason`/`replace_paths`, and the `-json` formats it reads, as they are today.
+pub const MIN_VERSION: (u64, u64, u64) = (1, 5, 0);
+
+const INSTALL: &str =
+    "install Terraform >= 1.5 (https://developer.hashicorp.com/terraform/install) \
+     or OpenTofu (https://opentofu.org/docs/intro/install/, then set `bin = \"tofu\"` under \
+     [terraform] in xtask.toml, pass --tf-bin tofu or export TF_BIN=tofu)";
+
+/// The secrets file every CORA env may hold, git-ignored, passed first when present.
+pub const LOCAL_SECRETS: &str = "local-secrets.tfvars";
+
+/// Inherited variables that would change what terraform does behind the xtask's back: extra
+/// arguments, another workspace, debug logs (which can print secrets).
+fn is_unwanted(name: &str) -> bool {
+    name.starts_with("TF_CLI_ARGS") || name == "TF_WORKSPACE" || name.starts_with("TF_LOG")
+}
+
+/// The binary to use: `--tf-bin`, else `TF_BIN`, else `bin` under [terraform] in xtask.toml,
+/// else `terraform`.
+pub fn bin_name(flag: Option<&str>, env: Option<OsString>, config: Option<&str>) -> String {
+    flag.map(str::to_string)
+        .or_else(|| {
+            env.map(|v| v.to_string_lossy().into_owned())
+                .filter(|v| !v.is_empty())
+        })
+        .or_else(|| config.map(str::to_string))
+        .unwrap_or_else(|| "terraform".to_string())
+}
+
+/// `envs/<env>` of the infra repo; an unknown env, or one without `.tf` files, is an error that
+/// lists the envs there are.
+pub fn env_dir(infra: &Path, env: &str) -> Result<PathBuf> {
+    let envs = infra.join("envs");
+    let dir = envs.join(env);
+    if has_tf_files(&dir) && !env.contains('/') && env != ".." {
+        return Ok(dir);
+    }
+    let mut known: Vec<String> = std::fs::read_dir(&envs)
+        .map(|rd| {
+            rd.filter_map(|e| e.ok())
+                .filter(|e| has_tf_files(&e.path()))
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    known.sort();
+    let what = if dir.is_dir() {
+        "has no .tf files"
+    } else {
+        "does not exist"
+    };
+    if known.is_empty() {
+        bail!(
+            "env {env:?}: {} {what}, and {} holds no env with .tf files; \
+             create envs/{env}/main.tf or pass --infra DIR",
+            dir.display(),
+            envs.display()
+        );
+    }
+    bail!(
+        "env {env:?}: {} {what}; envs in {}: {}. Pass --env with one of them",
+        dir.display(),
+        envs.display(),
+        known.join(", ")
+    )
+}
+
+fn has_tf_files(dir: &Path) -> bool {
+    std::fs::read_dir(dir).is_ok_and(|rd| {
+        rd.filter_map(|e| e.ok()).any(|e| {
+            let name = e.file_name();
+            let name = name.to_string_lossy();
+            name.ends_with(".tf") || name.ends_with(".tf.json")
+        })
+    })
+}
+
+/// Whether Terraform loads this file of the env dir by itself.
+fn auto_loaded(name: &str) -> bool {
+    name == "terraform.tfvars"
+        || name == "terraform.tfvars.json"
+        || name.ends_with(".auto.tfvars")
+        || name.ends_with(".auto.tfvars.json")
+}
+
+/// The var files of one plan, in the order they are passed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct VarFiles {
+    /// Passed with `-var-file`: `local-secrets.tfvars`, then xtask.toml's, then `--var-file`s.
+    pub passed: Vec<PathBuf>,
+    /// Loaded by Terraform itself (`terraform.tfvars`, `*.auto.tfvars`): never passed again.
+    pub auto: Vec<PathBuf>,
+}
+
+impl VarFiles {
+    /// `local-secrets.tfvars` when present, then the env's files under [terraform.var_files]
+    /// (relative to the env dir, each must exist), then `--var-file`s (relative to `cwd`).
+    pub fn resolve(
+        env_dir: &Path,
+        env: &str,
+        configured: &BTreeMap<String, Vec<String>>,
+        flags: &[PathBuf],
+        cwd: &Path,
+    ) -> Result<VarFiles> {
+        let mut auto: Vec<PathBuf> = std::fs::read_dir(env_dir)
+            .with_context(|| format!("cannot read {}", env_dir.display()))?
+            .filter_map(|e| e.ok())
+            .filter(|e| auto_loaded(&e.file_name().to_string_lossy()) && e.path().is_file())
+            .map(|e| e.path())
+            .collect();
+        auto.sort();
+        let mut candidates = Vec::new();
+        let secrets = env_dir.join(LOCAL_SECRETS);
+        if secrets.is_file() {
+            candidates.push(secrets);
+        }
+        for rel in configured.get(env).into_iter().flatten() {
+            let path = env_dir.join(rel);
+            if !path.is_file() {
+                bail!(
+                    "var file {} does not exist: it is listed for env {env:?} under \
+                     [terraform.var_files] in xtask.toml; create it or remove it from the list",
+                    path.display()
+                );
+            }
+            candidates.push(path);
+        }
+        for flag in flags {
+            let path = cwd.join(flag);
+            if !path.is_file() {
+                bail!(
+                    "--var-file {}: {} does not exist",
+                    flag.display(),
+                    path.display()
+                );
+            }
+            candidates.push(path);
+        }
+        let mut passed: Vec<PathBuf> = Vec::new();
+        for path in candidates {
+            let same = |p: &PathBuf| same_file(p, &path);
+            if auto.iter().any(same) || passed.iter().any(same) {
+                continue;
+            }
+            passed.push(path);
+        }
+        Ok(VarFiles { passed, auto })
+    }
+
+    /// Names as the user knows them: relative to the env dir where possible.
+    pub fn describe(&self, env_dir: &Path) -> Vec<String> {
+        let mut names: Vec<String> = self
+            .passed
+            .iter()
+            .map(|p| relative(env_dir, p).display().to_string())
+            .collect();
+        names.extend(self.auto.iter().map(|p| {
+            format!(
+                "{} (loaded by terraform itself)",
+                relative(env_dir, p).display()
+            )
+        }));
+        names
+    }
+}
+
+fn same_file(a: &Path, b: &Path) -> bool {
+    match (a.canonicalize(), b.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => a == b,
+    }
+}
+
+/// `path` relative to `base` when inside it (what terraform prints), else as given.
+pub fn relative(base: &Path, path: &Path) -> PathBuf {
+    path.strip_prefix(base)
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|_| path.to_path_buf())
+}
+
+/// Values that must never be printed: those of variables declared `sensitive` (from any var
+/// file or `TF_VAR_*`), and every string in `local-secrets.tfvars`. Terraform redacts sensitive
+/// values itself, but quotes var-file source lines in its diagnostics.
+#[derive(Debug, Default, Clone)]
+pub struct Secrets {
+    values: Vec<String>,
+}
+
+impl Secrets {
+    pub fn collect(env_dir: &Path, var_files: &VarFiles) -> Secrets {
+        let (files, _) = tf::parse_dir(env_dir);
+        let sensitive: BTreeSet<String> = files
+            .iter()
+            .flat_map(|f| f.body.get_blocks("variable"))
+            .filter(|b| matches!(tf::attr(&b.body, "sensitive"), Some(Expression::Bool(v)) if *v.value()))
+            .filter_map(|b| b.labels.first().map(|l| l.as_str().to_string()))
+            .collect();
+        let mut values = Vec::new();
+        for path in var_files.passed.iter().chain(&var_files.auto) {
+            let all = path.file_name().is_some_and(|n| n == LOCAL_SECRETS);
+            for (name, strings) in var_file_strings(path) {
+                if all || sensitive.contains(&name) {
+                    values.extend(strings);
+                }
+            }
+        }
+        for name in &sensitive {
+            if let Some(v) = std::env::var_os(format!("TF_VAR_{name}")) {
+                values.push(v.to_string_lossy().into_owned());
+            }
+        }
+        Secrets::new(values)
+    }
+
+    fn new(mut values: Vec<String>) -> Secrets {
+        // Very short values would garble every line they happen to appear in.
+        values.retain(|v| v.len() >= 4);
+        // Longest first, so a secret containing another is hidden whole.
+        values.sort_by_key(|v| std::cmp::Reverse(v.len()));
+        values.dedup();
+        Secrets { values }
+    }
+
+    pub fn scrub<'a>(&self, text: &'a str) -> Cow<'a, str> {
+        let mut out = Cow::Borrowed(text);
+        for v in &self.values {
+            if out.contains(v.as_str()) {
+                out = Cow::Owned(out.replace(v.as_str(), "(sensitive value)"));
+            }
+        }
+        out
+    }
+}
+
+/// Every string value of each top-level variable of a `.tfvars` or `.tfvars.json` file.
+fn var_file_strings(path: &Path) -> Vec<(String, Vec<String>)> {
+    let Ok(text) = std::fs::read_to_string(path) else {
+        return Vec::new();
+    };
+    if path.extension().is_some_and(|e| e == "json") {
+        let Ok(Value::Object(map)) = serde_json::from_str::<Value>(&text) else {
+            return Vec::new();
+        };
+        return map
+            .into_iter()
+            .map(|(k, v)| {
+                let mut out = Vec::new();
+                json_strings(&v, &mut out);
+                (k, out)
+            })
+            .collect();
+    }
+    let Ok(body) = hcl_edit::parser::parse_body(&text) else {
+        // Terraform quotes the broken line in its error: take `name = "…"` lines as they are.
+        return text
+            .lines()
+            .filter_map(|l| l.split_once('='))
+            .map(|(k, v)| {
+                let quoted = v.split('"').skip(1).step_by(2).map(str::to_string);
+                (k.trim().to_string(), quoted.collect())
+            })
+            .collect();
+    };
+    body.attributes()
+        .map(|a| {
+            let mut out = Vec::new();
+            hcl_strings(&a.value, &mut out);
+            (a.key.as_str().to_string(), out)
+        })
+        .collect()
+}
+
+fn json_strings(v: &Value, out: &mut Vec<String>) {
+    match v {
+        Value::String(s) => out.push(s.clone()),
+        Value::Array(items) => items.iter().for_each(|i| json_strings(i, out)),
+        Value::Object(map) => map.values().for_each(|i| json_strings(i, out)),
+        _ => {}
+    }
+}
+
+fn hcl_strings(expr: &Expression, out: &mut Vec<String>) {
+    match expr {
+        Expression::String(s) => out.push(s.value().clone()),
+        Expression::StringTemplate(_) | Expression::HeredocTemplate(_) => {
+            if let Some(t) = tf::template_text(expr) {
+                out.push(t);
+            }
+        }
+        Expression::Array(items) => items.iter().for_each(|i| hcl_strings(i, out)),
+        Expression::Object(obj) => {
+            for (key, value) in obj.iter() {
+                if let ObjectKey::Expression(k) = key {
+                    hcl_strings(k, out);
+                }
+                hcl_strings(value.expr(), out);
+            }
+        }
+        Expression::Parenthesis(p) => hcl_strings(p.inner(), out),
+        _ => {}
+    }
+}
+
+/// AWS settings exported to terraform: `--profile` and `--region`.
+#[derive(Debug, Clone, Default)]
+pub struct Aws {
+    pub profile: Option<String>,
+    pub region: Option<String>,
+}
+
+/// `terraform plan` options.
+#[derive(Debug, Clone)]
+pub struct PlanOpts {
+    pub var_files: Vec<PathBuf>,
+    /// Where the saved plan goes.
+    pub out: PathBuf,
+}
+
+/// What `show -json` reads.
+#[derive(Debug, Clone, Copy)]
+pub enum Show<'a> {
+    Plan(&'a Path),
+    State,
+}
+
+/// terraform failed: its exit code and the tail of its stderr. `main` exits with that code.
+#[derive(Debug)]
+pub struct Failed {
+    pub code: Option<i32>,
+    pub message: String,
+}
+
+impl std::fmt::Display for Failed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Failed {}
+
+/// One terraform binary working in one env dir.
+#[derive(Debug, Clone)]
+pub struct Terraform {
+    bin: PathBuf,
+    /// `terraform` or `tofu`, for messages.
+    pub name: String,
+    pub version: String,
+    dir: PathBuf,
+    lock_timeout: String,
+    env: Vec<(String, String)>,
+    /// Inherited variables removed from terraform's environment.
+    pub removed: Vec<String>,
+    secrets: Secrets,
+}
+
+impl Terraform {
+    /// A terraform for `dir` whose environment is derived from `inherited` (the xtask's own).
+    pub fn new(
+        bin: &Path,
+        dir: &Path,
+        aws: &Aws,
+        lock_timeout: &str,
+        inherited: impl IntoIterator<Item = OsString>,
+    ) -> Terraform {
+        let mut removed: Vec<String> = inherited
+            .into_iter()
+            .map(|k| k.to_string_lossy().into_owned())
+            .filter(|k| is_unwanted(k))
+            .collect();
+        removed.sort();
+        let mut env = vec![
+            ("TF_IN_AUTOMATION".to_string(), "1".to_string()),
+            ("TF_INPUT".to_string(), "0".to_string()),
+        ];
+        if let Some(p) = &aws.profile {
+            env.push(("AWS_PROFILE".to_string(), p.clone()));
+        }
+        if let Some(r) = &aws.region {
+            env.push(("AWS_REGION".to_string(), r.clone()));
+        }
+        Terraform {
+            name: bin
+                .file_name()
+                .map_or("terraform".into(), |n| n.to_string_lossy().into_owned()),
+            bin: bin.to_path_buf(),
+            version: String::new(),
+            dir: dir.to_path_buf(),
+            lock_timeout: lock_timeout.to_string(),
+            env,
+            removed,
+            secrets: Secrets::default(),
+        }
+    }
+
+    /// Finds `name` (a command on PATH or a path), warns about the inherited variables it
+    /// removes, and checks the version once.
+    pub fn locate(name: &str, dir: &Path, aws: &Aws, lock_timeout: &str) -> Result<Terraform> {
+        let bin = which::which(name)
+            .map_err(|_| anyhow::anyhow!("{name} not found on PATH; {INSTALL}"))?;
+        let mut tf = Terraform::new(
+            &bin,
+            dir,
+            aws,
+            lock_timeout,
+            std::env::vars_os().map(|(k, _)| k),
+        );
+        for name in &tf.removed {
+            ui::warn(&format!(
+                "{name} is set in the environment; not passing it to {} so the xtask's \
+                 arguments, workspace and log level hold (unset it to silence this)",
+                tf.name
+            ));
+        }
+        tf.version = tf.probe_version()?;
+        Ok(tf)
+    }
+
+    /// Lines read from this terraform and printed are scrubbed of these.
+    pub fn with_secrets(mut self, secrets: Secrets) -> Terraform {
+        self.secrets = secrets;
+        self
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    pub fn bin(&self) -> &Path {
+        &self.bin
+    }
+
+    fn probe_version(&self) -> Result<String> {
+        let cmd = self.cmd().args(["version", "-json"]);
+        let out = cmd.output()?;
+        if !out.success() {
+            bail!(
+                "`{}` failed ({}):\n{}\n{INSTALL}",
+                cmd.display(),
+                exit_text(out.code),
+                self.secrets.scrub(&out.tail(20))
+            );
+        }
+        let version = serde_json::from_str::<Value>(&out.stdout)
+            .ok()
+            .and_then(|v| v["terraform_version"].as_str().map(str::to_string))
+            .with_context(|| {
+                format!(
+                    "`{}` printed no terraform_version; is {} Terraform or OpenTofu?",
+                    cmd.display(),
+                    self.bin.display()
+                )
+            })?;
+        check_version(&self.name, &version)?;
+        Ok(version)
+    }
+
+    /// The base of every command: the env dir as working directory, a clean environment.
+    fn cmd(&self) -> Cmd {
+        let mut cmd = Cmd::new(&self.bin).dir(&self.dir);
+        for k in &self.removed {
+            cmd = cmd.env_remove(k);
+        }
+        for (k, v) in &self.env {
+            cmd = cmd.env(k, v);
+        }
+        cmd
+    }
+
+    fn path_arg(&self, p: &Path) -> String {
+        relative(&self.dir, p).display().to_string()
+    }
+
+    pub fn init(&self) -> Cmd {
+        self.cmd().args(["init", "-input=false", "-no-color"])
+    }
+
+    pub fn plan(&self, opts: &PlanOpts) -> Cmd {
+        let mut cmd = self.cmd().args([
+            "plan".to_string(),
+            "-input=false".into(),
+            "-no-color".into(),
+            "-detailed-exitcode".into(),
+            format!("-lock-timeout={}", self.lock_timeout),
+            format!("-out={}", self.path_arg(&opts.out)),
+        ]);
+        for f in &opts.var_files {
+            cmd = cmd.arg(format!("-var-file={}", self.path_arg(f)));
+        }
+        cmd
+    }
+
+    /// Applies a saved plan: terraform asks nothing, the plan is the approval.
+    pub fn apply(&self, planfile: &Path) -> Cmd {
+        self.cmd().args([
+            "apply".to_string(),
+            "-input=false".into(),
+            "-no-color".into(),
+            format!("-lock-timeout={}", self.lock_timeout),
+            self.path_arg(planfile),
+        ])
+    }
+
+    pub fn show_json(&self, what: Show) -> Cmd {
+        let cmd = self.cmd().args(["show", "-json", "-no-color"]);
+        match what {
+            Show::Plan(p) => cmd.arg(self.path_arg(p)),
+            Show::State => cmd,
+        }
+    }
+
+    /// `output -json`: every root output, sensitive ones included (see `output_json`).
+    pub fn output(&self) -> Cmd {
+        self.cmd().args(["output", "-json", "-no-color"])
+    }
+
+    /// Runs a captured command and parses its stdout as JSON.
+    fn json(&self, cmd: Cmd, what: &str) -> Result<Value> {
+        let out = cmd.output()?;
+        if !out.success() {
+            return Err(self.failed(what, &out).into());
+        }
+        serde_json::from_str(&out.stdout)
+            .with_context(|| format!("{} {what} printed something that is not JSON", self.name))
+    }
+
+    /// The saved plan as JSON. It holds variable values in clear: never print it.
+    pub fn show_plan_json(&self, planfile: &Path) -> Result<Value> {
+        self.json(self.show_json(Show::Plan(planfile)), "show -json")
+    }
+
+    /// The current state as JSON, every sensitive value replaced by `null`.
+    // Called by `verify` (its own branch); drop this allow once it is merged.
+    #[allow(dead_code)]
+    pub fn show_state_json(&self) -> Result<Value> {
+        let mut state = self.json(self.show_json(Show::State), "show -json")?;
+        redact_state(&mut state);
+        Ok(state)
+    }
+
+    /// The root outputs (`{name: {sensitive, type, value}}`), sensitive values replaced by `null`.
+    pub fn output_json(&self) -> Result<Value> {
+        let mut outputs = self.json(self.output(), "output -json")?;
+        redact_outputs(&mut outputs);
+        Ok(outputs)
+    }
+
+    /// Runs a long command (init, plan, apply) showing its lines on `activity`, scrubbed.
+    /// Exit codes in `ok` are success; any other is `Failed` with the tail of stderr.
+    pub fn stream(&self, cmd: &Cmd, what: &str, activity: &Activity, ok: &[i32]) -> Result<i32> {
+        let out = cmd.stream(|e| match e {
+            Event::Stdout(l) => {
+                activity.line(&self.secrets.scrub(l));
+                if step_done(l) {
+                    activity.step();
+                }
+            }
+            // Kept for the error message; terraform writes only diagnostics there.
+            Event::Stderr(_) => {}
+            Event::Notice(l) => activity.note(&format!("{}: {l}", self.name)),
+        });
+        activity.finish();
+        let out = out?;
+        match out.code {
+            Some(c) if ok.contains(&c) => Ok(c),
+            _ => Err(self.failed(what, &out).into()),
+        }
+    }
+
+    fn failed(&self, what: &str, out: &Output) -> Failed {
+        Failed {
+            code: out.code,
+            message: format!(
+                "{} {what} failed ({}):\n{}",
+                self.name,
+                exit_text(out.code),
+                self.secrets.scrub(&out.tail(40))
+            ),
+        }
+    }
+}
+
+fn exit_text(code: Option<i32>) -> String {
+    code.map_or("killed by a signal".into(), |c| format!("exit code {c}"))
+}
+
+/// A line saying one resource operation of an apply has finished.
+fn step_done(line: &str) -> bool {
+    [
+        ": Creation complete after ",
+        ": Modifications complete after ",
+        ": Destruction complete after ",
+    ]
+    .iter()
+    .any(|m| line.contains(m))
+}
+
+fn parse_version(v: &str) -> Option<(u64, u64, u64)> {
+    let core = v.trim().trim_start_matches('v');
+    let core = core.split(['-', '+']).next()?;
+    let mut parts = core.split('.').map(|p| p.parse::<u64>().ok());
+    Some((
+        parts.next()??,
+        parts.next()??,
+        parts.next().unwrap_or(Some(0))?,
+    ))
+}
+
+fn check_version(name: &str, version: &str) -> Result<()> {
+    let (a, b, c) = MIN_VERSION;
+    match parse_version(version) {
+        Some(v) if v >= MIN_VERSION => Ok(()),
+        Some(_) => bail!(
+            "{name} {version} is older than {a}.{b}.{c}, the oldest the xtask supports; \
+             upgrade it: {INSTALL}"
+        ),
+        None => bail!("{name} reported version {version:?}, which is not a version number"),
+    }
+}
+
+fn redact_outputs(outputs: &mut Value) {
+    if let Value::Object(map) = outputs {
+        for o in map.values_mut() {
+            if o["sensitive"] == Value::Bool(true) {
+                o["value"] = Value::Null;
+            }
+        }
+    }
+}
+
+/// Nulls every value `sensitive_values` marks, in every module of a `show -json` state.
+fn redact_state(state: &mut Value) {
+    let Some(values) = state.get_mut("values") else {
+        return;
+    };
+    if let Some(outputs) = values.get_mut("outputs") {
+        redact_outputs(outputs);
+    }
+    if let Some(root) = values.get_mut("root_module") {
+        redact_module(root);
+    }
+}
+
+fn redact_module(module: &mut Value) {
+    if let Some(Value::Array(resources)) = module.get_mut("resources") {
+        for r in resources {
+            let mask = r.get("sensitive_values").cloned().unwrap_or(Value::Null);
+            if let Some(v) = r.get_mut("values") {
+                apply_mask(v, &mask);
+            }
+        }
+    }
+    if let Some(Value::Array(children)) = module.get_mut("child_modules") {
+        children.iter_mut().for_each(redact_module);
+    }
+}
+
+fn apply_mask(value: &mut Value, mask: &Value) {
+    match (value, mask) {
+        (v, Value::Bool(true)) => *v = Value::Null,
+        (Value::Object(v), Value::Object(m)) => {
+            for (k, sub) in m {
+                if let Some(x) = v.get_mut(k) {
+                    apply_mask(x, sub);
+                }
+            }
+        }
+        (Value::Array(v), Value::Array(m)) => {
+            for (x, sub) in v.iter_mut().zip(m) {
+                apply_mask(x, sub);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Local module directories the env uses, recursively (`source = "./…"` or `"../…"`),
+/// canonical and sorted. Registry and git modules are pinned by `init` and not listed.
+pub fn local_modules(env_dir: &Path) -> Vec<PathBuf> {
+    let mut seen = BTreeSet::new();
+    let mut todo = vec![env_dir.to_path_buf()];
+    while let Some(dir) = todo.pop() {
+        for (source, _) in module_calls(&dir) {
+            if !(source.starts_with("./") || source.starts_with("../")) {
+                continue;
+            }
+            if let Ok(m) = dir.join(&source).canonicalize() {
+                if seen.insert(m.clone()) {
+                    todo.push(m);
+                }
+            }
+        }
+    }
+    seen.into_iter().collect()
+}
+
+/// `(source, version)` of every `module` block of a directory.
+fn module_calls(dir: &Path) -> Vec<(String, String)> {
+    let (files, _) = tf::parse_dir(dir);
+    files
+        .iter()
+        .flat_map(|f| f.body.get_blocks("module"))
+        .filter_map(|b| {
+            let source = tf::attr(&b.body, "source").and_then(tf::template_text)?;
+            let version = tf::attr(&b.body, "version")
+                .and_then(tf::template_text)
+                .unwrap_or_default();
+            Some((source, version))
+        })
+        .collect()
+}
+
+/// What `init` depends on: the binary, every module call, every `terraform {}` block (backend,
+/// required providers) of the env and its local modules, and the dependency lock file. When it
+/// differs from the one recorded at the last init, init runs again.
+pub fn init_fingerprint(tf: &Terraform) -> String {
+    let mut h = Sha256::new();
+    h.update(format!("{}\0{}\0", tf.bin.display(), tf.version));
+    let env_dir = tf.dir();
+    for dir in std::iter::once(env_dir.to_path_buf()).chain(local_modules(env_dir)) {
+        h.update(format!("dir\0{}\0", dir.display()));
+        for (source, version) in module_calls(&dir) {
+            h.update(format!("module\0{source}\0{version}\0"));
+        }
+        let (files, _) = tf::parse_dir(&dir);
+        for f in &files {
+            for b in f.body.get_blocks("terraform") {
+                if let Some(span) = hcl_edit::Span::span(b) {
+                    h.update(f.text.get(span).unwrap_or_default());
+                }
+            }
+        }
+    }
+    h.update(std::fs::read(env_dir.join(".terraform.lock.hcl")).unwrap_or_default());
+    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    fn args(cmd: &Cmd) -> Vec<String> {
+        cmd.get_args()
+            .iter()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect()
+    }
+
+    fn tf(dir: &Path) -> Terraform {
+        Terraform::new(
+            Path::new("/usr/bin/terraform"),
+            dir,
+            &Aws {
+                profile: Some("dev-admin".into()),
+                region: Some("eu-west-1".into()),
+            },
+            "2m",
+            [
+                "PATH",
+                "TF_LOG",
+                "TF_CLI_ARGS_plan",
+                "TF_WORKSPACE",
+                "TF_CLI_CONFIG_FILE",
+            ]
+            .map(OsString::from),
+        )
+    }
+
+    #[test]
+    fn bin_precedence_is_flag_env_config_default() {
+        let env = || Some(OsString::from("tofu-env"));
+        assert_eq!(bin_name(Some("flag"), env(), Some("cfg")), "flag");
+        assert_eq!(bin_name(None, env(), Some("cfg")), "tofu-env");
+        assert_eq!(bin_name(None, Some(OsString::new()), Some("cfg")), "cfg");
+        assert_eq!(bin_name(None, None, None), "terraform");
+    }
+
+    #[test]
+    fn plan_arguments_and_environment() {
+        let t = tf(Path::new("/i/envs/dev"));
+        let cmd = t.plan(&PlanOpts {
+            var_files: vec![
+                PathBuf::from("/i/envs/dev/local-secrets.tfvars"),
+                PathBuf::from("/elsewhere/x.tfvars"),
+            ],
+            out: PathBuf::from("/i/envs/dev/.xtask/dev.tfplan"),
+        });
+        assert_eq!(
+            args(&cmd),
+            [
+                "plan",
+                "-input=false",
+                "-no-color",
+                "-detailed-exitcode",
+                "-lock-timeout=2m",
+                "-out=.xtask/dev.tfplan",
+                "-var-file=local-secrets.tfvars",
+                "-var-file=/elsewhere/x.tfvars",
+            ]
+        );
+        let env: Vec<(String, String)> = cmd
+            .get_env()
+            .iter()
+            .map(|(k, v)| (k.to_string_lossy().into(), v.to_string_lossy().into()))
+            .collect();
+        let pairs = |v: &[(&str, &str)]| -> Vec<(String, String)> {
+            v.iter()
+                .map(|(a, b)| (a.to_string(), b.to_string()))
+                .collect()
+        };
+        assert_eq!(
+            env,
+            pairs(&[
+                ("TF_IN_AUTOMATION", "1"),
+                ("TF_INPUT", "0"),
+                ("AWS_PROFILE", "dev-admin"),
+                ("AWS_REGION", "eu-west-1"),
+            ])
+        );
+        let removed: Vec<_> = cmd
+            .get_env_remove()
+            .iter()
+            .map(|k| k.to_string_lossy())
+            .collect();
+        assert_eq!(removed, ["TF_CLI_ARGS_plan", "TF_LOG", "TF_WORKSPACE"]);
+    }
+
+    #[test]
+    fn other_commands_arguments() {
+        let t = tf(Path::new("/i/envs/dev"));
+        let plan = Path::new("/i/envs/dev/.xtask/dev.tfplan");
+        assert_eq!(args(&t.init()), ["init", "-input=false", "-no-color"]);
+        assert_eq!(
+            args(&t.apply(plan)),
+            [
+                "apply",
+                "-input=false",
+                "-no-color",
+                "-lock-timeout=2m",
+                ".xtask/dev.tfplan"
+            ]
+        );
+        assert_eq!(
+            args(&t.show_json(Show::Plan(plan))),
+            ["show", "-json", "-no-color", ".xtask/dev.tfplan"]
+        );
+        assert_eq!(
+            args(&t.show_json(Show::State)),
+            ["show", "-json", "-no-color"]
+        );
+        assert_eq!(args(&t.output()), ["output", "-json", "-no-color"]);
+    }
+
+    #[test]
+    fn versions() {
+        assert_eq!(parse_version("1.11.4"), Some((1, 11, 4)));
+        assert_eq!(parse_version("1.6.0-beta1"), Some((1, 6, 0)));
+        assert!(check_version("terraform", "1.5.0").is_ok());
+        let err = check_version("terraform", "1.4.6").unwrap_err().to_string();
+        assert!(
+            err.contains("older than 1.5.0") && err.contains("install"),
+            "{err}"
+        );
+        assert!(check_version("tofu", "banana").is_err());
+    }
+
+    /// A fake terraform that records its arguments and environment, one per line.
+    fn fake(dir: &Path, version: &str) -> PathBuf {
+        let bin = dir.join("terraform");
+        std::fs::write(
+            &bin,
+            format!(
+                "#!/bin/sh\n\
+                 {{ echo \"args:$*\"; echo \"pwd:$(pwd)\"; env | grep -E '^(TF_|AWS_)' | sort; }} >> '{}'\n\
+                 case \"$1\" in\n\
+                   version) echo '{{\"terraform_version\":\"{version}\"}}' ;;\n\
+                   output) echo '{{\"url\":{{\"sensitive\":false,\"value\":\"u\"}},\"key\":{{\"sensitive\":true,\"value\":\"hunter22\"}}}}' ;;\n\
+                   plan) echo 'Error: boom hunter22' >&2; exit 1 ;;\n\
+                 esac\n",
+                dir.join("record").display()
+            ),
+        )
+        .unwrap();
+        std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).unwrap();
+        bin
+    }
+
+    #[test]
+    fn a_recording_fake_sees_a_clean_environment_and_nothing_sensitive_leaks() {
+        let d = tempfile::tempdir().unwrap();
+        let bin = fake(d.path(), "1.9.0");
+        let env_dir = d.path().join("envs/dev");
+        std::fs::create_dir_all(&env_dir).unwrap();
+        let mut t = Terraform::new(&bin, &env_dir, &Aws::default(), "1m", [])
+            .with_secrets(Secrets::new(vec!["hunter22".into()]));
+        t.version = t.probe_version().unwrap();
+        assert_eq!(t.version, "1.9.0");
+
+        let outputs = t.output_json().unwrap();
+        assert_eq!(outputs["url"]["value"], "u");
+        assert_eq!(outputs["key"]["value"], Value::Null);
+
+        let plan = t.plan(&PlanOpts {
+            var_files: vec![],
+            out: env_dir.join("p"),
+        });
+        let err = t
+            .stream(&plan, "plan", &Activity::new("plan", None), &[0, 2])
+            .unwrap_err();
+        let failed = err.downcast_ref::<Failed>().unwrap();
+        assert_eq!(failed.code, Some(1));
+        assert!(failed.message.contains("exit code 1"), "{failed}");
+        assert!(
+            failed.message.contains("Error: boom (sensitive value)"),
+            "{failed}"
+        );
+
+        let record = std::fs::read_to_string(d.path().join("record")).unwrap();
+        assert!(record.contains("args:version -json"), "{record}");
+        assert!(record.contains("args:output -json -no-color"), "{record}");
+        assert!(
+            record.contains(
+                "args:plan -input=false -no-color -detailed-exitcode -lock-timeout=1m -out=p"
+            ),
+            "{record}"
+        );
+        assert!(
+            record.contains(&format!("pwd:{}", env_dir.display())),
+            "{record}"
+        );
+        assert!(record.contains("\nTF_IN_AUTOMATION=1\n"), "{record}");
+        assert!(record.contains("\nTF_INPUT=0\n"), "{record}");
+    }
+
+    #[test]
+    fn too_old_a_terraform_says_how_to_upgrade() {
+        let d = tempfile::tempdir().unwrap();
+        let bin = fake(d.path(), "1.3.9");
+        let t = Terraform::new(&bin, d.path(), &Aws::default(), "1m", []);
+        let err = format!("{:#}", t.probe_version().unwrap_err());
+        assert!(err.contains("terraform 1.3.9 is older than 1.5.0"), "{err}");
+        assert!(
+            err.contains("developer.hashicorp.com/terraform/install"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn state_and_outputs_are_redacted() {
+        let mut state = serde_json::json!({
+            "values": {
+                "outputs": {"arn": {"sensitive": true, "value": "arn:x"}},
+                "root_module": {
+                    "resources": [{
+                        "values": {"name": "n", "secret_string": "s3cret", "tags": {"a": "b"}},
+                        "sensitive_values": {"secret_string": true, "tags": {}}
+                    }],
+                    "child_modules": [{"resources": [{
+                        "values": {"env": [{"vars": {"K": "v"}}]},
+                        "sensitive_values": {"env": [{"vars": true}]}
+                    }]}]
+                }
+            }
+        });
+        redact_state(&mut state);
+        let v = &state["values"];
+        assert_eq!(v["outputs"]["arn"]["value"], Value::Null);
+        let r = &v["root_module"]["resources"][0]["values"];
+        assert_eq!(r["secret_string"], Value::Null);
+        assert_eq!(r["name"], "n");
+        assert_eq!(r["tags"]["a"], "b");
+        assert_eq!(
+            v["root_module"]["child_modules"][0]["resources"][0]["values"]["env"][0]["vars"],
+            Value::Null
+        );
+    }
+
+    fn write(path: &Path, text: &str) {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    }
+
+    #[test]
+    fn var_files_order_skips_auto_loaded_and_dedupes() {
+        let d = tempfile::tempdir().unwrap();
+        let env = d.path().join("envs/dev");
+        write(&env.join("main.tf"), "");
+        for f in [
+            "local-secrets.tfvars",
+            "x.tfvars",
+            "terraform.tfvars",
+            "a.auto.tfvars",
+        ] {
+            write(&env.join(f), "");
+        }
+        write(&d.path().join("cli.tfvars"), "");
+        let configured = BTreeMap::from([
+            (
+                "dev".to_string(),
+                vec!["x.tfvars".to_string(), "local-secrets.tfvars".into()],
+            ),
+            ("prd".to_string(), vec!["p.tfvars".to_string()]),
+        ]);
+        let flags = [
+            PathBuf::from("cli.tfvars"),
+            PathBuf::from("envs/dev/terraform.tfvars"),
+        ];
+        let v = VarFiles::resolve(&env, "dev", &configured, &flags, d.path()).unwrap();
+        assert_eq!(
+            v.passed,
+            [
+                env.join("local-secrets.tfvars"),
+                env.join("x.tfvars"),
+                d.path().join("cli.tfvars")
+            ]
+        );
+        assert_eq!(
+            v.auto,
+            [env.join("a.auto.tfvars"), env.join("terraform.tfvars")]
+        );
+        let names = v.describe(&env);
+        assert_eq!(names[0], "local-secrets.tfvars");
+        assert_eq!(names[3], "a.auto.tfvars (loaded by terraform itself)");
+    }
+
+    #[test]
+    fn missing_var_files_are_named() {
+        let d = tempfile::tempdir().unwrap();
+        let env = d.path().join("envs/dev");
+        write(&env.join("main.tf"), "");
+        let configured = BTreeMap::from([("dev".to_string(), vec!["x.tfvars".to_string()])]);
+        let err = VarFiles::resolve(&env, "dev", &configured, &[], d.path())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("x.tfvars does not exist") && err.contains("[terraform.var_files]"),
+            "{err}"
+        );
+        let err = VarFiles::resolve(
+            &env,
+            "dev",
+            &BTreeMap::new(),
+            &[PathBuf::from("n.tfvars")],
+            d.path(),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("--var-file n.tfvars"), "{err}");
+    }
+
+    #[test]
+    fn unknown_envs_list_the_known_ones() {
+        let d = tempfile::tempdir().unwrap();
+        write(&d.path().join("envs/dev/main.tf"), "");
+        write(&d.path().join("envs/stg/main.tf"), "");
+        write(&d.path().join("envs/empty/README.md"), "");
+        assert_eq!(env_dir(d.path(), "dev").unwrap(), d.path().join("envs/dev"));
+        let err = env_dir(d.path(), "prd").unwrap_err().to_string();
+        assert!(
+            err.contains("does not exist") && err.contains("dev, stg"),
+            "{err}"
+        );
+        let err = env_dir(d.path(), "empty").unwrap_err().to_string();
+        assert!(err.contains("has no .tf files"), "{err}");
+    }
+
+    #[test]
+    fn secrets_come_from_sensitive_variables_and_local_secrets() {
+        let d = tempfile::tempdir().unwrap();
+        let env = d.path().join("envs/dev");
+        write(
+            &env.join("variables.tf"),
+            "variable \"key\" {\n  sensitive = true\n}\nvariable \"url\" {}\n",
+        );
+        write(
+            &env.join("terraform.tfvars"),
+            "url = \"https://public.example\"\nkey = \"from-tfvars-key\"\n",
+        );
+        write(
+            &env.join("local-secrets.tfvars"),
+            "other = { nested = \"deep-secret-1\" }\n",
+        );
+        let v = VarFiles::resolve(&env, "dev", &BTreeMap::new(), &[], d.path()).unwrap();
+        let s = Secrets::collect(&env, &v);
+        let line = "a from-tfvars-key b deep-secret-1 c https://public.example";
+        assert_eq!(
+            s.scrub(line),
+            "a (sensitive value) b (sensitive value) c https://public.example"
+        );
+        // A file terraform cannot parse either is the one it quotes in its error.
+        write(
+            &env.join("local-secrets.tfvars"),
+            "key = \"broken-secret-2\" junk\n",
+        );
+        let s = Secrets::collect(&env, &v);
+        assert_eq!(
+            s.scrub("1: key = \"broken-secret-2\" junk"),
+            "1: key = \"(sensitive value)\" junk"
+        );
+    }
+
+    #[test]
+    fn local_modules_are_followed_and_feed_the_init_fingerprint() {
+        let d = tempfile::tempdir().unwrap();
+        let env = d.path().join("envs/dev");
+        write(
+            &env.join("main.tf"),
+            "module \"a\" {\n  source = \"../../modules/a\"\n}\nmodule \"r\" {\n  source = \"x/y/aws\"\n  version = \"1.0\"\n}\n",
+        );
+        write(
+            &d.path().join("modules/a/main.tf"),
+            "module \"b\" {\n  source = \"../b\"\n}\n",
+        );
+        write(
+            &d.path().join("modules/b/main.tf"),
+            "terraform {\n  required_version = \">= 1.5\"\n}\n",
+        );
+        let mods = local_modules(&env);
+        let root = d.path().canonicalize().unwrap();
+        assert_eq!(mods, [root.join("modules/a"), root.join("modules/b")]);
+
+        let t = tf(&env);
+        let before = init_fingerprint(&t);
+        assert_eq!(before, init_fingerprint(&t));
+        write(
+            &d.path().join("modules/b/main.tf"),
+            "terraform {\n  required_version = \">= 1.6\"\n}\n",
+        );
+        let after = init_fingerprint(&t);
+        assert_ne!(before, after);
+        write(&env.join(".terraform.lock.hcl"), "# lock\n");
+        assert_ne!(after, init_fingerprint(&t));
+    }
+}
