@@ -19,6 +19,7 @@ pub struct Cmd {
     dir: Option<PathBuf>,
     env: Vec<(OsString, OsString)>,
     env_remove: Vec<OsString>,
+    stdin: Option<Vec<u8>>,
 }
 
 #[derive(Debug)]
@@ -128,6 +129,7 @@ impl Cmd {
             dir: None,
             env: Vec::new(),
             env_remove: Vec::new(),
+            stdin: None,
         }
     }
 
@@ -155,6 +157,12 @@ impl Cmd {
 
     pub fn env_remove(mut self, k: impl AsRef<OsStr>) -> Cmd {
         self.env_remove.push(k.as_ref().to_os_string());
+        self
+    }
+
+    /// Bytes for the child's stdin (e.g. `terraform console`'s expression); none by default.
+    pub fn stdin(mut self, input: impl Into<Vec<u8>>) -> Cmd {
+        self.stdin = Some(input.into());
         self
     }
 
@@ -200,9 +208,11 @@ impl Cmd {
     /// Runs to completion with stdout and stderr captured. A non-zero exit is not an error here:
     /// callers decide what a failure means and quote `Output::tail`.
     pub fn output(&self) -> Result<Output> {
-        let out = self
-            .expression()
-            .stdin_null()
+        let e = match &self.stdin {
+            Some(bytes) => self.expression().stdin_bytes(bytes.clone()),
+            None => self.expression().stdin_null(),
+        };
+        let out = e
             .stdout_capture()
             .stderr_capture()
             .unchecked()
