@@ -20,6 +20,7 @@ mod report;
 mod terraform;
 mod tf;
 mod ui;
+mod verify;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -96,6 +97,9 @@ enum Command {
         Exit codes: 0 deployed (or nothing to change), 1 failure, 130 cancelled."
     )]
     Deploy(DeployArgs),
+    /// After an apply: check that every route reaches a function, every function is reached,
+    /// and what runs in AWS is the local build
+    Verify(VerifyArgs),
 }
 
 /// Which env and which terraform, for plan, apply and deploy.
@@ -191,6 +195,22 @@ struct BuildArgs {
     jobs: Option<usize>,
 }
 
+#[derive(Args)]
+struct VerifyArgs {
+    /// Environment: the directory under <infra>/envs/
+    #[arg(long, value_name = "ENV", default_value = "dev")]
+    env: String,
+    /// Only read Terraform's state and the local zips; make no AWS calls
+    #[arg(long)]
+    offline: bool,
+    /// Also request every route without credentials: private → 401/403, public → not 404
+    #[arg(long)]
+    http: bool,
+    /// Base URL for --http instead of the `api_gateway_url` output (implies --http)
+    #[arg(long, value_name = "URL")]
+    url: Option<String>,
+}
+
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
@@ -270,6 +290,16 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let findings = check::run(&cfg, infra.as_deref(), &args.env)?;
             report::check(&findings, g.json)?;
             Ok(exit(check::passed(&findings)))
+        }
+        Command::Verify(args) => {
+            let opts = verify::Options {
+                http: (args.http || args.url.is_some()).then_some(args.url),
+                env: args.env,
+                offline: args.offline,
+            };
+            let report = verify::run(&cfg, infra.as_deref(), &opts)?;
+            report::verify(&report, &format!("envs/{}", opts.env), g.json)?;
+            Ok(exit(report.count(verify::Status::Fail) == 0))
         }
         Command::Clean => {
             for p in build::clean(&cfg, infra.as_deref())? {

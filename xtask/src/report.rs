@@ -136,3 +136,47 @@ pub fn check_human(findings: &[Finding]) -> String {
     );
     out
 }
+
+/// `verify`: one table per Terraform module, then each failure with its fix.
+pub fn verify(report: &crate::verify::Report, env: &str, json: bool) -> Result<()> {
+    use crate::verify::Status as S;
+    if json {
+        println!("{}", serde_json::to_string_pretty(report)?);
+        return Ok(());
+    }
+    let mut groups: std::collections::BTreeMap<&str, Vec<Vec<String>>> = Default::default();
+    for c in &report.checks {
+        let status = match c.status {
+            S::Pass => style("pass").green().to_string(),
+            S::Fail => style("FAIL").red().bold().to_string(),
+            S::Skip => style("skip").dim().to_string(),
+        };
+        groups.entry(&c.module).or_default().push(vec![
+            c.id.to_string(),
+            status,
+            c.subject.clone(),
+            c.message.clone(),
+        ]);
+    }
+    for (i, (module, rows)) in groups.iter().enumerate() {
+        if i > 0 {
+            println!();
+        }
+        println!("{}", style(module).bold().underlined());
+        table(&["check", "status", "subject", "detail"], rows);
+    }
+    for c in report.checks.iter().filter(|c| c.status == S::Fail) {
+        eprintln!();
+        crate::ui::error(&format!("{} {}: {}", c.id, c.subject, c.message));
+        if let Some(fix) = &c.fix {
+            eprintln!("  fix: {fix}");
+        }
+    }
+    println!(
+        "\n{} passed, {} failed, {} skipped ({env})",
+        report.count(S::Pass),
+        report.count(S::Fail),
+        report.count(S::Skip)
+    );
+    Ok(())
+}
