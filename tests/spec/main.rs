@@ -7,3 +7,4 @@ mod build;
 mod check;
 mod local_aws;
 mod plan;
+mod verify;

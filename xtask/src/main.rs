@@ -293,7 +293,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Verify(args) => {
             let opts = verify::Options {
-                http: (args.http || args.url.is_some()).then_some(args.url),
+                http: args.http || args.url.is_some(),
+                url: args.url,
                 env: args.env,
                 offline: args.offline,
             };

@@ -1,7 +1,7 @@
 //! `cargo xtask verify`: after an apply, proves that what runs is what was built and that every
 //! Lambda is reachable.
 //!
-//! Inputs: Terraform's state (`show -json`) and root outputs (`output -json`), each module's
+//! Inputs: Terraform's state (`show -json`), root outputs (`output -json`, for `--http`), each module's
 //! `api_routes` as Terraform evaluates it, and the local zips. Child-module outputs are not in
 //! `show -json`, and `api_routes` is often more than a literal (locals, `for`), so it is read with
 //! one `terraform console` expression over every module call of the env: Terraform's own answer
@@ -28,8 +28,9 @@ use crate::tf;
 pub struct Options {
     pub env: String,
     pub offline: bool,
-    /// `Some` when `--http` or `--url` was given: the URL override, if any.
-    pub http: Option<Option<String>>,
+    pub http: bool,
+    /// Base URL for `http` instead of the `api_gateway_url` output.
+    pub url: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -153,20 +154,22 @@ pub fn run(cfg: &Config, infra: Option<&Path>, opts: &Options) -> Result<Report>
     let calls = module_calls(&files);
     let gateway = gateway_call(&files, infra);
 
-    // Three independent terraform reads of the same state: run them side by side.
+    // Independent terraform reads of the same state, side by side. Only --http needs the
+    // outputs (the API's URL and id).
     let (state, outputs, declared) = std::thread::scope(|s| {
         let state = s.spawn(|| terraform_json(cfg, &env_dir, &["show", "-json"]));
-        let outputs = s.spawn(|| terraform_json(cfg, &env_dir, &["output", "-json"]));
+        let outputs = opts
+            .http
+            .then(|| s.spawn(|| terraform_json(cfg, &env_dir, &["output", "-json"])));
         let declared = evaluate_api_routes(cfg, &env_dir, &calls);
         (
             state.join().expect("no panics"),
-            outputs.join().expect("no panics"),
+            outputs.map(|o| o.join().expect("no panics")),
             declared,
         )
     });
     let deployed = Deployed::from_state(&state?)
         .with_context(|| format!("nothing to verify in {}", env.label()))?;
-    let outputs = outputs?;
     let zips = Zips::hash(&deployed, &env_dir);
     let runtime = cfg.runtime();
 
@@ -182,8 +185,8 @@ pub fn run(cfg: &Config, infra: Option<&Path>, opts: &Options) -> Result<Report>
     if !opts.offline {
         checks.extend(live::checks(&deployed, &zips, &runtime, &env));
     }
-    if let Some(url) = &opts.http {
-        checks.extend(http::checks(&deployed, &outputs, url.as_deref()));
+    if let Some(outputs) = outputs {
+        checks.extend(http::checks(&deployed, &outputs?, opts.url.as_deref()));
     }
     Ok(Report { checks })
 }
@@ -542,6 +545,9 @@ impl Deployed {
         };
         let mut d = Deployed::default();
         d.walk(root, "");
+        if d.functions.is_empty() && d.routes.is_empty() {
+            bail!("the Terraform state holds no Lambda function and no API route: deploy first");
+        }
         Ok(d)
     }
 
@@ -1177,7 +1183,9 @@ fn runtimes_and_layers(i: &Inputs, out: &mut Vec<Check>) {
             let layers = match (f.layers.len(), external) {
                 (0, _) => "no layers".to_string(),
                 (n, 0) => format!("{n} layer(s) in state"),
-                (n, e) => format!("{n} layer(s), {e} outside this state (checked live)"),
+                (n, e) => {
+                    format!("{n} layer(s), {e} published outside this state (seen live only)")
+                }
             };
             out.push(Check::pass(
                 "V5",

@@ -80,35 +80,54 @@ pub(super) fn checks(d: &Deployed, outputs: &Value, url: Option<&str>) -> Vec<Ch
         .iter()
         .filter(|r| api_id.is_none_or(|id| r.api_id == id))
         .collect();
-    super::parallel(&routes, BOUND, |r| check_route(d, r, &base, &client))
+    let answers = super::parallel(&routes, BOUND, |r| request_route(r, &base, &client));
+    // An unreachable URL fails every request the same way: say it once.
+    let requested = || answers.iter().filter(|(method, _, _)| !method.is_empty());
+    if let Some((_, _, Err(e))) = requested().next() {
+        if requested().all(|(_, _, a)| a.is_err()) {
+            return fail(
+                format!("cannot reach {base}: {e}"),
+                "check that the URL is reachable from here, or pass --url",
+            );
+        }
+    }
+    routes
+        .iter()
+        .zip(answers)
+        .map(|(r, (method, url, answer))| {
+            let module = d.route_module(r);
+            let subject = super::route_subject(&r.key);
+            match answer {
+                Ok(status) => classify(r, module, subject, &method, &url, status),
+                Err(e) if method.is_empty() => Check::skip("http", module, subject, e),
+                Err(e) => Check::fail(
+                    "http",
+                    module,
+                    subject,
+                    format!("{method} {url}: {e}"),
+                    "check that the URL is reachable from here (--url to override it)".into(),
+                ),
+            }
+        })
+        .collect()
 }
 
-fn check_route(d: &Deployed, r: &Route, base: &str, client: &Client) -> Check {
-    let module = d.route_module(r);
-    let subject = super::route_subject(&r.key);
+/// The method and URL requested for a route, and its status code. No method: not requestable.
+fn request_route(r: &Route, base: &str, client: &Client) -> (String, String, Result<u16, String>) {
     let Some((method, path)) = r.key.split_once(' ') else {
-        return Check::skip("http", module, subject, "not a `METHOD /path` route".into());
+        return (
+            String::new(),
+            String::new(),
+            Err("not a `METHOD /path` route".into()),
+        );
     };
     let method = if method == "ANY" { "GET" } else { method };
-    let path = fill_placeholders(path);
-    let url = format!("{}{path}", base.trim_end_matches('/'));
+    let url = format!("{}{}", base.trim_end_matches('/'), fill_placeholders(path));
     let answer = match client {
         Client::Plain => request(&url, method),
         Client::Curl(curl) => curl_request(curl, &url, method),
     };
-    let status = match answer {
-        Ok(s) => s,
-        Err(e) => {
-            return Check::fail(
-                "http",
-                module,
-                subject,
-                format!("{method} {url}: {e}"),
-                "check that the URL is reachable from here (--url to override it)".into(),
-            )
-        }
-    };
-    classify(r, module, subject, method, &url, status)
+    (method.to_string(), url, answer)
 }
 
 fn classify(

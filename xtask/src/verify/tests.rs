@@ -462,7 +462,7 @@ fn runtime_drift_and_layers_for_another_python_fail_v5() {
         .contains("layer demo-dev-org-common:1 is built for python3.11 only"));
     assert!(one(&c, "V5", "function demo-dev-authorizer")
         .message
-        .contains("outside this state (checked live)"));
+        .contains("published outside this state (seen live only)"));
 }
 
 #[test]
@@ -525,4 +525,7 @@ fn helpers_name_things_as_terraform_does() {
 fn a_state_without_values_is_an_error_that_says_to_deploy() {
     let e = Deployed::from_state(&json!({ "format_version": "1.0" })).unwrap_err();
     assert!(e.to_string().contains("deploy first"), "{e}");
+    let empty = json!({ "values": { "root_module": {} } });
+    let e = Deployed::from_state(&empty).unwrap_err();
+    assert!(e.to_string().contains("no Lambda function"), "{e}");
 }
