@@ -10,6 +10,8 @@
 //! Checks (one row per subject): V1 routes reach a function, V2 every function is reached,
 //! V3 gateway routes = modules' `api_routes`, V4 state hashes = local zips, V5 runtime and layers;
 //! then `live` (the aws CLI: AWS = state = build) unless `--offline`, and `http` with `--http`.
+//! Nothing read from outputs or resource attributes is printed except names, ARNs, route keys
+//! and hashes; a sensitive output is never used.
 
 mod http;
 mod live;

@@ -336,6 +336,19 @@ mod tests {
     }
 
     #[test]
+    fn a_sensitive_url_output_is_neither_used_nor_printed() {
+        let d = crate::verify::tests::fixture().deployed();
+        let outputs = serde_json::json!({
+            "api_gateway_url": { "sensitive": true, "value": "http://secret.example" },
+        });
+        let c = checks(&d, &outputs, None);
+        assert_eq!(c.len(), 1);
+        assert_eq!(c[0].status, Status::Fail);
+        assert!(c[0].message.contains("sensitive"), "{c:?}");
+        assert!(!format!("{c:?}").contains("secret.example"), "{c:?}");
+    }
+
+    #[test]
     fn status_lines_parse_and_garbage_is_named() {
         assert_eq!(parse_status("HTTP/1.1 401 Unauthorized\r\n"), Ok(401));
         assert_eq!(parse_status("HTTP/1.0 200\r\n"), Ok(200));

@@ -1,6 +1,7 @@
 //! Live checks: AWS = state = local build, through the aws CLI, so profiles, SSO, regions and
-//! `AWS_ENDPOINT_URL` work as they do for the user. Calls run in parallel (bounded); the
-//! comparisons are pure functions of their JSON answers.
+//! `AWS_ENDPOINT_URL` work as they do for the user. Each call passes the region of its
+//! resource's ARN, so the profile's default region does not matter. Calls run in parallel
+//! (bounded); the comparisons are pure functions of their JSON answers.
 
 use std::path::Path;
 
