@@ -17,7 +17,7 @@ mod http;
 mod live;
 
 use std::collections::BTreeMap;
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use serde::Serialize;
@@ -251,8 +251,8 @@ fn terraform(cfg: &Config, env_dir: &Path) -> Result<Cmd> {
 fn module_calls(files: &[tf::TfFile]) -> Vec<String> {
     let mut calls: Vec<String> = files
         .iter()
-        .flat_map(|f| f.body.get_blocks("module"))
-        .filter_map(|b| b.labels.first().map(|l| l.as_str().to_string()))
+        .flat_map(|f| f.labeled("module"))
+        .map(|(name, _)| name.to_string())
         .collect();
     calls.sort();
     calls.dedup();
@@ -756,7 +756,7 @@ impl Zips {
                 continue;
             }
             // Terraform records `filename` relative to the env dir (`path.module` is relative).
-            let path = normalize(&env_dir.join(&name));
+            let path = tf::normalize(&env_dir.join(&name));
             let sha256 = if path.is_file() {
                 crate::archive::sha256_base64(&path).map_err(|e| format!("{e:#}"))
             } else {
@@ -775,21 +775,6 @@ impl Zips {
     fn sha256(&self, code: &Code) -> Option<&str> {
         self.get(code).and_then(|z| z.sha256.as_deref().ok())
     }
-}
-
-/// `a/b/../c` → `a/c` without touching the file system (the zip may not exist).
-fn normalize(p: &Path) -> PathBuf {
-    let mut out = PathBuf::new();
-    for c in p.components() {
-        match c {
-            Component::ParentDir if out.file_name().is_some() => {
-                out.pop();
-            }
-            Component::CurDir => {}
-            other => out.push(other),
-        }
-    }
-    out
 }
 
 // ---------------------------------------------------------------------------------------------
