@@ -419,8 +419,8 @@ fn verify_without_a_deployment_says_what_to_do() {
     let d = Demo::new();
     let out = d.xtask(&["verify", "--env", "prod"]).fails();
     assert_eq!(out.code, 1);
-    assert!(out.stderr.contains("--env prod"), "{}", out.stderr);
-    assert!(out.stderr.contains("(environments: dev)"), "{}", out.stderr);
+    assert!(out.stderr.contains("env \"prod\""), "{}", out.stderr);
+    assert!(out.stderr.contains(": dev. Pass --env"), "{}", out.stderr);
     let out = d.xtask(&["verify", "--offline"]).fails();
     assert!(
         out.stderr.contains("envs/dev is not initialised"),

@@ -197,9 +197,8 @@ struct BuildArgs {
 
 #[derive(Args)]
 struct VerifyArgs {
-    /// Environment: the directory under <infra>/envs/
-    #[arg(long, value_name = "ENV", default_value = "dev")]
-    env: String,
+    #[command(flatten)]
+    tf: TfArgs,
     /// Only read Terraform's state and the local zips; make no AWS calls
     #[arg(long)]
     offline: bool,
@@ -295,8 +294,14 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let opts = verify::Options {
                 http: args.http || args.url.is_some(),
                 url: args.url,
-                env: args.env,
+                env: args.tf.env,
                 offline: args.offline,
+                tf_bin: args.tf.tf_bin,
+                aws: terraform::Aws {
+                    profile: args.tf.profile,
+                    region: args.tf.region,
+                },
+                lock_timeout: args.tf.lock_timeout,
             };
             let report = verify::run(&cfg, infra.as_deref(), &opts)?;
             report::verify(&report, &format!("envs/{}", opts.env), g.json)?;

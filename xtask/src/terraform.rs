@@ -551,8 +551,6 @@ impl Terraform {
     }
 
     /// The current state as JSON, every sensitive value replaced by `null`.
-    // Called by `verify` (its own branch); drop this allow once it is merged.
-    #[allow(dead_code)]
     pub fn show_state_json(&self) -> Result<Value> {
         let mut state = self.json(self.show_json(Show::State), "show -json")?;
         redact_state(&mut state);
@@ -564,6 +562,21 @@ impl Terraform {
         let mut outputs = self.json(self.output(), "output -json")?;
         redact_outputs(&mut outputs);
         Ok(outputs)
+    }
+
+    /// `console`: one expression (one line) evaluated against the current configuration and
+    /// state, offline and without var files; what it prints. Terraform prints a sensitive value
+    /// as `(sensitive value)`.
+    pub fn console(&self, expr: &str) -> Result<String> {
+        let out = self
+            .cmd()
+            .args(["console", "-no-color"])
+            .stdin(format!("{expr}\n"))
+            .output()?;
+        if !out.success() {
+            return Err(self.failed("console", &out).into());
+        }
+        Ok(out.stdout)
     }
 
     /// Runs a long command (init, plan, apply) showing its lines on `activity`, scrubbed.

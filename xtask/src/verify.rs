@@ -24,7 +24,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::config::Config;
-use crate::proc::Cmd;
+use crate::terraform::{self, Secrets, Terraform, VarFiles};
 use crate::tf;
 
 pub struct Options {
@@ -33,6 +33,10 @@ pub struct Options {
     pub http: bool,
     /// Base URL for `http` instead of the `api_gateway_url` output.
     pub url: Option<String>,
+    pub tf_bin: Option<String>,
+    /// Exported to terraform and to the aws CLI.
+    pub aws: terraform::Aws,
+    pub lock_timeout: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -119,27 +123,7 @@ pub fn run(cfg: &Config, infra: Option<&Path>, opts: &Options) -> Result<Report>
     let infra = infra.context(
         "verify needs the infra repo (envs/<env>/): none found; pass --infra DIR or set `infra` in xtask.toml",
     )?;
-    let env_dir = infra.join("envs").join(&opts.env);
-    if !env_dir.is_dir() {
-        let envs: Vec<String> = std::fs::read_dir(infra.join("envs"))
-            .map(|rd| {
-                rd.filter_map(|e| e.ok())
-                    .filter(|e| e.path().is_dir())
-                    .map(|e| e.file_name().to_string_lossy().into_owned())
-                    .collect()
-            })
-            .unwrap_or_default();
-        bail!(
-            "--env {}: {} does not exist (environments: {})",
-            opts.env,
-            env_dir.display(),
-            if envs.is_empty() {
-                "none".to_string()
-            } else {
-                envs.join(", ")
-            }
-        );
-    }
+    let env_dir = terraform::env_dir(infra, &opts.env)?;
     let env = Env {
         name: opts.env.clone(),
         dir: env_dir.clone(),
@@ -152,6 +136,7 @@ pub fn run(cfg: &Config, infra: Option<&Path>, opts: &Options) -> Result<Report>
             env.apply()
         );
     }
+    let tf = locate(cfg, opts, &env_dir)?;
     let (files, _) = tf::parse_dir(&env_dir);
     let calls = module_calls(&files);
     let gateway = gateway_call(&files, infra);
@@ -159,11 +144,9 @@ pub fn run(cfg: &Config, infra: Option<&Path>, opts: &Options) -> Result<Report>
     // Independent terraform reads of the same state, side by side. Only --http needs the
     // outputs (the API's URL and id).
     let (state, outputs, declared) = std::thread::scope(|s| {
-        let state = s.spawn(|| terraform_json(cfg, &env_dir, &["show", "-json"]));
-        let outputs = opts
-            .http
-            .then(|| s.spawn(|| terraform_json(cfg, &env_dir, &["output", "-json"])));
-        let declared = evaluate_api_routes(cfg, &env_dir, &calls);
+        let state = s.spawn(|| tf.show_state_json());
+        let outputs = opts.http.then(|| s.spawn(|| tf.output_json()));
+        let declared = evaluate_api_routes(&tf, &calls);
         (
             state.join().expect("no panics"),
             outputs.map(|o| o.join().expect("no panics")),
@@ -185,7 +168,7 @@ pub fn run(cfg: &Config, infra: Option<&Path>, opts: &Options) -> Result<Report>
         gateway: gateway.as_ref(),
     });
     if !opts.offline {
-        checks.extend(live::checks(&deployed, &zips, &runtime, &env));
+        checks.extend(live::checks(&deployed, &zips, &runtime, &env, &opts.aws));
     }
     if let Some(outputs) = outputs {
         checks.extend(http::checks(&deployed, &outputs?, opts.url.as_deref()));
@@ -220,31 +203,20 @@ impl Env {
 // ---------------------------------------------------------------------------------------------
 // Terraform
 
-// replaced by terraform::Terraform::{show_state_json, output_json} when the tf branch merges
-fn terraform_json(cfg: &Config, env_dir: &Path, args: &[&str]) -> Result<Value> {
-    let cmd = terraform(cfg, env_dir)?.args(args);
-    let out = cmd.output()?;
-    if !out.success() {
-        bail!(
-            "`{}` failed in {}:\n{}",
-            cmd.display(),
-            env_dir.display(),
-            out.tail(15)
-        );
-    }
-    serde_json::from_str(&out.stdout)
-        .with_context(|| format!("`{}` did not print JSON", cmd.display()))
-}
-
-fn terraform(cfg: &Config, env_dir: &Path) -> Result<Cmd> {
-    let bin = cfg.terraform.bin.as_deref().unwrap_or("terraform");
-    let path = which::which(bin).with_context(|| {
-        format!("{bin} is not on PATH: install Terraform >= 1.5, or set `bin` under [terraform] in xtask.toml")
-    })?;
-    Ok(Cmd::new(path)
-        .dir(env_dir)
-        .env("TF_IN_AUTOMATION", "1")
-        .env("TF_INPUT", "0"))
+/// The env's terraform, as plan and apply find it; its error messages are scrubbed of the
+/// values in the env's var files.
+fn locate(cfg: &Config, opts: &Options, env_dir: &Path) -> Result<Terraform> {
+    let name = terraform::bin_name(
+        opts.tf_bin.as_deref(),
+        std::env::var_os("TF_BIN"),
+        cfg.terraform.bin.as_deref(),
+    );
+    let tf = Terraform::locate(&name, env_dir, &opts.aws, &opts.lock_timeout)?;
+    // verify passes no var file; they are read only to know which values never to print.
+    let cwd = std::env::current_dir()?;
+    let vars = VarFiles::resolve(env_dir, &opts.env, &cfg.terraform.var_files, &[], &cwd)
+        .unwrap_or_default();
+    Ok(tf.with_secrets(Secrets::collect(env_dir, &vars)))
 }
 
 /// `module "<name>"` blocks of the env: the calls whose `api_routes` Terraform is asked for.
@@ -298,20 +270,14 @@ struct DeclaredRoute {
 /// Terraform could not evaluate them.
 type Declared = Result<BTreeMap<String, Option<Vec<DeclaredRoute>>>, String>;
 
-// the tf branch's Terraform runner has no `console` yet; move this there when it merges
-fn evaluate_api_routes(cfg: &Config, env_dir: &Path, calls: &[String]) -> Declared {
+fn evaluate_api_routes(tf: &Terraform, calls: &[String]) -> Declared {
     if calls.is_empty() {
         return Ok(BTreeMap::new());
     }
-    let cmd = terraform(cfg, env_dir)
-        .map_err(|e| format!("{e:#}"))?
-        .args(["console", "-no-color"])
-        .stdin(format!("{}\n", api_routes_expression(calls)));
-    let out = cmd.output().map_err(|e| format!("{e:#}"))?;
-    if !out.success() {
-        return Err(format!("`{}` failed:\n{}", cmd.display(), out.tail(10)));
-    }
-    parse_console(&out.stdout)
+    let printed = tf
+        .console(&api_routes_expression(calls))
+        .map_err(|e| format!("{e:#}"))?;
+    parse_console(&printed)
 }
 
 /// One line (the console prints only the last line's value): `{ call = routes or null, … }`.

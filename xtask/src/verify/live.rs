@@ -3,12 +3,11 @@
 //! resource's ARN, so the profile's default region does not matter. Calls run in parallel
 //! (bounded); the comparisons are pure functions of their JSON answers.
 
-use std::path::Path;
-
 use serde_json::Value;
 
 use super::{region_of, Api, Authorizer, Check, Deployed, Env, Function, Layer, Zips};
 use crate::proc::Cmd;
+use crate::terraform::Aws;
 
 /// aws CLI processes at once: enough to hide network latency, few enough for a laptop.
 const BOUND: usize = 8;
@@ -77,10 +76,6 @@ impl Call<'_> {
     }
 }
 
-fn aws(bin: &Path, region: Option<&str>, args: &[String]) -> Answer {
-    aws_cmd(Cmd::new(bin), region, args)
-}
-
 fn aws_cmd(cmd: Cmd, region: Option<&str>, args: &[String]) -> Answer {
     let mut cmd = cmd
         .args(args)
@@ -109,7 +104,13 @@ fn aws_cmd(cmd: Cmd, region: Option<&str>, args: &[String]) -> Answer {
     })
 }
 
-pub(super) fn checks(d: &Deployed, zips: &Zips, runtime: &str, env: &Env) -> Vec<Check> {
+pub(super) fn checks(
+    d: &Deployed,
+    zips: &Zips,
+    runtime: &str,
+    env: &Env,
+    settings: &Aws,
+) -> Vec<Check> {
     let Ok(bin) = which::which("aws") else {
         return vec![Check::fail(
             "live",
@@ -128,7 +129,15 @@ pub(super) fn checks(d: &Deployed, zips: &Zips, runtime: &str, env: &Env) -> Vec
     let identity = ["sts", "get-caller-identity"].map(String::from);
     // One cheap call first, retried little: without credentials or a reachable endpoint every
     // other call would fail the same way, slowly.
-    let probe = Cmd::new(&bin).env("AWS_MAX_ATTEMPTS", "2");
+    // --profile and --region reach the aws CLI as they reach terraform.
+    let mut base = Cmd::new(&bin);
+    if let Some(p) = &settings.profile {
+        base = base.env("AWS_PROFILE", p);
+    }
+    if let Some(r) = &settings.region {
+        base = base.env("AWS_REGION", r);
+    }
+    let probe = base.clone().env("AWS_MAX_ATTEMPTS", "2");
     if let Err(e) = aws_cmd(probe, region.as_deref(), &identity) {
         return vec![Check::fail(
             "live",
@@ -166,7 +175,7 @@ pub(super) fn checks(d: &Deployed, zips: &Zips, runtime: &str, env: &Env) -> Vec
 
     let answers = super::parallel(&calls, BOUND, |c| {
         let (region, args) = c.args();
-        aws(&bin, region.as_deref(), &args)
+        aws_cmd(base.clone(), region.as_deref(), &args)
     });
 
     let mut out = Vec::new();
