@@ -23,6 +23,7 @@ use crate::discover;
 use crate::proc::Cancelled;
 use crate::terraform::{self, PlanOpts, Secrets, Terraform, VarFiles};
 use crate::ui::{self, Activity};
+use crate::verify;
 
 /// Bump when the manifest changes meaning: an older one then asks for a new plan.
 const MANIFEST_FORMAT: u32 = 1;
@@ -491,9 +492,35 @@ fn preflight_check(cfg: &Config, infra: &Path, env: &str) -> Result<()> {
     Ok(())
 }
 
-/// After a deploy: the deployed stack is what was built.
-fn post_deploy_verify(_cfg: &Config, _infra: &Path, _env: &str) -> Result<()> {
-    // verify::run is wired here when the verify branch merges.
+/// After a deploy: the deployed stack is what was built, live. With --json only the deploy's
+/// document is printed, and a failed check fails the deploy by name.
+fn post_deploy_verify(cfg: &Config, infra: &Path, opts: &Options) -> Result<()> {
+    let vopts = verify::Options {
+        env: opts.env.clone(),
+        offline: false,
+        http: false,
+        url: None,
+        tf_bin: opts.tf_bin.clone(),
+        aws: opts.aws.clone(),
+        lock_timeout: opts.lock_timeout.clone(),
+    };
+    let report = verify::run(cfg, Some(infra), &vopts)?;
+    if !opts.json {
+        crate::report::verify(&report, &format!("envs/{}", opts.env), false)?;
+    }
+    let failed: Vec<String> = report
+        .checks
+        .iter()
+        .filter(|c| c.status == verify::Status::Fail)
+        .map(|c| format!("{} {}: {}", c.id, c.subject, c.message))
+        .collect();
+    if !failed.is_empty() {
+        bail!(
+            "applied, but verify failed:\n  {}\nrun `cargo xtask verify --env {}` for the fixes",
+            failed.join("\n  "),
+            opts.env
+        );
+    }
     Ok(())
 }
 
@@ -791,7 +818,7 @@ pub fn deploy(cfg: &Config, infra: Option<&Path>, opts: &Options) -> Result<()> 
     // Checked again: nothing may have changed while terraform planned.
     let manifest = saved_plan(&t)?;
     let summary = apply_saved(&t, opts, &manifest, Some(tf))?;
-    post_deploy_verify(cfg, &t.infra, &t.env)?;
+    post_deploy_verify(cfg, &t.infra, opts)?;
     if opts.json {
         print_json(&summary)?;
     }
