@@ -170,7 +170,6 @@ pub struct Demo {
     pub tmp: tempfile::TempDir,
     pub stack: PathBuf,
     pub infra: PathBuf,
-    pub wheels: Wheelhouse,
 }
 
 impl Demo {
@@ -184,13 +183,8 @@ impl Demo {
             &workspace().join("demo/wheelhouse"),
             &tmp.path().join("wheelhouse"),
         );
-        let wheels = Wheelhouse::standard(&tmp.path().join("wheelhouse"));
-        let d = Demo {
-            tmp,
-            stack,
-            infra,
-            wheels,
-        };
+        Wheelhouse::standard(&tmp.path().join("wheelhouse"));
+        let d = Demo { tmp, stack, infra };
         d.config("");
         d
     }

@@ -281,12 +281,9 @@ pub enum LayerRef {
 /// What a module's Terraform says about one `aws_lambda_function`.
 #[derive(Debug, Clone)]
 pub struct LambdaFunction {
-    pub resource: String,
     /// `profiles.zip`, when `filename` is a local path.
     pub zip: Option<String>,
     pub layers: Vec<LayerRef>,
-    pub file: PathBuf,
-    pub line: usize,
 }
 
 /// What a module's Terraform says about one `aws_lambda_layer_version`.
@@ -299,18 +296,15 @@ pub struct LambdaLayer {
 pub fn lambda_functions(files: &[TfFile]) -> Vec<LambdaFunction> {
     let mut out = Vec::new();
     for f in files {
-        for (name, block) in f.resources("aws_lambda_function") {
+        for (_, block) in f.resources("aws_lambda_function") {
             let layers = match attr(&block.body, "layers") {
                 Some(Expression::Array(items)) => items.iter().map(layer_ref).collect(),
                 Some(other) => vec![layer_ref(other)],
                 None => Vec::new(),
             };
             out.push(LambdaFunction {
-                resource: name.to_string(),
                 zip: attr(&block.body, "filename").and_then(zip_basename),
                 layers,
-                file: f.path.clone(),
-                line: f.line_of(block),
             });
         }
     }
@@ -399,7 +393,7 @@ resource "aws_lambda_function" "a" {
     }
 
     #[test]
-    fn reads_function_zip_layers_and_line() {
+    fn reads_function_zip_and_layers() {
         let f = file(
             r#"locals { build_dir = "${path.module}/../backend/.build" }
 
@@ -415,7 +409,6 @@ resource "aws_lambda_function" "profiles" {
         let fns = lambda_functions(std::slice::from_ref(&f));
         assert_eq!(fns.len(), 1);
         assert_eq!(fns[0].zip.as_deref(), Some("profiles.zip"));
-        assert_eq!(fns[0].line, 6);
         assert_eq!(
             fns[0].layers,
             [
