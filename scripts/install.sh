@@ -43,6 +43,12 @@ elif ! grep -q '"xtask"' "$dest/Cargo.toml"; then
   echo "note: $dest/Cargo.toml exists; add \"xtask\" to its [workspace] members" >&2
 fi
 
+# The lock file pins the versions this xtask is tested with (cargo prunes what it does not use).
+if [ ! -f "$dest/Cargo.lock" ]; then
+  cp "$src/Cargo.lock" "$dest/Cargo.lock"
+  echo "created $dest/Cargo.lock"
+fi
+
 mkdir -p "$dest/.cargo"
 if [ ! -f "$dest/.cargo/config.toml" ]; then
   printf '[alias]\nxtask = "run --package xtask --"\n' >"$dest/.cargo/config.toml"
