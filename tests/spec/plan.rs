@@ -652,6 +652,11 @@ fn the_demo_plans_applies_and_stays_in_sync_on_a_local_aws() {
     .ok();
     let p = out.json();
     assert_eq!(p["applied"], true);
+    // deploy ends with verify, green: every check of the deploy passed, live included.
+    let checks = p["verify"]["checks"].as_array().unwrap();
+    assert!(checks.iter().any(|c| c["id"] == "live"), "{p}");
+    assert!(checks.iter().any(|c| c["id"] == "V4"), "{p}");
+    assert!(checks.iter().all(|c| c["status"] == "pass"), "{p}");
     assert_eq!(strings(&p["routes_removed"]), ["PUT /mgmt/warming"]);
     assert_eq!(
         strings(&p["functions_with_new_code"]),

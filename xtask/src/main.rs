@@ -89,11 +89,12 @@ enum Command {
         Exit codes: 0 applied (or nothing to apply), 1 failure, 130 cancelled."
     )]
     Apply(ApplyArgs),
-    /// Build, check, plan and apply one env in one run (for CI)
+    /// Build, check, plan, apply and verify one env in one run (for CI)
     #[command(
-        long_about = "build → check → plan → apply, as `cargo xtask plan` then \
-        `cargo xtask apply` would. A plan that deletes or replaces anything (a layer's new \
-        version aside) needs --auto-approve, or `yes` on a terminal.\n\n\
+        long_about = "build → check → plan → apply → verify, as `cargo xtask plan`, \
+        `cargo xtask apply` and `cargo xtask verify` would. A plan that deletes or replaces \
+        anything (a layer's new version aside) needs --auto-approve, or `yes` on a terminal. \
+        A failed verify fails the deploy. --json: the plan summary plus `verify`.\n\n\
         Exit codes: 0 deployed (or nothing to change), 1 failure, 130 cancelled."
     )]
     Deploy(DeployArgs),

@@ -494,7 +494,7 @@ fn preflight_check(cfg: &Config, infra: &Path, env: &str) -> Result<()> {
 
 /// After a deploy: the deployed stack is what was built, live. With --json only the deploy's
 /// document is printed, and a failed check fails the deploy by name.
-fn post_deploy_verify(cfg: &Config, infra: &Path, opts: &Options) -> Result<()> {
+fn post_deploy_verify(cfg: &Config, infra: &Path, opts: &Options) -> Result<verify::Report> {
     let vopts = verify::Options {
         env: opts.env.clone(),
         offline: false,
@@ -521,7 +521,7 @@ fn post_deploy_verify(cfg: &Config, infra: &Path, opts: &Options) -> Result<()> 
             opts.env
         );
     }
-    Ok(())
+    Ok(report)
 }
 
 /// `init` when there is no `.terraform`, or when what init depends on changed since the last.
@@ -818,9 +818,11 @@ pub fn deploy(cfg: &Config, infra: Option<&Path>, opts: &Options) -> Result<()> 
     // Checked again: nothing may have changed while terraform planned.
     let manifest = saved_plan(&t)?;
     let summary = apply_saved(&t, opts, &manifest, Some(tf))?;
-    post_deploy_verify(cfg, &t.infra, opts)?;
+    let verified = post_deploy_verify(cfg, &t.infra, opts)?;
     if opts.json {
-        print_json(&summary)?;
+        let mut doc = serde_json::to_value(&summary)?;
+        doc["verify"] = serde_json::to_value(&verified)?;
+        print_out(&format!("{}\n", serde_json::to_string_pretty(&doc)?));
     }
     Ok(())
 }
