@@ -503,6 +503,22 @@ fn clean_removes_outputs_and_caches() {
 }
 
 #[test]
+fn a_reader_closing_stdout_early_is_not_a_crash() {
+    let d = Demo::new();
+    // build, then cached, then clean: each has output to print into the closed pipe.
+    for args in [&["build"][..], &["build", "--json"], &["clean"]] {
+        let out = d.xtask_closed_stdout(args);
+        assert_eq!(out.code, 0, "{args:?}:\n{}", out.stderr);
+        assert!(
+            !out.stderr.contains("panicked"),
+            "{args:?}:\n{}",
+            out.stderr
+        );
+    }
+    assert!(!d.path(".xtask/deps").exists(), "clean ran to the end");
+}
+
+#[test]
 fn config_errors_name_the_file_and_key() {
     let d = Demo::new();
     d.config("arch = \"sparc\"");

@@ -376,6 +376,20 @@ fn no_infra_repo_is_a_warning_and_exits_0() {
 }
 
 #[test]
+fn a_reader_closing_stdout_early_is_not_a_crash() {
+    let d = Demo::new();
+    for args in [&["check"][..], &["check", "--json"]] {
+        let out = d.xtask_closed_stdout(args);
+        assert_eq!(out.code, 0, "{args:?}:\n{}", out.stderr);
+        assert!(
+            !out.stderr.contains("panicked"),
+            "{args:?}:\n{}",
+            out.stderr
+        );
+    }
+}
+
+#[test]
 fn an_env_that_does_not_exist() {
     let d = Demo::new();
     assert_eq!(

@@ -3,7 +3,7 @@
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 
 pub fn workspace() -> PathBuf {
@@ -218,16 +218,39 @@ impl Demo {
     }
 
     pub fn xtask_env(&self, args: &[&str], env: &[(&str, &str)]) -> Out {
+        let mut cmd = self.command(args);
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        run(cmd)
+    }
+
+    /// Runs the xtask with a stdout its reader has already closed, as `cargo xtask … | true`.
+    pub fn xtask_closed_stdout(&self, args: &[&str]) -> Out {
+        let mut child = self
+            .command(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("the xtask binary runs");
+        // Closed before the xtask has done any work, so its first write meets a broken pipe.
+        drop(child.stdout.take());
+        let out = child.wait_with_output().unwrap();
+        Out {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::new(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+
+    fn command(&self, args: &[&str]) -> Command {
         let mut cmd = Command::new(xtask_bin());
         cmd.args(args)
             .arg("--stack")
             .arg(&self.stack)
             .env("NO_COLOR", "1")
             .env_remove("AWS_PROFILE");
-        for (k, v) in env {
-            cmd.env(k, v);
-        }
-        run(cmd)
+        cmd
     }
 }
 

@@ -310,7 +310,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Clean => {
             for p in build::clean(&cfg, infra.as_deref())? {
-                println!("removed {}", p.display());
+                ui::out(&format!("removed {}\n", p.display()))?;
             }
             Ok(ExitCode::SUCCESS)
         }

@@ -1,4 +1,5 @@
 //! Turning results into what the user reads: aligned tables on stdout, or one JSON document.
+//! Every write goes through `ui::out` / `ui::eprint_line`, so a closed pipe is never a panic.
 
 use std::path::Path;
 
@@ -7,9 +8,10 @@ use console::style;
 
 use crate::build::{self, Report, Status};
 use crate::check::{Finding, Severity};
+use crate::ui;
 
 /// Prints rows as left-aligned columns separated by two spaces.
-pub fn table(header: &[&str], rows: &[Vec<String>]) {
+pub fn table(header: &[&str], rows: &[Vec<String>]) -> Result<()> {
     let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
     for row in rows {
         for (w, cell) in widths.iter_mut().zip(row) {
@@ -26,18 +28,20 @@ pub fn table(header: &[&str], rows: &[Vec<String>]) {
                 s.push_str("  ");
             }
         }
-        println!("{}", s.trim_end());
+        s.truncate(s.trim_end().len());
+        s.push('\n');
+        s
     };
-    line(header.iter().map(|h| style(h).bold().to_string()).collect());
+    let mut text = line(header.iter().map(|h| style(h).bold().to_string()).collect());
     for row in rows {
-        line(row.clone());
+        text += &line(row.clone());
     }
+    ui::out(&text)
 }
 
 pub fn build(report: &Report, stack: &Path, json: bool) -> Result<()> {
     if json {
-        println!("{}", serde_json::to_string_pretty(report)?);
-        return Ok(());
+        return ui::out(&format!("{}\n", serde_json::to_string_pretty(report)?));
     }
     let size = |b: Option<u64>| b.map(build::human).unwrap_or_else(|| "-".into());
     let rows: Vec<Vec<String>> = report
@@ -70,7 +74,7 @@ pub fn build(report: &Report, stack: &Path, json: bool) -> Result<()> {
             "sha256 (base64)",
         ],
         &rows,
-    );
+    )?;
     let count = |s: Status| report.artifacts.iter().filter(|r| r.status == s).count();
     let failed: Vec<_> = report
         .artifacts
@@ -78,36 +82,32 @@ pub fn build(report: &Report, stack: &Path, json: bool) -> Result<()> {
         .filter(|r| r.status == Status::Failed)
         .collect();
     for r in &failed {
-        eprintln!();
-        crate::ui::error(&format!(
+        ui::eprint_line("");
+        ui::error(&format!(
             "{}/{}: {}",
             r.module,
             r.name,
             r.error.as_deref().unwrap_or("failed")
         ));
     }
-    println!(
-        "\n{} built, {} cached, {} failed ({}; installer {})",
+    ui::out(&format!(
+        "\n{} built, {} cached, {} failed ({}; installer {})\n",
         count(Status::Built),
         count(Status::Cached),
         failed.len(),
         stack.display(),
         report.installer.unwrap_or("none")
-    );
-    Ok(())
+    ))
 }
 
 /// Findings as a compiler prints diagnostics, or `{"findings": [...]}` with `--json`.
 pub fn check(findings: &[Finding], json: bool) -> Result<()> {
     if json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&serde_json::json!({ "findings": findings }))?
-        );
+        let doc = serde_json::json!({ "findings": findings });
+        ui::out(&format!("{}\n", serde_json::to_string_pretty(&doc)?))
     } else {
-        print!("{}", check_human(findings));
+        ui::out(&check_human(findings))
     }
-    Ok(())
 }
 
 /// Findings as a compiler prints them, with a closing count.
@@ -141,8 +141,7 @@ pub fn check_human(findings: &[Finding]) -> String {
 pub fn verify(report: &crate::verify::Report, env: &str, json: bool) -> Result<()> {
     use crate::verify::Status as S;
     if json {
-        println!("{}", serde_json::to_string_pretty(report)?);
-        return Ok(());
+        return ui::out(&format!("{}\n", serde_json::to_string_pretty(report)?));
     }
     let mut groups: std::collections::BTreeMap<&str, Vec<Vec<String>>> = Default::default();
     for c in &report.checks {
@@ -160,23 +159,22 @@ pub fn verify(report: &crate::verify::Report, env: &str, json: bool) -> Result<(
     }
     for (i, (module, rows)) in groups.iter().enumerate() {
         if i > 0 {
-            println!();
+            ui::out("\n")?;
         }
-        println!("{}", style(module).bold().underlined());
-        table(&["check", "status", "subject", "detail"], rows);
+        ui::out(&format!("{}\n", style(module).bold().underlined()))?;
+        table(&["check", "status", "subject", "detail"], rows)?;
     }
     for c in report.checks.iter().filter(|c| c.status == S::Fail) {
-        eprintln!();
-        crate::ui::error(&format!("{} {}: {}", c.id, c.subject, c.message));
+        ui::eprint_line("");
+        ui::error(&format!("{} {}: {}", c.id, c.subject, c.message));
         if let Some(fix) = &c.fix {
-            eprintln!("  fix: {fix}");
+            ui::eprint_line(&format!("  fix: {fix}"));
         }
     }
-    println!(
-        "\n{} passed, {} failed, {} skipped ({env})",
+    ui::out(&format!(
+        "\n{} passed, {} failed, {} skipped ({env})\n",
         report.count(S::Pass),
         report.count(S::Fail),
         report.count(S::Skip)
-    );
-    Ok(())
+    ))
 }

@@ -6,6 +6,7 @@ use std::io::{IsTerminal, Write};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+use anyhow::Context;
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 /// True when stderr is a terminal that may be drawn on.
@@ -27,6 +28,20 @@ pub fn init_colors() {
 /// must not stop the xtask while terraform is still releasing its state lock.
 pub fn eprint_line(line: &str) {
     let _ = writeln!(std::io::stderr(), "{line}");
+}
+
+/// Writes to stdout (tables, `--json`). A reader that stopped early (`| head`, `| true`) is not
+/// an error: the work is done and the exit code must still say how it went. Any other failure,
+/// e.g. a full disk under `> report.json`, is, so a truncated report never exits 0.
+pub fn out(text: &str) -> anyhow::Result<()> {
+    let mut stdout = std::io::stdout().lock();
+    match stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush())
+    {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        r => r.context("cannot write to stdout"),
+    }
 }
 
 pub fn warn(msg: &str) {
