@@ -1,6 +1,7 @@
 //! Just enough Python lexing for F10 and F18: the imports a file makes and whether it defines
 //! `lambda_handler`. A line scanner, not a parser: it strips strings and comments, joins
-//! logical lines (brackets, backslashes), and reads `import`/`from` statements.
+//! logical lines (brackets, backslashes), splits one-line compound statements (`try: import x`),
+//! and reads `import`/`from` statements.
 
 /// One absolute import: the top-level module it needs at runtime.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -21,7 +22,8 @@ struct Logical {
 }
 
 fn logical_lines(src: &str) -> Vec<Logical> {
-    let chars: Vec<char> = src.chars().collect();
+    // Python reads CRLF as LF; so must every `\n` below (continuations, strings, line numbers).
+    let chars: Vec<char> = src.replace("\r\n", "\n").chars().collect();
     let n = chars.len();
     let at = |i: usize| chars.get(i).copied().unwrap_or('\0');
     let mut out = Vec::new();
@@ -120,7 +122,46 @@ fn logical_lines(src: &str) -> Vec<Logical> {
             text: text.to_string(),
         });
     }
-    out
+    out.into_iter().flat_map(split_one_liner).collect()
+}
+
+/// Statements that open a block, so `try: import x` holds a body after its colon.
+const COMPOUND: [&str; 12] = [
+    "if", "elif", "else", "try", "except", "finally", "with", "for", "while", "async", "def",
+    "class",
+];
+
+/// `if x: import y` → `if x:` and `import y` one level deeper, so a one-line compound
+/// statement is read (headers, `try`/`except`) exactly like its multi-line form.
+fn split_one_liner(l: Logical) -> Vec<Logical> {
+    let mut words = l.text.split(|c: char| !(c.is_alphanumeric() || c == '_'));
+    if !words.next().is_some_and(|w| COMPOUND.contains(&w)) {
+        return vec![l];
+    }
+    // Strings are already `""`, so the header ends at the first colon outside brackets that is
+    // not a walrus `:=`.
+    let mut depth = 0usize;
+    let colon = l.text.char_indices().find(|&(i, c)| {
+        match c {
+            '(' | '[' | '{' => depth += 1,
+            ')' | ']' | '}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+        c == ':' && depth == 0 && !l.text[i + 1..].starts_with('=')
+    });
+    let Some((i, _)) = colon.filter(|&(i, _)| !l.text[i + 1..].trim().is_empty()) else {
+        return vec![l];
+    };
+    let body = Logical {
+        line: l.line,
+        indent: l.indent + 1,
+        text: l.text[i + 1..].trim().to_string(),
+    };
+    let header = Logical {
+        text: l.text[..=i].to_string(),
+        ..l
+    };
+    vec![header, body]
 }
 
 /// `kw rest` → `rest` when `s` starts with the keyword as a whole word.
@@ -427,6 +468,44 @@ import real  # import trailing
         assert_eq!(
             names(src),
             [("typing".into(), 1, false), ("boto3".into(), 4, false)]
+        );
+    }
+
+    #[test]
+    fn one_line_compound_statements_import_too() {
+        let src = "try: import ujson\nexcept ImportError: ujson = None\nif X: import y\nelse: import z\nwith a() as b: import w\nif TYPE_CHECKING: import t\nif n := f(): import v\nif d[1:2]: import u\ndef f(): import s\n";
+        assert_eq!(
+            names(src),
+            [
+                ("ujson".into(), 1, true),
+                ("y".into(), 3, false),
+                ("z".into(), 4, false),
+                ("w".into(), 5, false),
+                ("v".into(), 7, false),
+                ("u".into(), 8, false),
+                ("s".into(), 9, false),
+            ]
+        );
+        let nested =
+            "def f():\n    try: import a; import b\n    except (KeyError, ImportError): pass\n";
+        assert_eq!(
+            names(nested),
+            [("a".into(), 2, true), ("b".into(), 2, true)]
+        );
+        assert!(defines_handler("def lambda_handler(e, c): return 1\n"));
+    }
+
+    #[test]
+    fn crlf_line_endings_read_like_lf() {
+        let src = "import os, \\\r\n    sys\r\nfrom a import (\r\n    b,\r\n)\r\ns = \"x \\\r\ny\"\r\nimport c\r\n";
+        assert_eq!(
+            names(src),
+            [
+                ("os".into(), 1, false),
+                ("sys".into(), 1, false),
+                ("a".into(), 3, false),
+                ("c".into(), 8, false),
+            ]
         );
     }
 
