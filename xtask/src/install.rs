@@ -83,12 +83,29 @@ impl Installer {
                     .arg(requirements)
             }
         };
+        // Index URLs often carry credentials (`https://user:token@host/simple`): passed in the
+        // environment they stay out of `ps` and out of `Cmd::display` in error messages.
+        let (index, extra) = match self {
+            Installer::Uv(_) => ("UV_DEFAULT_INDEX", "UV_INDEX"),
+            Installer::Pip(_) => ("PIP_INDEX_URL", "PIP_EXTRA_INDEX_URL"),
+        };
         let mut cmd = cmd;
         if let Some(url) = &opts.index_url {
-            cmd = cmd.args(["--index-url", url]);
+            cmd = cmd.env(index, url);
         }
-        for url in &opts.extra_index_urls {
-            cmd = cmd.args(["--extra-index-url", url]);
+        if !opts.extra_index_urls.is_empty() {
+            // Both installers split these variables on whitespace, which no URL contains.
+            cmd = cmd.env(extra, opts.extra_index_urls.join(" "));
+        }
+        if let Installer::Uv(_) = self {
+            // uv's deprecated names for the same settings: as with the flags, xtask.toml's
+            // indexes replace inherited ones rather than add to them.
+            if opts.index_url.is_some() {
+                cmd = cmd.env_remove("UV_INDEX_URL");
+            }
+            if !opts.extra_index_urls.is_empty() {
+                cmd = cmd.env_remove("UV_EXTRA_INDEX_URL");
+            }
         }
         for link in &opts.find_links {
             cmd = cmd.args(["--find-links", link]);
@@ -118,12 +135,38 @@ impl Installer {
             cfg.arch,
             self.name(),
             out.code.map_or("a signal".to_string(), |c| c.to_string()),
-            indent(&out.tail(12)),
+            indent(&redact_userinfo(&out.tail(12))),
             cfg.python.replace('.', ""),
             cfg.arch,
             requirements.display()
         )
     }
+}
+
+/// `scheme://user:secret@host…` → `scheme://***@host…` for every URL in `text`: installers
+/// quote index URLs in their errors, and pip masks only the password.
+fn redact_userinfo(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(i) = rest.find("://") {
+        let (head, tail) = rest.split_at(i + 3);
+        out.push_str(head);
+        // The authority ends where the path, query or fragment starts, or the URL does;
+        // userinfo may hold `,;'()` but never these.
+        let end = tail
+            .find(|c: char| c.is_whitespace() || "/?#\"<>`".contains(c))
+            .unwrap_or(tail.len());
+        match tail[..end].rfind('@') {
+            Some(at) => {
+                out.push_str("***");
+                out.push_str(&tail[at..end]);
+            }
+            None => out.push_str(&tail[..end]),
+        }
+        rest = &tail[end..];
+    }
+    out.push_str(rest);
+    out
 }
 
 fn indent(s: &str) -> String {
@@ -178,6 +221,81 @@ mod tests {
         let text = "# only comments\n\n   # indented\nrequests==2.32.3  # http\n\tboto3\n";
         assert_eq!(requirement_lines(text), ["requests==2.32.3", "boto3"]);
         assert!(requirement_lines("# nothing\n\n").is_empty());
+    }
+
+    fn cfg(index_url: Option<&str>, extra: &[&str]) -> Config {
+        Config {
+            stack: PathBuf::from("/s"),
+            python: "3.13".into(),
+            arch: Arch::X86_64,
+            installer: InstallerChoice::Auto,
+            installer_options: crate::config::InstallerOptions {
+                index_url: index_url.map(str::to_string),
+                extra_index_urls: extra.iter().map(|u| u.to_string()).collect(),
+                find_links: vec!["/s/wh".into()],
+                no_index: false,
+            },
+            infra: None,
+            exclude: Vec::new(),
+            terraform: Default::default(),
+            verify: Default::default(),
+        }
+    }
+
+    fn env_of(cmd: &Cmd, key: &str) -> Option<String> {
+        let found = cmd.get_env().iter().rev().find(|(k, _)| k == key);
+        found.map(|(_, v)| v.to_string_lossy().into_owned())
+    }
+
+    #[test]
+    fn index_urls_and_their_credentials_stay_off_the_command_line() {
+        let c = cfg(
+            Some("https://me:s3cret@pypi.example.com/simple"),
+            &[
+                "https://t0ken@extra.example.com/simple",
+                "https://other.example.com/simple",
+            ],
+        );
+        let (req, target) = (Path::new("/s/requirements.txt"), Path::new("/t"));
+        for (installer, index, extra) in [
+            (Installer::Uv("uv".into()), "UV_DEFAULT_INDEX", "UV_INDEX"),
+            (
+                Installer::Pip("python3".into()),
+                "PIP_INDEX_URL",
+                "PIP_EXTRA_INDEX_URL",
+            ),
+        ] {
+            let cmd = installer.command(&c, req, target);
+            let line = cmd.display();
+            assert!(!line.contains("example.com"), "{line}");
+            assert!(line.contains("--find-links /s/wh"), "{line}");
+            assert_eq!(
+                env_of(&cmd, index).as_deref(),
+                Some("https://me:s3cret@pypi.example.com/simple")
+            );
+            assert_eq!(
+                env_of(&cmd, extra).as_deref(),
+                Some("https://t0ken@extra.example.com/simple https://other.example.com/simple")
+            );
+        }
+        // uv's deprecated names for the same settings must not add to xtask.toml's indexes.
+        let uv = Installer::Uv("uv".into()).command(&c, req, target);
+        assert_eq!(uv.get_env_remove(), ["UV_INDEX_URL", "UV_EXTRA_INDEX_URL"]);
+        // Nothing configured: the installer's own configuration (pip.conf, UV_*) applies.
+        let plain = Installer::Pip("python3".into()).command(&cfg(None, &[]), req, target);
+        assert_eq!(env_of(&plain, "PIP_INDEX_URL"), None);
+        assert_eq!(env_of(&plain, "PIP_EXTRA_INDEX_URL"), None);
+    }
+
+    #[test]
+    fn credentials_in_urls_are_redacted_from_installer_output() {
+        let pip = "Looking in indexes: https://me:****@pypi.example.com/simple, http://t0ken@x.example.com\nERROR: 401 Client Error for url: https://me:s3cret@pypi.example.com:8443/simple/foo/";
+        assert_eq!(
+            redact_userinfo(pip),
+            "Looking in indexes: https://***@pypi.example.com/simple, http://***@x.example.com\nERROR: 401 Client Error for url: https://***@pypi.example.com:8443/simple/foo/"
+        );
+        let plain = "Because foo was not found in https://pypi.org/simple (mail me@example.com)";
+        assert_eq!(redact_userinfo(plain), plain);
     }
 
     #[test]
