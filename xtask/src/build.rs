@@ -666,7 +666,9 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     Ok(())
 }
 
-fn hex(bytes: &[u8]) -> String {
+/// Lowercase hex, two digits a byte: the form of every SHA-256 the xtask stores or compares
+/// (cache keys, plan inputs). The one encoder, so those never disagree on case or padding.
+pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
@@ -729,6 +731,12 @@ mod tests {
         assert!(!is_install_noise("six-1.17.0.dist-info/METADATA", false));
         assert!(!is_install_noise("pkg/bin", true));
         assert!(!is_install_noise("pkg/RECORD", false));
+    }
+
+    #[test]
+    fn hex_is_lowercase_and_zero_padded() {
+        assert_eq!(hex(&[0x00, 0x0f, 0xab, 0xff]), "000fabff");
+        assert_eq!(hex(&[]), "");
     }
 
     #[test]
