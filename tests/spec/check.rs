@@ -404,6 +404,39 @@ fn an_env_that_does_not_exist() {
 }
 
 #[test]
+fn envs_are_what_plan_accepts_directories_with_tf_files_named_plainly() {
+    let d = Demo::new();
+    write(
+        &d.infra.join("envs/scratch/README.md"),
+        "notes, no Terraform\n",
+    );
+    let json = d.xtask(&["check", "--json", "--env", "prd"]).json();
+    assert_eq!(json["findings"][0]["fix"], "pass --env with one of: dev");
+    assert_eq!(
+        check(&d, &["--env", "scratch"]),
+        (
+            1,
+            vec![
+                "error[F12-no-env] demo-infra/envs/scratch:0: envs/scratch has no .tf files".into()
+            ]
+        )
+    );
+    for bad in ["dev/../dev", "..", "../envs/dev"] {
+        assert_eq!(
+            check(&d, &["--env", bad]),
+            (
+                1,
+                vec![format!(
+                    "error[F12-no-env] demo-infra/envs:0: {bad:?} is not an env name: an env is \
+                     one directory of envs/"
+                )]
+            ),
+            "--env {bad}"
+        );
+    }
+}
+
+#[test]
 fn every_stack_module_is_called_from_the_env() {
     let d = Demo::new();
     let main = d.infra.join(ENV_MAIN);

@@ -21,7 +21,7 @@
 //! | `F11-route-public` | error | a route's `public` is missing or a literal that is not a bool |
 //! | `F11-missing-variable` | error | a module does not declare a common module variable |
 //! | `F12-no-infra` | warning | no infra repo was found: env checks are skipped |
-//! | `F12-no-env` | error | `<infra>/envs/<env>/` does not exist |
+//! | `F12-no-env` | error | `<infra>/envs/<env>/` does not exist or has no `.tf` files, or `<env>` is not a plain directory name |
 //! | `F12-bad-source` | error | a module block's local `source` does not exist |
 //! | `F12-duplicate-module` | error | two module blocks with the same name or the same source |
 //! | `F12-environment-mismatch` | warning | a module block's `environment = "…"` differs from the env directory name |
@@ -365,31 +365,39 @@ impl Checker<'_> {
             );
             return None;
         };
-        let dir = infra.join("envs").join(name);
-        if !dir.is_dir() {
-            let envs: Vec<String> = std::fs::read_dir(infra.join("envs"))
+        // What an env is follows `terraform::env_dir`, so `check` and `plan` agree on it.
+        let envs_dir = infra.join("envs");
+        let dir = envs_dir.join(name);
+        let bad_name = name.contains('/') || name == "..";
+        let problem = if bad_name {
+            Some((
+                envs_dir.clone(),
+                format!("{name:?} is not an env name: an env is one directory of envs/"),
+            ))
+        } else if !dir.is_dir() {
+            Some((dir.clone(), format!("the infra repo has no envs/{name}")))
+        } else if !tf::has_tf_files(&dir) {
+            Some((dir.clone(), format!("envs/{name} has no .tf files")))
+        } else {
+            None
+        };
+        if let Some((file, message)) = problem {
+            let mut envs: Vec<String> = std::fs::read_dir(&envs_dir)
                 .map(|rd| {
-                    let mut v: Vec<String> = rd
-                        .filter_map(|e| e.ok())
-                        .filter(|e| e.path().is_dir())
+                    rd.filter_map(|e| e.ok())
+                        .filter(|e| tf::has_tf_files(&e.path()))
                         .map(|e| e.file_name().to_string_lossy().into_owned())
-                        .collect();
-                    v.sort();
-                    v
+                        .collect()
                 })
                 .unwrap_or_default();
+            envs.sort();
             let fix = if envs.is_empty() {
-                format!("create envs/{name}/main.tf calling the stack modules and the API gateway")
+                let env = if bad_name { "<env>" } else { name };
+                format!("create envs/{env}/main.tf calling the stack modules and the API gateway")
             } else {
                 format!("pass --env with one of: {}", envs.join(", "))
             };
-            self.error(
-                "F12-no-env",
-                &dir,
-                0,
-                format!("the infra repo has no envs/{name}"),
-                fix,
-            );
+            self.error("F12-no-env", &file, 0, message, fix);
             return None;
         }
         let (files, errors) = tf::parse_dir(&dir);

@@ -106,6 +106,17 @@ impl TfFile {
     }
 }
 
+/// Whether Terraform would load a configuration from `dir` (a `.tf` or `.tf.json` file).
+pub fn has_tf_files(dir: &Path) -> bool {
+    std::fs::read_dir(dir).is_ok_and(|rd| {
+        rd.filter_map(|e| e.ok()).any(|e| {
+            let name = e.file_name();
+            let name = name.to_string_lossy();
+            name.ends_with(".tf") || name.ends_with(".tf.json")
+        })
+    })
+}
+
 /// Every `.tf` file of a directory, sorted; parse failures are returned apart.
 pub fn parse_dir(dir: &Path) -> (Vec<TfFile>, Vec<ParseError>) {
     let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
