@@ -10,8 +10,8 @@ use crate::common::*;
 use crate::local_aws::LocalAws;
 
 /// A fake terraform in `dir`: appends each call's arguments and TF_*/AWS_* environment to
-/// `dir/record`, makes the saved plan and exits 2 on `plan` (after running `$FAKE_PLAN`), and
-/// shows one resource to create.
+/// `dir/record`, runs `$FAKE_INIT` on `init`, makes the saved plan and exits 2 on `plan` (after
+/// running `$FAKE_PLAN`), and shows one resource to create.
 fn fake_terraform(dir: &Path) -> PathBuf {
     let bin = dir.join("terraform");
     write(
@@ -21,7 +21,9 @@ rec="$(dirname "$0")/record"
 { echo "args:$*"; env | grep -E '^(TF_|AWS_)' | sort; } >> "$rec"
 case "$1" in
   version) echo '{"terraform_version":"1.9.8"}' ;;
-  init) mkdir -p .terraform ;;
+  init)
+    mkdir -p .terraform
+    if [ -n "$FAKE_INIT" ]; then eval "$FAKE_INIT"; fi ;;
   plan)
     for a in "$@"; do case "$a" in -out=*) : > "${a#-out=}" ;; esac; done
     if [ -n "$FAKE_PLAN" ]; then eval "$FAKE_PLAN"; fi
@@ -284,6 +286,28 @@ fn ctrl_c_asks_terraform_to_stop_once_and_is_reported_as_cancelled() {
         !env_dir(&d).join(".xtask/dev.tfplan").exists(),
         "an interrupted plan is not kept"
     );
+}
+
+#[test]
+fn ctrl_c_while_terraform_prints_steadily_stops_before_the_next_step() {
+    let d = Demo::new();
+    let bin = fake_terraform(d.tmp.path());
+    // A line every 10 ms for about 5 s: the xtask never waits long for the next one.
+    let chatty = r#"echo started >> "$rec"; i=0; while [ $i -lt 500 ]; do echo "init line $i"; sleep 0.01; i=$((i+1)); done"#;
+    let child = spawn(
+        &d,
+        &["plan", "--no-build"],
+        &[("TF_BIN", bin.to_str().unwrap()), ("FAKE_INIT", chatty)],
+    );
+    wait_for("the fake init", Duration::from_secs(60), || {
+        record(&bin).contains("started")
+    });
+    std::thread::sleep(Duration::from_secs(1));
+    interrupt(&child);
+    let (code, stderr) = finish(child, Duration::from_secs(30));
+    assert_eq!(code, 130, "{stderr}");
+    assert!(stderr.contains("error: cancelled"), "{stderr}");
+    assert!(!record(&bin).contains("args:plan"), "{}", record(&bin));
 }
 
 #[test]
