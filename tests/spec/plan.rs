@@ -209,6 +209,45 @@ fn terraform_gets_a_clean_environment_and_the_var_files_in_order() {
     assert!(!out.stderr.contains("fake-secret-1"));
 }
 
+#[test]
+fn a_multi_line_secret_never_appears_in_streamed_lines_or_errors() {
+    let d = Demo::new();
+    let bin = fake_terraform(d.tmp.path());
+    let body = [
+        "MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7",
+        "VJTUt9Us8cKjMzEfYyjiWA4R4/M2bS1GB4t7NXp98C3SC6dVMvDu",
+    ];
+    let pem = format!(
+        "-----BEGIN PRIVATE KEY-----\n{}\n-----END PRIVATE KEY-----\n",
+        body.join("\n")
+    );
+    write(
+        &env_dir(&d).join("local-secrets.tfvars"),
+        &format!("supabase_service_role_key = \"fake-secret-1\"\ntls_key = <<EOT\n{pem}EOT\n"),
+    );
+    // terraform quotes the file's lines, then the value JSON-escaped, in its error.
+    let escaped = d.tmp.path().join("escaped");
+    write(&escaped, &format!("Error: invalid key {pem:?}\n"));
+    let fake_plan = format!(
+        "cat local-secrets.tfvars; cat local-secrets.tfvars '{}' >&2; exit 1",
+        escaped.display()
+    );
+    let out = d
+        .xtask_env(
+            &["plan", "--no-build"],
+            &[("TF_BIN", bin.to_str().unwrap()), ("FAKE_PLAN", &fake_plan)],
+        )
+        .fails();
+    for secret in body {
+        assert!(
+            !out.stdout.contains(secret) && !out.stderr.contains(secret),
+            "{}",
+            out.stderr
+        );
+    }
+    assert!(out.stderr.contains("(sensitive value)"), "{}", out.stderr);
+}
+
 /// Starts the xtask without waiting, stderr piped.
 fn spawn(d: &Demo, args: &[&str], env: &[(&str, &str)]) -> Child {
     let mut cmd = Command::new(xtask_bin());

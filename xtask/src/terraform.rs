@@ -234,7 +234,22 @@ impl Secrets {
         Secrets::new(values)
     }
 
-    fn new(mut values: Vec<String>) -> Secrets {
+    fn new(given: Vec<String>) -> Secrets {
+        let mut values = Vec::new();
+        for v in given {
+            if v.trim_end().contains('\n') {
+                // Streamed output is scrubbed line by line, and terraform prints values
+                // JSON-escaped: a multi-line value must be found by its lines and escaped too.
+                values.extend(
+                    v.lines()
+                        .map(str::trim)
+                        .filter(|l| l.len() >= 8)
+                        .map(str::to_string),
+                );
+                values.push(v.replace('\n', "\\n"));
+            }
+            values.push(v);
+        }
         // Very short values would garble every line they happen to appear in.
         values.retain(|v| v.len() >= 4);
         // Longest first, so a secret containing another is hidden whole.
@@ -286,7 +301,7 @@ fn var_file_strings(path: &Path) -> Vec<(String, Vec<String>)> {
     body.attributes()
         .map(|a| {
             let mut out = Vec::new();
-            hcl_strings(&a.value, &mut out);
+            hcl_strings(&a.value, &text, &mut out);
             (a.key.as_str().to_string(), out)
         })
         .collect()
@@ -301,24 +316,34 @@ fn json_strings(v: &Value, out: &mut Vec<String>) {
     }
 }
 
-fn hcl_strings(expr: &Expression, out: &mut Vec<String>) {
+/// The strings of `expr` (`text` is its file's source); a quoted string written with escapes
+/// (`"a\nb"`) is also taken as written, the form terraform quotes in its diagnostics.
+fn hcl_strings(expr: &Expression, text: &str, out: &mut Vec<String>) {
     match expr {
-        Expression::String(s) => out.push(s.value().clone()),
-        Expression::StringTemplate(_) | Expression::HeredocTemplate(_) => {
-            if let Some(t) = tf::template_text(expr) {
-                out.push(t);
+        Expression::String(_) | Expression::StringTemplate(_) | Expression::HeredocTemplate(_) => {
+            let Some(value) = tf::template_text(expr) else {
+                return;
+            };
+            let written = hcl_edit::Span::span(expr)
+                .and_then(|r| text.get(r))
+                .filter(|_| !matches!(expr, Expression::HeredocTemplate(_)))
+                .map(|w| w.strip_prefix('"').unwrap_or(w))
+                .map(|w| w.strip_suffix('"').unwrap_or(w));
+            if let Some(w) = written.filter(|w| *w != value) {
+                out.push(w.to_string());
             }
+            out.push(value);
         }
-        Expression::Array(items) => items.iter().for_each(|i| hcl_strings(i, out)),
+        Expression::Array(items) => items.iter().for_each(|i| hcl_strings(i, text, out)),
         Expression::Object(obj) => {
             for (key, value) in obj.iter() {
                 if let ObjectKey::Expression(k) = key {
-                    hcl_strings(k, out);
+                    hcl_strings(k, text, out);
                 }
-                hcl_strings(value.expr(), out);
+                hcl_strings(value.expr(), text, out);
             }
         }
-        Expression::Parenthesis(p) => hcl_strings(p.inner(), out),
+        Expression::Parenthesis(p) => hcl_strings(p.inner(), text, out),
         _ => {}
     }
 }
@@ -1132,6 +1157,54 @@ mod tests {
             s.scrub("1: key = \"broken-secret-2\" junk"),
             "1: key = \"(sensitive value)\" junk"
         );
+    }
+
+    #[test]
+    fn multi_line_and_escaped_secrets_are_masked_in_every_form() {
+        let d = tempfile::tempdir().unwrap();
+        let env = d.path().join("envs/dev");
+        write(&env.join("main.tf"), "");
+        let pem = [
+            "-----BEGIN PRIVATE KEY-----",
+            "MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7",
+            "VJTUt9Us8cKjMzEfYyjiWA4R4/M2bS1GB4t7NXp98C3SC6dVMvDu",
+            "-----END PRIVATE KEY-----",
+        ];
+        write(
+            &env.join("local-secrets.tfvars"),
+            &format!(
+                "tls_key = <<EOT\n{}\nEOT\nindented = <<-EOT\n    indented-secret-1\n    second-line-2\n    EOT\n\
+                 escaped = \"first-line-3\\nsecond-line-4\"\n",
+                pem.join("\n")
+            ),
+        );
+        let v = VarFiles::resolve(&env, "dev", &BTreeMap::new(), &[], d.path()).unwrap();
+        let s = Secrets::collect(&env, &v);
+        let leaks = |text: &str| {
+            let scrubbed = s.scrub(text);
+            pem[1..3]
+                .iter()
+                .copied()
+                .chain([
+                    "indented-secret-1",
+                    "second-line-2",
+                    "first-line-3",
+                    "second-line-4",
+                ])
+                .filter(|secret| scrubbed.contains(secret))
+                .map(str::to_string)
+                .collect::<Vec<_>>()
+        };
+        // Streamed line by line, as terraform prints a plan or a diagnostic.
+        for line in pem.iter().chain(&["  indented-secret-1", "second-line-2"]) {
+            assert_eq!(leaks(line), Vec::<String>::new(), "{line}");
+        }
+        // JSON-escaped, and quoted from the source as written.
+        let escaped = format!("\"value\": \"{}\\n\"", pem.join("\\n"));
+        assert_eq!(leaks(&escaped), Vec::<String>::new(), "{escaped}");
+        let quoted = "  3: escaped = \"first-line-3\\nsecond-line-4\"";
+        assert_eq!(leaks(quoted), Vec::<String>::new(), "{quoted}");
+        assert_eq!(leaks(&pem.join("\n")), Vec::<String>::new());
     }
 
     #[test]
