@@ -782,16 +782,25 @@ fn print_outputs(tf: &Terraform, json: bool) -> Result<()> {
     if json || !ui::interactive() {
         return Ok(());
     }
-    let outputs = tf.output_json()?;
+    for line in output_lines(tf, &tf.output_json()?) {
+        ui::eprint_line(&format!("  {line}"));
+    }
+    Ok(())
+}
+
+/// `name = value` per output, scrubbed: a non-sensitive output may still be computed from a
+/// secret (a connection string holding a password).
+fn output_lines(tf: &Terraform, outputs: &Value) -> Vec<String> {
+    let mut lines = Vec::new();
     for (name, o) in outputs.as_object().into_iter().flatten() {
         let value = match &o["value"] {
             _ if o["sensitive"] == true => "(sensitive)".to_string(),
             Value::String(s) => s.clone(),
             v => v.to_string(),
         };
-        ui::eprint_line(&format!("  {name} = {value}"));
+        lines.push(format!("{name} = {}", tf.scrub(&value)));
     }
-    Ok(())
+    lines
 }
 
 /// `cargo xtask apply`.
@@ -1007,6 +1016,39 @@ mod tests {
         );
         assert_eq!(s.steps(), 2 + 2 + 1 + 4);
         assert!(!serde_json::to_string(&s).unwrap().contains("hunter22"));
+    }
+
+    #[test]
+    fn outputs_computed_from_a_secret_are_printed_scrubbed() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::write(d.path().join("main.tf"), "").unwrap();
+        std::fs::write(
+            d.path().join(terraform::LOCAL_SECRETS),
+            "db_password = \"hunter2-secret\"\n",
+        )
+        .unwrap();
+        let vars = VarFiles::resolve(d.path(), "dev", &BTreeMap::new(), &[], d.path()).unwrap();
+        let tf = Terraform::new(
+            Path::new("/usr/bin/terraform"),
+            d.path(),
+            &terraform::Aws::default(),
+            "1m",
+            [],
+        )
+        .with_secrets(Secrets::collect(d.path(), &vars));
+        let outputs = json!({
+            "dsn": {"sensitive": false, "value": "postgres://app:hunter2-secret@db"},
+            "key": {"sensitive": true, "value": null},
+            "map": {"sensitive": false, "value": {"a": "hunter2-secret"}},
+        });
+        assert_eq!(
+            output_lines(&tf, &outputs),
+            [
+                "dsn = postgres://app:(sensitive value)@db",
+                "key = (sensitive)",
+                "map = {\"a\":\"(sensitive value)\"}",
+            ]
+        );
     }
 
     #[test]

@@ -2,8 +2,9 @@
 //! environment, with which arguments. Every command is a typed `proc::Cmd` built here (in the
 //! manner of hashicorp/terraform-exec), so argument lists and environments are unit-testable.
 //!
-//! Nothing read from Terraform is printed raw: streamed lines and error tails are scrubbed of
-//! the values of sensitive variables, and the JSON readers null sensitive values out.
+//! Nothing read from Terraform is printed raw: streamed lines, error tails and any value a
+//! caller prints (`Terraform::scrub`) are scrubbed of the values of sensitive variables and of
+//! `local-secrets.tfvars`, and the JSON readers null sensitive values out.
 
 use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
@@ -466,6 +467,11 @@ impl Terraform {
     pub fn with_secrets(mut self, secrets: Secrets) -> Terraform {
         self.secrets = secrets;
         self
+    }
+
+    /// `text` with every secret masked: for anything read from terraform that is printed.
+    pub fn scrub<'a>(&self, text: &'a str) -> Cow<'a, str> {
+        self.secrets.scrub(text)
     }
 
     pub fn dir(&self) -> &Path {
