@@ -2,46 +2,12 @@
 //! recording fake terraform; then the demo deployed end to end on the local AWS API.
 
 use std::io::BufRead;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::common::*;
 use crate::local_aws::LocalAws;
-
-/// A fake terraform in `dir`: appends each call's arguments and TF_*/AWS_* environment to
-/// `dir/record`, runs `$FAKE_INIT` on `init`, makes the saved plan and exits 2 on `plan` (after
-/// running `$FAKE_PLAN`), and shows one resource to create.
-fn fake_terraform(dir: &Path) -> PathBuf {
-    let bin = dir.join("terraform");
-    write(
-        &bin,
-        r#"#!/bin/sh
-rec="$(dirname "$0")/record"
-{ echo "args:$*"; env | grep -E '^(TF_|AWS_)' | sort; } >> "$rec"
-case "$1" in
-  version) echo '{"terraform_version":"1.9.8"}' ;;
-  init)
-    mkdir -p .terraform
-    if [ -n "$FAKE_INIT" ]; then eval "$FAKE_INIT"; fi ;;
-  plan)
-    for a in "$@"; do case "$a" in -out=*) : > "${a#-out=}" ;; esac; done
-    if [ -n "$FAKE_PLAN" ]; then eval "$FAKE_PLAN"; fi
-    exit 2 ;;
-  show) echo '{"resource_changes":[{"address":"aws_iam_role.r","mode":"managed","type":"aws_iam_role","change":{"actions":["create"],"before":null,"after":{}}}]}' ;;
-  apply) echo "applied" ;;
-  output) echo '{}' ;;
-esac
-"#,
-    );
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).unwrap();
-    bin
-}
-
-fn record(bin: &Path) -> String {
-    std::fs::read_to_string(bin.with_file_name("record")).unwrap_or_default()
-}
 
 fn env_dir(d: &Demo) -> PathBuf {
     d.infra.join("envs/dev")
@@ -246,6 +212,35 @@ fn a_multi_line_secret_never_appears_in_streamed_lines_or_errors() {
         );
     }
     assert!(out.stderr.contains("(sensitive value)"), "{}", out.stderr);
+}
+
+#[test]
+fn apply_masks_sensitive_values_of_auto_loaded_var_files_as_plan_does() {
+    let d = Demo::new();
+    let bin = fake_terraform(d.tmp.path());
+    let tfvars = env_dir(&d).join("terraform.tfvars");
+    let text = std::fs::read_to_string(&tfvars).unwrap();
+    write(
+        &tfvars,
+        &format!("{text}supabase_service_role_key = \"auto-loaded-secret-7\"\n"),
+    );
+    let env = [
+        ("TF_BIN", bin.to_str().unwrap()),
+        ("FAKE_PLAN", "cat terraform.tfvars"),
+        ("FAKE_APPLY", "cat terraform.tfvars"),
+    ];
+    for (args, code) in [(&["plan", "--no-build"][..], 2), (&["apply"][..], 0)] {
+        let out = d.xtask_env(args, &env);
+        assert_eq!(out.code, code, "{}", out.stderr);
+        assert!(
+            !out.stderr.contains("auto-loaded-secret-7")
+                && out
+                    .stderr
+                    .contains("supabase_service_role_key = \"(sensitive value)\""),
+            "{args:?}:\n{}",
+            out.stderr
+        );
+    }
 }
 
 /// Starts the xtask without waiting, stderr piped.

@@ -428,3 +428,23 @@ fn verify_without_a_deployment_says_what_to_do() {
         out.stderr
     );
 }
+
+#[test]
+fn verify_refuses_a_missing_listed_var_file_like_plan() {
+    let d = Demo::new();
+    let bin = fake_terraform(d.tmp.path());
+    std::fs::create_dir_all(d.env_dir().join(".terraform")).unwrap();
+    d.config("[terraform.var_files]\ndev = [\"missing.tfvars\"]");
+    let out = d
+        .xtask_env(
+            &["verify", "--offline"],
+            &[("TF_BIN", bin.to_str().unwrap())],
+        )
+        .fails();
+    assert!(
+        out.stderr.contains("missing.tfvars does not exist")
+            && out.stderr.contains("[terraform.var_files]"),
+        "{}",
+        out.stderr
+    );
+}

@@ -739,9 +739,10 @@ fn apply_saved(
         return Ok(summary);
     }
     confirm(&summary, opts.auto_approve)?;
+    // What terraform loads itself is masked as in the plan.
     let vars = VarFiles {
         passed: manifest.var_files.clone(),
-        auto: Vec::new(),
+        auto: VarFiles::auto_loaded(&t.dir)?,
     };
     let tf = match tf {
         Some(tf) => tf,

@@ -99,7 +99,7 @@ fn has_tf_files(dir: &Path) -> bool {
 }
 
 /// Whether Terraform loads this file of the env dir by itself.
-fn auto_loaded(name: &str) -> bool {
+fn is_auto_loaded(name: &str) -> bool {
     name == "terraform.tfvars"
         || name == "terraform.tfvars.json"
         || name.ends_with(".auto.tfvars")
@@ -125,13 +125,7 @@ impl VarFiles {
         flags: &[PathBuf],
         cwd: &Path,
     ) -> Result<VarFiles> {
-        let mut auto: Vec<PathBuf> = std::fs::read_dir(env_dir)
-            .with_context(|| format!("cannot read {}", env_dir.display()))?
-            .filter_map(|e| e.ok())
-            .filter(|e| auto_loaded(&e.file_name().to_string_lossy()) && e.path().is_file())
-            .map(|e| e.path())
-            .collect();
-        auto.sort();
+        let auto = VarFiles::auto_loaded(env_dir)?;
         let mut candidates = Vec::new();
         let secrets = env_dir.join(LOCAL_SECRETS);
         if secrets.is_file() {
@@ -168,6 +162,19 @@ impl VarFiles {
             passed.push(path);
         }
         Ok(VarFiles { passed, auto })
+    }
+
+    /// `terraform.tfvars` and `*.auto.tfvars` of the env dir, sorted: what Terraform loads
+    /// itself, so what any command in the env sees (and must mask) besides the passed files.
+    pub fn auto_loaded(env_dir: &Path) -> Result<Vec<PathBuf>> {
+        let mut auto: Vec<PathBuf> = std::fs::read_dir(env_dir)
+            .with_context(|| format!("cannot read {}", env_dir.display()))?
+            .filter_map(|e| e.ok())
+            .filter(|e| is_auto_loaded(&e.file_name().to_string_lossy()) && e.path().is_file())
+            .map(|e| e.path())
+            .collect();
+        auto.sort();
+        Ok(auto)
     }
 
     /// Names as the user knows them: relative to the env dir where possible.
@@ -212,12 +219,13 @@ pub struct Secrets {
 impl Secrets {
     pub fn collect(env_dir: &Path, var_files: &VarFiles) -> Secrets {
         let (files, _) = tf::parse_dir(env_dir);
-        let sensitive: BTreeSet<String> = files
+        let mut sensitive: BTreeSet<String> = files
             .iter()
             .flat_map(|f| f.body.get_blocks("variable"))
             .filter(|b| matches!(tf::attr(&b.body, "sensitive"), Some(Expression::Bool(v)) if *v.value()))
             .filter_map(|b| b.labels.first().map(|l| l.as_str().to_string()))
             .collect();
+        sensitive.extend(json_sensitive_variables(env_dir));
         let mut values = Vec::new();
         for path in var_files.passed.iter().chain(&var_files.auto) {
             let all = path.file_name().is_some_and(|n| n == LOCAL_SECRETS);
@@ -268,6 +276,42 @@ impl Secrets {
         }
         out
     }
+}
+
+/// Variables declared `sensitive` in the `.tf.json` files of a directory:
+/// `{"variable": {"name": {"sensitive": true}}}`, where JSON syntax also allows each level to be
+/// an array of such objects.
+fn json_sensitive_variables(dir: &Path) -> Vec<String> {
+    fn objects(v: &Value) -> Vec<&serde_json::Map<String, Value>> {
+        match v {
+            Value::Object(map) => vec![map],
+            Value::Array(items) => items.iter().filter_map(Value::as_object).collect(),
+            _ => Vec::new(),
+        }
+    }
+    let texts = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".tf.json"))
+        .filter_map(|e| std::fs::read_to_string(e.path()).ok());
+    let mut names = Vec::new();
+    for text in texts {
+        let Ok(doc) = serde_json::from_str::<Value>(&text) else {
+            continue;
+        };
+        for vars in objects(&doc["variable"]) {
+            for (name, decl) in vars {
+                if objects(decl)
+                    .iter()
+                    .any(|d| d.get("sensitive") == Some(&Value::Bool(true)))
+                {
+                    names.push(name.clone());
+                }
+            }
+        }
+    }
+    names
 }
 
 /// Every string value of each top-level variable of a `.tfvars` or `.tfvars.json` file.
@@ -1162,6 +1206,29 @@ mod tests {
         assert_eq!(
             s.scrub("1: key = \"broken-secret-2\" junk"),
             "1: key = \"(sensitive value)\" junk"
+        );
+    }
+
+    #[test]
+    fn sensitive_variables_declared_in_tf_json_are_masked() {
+        let d = tempfile::tempdir().unwrap();
+        let env = d.path().join("envs/dev");
+        write(
+            &env.join("variables.tf.json"),
+            r#"{"variable": {"token": {"sensitive": true}, "name": {}}}"#,
+        );
+        write(
+            &env.join("other.tf.json"),
+            r#"{"variable": [{"key": [{"type": "string", "sensitive": true}]}]}"#,
+        );
+        write(
+            &env.join("terraform.tfvars"),
+            "token = \"json-declared-1\"\nkey = \"json-declared-2\"\nname = \"public-name\"\n",
+        );
+        let v = VarFiles::resolve(&env, "dev", &BTreeMap::new(), &[], d.path()).unwrap();
+        assert_eq!(
+            Secrets::collect(&env, &v).scrub("json-declared-1 json-declared-2 public-name"),
+            "(sensitive value) (sensitive value) public-name"
         );
     }
 

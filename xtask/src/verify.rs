@@ -214,8 +214,7 @@ fn locate(cfg: &Config, opts: &Options, env_dir: &Path) -> Result<Terraform> {
     let tf = Terraform::locate(&name, env_dir, &opts.aws, &opts.lock_timeout)?;
     // verify passes no var file; they are read only to know which values never to print.
     let cwd = std::env::current_dir()?;
-    let vars = VarFiles::resolve(env_dir, &opts.env, &cfg.terraform.var_files, &[], &cwd)
-        .unwrap_or_default();
+    let vars = VarFiles::resolve(env_dir, &opts.env, &cfg.terraform.var_files, &[], &cwd)?;
     Ok(tf.with_secrets(Secrets::collect(env_dir, &vars)))
 }
 
