@@ -639,15 +639,20 @@ impl Terraform {
         Ok(outputs)
     }
 
-    /// `console`: one expression (one line) evaluated against the current configuration and
-    /// state, offline and without var files; what it prints. Terraform prints a sensitive value
-    /// as `(sensitive value)`.
-    pub fn console(&self, expr: &str) -> Result<String> {
-        let out = self
-            .cmd()
-            .args(["console", "-no-color"])
-            .stdin(format!("{expr}\n"))
-            .output()?;
+    /// `console` reading one expression (one line) from stdin, with the var files a plan
+    /// passes: a value that depends on a variable set only there is otherwise unknown.
+    pub fn console(&self, expr: &str, var_files: &[PathBuf]) -> Cmd {
+        let mut cmd = self.cmd().args(["console", "-no-color"]);
+        for f in var_files {
+            cmd = cmd.arg(format!("-var-file={}", self.path_arg(f)));
+        }
+        cmd.stdin(format!("{expr}\n"))
+    }
+
+    /// What `console` prints for `expr`, evaluated against the current configuration and state
+    /// (no calls beyond reading the state backend). A sensitive value prints as `(sensitive value)`.
+    pub fn eval(&self, expr: &str, var_files: &[PathBuf]) -> Result<String> {
+        let out = self.console(expr, var_files).output()?;
         if !out.success() {
             return Err(self.failed("console", &out).into());
         }
@@ -959,6 +964,11 @@ mod tests {
             ["show", "-json", "-no-color"]
         );
         assert_eq!(args(&t.output()), ["output", "-json", "-no-color"]);
+        let secrets = PathBuf::from("/i/envs/dev/local-secrets.tfvars");
+        assert_eq!(
+            args(&t.console("1", &[secrets])),
+            ["console", "-no-color", "-var-file=local-secrets.tfvars"]
+        );
     }
 
     #[test]

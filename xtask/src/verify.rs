@@ -5,7 +5,8 @@
 //! `api_routes` as Terraform evaluates it, and the local zips. Child-module outputs are not in
 //! `show -json`, and `api_routes` is often more than a literal (locals, `for`), so it is read with
 //! one `terraform console` expression over every module call of the env: Terraform's own answer
-//! for the current configuration against the current state, offline and without var files.
+//! for the current configuration against the current state, with the var files a plan passes
+//! (local-secrets.tfvars, xtask.toml's), making no calls beyond reading the state backend.
 //!
 //! Checks (one row per subject): V1 routes reach a function, V2 every function is reached,
 //! V3 gateway routes = modules' `api_routes`, V4 state hashes = local zips, V5 runtime and layers;
@@ -136,7 +137,7 @@ pub fn run(cfg: &Config, infra: Option<&Path>, opts: &Options) -> Result<Report>
             env.apply()
         );
     }
-    let tf = locate(cfg, opts, &env_dir)?;
+    let (tf, vars) = locate(cfg, opts, &env_dir)?;
     let (files, _) = tf::parse_dir(&env_dir);
     let calls = module_calls(&files);
     let gateway = gateway_call(&files, infra);
@@ -146,7 +147,7 @@ pub fn run(cfg: &Config, infra: Option<&Path>, opts: &Options) -> Result<Report>
     let (state, outputs, declared) = std::thread::scope(|s| {
         let state = s.spawn(|| tf.show_state_json());
         let outputs = opts.http.then(|| s.spawn(|| tf.output_json()));
-        let declared = evaluate_api_routes(&tf, &calls);
+        let declared = evaluate_api_routes(&tf, &calls, &vars.passed);
         (
             state.join().expect("no panics"),
             outputs.map(|o| o.join().expect("no panics")),
@@ -203,19 +204,19 @@ impl Env {
 // ---------------------------------------------------------------------------------------------
 // Terraform
 
-/// The env's terraform, as plan and apply find it; its error messages are scrubbed of the
-/// values in the env's var files.
-fn locate(cfg: &Config, opts: &Options, env_dir: &Path) -> Result<Terraform> {
+/// The env's terraform, as plan and apply find it, and the var files a plan would pass; its
+/// error messages are scrubbed of the values in the env's var files.
+fn locate(cfg: &Config, opts: &Options, env_dir: &Path) -> Result<(Terraform, VarFiles)> {
     let name = terraform::bin_name(
         opts.tf_bin.as_deref(),
         std::env::var_os("TF_BIN"),
         cfg.terraform.bin.as_deref(),
     );
     let tf = Terraform::locate(&name, env_dir, &opts.aws, &opts.lock_timeout)?;
-    // verify passes no var file; they are read only to know which values never to print.
     let cwd = std::env::current_dir()?;
     let vars = VarFiles::resolve(env_dir, &opts.env, &cfg.terraform.var_files, &[], &cwd)?;
-    Ok(tf.with_secrets(Secrets::collect(env_dir, &vars)))
+    let secrets = Secrets::collect(env_dir, &vars);
+    Ok((tf.with_secrets(secrets), vars))
 }
 
 /// `module "<name>"` blocks of the env: the calls whose `api_routes` Terraform is asked for.
@@ -269,12 +270,12 @@ struct DeclaredRoute {
 /// Terraform could not evaluate them.
 type Declared = Result<BTreeMap<String, Option<Vec<DeclaredRoute>>>, String>;
 
-fn evaluate_api_routes(tf: &Terraform, calls: &[String]) -> Declared {
+fn evaluate_api_routes(tf: &Terraform, calls: &[String], var_files: &[PathBuf]) -> Declared {
     if calls.is_empty() {
         return Ok(BTreeMap::new());
     }
     let printed = tf
-        .console(&api_routes_expression(calls))
+        .eval(&api_routes_expression(calls), var_files)
         .map_err(|e| format!("{e:#}"))?;
     parse_console(&printed)
 }
@@ -299,7 +300,7 @@ fn parse_console(stdout: &str) -> Declared {
         "(known after apply)" => {
             return Err(
                 "some api_routes are not known yet: the configuration has changes that are \
-                        not applied"
+                 not applied, or they use a variable that no var file sets"
                     .into(),
             )
         }
