@@ -494,3 +494,23 @@ fn verify_refuses_a_missing_listed_var_file_like_plan() {
         out.stderr
     );
 }
+
+#[test]
+fn verify_finds_terraform_initialised_in_tf_data_dir_as_plan_does() {
+    let d = Demo::new();
+    let bin = fake_terraform(d.tmp.path());
+    std::fs::create_dir_all(d.env_dir().join("tf-data")).unwrap();
+    let out = d.xtask_env(
+        &["verify", "--offline"],
+        &[
+            ("TF_BIN", bin.to_str().unwrap()),
+            ("TF_DATA_DIR", "tf-data"),
+        ],
+    );
+    assert!(!out.stderr.contains("not initialised"), "{}", out.stderr);
+    assert!(
+        record(&bin).contains("args:show -json -no-color\n"),
+        "{}",
+        record(&bin)
+    );
+}

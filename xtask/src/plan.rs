@@ -526,8 +526,7 @@ fn post_deploy_verify(cfg: &Config, infra: &Path, opts: &Options) -> Result<veri
 
 /// `init` when there is no `.terraform`, or when what init depends on changed since the last.
 fn ensure_init(t: &Target, tf: &Terraform) -> Result<()> {
-    let data =
-        std::env::var_os("TF_DATA_DIR").map_or_else(|| t.dir.join(".terraform"), |d| t.dir.join(d));
+    let data = terraform::data_dir(&t.dir);
     let now = terraform::init_fingerprint(tf);
     let last = std::fs::read_to_string(t.init_record()).unwrap_or_default();
     let why = if !data.is_dir() {

@@ -88,6 +88,14 @@ pub fn env_dir(infra: &Path, env: &str) -> Result<PathBuf> {
     )
 }
 
+/// Terraform's working directory for an env: `TF_DATA_DIR` (relative to the env dir, where
+/// terraform runs) when set, else `.terraform`.
+pub fn data_dir(env_dir: &Path) -> PathBuf {
+    std::env::var_os("TF_DATA_DIR")
+        .filter(|d| !d.is_empty())
+        .map_or_else(|| env_dir.join(".terraform"), |d| env_dir.join(d))
+}
+
 fn has_tf_files(dir: &Path) -> bool {
     std::fs::read_dir(dir).is_ok_and(|rd| {
         rd.filter_map(|e| e.ok()).any(|e| {

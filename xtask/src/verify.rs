@@ -129,11 +129,12 @@ pub fn run(cfg: &Config, infra: Option<&Path>, opts: &Options) -> Result<Report>
         name: opts.env.clone(),
         dir: env_dir.clone(),
     };
-    if !env_dir.join(".terraform").is_dir() {
+    let data = terraform::data_dir(&env_dir);
+    if !data.is_dir() {
         bail!(
-            "{} is not initialised (no .terraform/ in {}): deploy it first with {}",
+            "{} is not initialised ({} does not exist): deploy it first with {}",
             env.label(),
-            env_dir.display(),
+            data.display(),
             env.apply()
         );
     }
