@@ -243,6 +243,46 @@ fn apply_masks_sensitive_values_of_auto_loaded_var_files_as_plan_does() {
     }
 }
 
+#[test]
+fn deploy_json_prints_its_document_when_verify_fails_after_the_apply() {
+    let d = Demo::new();
+    let bin = fake_terraform(d.tmp.path());
+    // An aws CLI without credentials: the live checks fail.
+    let tools = d.tmp.path().join("tools");
+    let aws = tools.join("aws");
+    write(
+        &aws,
+        "#!/bin/sh\necho 'Unable to locate credentials' >&2\nexit 255\n",
+    );
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&aws, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let path = format!(
+        "{}:{}",
+        tools.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let out = d.xtask_env(
+        &["deploy", "--no-build", "--json"],
+        &[("TF_BIN", bin.to_str().unwrap()), ("PATH", &path)],
+    );
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("applied, but verify failed"),
+        "{}",
+        out.stderr
+    );
+    let doc = out.json();
+    assert_eq!(doc["applied"], true, "{doc}");
+    assert_eq!(doc["create"], 1, "{doc}");
+    let checks = doc["verify"]["checks"].as_array().unwrap();
+    assert!(
+        checks
+            .iter()
+            .any(|c| c["id"] == "live" && c["status"] == "fail"),
+        "{doc}"
+    );
+}
+
 /// Starts the xtask without waiting, stderr piped.
 fn spawn(d: &Demo, args: &[&str], env: &[(&str, &str)]) -> Child {
     let mut cmd = Command::new(xtask_bin());

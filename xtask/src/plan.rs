@@ -493,7 +493,7 @@ fn preflight_check(cfg: &Config, infra: &Path, env: &str) -> Result<()> {
 }
 
 /// After a deploy: the deployed stack is what was built, live. With --json only the deploy's
-/// document is printed, and a failed check fails the deploy by name.
+/// document is printed (see `deploy`); a failed check is the caller's to report.
 fn post_deploy_verify(cfg: &Config, infra: &Path, opts: &Options) -> Result<verify::Report> {
     let vopts = verify::Options {
         env: opts.env.clone(),
@@ -508,6 +508,11 @@ fn post_deploy_verify(cfg: &Config, infra: &Path, opts: &Options) -> Result<veri
     if !opts.json {
         crate::report::verify(&report, &format!("envs/{}", opts.env), false)?;
     }
+    Ok(report)
+}
+
+/// A deploy whose verify failed fails, naming each failed check.
+fn verified(report: &verify::Report, env: &str) -> Result<()> {
     let failed: Vec<String> = report
         .checks
         .iter()
@@ -518,10 +523,10 @@ fn post_deploy_verify(cfg: &Config, infra: &Path, opts: &Options) -> Result<veri
         bail!(
             "applied, but verify failed:\n  {}\nrun `cargo xtask verify --env {}` for the fixes",
             failed.join("\n  "),
-            opts.env
+            env
         );
     }
-    Ok(report)
+    Ok(())
 }
 
 /// `init` when there is no `.terraform`, or when what init depends on changed since the last.
@@ -827,13 +832,17 @@ pub fn deploy(cfg: &Config, infra: Option<&Path>, opts: &Options) -> Result<()> 
     // Checked again: nothing may have changed while terraform planned.
     let manifest = saved_plan(&t)?;
     let summary = apply_saved(&t, opts, &manifest, Some(tf))?;
-    let verified = post_deploy_verify(cfg, &t.infra, opts)?;
+    let report = post_deploy_verify(cfg, &t.infra, opts);
+    // Printed whatever verify found: CI must learn what was applied even when it then fails.
     if opts.json {
         let mut doc = serde_json::to_value(&summary)?;
-        doc["verify"] = serde_json::to_value(&verified)?;
+        doc["verify"] = match &report {
+            Ok(r) => serde_json::to_value(r)?,
+            Err(_) => Value::Null,
+        };
         print_out(&format!("{}\n", serde_json::to_string_pretty(&doc)?));
     }
-    Ok(())
+    verified(&report?, &opts.env)
 }
 
 /// Stdout, ignoring a closed pipe (`| head`): the work is done, the report is best effort.
