@@ -152,9 +152,12 @@ fn terraform_gets_a_clean_environment_and_the_var_files_in_order() {
         Some("*")
     );
 
-    // apply runs that saved plan and nothing else.
+    // apply runs that saved plan and nothing else, for the same profile and region.
     let out = d
-        .xtask_env(&["apply"], &[("TF_BIN", bin.to_str().unwrap())])
+        .xtask_env(
+            &["apply", "--profile", "demo-admin", "--region", "eu-west-1"],
+            &[("TF_BIN", bin.to_str().unwrap())],
+        )
         .ok();
     let rec = record(&bin);
     let calls: Vec<&str> = rec
@@ -414,6 +417,61 @@ fn a_second_ctrl_c_kills_a_terraform_that_does_not_stop() {
         1,
         "the second Ctrl-C kills, it is not forwarded"
     );
+}
+
+#[test]
+fn a_second_run_on_the_same_env_waits_for_the_first() {
+    let d = Demo::new();
+    let bin = fake_terraform(d.tmp.path());
+    let go = d.tmp.path().join("go");
+    let slow = format!(
+        r#"echo planning >> "$rec"; while [ ! -e '{}' ]; do sleep 0.05; done"#,
+        go.display()
+    );
+    let tf_bin = ("TF_BIN", bin.to_str().unwrap());
+    let first = spawn(&d, &["plan", "--no-build"], &[tf_bin, ("FAKE_PLAN", &slow)]);
+    wait_for("the first plan", Duration::from_secs(60), || {
+        record(&bin).contains("planning")
+    });
+    let mut second = spawn(&d, &["apply"], &[tf_bin]);
+    std::thread::sleep(Duration::from_secs(2));
+    assert!(second.try_wait().unwrap().is_none(), "apply did not wait");
+    assert_eq!(record(&bin).matches("args:version").count(), 1);
+    write(&go, "");
+    let (code, stderr) = finish(first, Duration::from_secs(30));
+    assert_eq!(code, 2, "{stderr}");
+    let (code, stderr) = finish(second, Duration::from_secs(30));
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stderr.contains("another plan, apply or deploy of env dev holds")
+            && stderr.contains("waiting for it to finish"),
+        "{stderr}"
+    );
+    assert!(record(&bin).contains("args:apply"), "{}", record(&bin));
+}
+
+#[test]
+fn apply_refuses_a_plan_made_for_another_profile_or_region() {
+    let d = Demo::new();
+    let bin = fake_terraform(d.tmp.path());
+    let env = [("TF_BIN", bin.to_str().unwrap())];
+    let planned = ["--profile", "demo-admin", "--region", "eu-west-1"];
+    let out = d.xtask_env(&[&["plan", "--no-build"][..], &planned].concat(), &env);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    let out = d
+        .xtask_env(&["apply", "--profile", "demo-admin"], &env)
+        .fails();
+    assert!(
+        out.stderr.contains(
+            "plan is stale: it was made with --profile demo-admin --region eu-west-1, \
+             this apply has --profile demo-admin"
+        ),
+        "{}",
+        out.stderr
+    );
+    assert!(!record(&bin).contains("args:apply"), "{}", record(&bin));
+    d.xtask_env(&[&["apply"][..], &planned].concat(), &env).ok();
+    assert!(record(&bin).contains("args:apply"), "{}", record(&bin));
 }
 
 /// Everything the xtask printed in the end-to-end run, to look for the secret in.

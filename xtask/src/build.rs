@@ -89,6 +89,9 @@ struct Saved {
     mtime_ns: u128,
 }
 
+/// Who holds the stack's lock, as the build that waits for it says.
+const BUILD_HOLDER: &str = "another build of this stack";
+
 /// Where the xtask keeps its lock, state and dependency cache inside a stack.
 pub fn cache_dir(cfg: &Config) -> PathBuf {
     cfg.stack.join(".xtask")
@@ -99,7 +102,7 @@ pub fn run(cfg: &Config, infra: Option<&Path>, opts: &Options) -> Result<Report>
     let cache = cache_dir(cfg);
     std::fs::create_dir_all(cache.join("deps"))
         .with_context(|| format!("cannot create {}", cache.display()))?;
-    let _lock = lock(&cache)?;
+    let _lock = lock(&cache, BUILD_HOLDER)?;
     let state_path = cache.join("state.json");
     let mut state: State = std::fs::read(&state_path)
         .ok()
@@ -630,8 +633,10 @@ fn mtime_ns(p: &Path) -> Option<u128> {
     Some(m.duration_since(std::time::UNIX_EPOCH).ok()?.as_nanos())
 }
 
-fn lock(cache: &Path) -> Result<std::fs::File> {
-    let path = cache.join("lock");
+/// An exclusive lock on `<dir>/lock`, held until the file is dropped. While `holder` (e.g.
+/// "another build of this stack") has it, says so and waits.
+pub fn lock(dir: &Path, holder: &str) -> Result<std::fs::File> {
+    let path = dir.join("lock");
     let file = std::fs::OpenOptions::new()
         .create(true)
         .truncate(false)
@@ -642,7 +647,7 @@ fn lock(cache: &Path) -> Result<std::fs::File> {
         Ok(()) => {}
         Err(std::fs::TryLockError::WouldBlock) => {
             crate::ui::warn(&format!(
-                "another build of this stack holds {}; waiting for it to finish",
+                "{holder} holds {}; waiting for it to finish",
                 path.display()
             ));
             file.lock()
@@ -691,7 +696,7 @@ pub fn clean(cfg: &Config, infra: Option<&Path>) -> Result<Vec<PathBuf>> {
     let mut removed = Vec::new();
     let cache = cache_dir(cfg);
     let _lock = if cache.is_dir() {
-        Some(lock(&cache)?)
+        Some(lock(&cache, BUILD_HOLDER)?)
     } else {
         None
     };

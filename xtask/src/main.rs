@@ -81,8 +81,9 @@ enum Command {
     /// Apply the saved plan of one env, refused when anything it was made from changed
     #[command(
         long_about = "Apply <env dir>/.xtask/<env>.tfplan, the plan `cargo xtask plan` \
-        saved, and nothing else. Refused when there is none, or when any zip, .tf file (of the \
-        env or its local modules), lock file or var file changed since it was made. A plan that \
+        saved, and nothing else. Refused when there is none, when any zip, .tf file (of the \
+        env or its local modules), lock file or var file changed since it was made, or when \
+        --profile or --region differ from the plan's. A plan that \
         deletes or replaces anything (a layer's new version aside) asks for `yes` on a terminal \
         and needs --auto-approve elsewhere. Ctrl-C asks terraform to stop cleanly and release \
         the state lock; a second Ctrl-C kills it.\n\n\

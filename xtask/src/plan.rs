@@ -26,7 +26,7 @@ use crate::ui::{self, Activity};
 use crate::verify;
 
 /// Bump when the manifest changes meaning: an older one then asks for a new plan.
-const MANIFEST_FORMAT: u32 = 1;
+const MANIFEST_FORMAT: u32 = 2;
 
 pub struct Options {
     pub env: String,
@@ -284,6 +284,16 @@ impl<'a> Target<'a> {
         Ok(dir)
     }
 
+    /// Held for a whole plan, apply or deploy of the env: terraform writes the saved plan in
+    /// place, so two at once would apply or record each other's half-written plan.
+    fn lock(&self) -> Result<std::fs::File> {
+        let dir = self.state_dir()?;
+        build::lock(
+            &dir,
+            &format!("another plan, apply or deploy of env {}", self.env),
+        )
+    }
+
     fn plan_file(&self) -> PathBuf {
         self.dir.join(".xtask").join(format!("{}.tfplan", self.env))
     }
@@ -342,7 +352,9 @@ impl<'a> Target<'a> {
 struct Manifest {
     format: u32,
     plan_sha256: String,
-    terraform: String,
+    /// `--profile` and `--region`: a plan made for one account or region applies only there.
+    profile: Option<String>,
+    region: Option<String>,
     var_files: Vec<PathBuf>,
     /// Every input file and its SHA-256 (`missing` when absent).
     inputs: BTreeMap<PathBuf, String>,
@@ -594,7 +606,8 @@ fn make_plan(t: &Target, opts: &Options) -> Result<(Summary, Terraform)> {
     let manifest = Manifest {
         format: MANIFEST_FORMAT,
         plan_sha256: sha256_file(&plan_file)?,
-        terraform: format!("{} {}", tf.name, tf.version),
+        profile: opts.aws.profile.clone(),
+        region: opts.aws.region.clone(),
         var_files: vars.passed,
         inputs: before,
         summary: summary.clone(),
@@ -634,6 +647,7 @@ fn unset_variable_hint(t: &Target, e: anyhow::Error) -> anyhow::Error {
 /// `cargo xtask plan`. `Ok(true)` when changes are pending.
 pub fn plan(cfg: &Config, infra: Option<&Path>, opts: &Options) -> Result<bool> {
     let t = Target::new(cfg, infra, &opts.env)?;
+    let _lock = t.lock()?;
     let (summary, _) = make_plan(&t, opts)?;
     if opts.json {
         print_json(&summary)?;
@@ -643,8 +657,9 @@ pub fn plan(cfg: &Config, infra: Option<&Path>, opts: &Options) -> Result<bool> 
     Ok(summary.changes)
 }
 
-/// The saved plan of an env, refused when missing, replaced or stale.
-fn saved_plan(t: &Target) -> Result<Manifest> {
+/// The saved plan of an env, refused when missing, replaced, stale, or made with another
+/// `--profile` or `--region` than `aws`.
+fn saved_plan(t: &Target, aws: &terraform::Aws) -> Result<Manifest> {
     let (plan_file, manifest_file) = (t.plan_file(), t.manifest_file());
     let text = match std::fs::read(&manifest_file) {
         Ok(text) if plan_file.is_file() => text,
@@ -673,6 +688,15 @@ fn saved_plan(t: &Target) -> Result<Manifest> {
             t.plan_command()
         );
     }
+    if (&manifest.profile, &manifest.region) != (&aws.profile, &aws.region) {
+        bail!(
+            "plan is stale: it was made with {}, this apply has {}; pass the same --profile and \
+             --region as the plan, or run {}",
+            aws_flags(&manifest.profile, &manifest.region),
+            aws_flags(&aws.profile, &aws.region),
+            t.plan_command()
+        );
+    }
     let changed = changes(t, &manifest.inputs, &inputs(t, &manifest.var_files)?);
     if !changed.is_empty() {
         bail!(
@@ -682,6 +706,19 @@ fn saved_plan(t: &Target) -> Result<Manifest> {
         );
     }
     Ok(manifest)
+}
+
+/// `--profile p --region r` as given, for messages.
+fn aws_flags(profile: &Option<String>, region: &Option<String>) -> String {
+    let flags: Vec<String> = [("--profile", profile), ("--region", region)]
+        .into_iter()
+        .filter_map(|(flag, v)| v.as_ref().map(|v| format!("{flag} {v}")))
+        .collect();
+    if flags.is_empty() {
+        "no --profile or --region".into()
+    } else {
+        flags.join(" ")
+    }
 }
 
 /// Deletes and replaces go ahead with `--auto-approve`, or when typed `yes` on a terminal.
@@ -811,7 +848,8 @@ fn output_lines(tf: &Terraform, outputs: &Value) -> Vec<String> {
 /// `cargo xtask apply`.
 pub fn apply(cfg: &Config, infra: Option<&Path>, opts: &Options) -> Result<()> {
     let t = Target::new(cfg, infra, &opts.env)?;
-    let manifest = saved_plan(&t)?;
+    let _lock = t.lock()?;
+    let manifest = saved_plan(&t, &opts.aws)?;
     if !opts.json {
         print_human(&t, &manifest.summary, false);
     }
@@ -825,12 +863,13 @@ pub fn apply(cfg: &Config, infra: Option<&Path>, opts: &Options) -> Result<()> {
 /// `cargo xtask deploy`: build → check → plan → apply → verify.
 pub fn deploy(cfg: &Config, infra: Option<&Path>, opts: &Options) -> Result<()> {
     let t = Target::new(cfg, infra, &opts.env)?;
+    let _lock = t.lock()?;
     let (planned, tf) = make_plan(&t, opts)?;
     if !opts.json {
         print_human(&t, &planned, false);
     }
     // Checked again: nothing may have changed while terraform planned.
-    let manifest = saved_plan(&t)?;
+    let manifest = saved_plan(&t, &opts.aws)?;
     let summary = apply_saved(&t, opts, &manifest, Some(tf))?;
     let report = post_deploy_verify(cfg, &t.infra, opts);
     // Printed whatever verify found: CI must learn what was applied even when it then fails.
