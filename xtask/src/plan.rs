@@ -441,7 +441,7 @@ fn locate(t: &Target, opts: &Options, secrets: Secrets) -> Result<Terraform> {
         std::env::var_os("TF_BIN"),
         t.cfg.terraform.bin.as_deref(),
     );
-    let tf = Terraform::locate(&name, &t.dir, &opts.aws, &opts.lock_timeout)?;
+    let tf = Terraform::locate(&name, &t.dir, &opts.aws)?;
     ui::step(&format!(
         "{} {} ({})",
         tf.name,
@@ -514,7 +514,6 @@ fn post_deploy_verify(cfg: &Config, infra: &Path, opts: &Options) -> Result<veri
         url: None,
         tf_bin: opts.tf_bin.clone(),
         aws: opts.aws.clone(),
-        lock_timeout: opts.lock_timeout.clone(),
     };
     let report = verify::run(cfg, Some(infra), &vopts)?;
     if !opts.json {
@@ -591,6 +590,7 @@ fn make_plan(t: &Target, opts: &Options) -> Result<(Summary, Terraform)> {
     let cmd = tf.plan(&PlanOpts {
         var_files: vars.passed.clone(),
         out: plan_file.clone(),
+        lock_timeout: opts.lock_timeout.clone(),
     });
     let code = match tf.stream(&cmd, "plan", &Activity::new("plan", None), &[0, 2]) {
         Ok(code) => code,
@@ -792,7 +792,12 @@ fn apply_saved(
     ui::step(&format!("apply {}: {}", t.env, t.show(&t.plan_file())));
     let started = Instant::now();
     let activity = Activity::new("apply", Some(summary.steps()));
-    match tf.stream(&tf.apply(&t.plan_file()), "apply", &activity, &[0]) {
+    match tf.stream(
+        &tf.apply(&t.plan_file(), &opts.lock_timeout),
+        "apply",
+        &activity,
+        &[0],
+    ) {
         Ok(_) => {}
         Err(e) if e.is::<Cancelled>() => {
             ui::warn(&format!(
@@ -1080,7 +1085,6 @@ mod tests {
             Path::new("/usr/bin/terraform"),
             d.path(),
             &terraform::Aws::default(),
-            "1m",
             [],
         )
         .with_secrets(Secrets::collect(d.path(), &vars));

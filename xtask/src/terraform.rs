@@ -414,6 +414,8 @@ pub struct PlanOpts {
     pub var_files: Vec<PathBuf>,
     /// Where the saved plan goes.
     pub out: PathBuf,
+    /// How long to wait for the state lock (`-lock-timeout`).
+    pub lock_timeout: String,
 }
 
 /// What `show -json` reads.
@@ -446,7 +448,6 @@ pub struct Terraform {
     pub name: String,
     pub version: String,
     dir: PathBuf,
-    lock_timeout: String,
     env: Vec<(String, String)>,
     /// Inherited variables removed from terraform's environment.
     pub removed: Vec<String>,
@@ -459,7 +460,6 @@ impl Terraform {
         bin: &Path,
         dir: &Path,
         aws: &Aws,
-        lock_timeout: &str,
         inherited: impl IntoIterator<Item = OsString>,
     ) -> Terraform {
         let mut removed: Vec<String> = inherited
@@ -485,7 +485,6 @@ impl Terraform {
             bin: bin.to_path_buf(),
             version: String::new(),
             dir: dir.to_path_buf(),
-            lock_timeout: lock_timeout.to_string(),
             env,
             removed,
             secrets: Secrets::default(),
@@ -494,16 +493,10 @@ impl Terraform {
 
     /// Finds `name` (a command on PATH or a path), warns about the inherited variables it
     /// removes, and checks the version once.
-    pub fn locate(name: &str, dir: &Path, aws: &Aws, lock_timeout: &str) -> Result<Terraform> {
+    pub fn locate(name: &str, dir: &Path, aws: &Aws) -> Result<Terraform> {
         let bin = which::which(name)
             .map_err(|_| anyhow::anyhow!("{name} not found on PATH; {INSTALL}"))?;
-        let mut tf = Terraform::new(
-            &bin,
-            dir,
-            aws,
-            lock_timeout,
-            std::env::vars_os().map(|(k, _)| k),
-        );
+        let mut tf = Terraform::new(&bin, dir, aws, std::env::vars_os().map(|(k, _)| k));
         for name in &tf.removed {
             ui::warn(&format!(
                 "{name} is set in the environment; not passing it to {} so the xtask's \
@@ -585,7 +578,7 @@ impl Terraform {
             "-input=false".into(),
             "-no-color".into(),
             "-detailed-exitcode".into(),
-            format!("-lock-timeout={}", self.lock_timeout),
+            format!("-lock-timeout={}", opts.lock_timeout),
             format!("-out={}", self.path_arg(&opts.out)),
         ]);
         for f in &opts.var_files {
@@ -595,12 +588,12 @@ impl Terraform {
     }
 
     /// Applies a saved plan: terraform asks nothing, the plan is the approval.
-    pub fn apply(&self, planfile: &Path) -> Cmd {
+    pub fn apply(&self, planfile: &Path, lock_timeout: &str) -> Cmd {
         self.cmd().args([
             "apply".to_string(),
             "-input=false".into(),
             "-no-color".into(),
-            format!("-lock-timeout={}", self.lock_timeout),
+            format!("-lock-timeout={lock_timeout}"),
             self.path_arg(planfile),
         ])
     }
@@ -877,7 +870,6 @@ mod tests {
                 profile: Some("dev-admin".into()),
                 region: Some("eu-west-1".into()),
             },
-            "2m",
             [
                 "PATH",
                 "TF_LOG",
@@ -907,6 +899,7 @@ mod tests {
                 PathBuf::from("/elsewhere/x.tfvars"),
             ],
             out: PathBuf::from("/i/envs/dev/.xtask/dev.tfplan"),
+            lock_timeout: "2m".into(),
         });
         assert_eq!(
             args(&cmd),
@@ -954,7 +947,7 @@ mod tests {
         let plan = Path::new("/i/envs/dev/.xtask/dev.tfplan");
         assert_eq!(args(&t.init()), ["init", "-input=false", "-no-color"]);
         assert_eq!(
-            args(&t.apply(plan)),
+            args(&t.apply(plan, "2m")),
             [
                 "apply",
                 "-input=false",
@@ -1019,7 +1012,7 @@ mod tests {
         let bin = fake(d.path(), "1.9.0");
         let env_dir = d.path().join("envs/dev");
         std::fs::create_dir_all(&env_dir).unwrap();
-        let mut t = Terraform::new(&bin, &env_dir, &Aws::default(), "1m", [])
+        let mut t = Terraform::new(&bin, &env_dir, &Aws::default(), [])
             .with_secrets(Secrets::new(vec!["hunter22".into()]));
         t.version = t.probe_version().unwrap();
         assert_eq!(t.version, "1.9.0");
@@ -1031,6 +1024,7 @@ mod tests {
         let plan = t.plan(&PlanOpts {
             var_files: vec![],
             out: env_dir.join("p"),
+            lock_timeout: "1m".into(),
         });
         let err = t
             .stream(&plan, "plan", &Activity::new("plan", None), &[0, 2])
@@ -1064,7 +1058,7 @@ mod tests {
     fn too_old_a_terraform_says_how_to_upgrade() {
         let d = tempfile::tempdir().unwrap();
         let bin = fake(d.path(), "1.3.9");
-        let t = Terraform::new(&bin, d.path(), &Aws::default(), "1m", []);
+        let t = Terraform::new(&bin, d.path(), &Aws::default(), []);
         let err = format!("{:#}", t.probe_version().unwrap_err());
         assert!(err.contains("terraform 1.3.9 is older than 1.5.0"), "{err}");
         assert!(

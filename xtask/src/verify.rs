@@ -37,7 +37,6 @@ pub struct Options {
     pub tf_bin: Option<String>,
     /// Exported to terraform and to the aws CLI.
     pub aws: terraform::Aws,
-    pub lock_timeout: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -213,7 +212,7 @@ fn locate(cfg: &Config, opts: &Options, env_dir: &Path) -> Result<(Terraform, Va
         std::env::var_os("TF_BIN"),
         cfg.terraform.bin.as_deref(),
     );
-    let tf = Terraform::locate(&name, env_dir, &opts.aws, &opts.lock_timeout)?;
+    let tf = Terraform::locate(&name, env_dir, &opts.aws)?;
     let cwd = std::env::current_dir()?;
     let vars = VarFiles::resolve(env_dir, &opts.env, &cfg.terraform.var_files, &[], &cwd)?;
     let secrets = Secrets::collect(env_dir, &vars);
