@@ -231,7 +231,8 @@ struct BuildArgs {
 struct VerifyArgs {
     #[command(flatten)]
     tf: TfArgs,
-    /// Only read Terraform's state and the local zips; make no AWS calls
+    /// Only read Terraform's state and the local zips: no AWS calls beyond reading the state
+    /// backend (S3 for a remote state)
     #[arg(long)]
     offline: bool,
     /// Also request every route without credentials: private → 401/403, public → not 404

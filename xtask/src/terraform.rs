@@ -50,6 +50,11 @@ pub fn bin_name(flag: Option<&str>, env: Option<OsString>, config: Option<&str>)
         .unwrap_or_else(|| "terraform".to_string())
 }
 
+/// The binary as the user configured it: `bin_name` with this process's `TF_BIN`.
+pub fn configured_bin(flag: Option<&str>, config: Option<&str>) -> String {
+    bin_name(flag, std::env::var_os("TF_BIN"), config)
+}
+
 /// `envs/<env>` of the infra repo; an unknown env, or one without `.tf` files, is an error that
 /// lists the envs there are.
 pub fn env_dir(infra: &Path, env: &str) -> Result<PathBuf> {

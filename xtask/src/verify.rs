@@ -127,6 +127,7 @@ pub fn run(cfg: &Config, infra: Option<&Path>, opts: &Options) -> Result<Report>
     let env = Env {
         name: opts.env.clone(),
         dir: env_dir.clone(),
+        bin: terraform::configured_bin(opts.tf_bin.as_deref(), cfg.terraform.bin.as_deref()),
     };
     let data = terraform::data_dir(&env_dir);
     if !data.is_dir() {
@@ -137,7 +138,7 @@ pub fn run(cfg: &Config, infra: Option<&Path>, opts: &Options) -> Result<Report>
             env.apply()
         );
     }
-    let (tf, vars) = locate(cfg, opts, &env_dir)?;
+    let (tf, vars) = locate(cfg, opts, &env)?;
     let (files, _) = tf::parse_dir(&env_dir);
     let calls = module_calls(&files);
     let gateway = gateway_call(&files, infra);
@@ -181,6 +182,8 @@ pub fn run(cfg: &Config, infra: Option<&Path>, opts: &Options) -> Result<Report>
 struct Env {
     name: String,
     dir: PathBuf,
+    /// The terraform binary as configured (`terraform`, `tofu`, a path), for fixes to run.
+    bin: String,
 }
 
 impl Env {
@@ -193,11 +196,11 @@ impl Env {
         format!("`cargo xtask apply --env {}`", self.name)
     }
 
-    /// `terraform -chdir=…` for a fix the user runs from where they are.
+    /// `terraform -chdir=…` (or `tofu`) for a fix the user runs from where they are.
     fn terraform(&self, args: &str) -> String {
         let cwd = std::env::current_dir().unwrap_or_default();
         let dir = self.dir.strip_prefix(&cwd).unwrap_or(&self.dir);
-        format!("terraform -chdir={} {args}", dir.display())
+        format!("{} -chdir={} {args}", self.bin, dir.display())
     }
 }
 
@@ -206,16 +209,11 @@ impl Env {
 
 /// The env's terraform, as plan and apply find it, and the var files a plan would pass; its
 /// error messages are scrubbed of the values in the env's var files.
-fn locate(cfg: &Config, opts: &Options, env_dir: &Path) -> Result<(Terraform, VarFiles)> {
-    let name = terraform::bin_name(
-        opts.tf_bin.as_deref(),
-        std::env::var_os("TF_BIN"),
-        cfg.terraform.bin.as_deref(),
-    );
-    let tf = Terraform::locate(&name, env_dir, &opts.aws)?;
+fn locate(cfg: &Config, opts: &Options, env: &Env) -> Result<(Terraform, VarFiles)> {
+    let tf = Terraform::locate(&env.bin, &env.dir, &opts.aws)?;
     let cwd = std::env::current_dir()?;
-    let vars = VarFiles::resolve(env_dir, &opts.env, &cfg.terraform.var_files, &[], &cwd)?;
-    let secrets = Secrets::collect(env_dir, &vars);
+    let vars = VarFiles::resolve(&env.dir, &opts.env, &cfg.terraform.var_files, &[], &cwd)?;
+    let secrets = Secrets::collect(&env.dir, &vars);
     Ok((tf.with_secrets(secrets), vars))
 }
 
