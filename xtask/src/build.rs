@@ -6,7 +6,6 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use anyhow::{anyhow, bail, Context, Result};
@@ -17,6 +16,7 @@ use crate::archive::{self, Entry};
 use crate::config::Config;
 use crate::discover::{self, Artifact, Kind};
 use crate::install::{self, Installer};
+use crate::pool;
 use crate::tf::{self, LayerRef};
 use crate::ui::Progress;
 
@@ -120,32 +120,22 @@ pub fn run(cfg: &Config, infra: Option<&Path>, opts: &Options) -> Result<Report>
     };
 
     let progress = Progress::new(found.artifacts.len(), "build");
-    let next = AtomicUsize::new(0);
-    let results: Mutex<Vec<(Record, Option<Saved>)>> = Mutex::new(Vec::new());
-    std::thread::scope(|s| {
-        for _ in 0..opts.jobs.clamp(1, found.artifacts.len().max(1)) {
-            s.spawn(|| loop {
-                let i = next.fetch_add(1, Ordering::SeqCst);
-                let Some(a) = found.artifacts.get(i) else {
-                    break;
-                };
-                let task = progress.task(&a.id());
-                let (record, saved) = ctx.build_one(a, &task);
-                for w in &record.warnings {
-                    progress.println(&format!("warning: {}: {w}", a.id()));
-                }
-                task.done(&match &record.error {
-                    Some(e) => format!("failed\n{e}"),
-                    None => status_word(record.status).to_string(),
-                });
-                results.lock().expect("no panics").push((record, saved));
-            });
+    let results = pool::parallel(&found.artifacts, opts.jobs, |a| {
+        let task = progress.task(&a.id());
+        let (record, saved) = ctx.build_one(a, &task);
+        for w in &record.warnings {
+            progress.println(&format!("warning: {}: {w}", a.id()));
         }
+        task.done(&match &record.error {
+            Some(e) => format!("failed\n{e}"),
+            None => status_word(record.status).to_string(),
+        });
+        (record, saved)
     });
     progress.finish();
 
     let mut records = Vec::new();
-    for (record, saved) in results.into_inner().expect("no panics") {
+    for (record, saved) in results {
         let id = format!("{}/{}", record.module, record.name);
         if let Some(saved) = saved {
             state.artifacts.insert(id, saved);

@@ -15,6 +15,7 @@ mod config;
 mod discover;
 mod install;
 mod plan;
+mod pool;
 mod proc;
 mod report;
 mod terraform;

@@ -21,7 +21,7 @@ use crate::build::{self, write_atomic};
 use crate::config::Config;
 use crate::discover;
 use crate::proc::Cancelled;
-use crate::terraform::{self, PlanOpts, Secrets, Terraform, VarFiles};
+use crate::terraform::{self, PlanOpts, Terraform, VarFiles};
 use crate::ui::{self, Activity};
 use crate::verify;
 
@@ -435,20 +435,17 @@ fn changes(
     out
 }
 
-fn locate(t: &Target, opts: &Options, secrets: Secrets) -> Result<Terraform> {
-    let name = terraform::bin_name(
-        opts.tf_bin.as_deref(),
-        std::env::var_os("TF_BIN"),
-        t.cfg.terraform.bin.as_deref(),
-    );
-    let tf = Terraform::locate(&name, &t.dir, &opts.aws)?;
+/// The env's terraform, named in the progress output.
+fn locate(t: &Target, opts: &Options, vars: &VarFiles) -> Result<Terraform> {
+    let name = terraform::configured_bin(opts.tf_bin.as_deref(), t.cfg.terraform.bin.as_deref());
+    let tf = Terraform::locate(&name, &t.dir, &opts.aws, vars)?;
     ui::step(&format!(
         "{} {} ({})",
         tf.name,
         tf.version,
         tf.bin().display()
     ));
-    Ok(tf.with_secrets(secrets))
+    Ok(tf)
 }
 
 fn build_first(t: &Target, opts: &Options) -> Result<()> {
@@ -568,7 +565,7 @@ fn make_plan(t: &Target, opts: &Options) -> Result<(Summary, Terraform)> {
         &opts.var_files,
         &cwd,
     )?;
-    let tf = locate(t, opts, Secrets::collect(&t.dir, &vars))?;
+    let tf = locate(t, opts, &vars)?;
     build_first(t, opts)?;
     preflight_check(t.cfg, &t.infra, &t.env)?;
     t.state_dir()?;
@@ -787,7 +784,7 @@ fn apply_saved(
     };
     let tf = match tf {
         Some(tf) => tf,
-        None => locate(t, opts, Secrets::collect(&t.dir, &vars))?,
+        None => locate(t, opts, &vars)?,
     };
     ui::step(&format!("apply {}: {}", t.env, t.show(&t.plan_file())));
     let started = Instant::now();
@@ -955,6 +952,7 @@ fn print_human(t: &Target, s: &Summary, apply_hint: bool) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::terraform::Secrets;
     use serde_json::json;
 
     fn rc(address: &str, kind: &str, actions: &[&str], before: Value, after: Value) -> Value {

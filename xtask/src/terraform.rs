@@ -496,9 +496,11 @@ impl Terraform {
         }
     }
 
-    /// Finds `name` (a command on PATH or a path), warns about the inherited variables it
-    /// removes, and checks the version once.
-    pub fn locate(name: &str, dir: &Path, aws: &Aws) -> Result<Terraform> {
+    /// The env's terraform as plan, apply and verify run it: finds `name` (a command on PATH
+    /// or a path, see `configured_bin`), warns about the inherited variables it removes, checks
+    /// the version once, and scrubs what must stay secret in the env's var files `vars` from all
+    /// it prints.
+    pub fn locate(name: &str, dir: &Path, aws: &Aws, vars: &VarFiles) -> Result<Terraform> {
         let bin = which::which(name)
             .map_err(|_| anyhow::anyhow!("{name} not found on PATH; {INSTALL}"))?;
         let mut tf = Terraform::new(&bin, dir, aws, std::env::vars_os().map(|(k, _)| k));
@@ -510,7 +512,7 @@ impl Terraform {
             ));
         }
         tf.version = tf.probe_version()?;
-        Ok(tf)
+        Ok(tf.with_secrets(Secrets::collect(dir, vars)))
     }
 
     /// Lines read from this terraform and printed are scrubbed of these.

@@ -25,7 +25,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::config::Config;
-use crate::terraform::{self, Secrets, Terraform, VarFiles};
+use crate::terraform::{self, Terraform, VarFiles};
 use crate::tf;
 
 pub struct Options {
@@ -138,7 +138,9 @@ pub fn run(cfg: &Config, infra: Option<&Path>, opts: &Options) -> Result<Report>
             env.apply()
         );
     }
-    let (tf, vars) = locate(cfg, opts, &env)?;
+    let cwd = std::env::current_dir()?;
+    let vars = VarFiles::resolve(&env_dir, &opts.env, &cfg.terraform.var_files, &[], &cwd)?;
+    let tf = Terraform::locate(&env.bin, &env_dir, &opts.aws, &vars)?;
     let (files, _) = tf::parse_dir(&env_dir);
     let calls = module_calls(&files);
     let gateway = gateway_call(&files, infra);
@@ -206,16 +208,6 @@ impl Env {
 
 // ---------------------------------------------------------------------------------------------
 // Terraform
-
-/// The env's terraform, as plan and apply find it, and the var files a plan would pass; its
-/// error messages are scrubbed of the values in the env's var files.
-fn locate(cfg: &Config, opts: &Options, env: &Env) -> Result<(Terraform, VarFiles)> {
-    let tf = Terraform::locate(&env.bin, &env.dir, &opts.aws)?;
-    let cwd = std::env::current_dir()?;
-    let vars = VarFiles::resolve(&env.dir, &opts.env, &cfg.terraform.var_files, &[], &cwd)?;
-    let secrets = Secrets::collect(&env.dir, &vars);
-    Ok((tf.with_secrets(secrets), vars))
-}
 
 /// `module "<name>"` blocks of the env: the calls whose `api_routes` Terraform is asked for.
 fn module_calls(files: &[tf::TfFile]) -> Vec<String> {
@@ -772,10 +764,14 @@ fn function_subject(f: &Function) -> String {
     format!("function {}", f.name)
 }
 
-fn layer_subject(l: &Layer) -> String {
-    // `…:layer:demo-dev-org-common:1` → `demo-dev-org-common:1`
-    let short = l.arn.splitn(7, ':').nth(6).unwrap_or(&l.address);
-    format!("layer {short}")
+/// `demo-dev-org-common:1` of `arn:aws:lambda:…:layer:demo-dev-org-common:1`; `fallback` when
+/// `arn` is not a layer version ARN.
+fn layer_name<'a>(arn: &'a str, fallback: &'a str) -> &'a str {
+    arn.splitn(7, ':').nth(6).unwrap_or(fallback)
+}
+
+fn layer_subject(arn: &str, fallback: &str) -> String {
+    format!("layer {}", layer_name(arn, fallback))
 }
 
 /// V1: every route targets an integration in state whose URI is a function's or alias's invoke ARN.
@@ -1036,7 +1032,7 @@ fn deployed_code_is_built_code(i: &Inputs, out: &mut Vec<Check>) {
         out.push(code_check(
             i,
             &l.module,
-            layer_subject(l),
+            layer_subject(&l.arn, &l.address),
             &l.address,
             &l.code,
         ));
@@ -1123,7 +1119,7 @@ fn runtimes_and_layers(i: &Inputs, out: &mut Vec<Check>) {
                 {
                     problems.push(format!(
                         "{} is built for {} only",
-                        layer_subject(l),
+                        layer_subject(&l.arn, &l.address),
                         l.compatible_runtimes.join(", ")
                     ))
                 }
@@ -1157,30 +1153,6 @@ fn runtimes_and_layers(i: &Inputs, out: &mut Vec<Check>) {
             ));
         }
     }
-}
-
-/// Runs `job` over `items` on at most `bound` threads, results in input order.
-fn parallel<I: Sync, T: Send>(items: &[I], bound: usize, job: impl Fn(&I) -> T + Sync) -> Vec<T> {
-    use std::sync::atomic::{AtomicUsize, Ordering};
-    use std::sync::Mutex;
-    let next = AtomicUsize::new(0);
-    let results: Mutex<Vec<Option<T>>> = Mutex::new(items.iter().map(|_| None).collect());
-    std::thread::scope(|s| {
-        for _ in 0..bound.clamp(1, items.len().max(1)) {
-            s.spawn(|| loop {
-                let n = next.fetch_add(1, Ordering::SeqCst);
-                let Some(item) = items.get(n) else { break };
-                let r = job(item);
-                results.lock().expect("no panics")[n] = Some(r);
-            });
-        }
-    });
-    results
-        .into_inner()
-        .expect("no panics")
-        .into_iter()
-        .flatten()
-        .collect()
 }
 
 #[cfg(test)]
