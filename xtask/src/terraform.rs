@@ -221,9 +221,10 @@ pub fn relative(base: &Path, path: &Path) -> PathBuf {
         .unwrap_or_else(|_| path.to_path_buf())
 }
 
-/// Values that must never be printed: those of variables declared `sensitive` (from any var
-/// file or `TF_VAR_*`), and every string in `local-secrets.tfvars`. Terraform redacts sensitive
-/// values itself, but quotes var-file source lines in its diagnostics.
+/// Values that must never be printed: those of variables declared `sensitive` in the env's
+/// `.tf` or `.tf.json` files (from any var file or `TF_VAR_*`), and every string in
+/// `local-secrets.tfvars`. Terraform redacts sensitive values itself, but quotes var-file source
+/// lines in its diagnostics.
 #[derive(Debug, Default, Clone)]
 pub struct Secrets {
     values: Vec<String>,
