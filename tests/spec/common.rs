@@ -328,3 +328,41 @@ pub fn zip_names(path: &Path) -> Vec<String> {
     names.sort();
     names
 }
+
+/// A fake terraform in `dir`: appends each call's arguments and TF_*/AWS_* environment to
+/// `dir/record`, runs `$FAKE_INIT` on `init`, makes the saved plan and exits 2 on `plan` (after
+/// running `$FAKE_PLAN`), runs `$FAKE_APPLY` on `apply`; `show` gives one resource to create
+/// and a state of one unrouted function.
+pub fn fake_terraform(dir: &Path) -> PathBuf {
+    let bin = dir.join("terraform");
+    write(
+        &bin,
+        r#"#!/bin/sh
+rec="$(dirname "$0")/record"
+{ echo "args:$*"; env | grep -E '^(TF_|AWS_)' | sort; } >> "$rec"
+case "$1" in
+  version) echo '{"terraform_version":"1.9.8"}' ;;
+  init)
+    mkdir -p .terraform
+    if [ -n "$FAKE_INIT" ]; then eval "$FAKE_INIT"; fi ;;
+  plan)
+    for a in "$@"; do case "$a" in -out=*) : > "${a#-out=}" ;; esac; done
+    if [ -n "$FAKE_PLAN" ]; then eval "$FAKE_PLAN"; fi
+    exit 2 ;;
+  show) echo '{"resource_changes":[{"address":"aws_iam_role.r","mode":"managed","type":"aws_iam_role","change":{"actions":["create"],"before":null,"after":{}}}],
+    "values":{"root_module":{"resources":[{"address":"aws_lambda_function.f","mode":"managed","type":"aws_lambda_function","values":{"function_name":"demo-dev-f","runtime":"python3.13"}}]}}}' ;;
+  apply)
+    echo "applied"
+    if [ -n "$FAKE_APPLY" ]; then eval "$FAKE_APPLY"; fi ;;
+  output) echo '{}' ;;
+esac
+"#,
+    );
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).unwrap();
+    bin
+}
+
+pub fn record(bin: &Path) -> String {
+    std::fs::read_to_string(bin.with_file_name("record")).unwrap_or_default()
+}

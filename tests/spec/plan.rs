@@ -2,44 +2,12 @@
 //! recording fake terraform; then the demo deployed end to end on the local AWS API.
 
 use std::io::BufRead;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::common::*;
 use crate::local_aws::LocalAws;
-
-/// A fake terraform in `dir`: appends each call's arguments and TF_*/AWS_* environment to
-/// `dir/record`, makes the saved plan and exits 2 on `plan` (after running `$FAKE_PLAN`), and
-/// shows one resource to create.
-fn fake_terraform(dir: &Path) -> PathBuf {
-    let bin = dir.join("terraform");
-    write(
-        &bin,
-        r#"#!/bin/sh
-rec="$(dirname "$0")/record"
-{ echo "args:$*"; env | grep -E '^(TF_|AWS_)' | sort; } >> "$rec"
-case "$1" in
-  version) echo '{"terraform_version":"1.9.8"}' ;;
-  init) mkdir -p .terraform ;;
-  plan)
-    for a in "$@"; do case "$a" in -out=*) : > "${a#-out=}" ;; esac; done
-    if [ -n "$FAKE_PLAN" ]; then eval "$FAKE_PLAN"; fi
-    exit 2 ;;
-  show) echo '{"resource_changes":[{"address":"aws_iam_role.r","mode":"managed","type":"aws_iam_role","change":{"actions":["create"],"before":null,"after":{}}}]}' ;;
-  apply) echo "applied" ;;
-  output) echo '{}' ;;
-esac
-"#,
-    );
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).unwrap();
-    bin
-}
-
-fn record(bin: &Path) -> String {
-    std::fs::read_to_string(bin.with_file_name("record")).unwrap_or_default()
-}
 
 fn env_dir(d: &Demo) -> PathBuf {
     d.infra.join("envs/dev")
@@ -184,9 +152,12 @@ fn terraform_gets_a_clean_environment_and_the_var_files_in_order() {
         Some("*")
     );
 
-    // apply runs that saved plan and nothing else.
+    // apply runs that saved plan and nothing else, for the same profile and region.
     let out = d
-        .xtask_env(&["apply"], &[("TF_BIN", bin.to_str().unwrap())])
+        .xtask_env(
+            &["apply", "--profile", "demo-admin", "--region", "eu-west-1"],
+            &[("TF_BIN", bin.to_str().unwrap())],
+        )
         .ok();
     let rec = record(&bin);
     let calls: Vec<&str> = rec
@@ -205,6 +176,114 @@ fn terraform_gets_a_clean_environment_and_the_var_files_in_order() {
         "a plan applies once"
     );
     assert!(!out.stderr.contains("fake-secret-1"));
+}
+
+#[test]
+fn a_multi_line_secret_never_appears_in_streamed_lines_or_errors() {
+    let d = Demo::new();
+    let bin = fake_terraform(d.tmp.path());
+    let body = [
+        "MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7",
+        "VJTUt9Us8cKjMzEfYyjiWA4R4/M2bS1GB4t7NXp98C3SC6dVMvDu",
+    ];
+    let pem = format!(
+        "-----BEGIN PRIVATE KEY-----\n{}\n-----END PRIVATE KEY-----\n",
+        body.join("\n")
+    );
+    write(
+        &env_dir(&d).join("local-secrets.tfvars"),
+        &format!("supabase_service_role_key = \"fake-secret-1\"\ntls_key = <<EOT\n{pem}EOT\n"),
+    );
+    // terraform quotes the file's lines, then the value JSON-escaped, in its error.
+    let escaped = d.tmp.path().join("escaped");
+    write(&escaped, &format!("Error: invalid key {pem:?}\n"));
+    let fake_plan = format!(
+        "cat local-secrets.tfvars; cat local-secrets.tfvars '{}' >&2; exit 1",
+        escaped.display()
+    );
+    let out = d
+        .xtask_env(
+            &["plan", "--no-build"],
+            &[("TF_BIN", bin.to_str().unwrap()), ("FAKE_PLAN", &fake_plan)],
+        )
+        .fails();
+    for secret in body {
+        assert!(
+            !out.stdout.contains(secret) && !out.stderr.contains(secret),
+            "{}",
+            out.stderr
+        );
+    }
+    assert!(out.stderr.contains("(sensitive value)"), "{}", out.stderr);
+}
+
+#[test]
+fn apply_masks_sensitive_values_of_auto_loaded_var_files_as_plan_does() {
+    let d = Demo::new();
+    let bin = fake_terraform(d.tmp.path());
+    let tfvars = env_dir(&d).join("terraform.tfvars");
+    let text = std::fs::read_to_string(&tfvars).unwrap();
+    write(
+        &tfvars,
+        &format!("{text}supabase_service_role_key = \"auto-loaded-secret-7\"\n"),
+    );
+    let env = [
+        ("TF_BIN", bin.to_str().unwrap()),
+        ("FAKE_PLAN", "cat terraform.tfvars"),
+        ("FAKE_APPLY", "cat terraform.tfvars"),
+    ];
+    for (args, code) in [(&["plan", "--no-build"][..], 2), (&["apply"][..], 0)] {
+        let out = d.xtask_env(args, &env);
+        assert_eq!(out.code, code, "{}", out.stderr);
+        assert!(
+            !out.stderr.contains("auto-loaded-secret-7")
+                && out
+                    .stderr
+                    .contains("supabase_service_role_key = \"(sensitive value)\""),
+            "{args:?}:\n{}",
+            out.stderr
+        );
+    }
+}
+
+#[test]
+fn deploy_json_prints_its_document_when_verify_fails_after_the_apply() {
+    let d = Demo::new();
+    let bin = fake_terraform(d.tmp.path());
+    // An aws CLI without credentials: the live checks fail.
+    let tools = d.tmp.path().join("tools");
+    let aws = tools.join("aws");
+    write(
+        &aws,
+        "#!/bin/sh\necho 'Unable to locate credentials' >&2\nexit 255\n",
+    );
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&aws, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let path = format!(
+        "{}:{}",
+        tools.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let out = d.xtask_env(
+        &["deploy", "--no-build", "--json"],
+        &[("TF_BIN", bin.to_str().unwrap()), ("PATH", &path)],
+    );
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("applied, but verify failed"),
+        "{}",
+        out.stderr
+    );
+    let doc = out.json();
+    assert_eq!(doc["applied"], true, "{doc}");
+    assert_eq!(doc["create"], 1, "{doc}");
+    let checks = doc["verify"]["checks"].as_array().unwrap();
+    assert!(
+        checks
+            .iter()
+            .any(|c| c["id"] == "live" && c["status"] == "fail"),
+        "{doc}"
+    );
 }
 
 /// Starts the xtask without waiting, stderr piped.
@@ -287,6 +366,28 @@ fn ctrl_c_asks_terraform_to_stop_once_and_is_reported_as_cancelled() {
 }
 
 #[test]
+fn ctrl_c_while_terraform_prints_steadily_stops_before_the_next_step() {
+    let d = Demo::new();
+    let bin = fake_terraform(d.tmp.path());
+    // A line every 10 ms for about 5 s: the xtask never waits long for the next one.
+    let chatty = r#"echo started >> "$rec"; i=0; while [ $i -lt 500 ]; do echo "init line $i"; sleep 0.01; i=$((i+1)); done"#;
+    let child = spawn(
+        &d,
+        &["plan", "--no-build"],
+        &[("TF_BIN", bin.to_str().unwrap()), ("FAKE_INIT", chatty)],
+    );
+    wait_for("the fake init", Duration::from_secs(60), || {
+        record(&bin).contains("started")
+    });
+    std::thread::sleep(Duration::from_secs(1));
+    interrupt(&child);
+    let (code, stderr) = finish(child, Duration::from_secs(30));
+    assert_eq!(code, 130, "{stderr}");
+    assert!(stderr.contains("error: cancelled"), "{stderr}");
+    assert!(!record(&bin).contains("args:plan"), "{}", record(&bin));
+}
+
+#[test]
 fn a_second_ctrl_c_kills_a_terraform_that_does_not_stop() {
     let d = Demo::new();
     let bin = fake_terraform(d.tmp.path());
@@ -316,6 +417,61 @@ fn a_second_ctrl_c_kills_a_terraform_that_does_not_stop() {
         1,
         "the second Ctrl-C kills, it is not forwarded"
     );
+}
+
+#[test]
+fn a_second_run_on_the_same_env_waits_for_the_first() {
+    let d = Demo::new();
+    let bin = fake_terraform(d.tmp.path());
+    let go = d.tmp.path().join("go");
+    let slow = format!(
+        r#"echo planning >> "$rec"; while [ ! -e '{}' ]; do sleep 0.05; done"#,
+        go.display()
+    );
+    let tf_bin = ("TF_BIN", bin.to_str().unwrap());
+    let first = spawn(&d, &["plan", "--no-build"], &[tf_bin, ("FAKE_PLAN", &slow)]);
+    wait_for("the first plan", Duration::from_secs(60), || {
+        record(&bin).contains("planning")
+    });
+    let mut second = spawn(&d, &["apply"], &[tf_bin]);
+    std::thread::sleep(Duration::from_secs(2));
+    assert!(second.try_wait().unwrap().is_none(), "apply did not wait");
+    assert_eq!(record(&bin).matches("args:version").count(), 1);
+    write(&go, "");
+    let (code, stderr) = finish(first, Duration::from_secs(30));
+    assert_eq!(code, 2, "{stderr}");
+    let (code, stderr) = finish(second, Duration::from_secs(30));
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stderr.contains("another plan, apply or deploy of env dev holds")
+            && stderr.contains("waiting for it to finish"),
+        "{stderr}"
+    );
+    assert!(record(&bin).contains("args:apply"), "{}", record(&bin));
+}
+
+#[test]
+fn apply_refuses_a_plan_made_for_another_profile_or_region() {
+    let d = Demo::new();
+    let bin = fake_terraform(d.tmp.path());
+    let env = [("TF_BIN", bin.to_str().unwrap())];
+    let planned = ["--profile", "demo-admin", "--region", "eu-west-1"];
+    let out = d.xtask_env(&[&["plan", "--no-build"][..], &planned].concat(), &env);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    let out = d
+        .xtask_env(&["apply", "--profile", "demo-admin"], &env)
+        .fails();
+    assert!(
+        out.stderr.contains(
+            "plan is stale: it was made with --profile demo-admin --region eu-west-1, \
+             this apply has --profile demo-admin"
+        ),
+        "{}",
+        out.stderr
+    );
+    assert!(!record(&bin).contains("args:apply"), "{}", record(&bin));
+    d.xtask_env(&[&["apply"][..], &planned].concat(), &env).ok();
+    assert!(record(&bin).contains("args:apply"), "{}", record(&bin));
 }
 
 /// Everything the xtask printed in the end-to-end run, to look for the secret in.
@@ -435,6 +591,13 @@ fn the_demo_plans_applies_and_stays_in_sync_on_a_local_aws() {
         if line.contains("aws_lambda_function") && line.contains("Creating...") {
             break;
         }
+    }
+    // Then at a quiet moment, as the creates wait for their Lambdas: the xtask forwards Ctrl-C
+    // at once, and a create request terraform cancels in flight can leave a resource in AWS that
+    // is not in the state (terraform's own behaviour), which the next apply could not create.
+    while let Ok(line) = rx.recv_timeout(Duration::from_millis(500)) {
+        seen.push_str(&line);
+        seen.push('\n');
     }
     interrupt(&child);
     let status = {

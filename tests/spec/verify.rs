@@ -257,6 +257,52 @@ fn verify_proves_a_deploy_and_names_every_kind_of_drift() {
     let out = d.xtask_env(&["verify", "--json"], &refs(&gone)).fails();
     assert_eq!(failures(&out.json()), pairs(&[("live", "AWS credentials")]));
 
+    // api_routes built from a variable set only in local-secrets.tfvars: the same routes, so
+    // nothing to apply, but Terraform knows them only with the var file (V3).
+    let edits = [
+        (
+            d.path("packages/module-mgmt/infrastructure/outputs.tf"),
+            "path = \"/mgmt/",
+            "path = \"${var.routes_prefix}/",
+        ),
+        (
+            d.path("packages/module-mgmt/infrastructure/variables.tf"),
+            "variable \"log_level\" {",
+            "variable \"routes_prefix\" {}\nvariable \"log_level\" {",
+        ),
+        (
+            d.env_dir().join("main.tf"),
+            "module_name          = \"mgmt\"\n",
+            "module_name          = \"mgmt\"\n  routes_prefix        = var.mgmt_routes_prefix\n",
+        ),
+        (
+            d.env_dir().join("variables.tf"),
+            "variable \"log_level\" {",
+            "variable \"mgmt_routes_prefix\" {}\nvariable \"log_level\" {",
+        ),
+        (
+            d.env_dir().join("local-secrets.tfvars"),
+            "supabase_service_role_key",
+            "mgmt_routes_prefix = \"/mgmt\"\nsupabase_service_role_key",
+        ),
+    ];
+    let originals: Vec<String> = edits
+        .iter()
+        .map(|(path, from, to)| {
+            let text = std::fs::read_to_string(path).unwrap();
+            assert!(text.contains(from), "{from} not in {}", path.display());
+            write(path, &text.replace(from, to));
+            text
+        })
+        .collect();
+    let out = d
+        .xtask_env(&["verify", "--offline", "--json"], &refs(&gone))
+        .ok();
+    assert_eq!(failures(&out.json()), pairs(&[]));
+    for ((path, ..), text) in edits.iter().zip(originals) {
+        write(path, &text);
+    }
+
     // --http: every route without credentials against a stand-in answering 404 for one.
     let (url, seen) = fake_gateway();
     let out = d
@@ -426,5 +472,45 @@ fn verify_without_a_deployment_says_what_to_do() {
         out.stderr.contains("envs/dev is not initialised"),
         "{}",
         out.stderr
+    );
+}
+
+#[test]
+fn verify_refuses_a_missing_listed_var_file_like_plan() {
+    let d = Demo::new();
+    let bin = fake_terraform(d.tmp.path());
+    std::fs::create_dir_all(d.env_dir().join(".terraform")).unwrap();
+    d.config("[terraform.var_files]\ndev = [\"missing.tfvars\"]");
+    let out = d
+        .xtask_env(
+            &["verify", "--offline"],
+            &[("TF_BIN", bin.to_str().unwrap())],
+        )
+        .fails();
+    assert!(
+        out.stderr.contains("missing.tfvars does not exist")
+            && out.stderr.contains("[terraform.var_files]"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn verify_finds_terraform_initialised_in_tf_data_dir_as_plan_does() {
+    let d = Demo::new();
+    let bin = fake_terraform(d.tmp.path());
+    std::fs::create_dir_all(d.env_dir().join("tf-data")).unwrap();
+    let out = d.xtask_env(
+        &["verify", "--offline"],
+        &[
+            ("TF_BIN", bin.to_str().unwrap()),
+            ("TF_DATA_DIR", "tf-data"),
+        ],
+    );
+    assert!(!out.stderr.contains("not initialised"), "{}", out.stderr);
+    assert!(
+        record(&bin).contains("args:show -json -no-color\n"),
+        "{}",
+        record(&bin)
     );
 }

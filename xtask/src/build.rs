@@ -6,7 +6,6 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use anyhow::{anyhow, bail, Context, Result};
@@ -17,6 +16,7 @@ use crate::archive::{self, Entry};
 use crate::config::Config;
 use crate::discover::{self, Artifact, Kind};
 use crate::install::{self, Installer};
+use crate::pool;
 use crate::tf::{self, LayerRef};
 use crate::ui::Progress;
 
@@ -89,6 +89,9 @@ struct Saved {
     mtime_ns: u128,
 }
 
+/// Who holds the stack's lock, as the build that waits for it says.
+const BUILD_HOLDER: &str = "another build of this stack";
+
 /// Where the xtask keeps its lock, state and dependency cache inside a stack.
 pub fn cache_dir(cfg: &Config) -> PathBuf {
     cfg.stack.join(".xtask")
@@ -99,7 +102,7 @@ pub fn run(cfg: &Config, infra: Option<&Path>, opts: &Options) -> Result<Report>
     let cache = cache_dir(cfg);
     std::fs::create_dir_all(cache.join("deps"))
         .with_context(|| format!("cannot create {}", cache.display()))?;
-    let _lock = lock(&cache)?;
+    let _lock = lock(&cache, BUILD_HOLDER)?;
     let state_path = cache.join("state.json");
     let mut state: State = std::fs::read(&state_path)
         .ok()
@@ -117,32 +120,22 @@ pub fn run(cfg: &Config, infra: Option<&Path>, opts: &Options) -> Result<Report>
     };
 
     let progress = Progress::new(found.artifacts.len(), "build");
-    let next = AtomicUsize::new(0);
-    let results: Mutex<Vec<(Record, Option<Saved>)>> = Mutex::new(Vec::new());
-    std::thread::scope(|s| {
-        for _ in 0..opts.jobs.clamp(1, found.artifacts.len().max(1)) {
-            s.spawn(|| loop {
-                let i = next.fetch_add(1, Ordering::SeqCst);
-                let Some(a) = found.artifacts.get(i) else {
-                    break;
-                };
-                let task = progress.task(&a.id());
-                let (record, saved) = ctx.build_one(a, &task);
-                for w in &record.warnings {
-                    progress.println(&format!("warning: {}: {w}", a.id()));
-                }
-                task.done(&match &record.error {
-                    Some(e) => format!("failed\n{e}"),
-                    None => status_word(record.status).to_string(),
-                });
-                results.lock().expect("no panics").push((record, saved));
-            });
+    let results = pool::parallel(&found.artifacts, opts.jobs, |a| {
+        let task = progress.task(&a.id());
+        let (record, saved) = ctx.build_one(a, &task);
+        for w in &record.warnings {
+            progress.println(&format!("warning: {}: {w}", a.id()));
         }
+        task.done(&match &record.error {
+            Some(e) => format!("failed\n{e}"),
+            None => status_word(record.status).to_string(),
+        });
+        (record, saved)
     });
     progress.finish();
 
     let mut records = Vec::new();
-    for (record, saved) in results.into_inner().expect("no panics") {
+    for (record, saved) in results {
         let id = format!("{}/{}", record.module, record.name);
         if let Some(saved) = saved {
             state.artifacts.insert(id, saved);
@@ -630,8 +623,10 @@ fn mtime_ns(p: &Path) -> Option<u128> {
     Some(m.duration_since(std::time::UNIX_EPOCH).ok()?.as_nanos())
 }
 
-fn lock(cache: &Path) -> Result<std::fs::File> {
-    let path = cache.join("lock");
+/// An exclusive lock on `<dir>/lock`, held until the file is dropped. While `holder` (e.g.
+/// "another build of this stack") has it, says so and waits.
+pub fn lock(dir: &Path, holder: &str) -> Result<std::fs::File> {
+    let path = dir.join("lock");
     let file = std::fs::OpenOptions::new()
         .create(true)
         .truncate(false)
@@ -642,7 +637,7 @@ fn lock(cache: &Path) -> Result<std::fs::File> {
         Ok(()) => {}
         Err(std::fs::TryLockError::WouldBlock) => {
             crate::ui::warn(&format!(
-                "another build of this stack holds {}; waiting for it to finish",
+                "{holder} holds {}; waiting for it to finish",
                 path.display()
             ));
             file.lock()
@@ -693,7 +688,7 @@ pub fn clean(cfg: &Config, infra: Option<&Path>) -> Result<Vec<PathBuf>> {
     let mut removed = Vec::new();
     let cache = cache_dir(cfg);
     let _lock = if cache.is_dir() {
-        Some(lock(&cache)?)
+        Some(lock(&cache, BUILD_HOLDER)?)
     } else {
         None
     };

@@ -15,6 +15,7 @@ mod config;
 mod discover;
 mod install;
 mod plan;
+mod pool;
 mod proc;
 mod report;
 mod terraform;
@@ -81,8 +82,9 @@ enum Command {
     /// Apply the saved plan of one env, refused when anything it was made from changed
     #[command(
         long_about = "Apply <env dir>/.xtask/<env>.tfplan, the plan `cargo xtask plan` \
-        saved, and nothing else. Refused when there is none, or when any zip, .tf file (of the \
-        env or its local modules), lock file or var file changed since it was made. A plan that \
+        saved, and nothing else. Refused when there is none, when any zip, .tf file (of the \
+        env or its local modules), lock file or var file changed since it was made, or when \
+        --profile or --region differ from the plan's. A plan that \
         deletes or replaces anything (a layer's new version aside) asks for `yes` on a terminal \
         and needs --auto-approve elsewhere. Ctrl-C asks terraform to stop cleanly and release \
         the state lock; a second Ctrl-C kills it.\n\n\
@@ -103,7 +105,7 @@ enum Command {
     Verify(VerifyArgs),
 }
 
-/// Which env and which terraform, for plan, apply and deploy.
+/// Which env and which terraform, for plan, apply, deploy and verify.
 #[derive(Args)]
 struct TfArgs {
     /// The env to work on: the Terraform root module <infra>/envs/ENV
@@ -118,7 +120,13 @@ struct TfArgs {
     /// AWS region, exported to terraform as AWS_REGION
     #[arg(long, value_name = "REGION")]
     region: Option<String>,
-    /// How long terraform waits for the state lock (-lock-timeout), e.g. 30s, 5m
+}
+
+/// For the commands that take terraform's state lock: plan, apply and deploy (verify's reads
+/// take none).
+#[derive(Args)]
+struct StateLock {
+    /// How long terraform waits for the state lock (-lock-timeout), e.g. 30s, 1m30s, 500ms
     #[arg(long, value_name = "DURATION", default_value = "2m", value_parser = duration)]
     lock_timeout: String,
 }
@@ -142,6 +150,8 @@ struct PlanArgs {
     #[command(flatten)]
     tf: TfArgs,
     #[command(flatten)]
+    lock: StateLock,
+    #[command(flatten)]
     inputs: PlanInputs,
 }
 
@@ -149,6 +159,8 @@ struct PlanArgs {
 struct ApplyArgs {
     #[command(flatten)]
     tf: TfArgs,
+    #[command(flatten)]
+    lock: StateLock,
     /// Apply a plan that deletes or replaces resources without asking
     #[arg(long)]
     auto_approve: bool,
@@ -159,21 +171,41 @@ struct DeployArgs {
     #[command(flatten)]
     tf: TfArgs,
     #[command(flatten)]
+    lock: StateLock,
+    #[command(flatten)]
     inputs: PlanInputs,
     /// Apply a plan that deletes or replaces resources without asking
     #[arg(long)]
     auto_approve: bool,
 }
 
-/// A terraform duration: a number followed by s, m or h.
+/// A terraform duration, in Go's syntax as terraform parses it: `0`, or numbers (decimals
+/// allowed) each followed by a unit, ns, us, µs, ms, s, m or h: `30s`, `1m30s`, `1.5h`, `500ms`.
 fn duration(s: &str) -> Result<String, String> {
-    let unit = s.chars().last().filter(|c| "smh".contains(*c));
-    match unit {
-        Some(_) if s.len() > 1 && s[..s.len() - 1].chars().all(|c| c.is_ascii_digit()) => {
-            Ok(s.to_string())
-        }
-        _ => Err(format!("{s:?} is not a duration like 30s, 5m or 1h")),
+    let bad = || format!("{s:?} is not a duration like 30s, 1m30s, 500ms or 1h");
+    match s {
+        "0" => return Ok(s.to_string()),
+        "" => return Err(bad()),
+        _ => {}
     }
+    let mut rest = s;
+    while !rest.is_empty() {
+        let digits = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(rest.len());
+        let number = &rest[..digits];
+        if !number.chars().any(|c| c.is_ascii_digit()) || number.matches('.').count() > 1 {
+            return Err(bad());
+        }
+        rest = &rest[digits..];
+        // `ms` before `m`, so `1ms` is not a minute followed by garbage.
+        let unit = ["ns", "us", "µs", "μs", "ms", "s", "m", "h"]
+            .into_iter()
+            .find(|u| rest.starts_with(u))
+            .ok_or_else(bad)?;
+        rest = &rest[unit.len()..];
+    }
+    Ok(s.to_string())
 }
 
 #[derive(Args)]
@@ -200,7 +232,8 @@ struct BuildArgs {
 struct VerifyArgs {
     #[command(flatten)]
     tf: TfArgs,
-    /// Only read Terraform's state and the local zips; make no AWS calls
+    /// Only read Terraform's state and the local zips: no AWS calls beyond reading the state
+    /// backend (S3 for a remote state)
     #[arg(long)]
     offline: bool,
     /// Also request every route without credentials: private → 401/403, public → not 404
@@ -248,6 +281,7 @@ fn build_options(jobs: Option<usize>) -> build::Options {
 
 fn plan_options(
     tf: TfArgs,
+    lock: StateLock,
     inputs: Option<PlanInputs>,
     auto_approve: bool,
     json: bool,
@@ -264,7 +298,7 @@ fn plan_options(
             profile: tf.profile,
             region: tf.region,
         },
-        lock_timeout: tf.lock_timeout,
+        lock_timeout: lock.lock_timeout,
         build,
         auto_approve,
         json,
@@ -302,7 +336,6 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     profile: args.tf.profile,
                     region: args.tf.region,
                 },
-                lock_timeout: args.tf.lock_timeout,
             };
             let report = verify::run(&cfg, infra.as_deref(), &opts)?;
             report::verify(&report, &format!("envs/{}", opts.env), g.json)?;
@@ -315,17 +348,23 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Plan(args) => {
-            let opts = plan_options(args.tf, Some(args.inputs), false, g.json);
+            let opts = plan_options(args.tf, args.lock, Some(args.inputs), false, g.json);
             let changes = plan::plan(&cfg, infra.as_deref(), &opts)?;
             Ok(ExitCode::from(if changes { 2 } else { 0 }))
         }
         Command::Apply(args) => {
-            let opts = plan_options(args.tf, None, args.auto_approve, g.json);
+            let opts = plan_options(args.tf, args.lock, None, args.auto_approve, g.json);
             plan::apply(&cfg, infra.as_deref(), &opts)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Deploy(args) => {
-            let opts = plan_options(args.tf, Some(args.inputs), args.auto_approve, g.json);
+            let opts = plan_options(
+                args.tf,
+                args.lock,
+                Some(args.inputs),
+                args.auto_approve,
+                g.json,
+            );
             plan::deploy(&cfg, infra.as_deref(), &opts)?;
             Ok(ExitCode::SUCCESS)
         }
@@ -337,5 +376,29 @@ fn exit(ok: bool) -> ExitCode {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_follow_terraforms_syntax() {
+        for ok in [
+            "0", "30s", "5m", "1h", "1m30s", "500ms", "1.5h", "2h45m10s", "10us",
+        ] {
+            assert_eq!(duration(ok).as_deref(), Ok(ok), "{ok}");
+        }
+        for bad in ["", "30", "m", "1x", "1.2.3s", "-1s", "1m30", ".s", "1 m"] {
+            assert!(duration(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn verify_takes_no_lock_timeout() {
+        let parse = |args: &[&str]| Cli::try_parse_from(args).map(|_| ());
+        assert!(parse(&["xtask", "plan", "--lock-timeout", "1m30s"]).is_ok());
+        assert!(parse(&["xtask", "verify", "--lock-timeout", "1m"]).is_err());
     }
 }

@@ -21,12 +21,12 @@ use crate::build::{self, write_atomic};
 use crate::config::Config;
 use crate::discover;
 use crate::proc::Cancelled;
-use crate::terraform::{self, PlanOpts, Secrets, Terraform, VarFiles};
+use crate::terraform::{self, PlanOpts, Terraform, VarFiles};
 use crate::ui::{self, Activity};
 use crate::verify;
 
 /// Bump when the manifest changes meaning: an older one then asks for a new plan.
-const MANIFEST_FORMAT: u32 = 1;
+const MANIFEST_FORMAT: u32 = 2;
 
 pub struct Options {
     pub env: String,
@@ -284,6 +284,16 @@ impl<'a> Target<'a> {
         Ok(dir)
     }
 
+    /// Held for a whole plan, apply or deploy of the env: terraform writes the saved plan in
+    /// place, so two at once would apply or record each other's half-written plan.
+    fn lock(&self) -> Result<std::fs::File> {
+        let dir = self.state_dir()?;
+        build::lock(
+            &dir,
+            &format!("another plan, apply or deploy of env {}", self.env),
+        )
+    }
+
     fn plan_file(&self) -> PathBuf {
         self.dir.join(".xtask").join(format!("{}.tfplan", self.env))
     }
@@ -342,7 +352,9 @@ impl<'a> Target<'a> {
 struct Manifest {
     format: u32,
     plan_sha256: String,
-    terraform: String,
+    /// `--profile` and `--region`: a plan made for one account or region applies only there.
+    profile: Option<String>,
+    region: Option<String>,
     var_files: Vec<PathBuf>,
     /// Every input file and its SHA-256 (`missing` when absent).
     inputs: BTreeMap<PathBuf, String>,
@@ -423,20 +435,17 @@ fn changes(
     out
 }
 
-fn locate(t: &Target, opts: &Options, secrets: Secrets) -> Result<Terraform> {
-    let name = terraform::bin_name(
-        opts.tf_bin.as_deref(),
-        std::env::var_os("TF_BIN"),
-        t.cfg.terraform.bin.as_deref(),
-    );
-    let tf = Terraform::locate(&name, &t.dir, &opts.aws, &opts.lock_timeout)?;
+/// The env's terraform, named in the progress output.
+fn locate(t: &Target, opts: &Options, vars: &VarFiles) -> Result<Terraform> {
+    let name = terraform::configured_bin(opts.tf_bin.as_deref(), t.cfg.terraform.bin.as_deref());
+    let tf = Terraform::locate(&name, &t.dir, &opts.aws, vars)?;
     ui::step(&format!(
         "{} {} ({})",
         tf.name,
         tf.version,
         tf.bin().display()
     ));
-    Ok(tf.with_secrets(secrets))
+    Ok(tf)
 }
 
 fn build_first(t: &Target, opts: &Options) -> Result<()> {
@@ -493,7 +502,7 @@ fn preflight_check(cfg: &Config, infra: &Path, env: &str) -> Result<()> {
 }
 
 /// After a deploy: the deployed stack is what was built, live. With --json only the deploy's
-/// document is printed, and a failed check fails the deploy by name.
+/// document is printed (see `deploy`); a failed check is the caller's to report.
 fn post_deploy_verify(cfg: &Config, infra: &Path, opts: &Options) -> Result<verify::Report> {
     let vopts = verify::Options {
         env: opts.env.clone(),
@@ -502,12 +511,16 @@ fn post_deploy_verify(cfg: &Config, infra: &Path, opts: &Options) -> Result<veri
         url: None,
         tf_bin: opts.tf_bin.clone(),
         aws: opts.aws.clone(),
-        lock_timeout: opts.lock_timeout.clone(),
     };
     let report = verify::run(cfg, Some(infra), &vopts)?;
     if !opts.json {
         crate::report::verify(&report, &format!("envs/{}", opts.env), false)?;
     }
+    Ok(report)
+}
+
+/// A deploy whose verify failed fails, naming each failed check.
+fn verified(report: &verify::Report, env: &str) -> Result<()> {
     let failed: Vec<String> = report
         .checks
         .iter()
@@ -518,16 +531,15 @@ fn post_deploy_verify(cfg: &Config, infra: &Path, opts: &Options) -> Result<veri
         bail!(
             "applied, but verify failed:\n  {}\nrun `cargo xtask verify --env {}` for the fixes",
             failed.join("\n  "),
-            opts.env
+            env
         );
     }
-    Ok(report)
+    Ok(())
 }
 
 /// `init` when there is no `.terraform`, or when what init depends on changed since the last.
 fn ensure_init(t: &Target, tf: &Terraform) -> Result<()> {
-    let data =
-        std::env::var_os("TF_DATA_DIR").map_or_else(|| t.dir.join(".terraform"), |d| t.dir.join(d));
+    let data = terraform::data_dir(&t.dir);
     let now = terraform::init_fingerprint(tf);
     let last = std::fs::read_to_string(t.init_record()).unwrap_or_default();
     let why = if !data.is_dir() {
@@ -553,7 +565,7 @@ fn make_plan(t: &Target, opts: &Options) -> Result<(Summary, Terraform)> {
         &opts.var_files,
         &cwd,
     )?;
-    let tf = locate(t, opts, Secrets::collect(&t.dir, &vars))?;
+    let tf = locate(t, opts, &vars)?;
     build_first(t, opts)?;
     preflight_check(t.cfg, &t.infra, &t.env)?;
     t.state_dir()?;
@@ -575,6 +587,7 @@ fn make_plan(t: &Target, opts: &Options) -> Result<(Summary, Terraform)> {
     let cmd = tf.plan(&PlanOpts {
         var_files: vars.passed.clone(),
         out: plan_file.clone(),
+        lock_timeout: opts.lock_timeout.clone(),
     });
     let code = match tf.stream(&cmd, "plan", &Activity::new("plan", None), &[0, 2]) {
         Ok(code) => code,
@@ -590,7 +603,8 @@ fn make_plan(t: &Target, opts: &Options) -> Result<(Summary, Terraform)> {
     let manifest = Manifest {
         format: MANIFEST_FORMAT,
         plan_sha256: sha256_file(&plan_file)?,
-        terraform: format!("{} {}", tf.name, tf.version),
+        profile: opts.aws.profile.clone(),
+        region: opts.aws.region.clone(),
         var_files: vars.passed,
         inputs: before,
         summary: summary.clone(),
@@ -630,6 +644,7 @@ fn unset_variable_hint(t: &Target, e: anyhow::Error) -> anyhow::Error {
 /// `cargo xtask plan`. `Ok(true)` when changes are pending.
 pub fn plan(cfg: &Config, infra: Option<&Path>, opts: &Options) -> Result<bool> {
     let t = Target::new(cfg, infra, &opts.env)?;
+    let _lock = t.lock()?;
     let (summary, _) = make_plan(&t, opts)?;
     if opts.json {
         print_json(&summary)?;
@@ -639,8 +654,9 @@ pub fn plan(cfg: &Config, infra: Option<&Path>, opts: &Options) -> Result<bool> 
     Ok(summary.changes)
 }
 
-/// The saved plan of an env, refused when missing, replaced or stale.
-fn saved_plan(t: &Target) -> Result<Manifest> {
+/// The saved plan of an env, refused when missing, replaced, stale, or made with another
+/// `--profile` or `--region` than `aws`.
+fn saved_plan(t: &Target, aws: &terraform::Aws) -> Result<Manifest> {
     let (plan_file, manifest_file) = (t.plan_file(), t.manifest_file());
     let text = match std::fs::read(&manifest_file) {
         Ok(text) if plan_file.is_file() => text,
@@ -669,6 +685,15 @@ fn saved_plan(t: &Target) -> Result<Manifest> {
             t.plan_command()
         );
     }
+    if (&manifest.profile, &manifest.region) != (&aws.profile, &aws.region) {
+        bail!(
+            "plan is stale: it was made with {}, this apply has {}; pass the same --profile and \
+             --region as the plan, or run {}",
+            aws_flags(&manifest.profile, &manifest.region),
+            aws_flags(&aws.profile, &aws.region),
+            t.plan_command()
+        );
+    }
     let changed = changes(t, &manifest.inputs, &inputs(t, &manifest.var_files)?);
     if !changed.is_empty() {
         bail!(
@@ -678,6 +703,19 @@ fn saved_plan(t: &Target) -> Result<Manifest> {
         );
     }
     Ok(manifest)
+}
+
+/// `--profile p --region r` as given, for messages.
+fn aws_flags(profile: &Option<String>, region: &Option<String>) -> String {
+    let flags: Vec<String> = [("--profile", profile), ("--region", region)]
+        .into_iter()
+        .filter_map(|(flag, v)| v.as_ref().map(|v| format!("{flag} {v}")))
+        .collect();
+    if flags.is_empty() {
+        "no --profile or --region".into()
+    } else {
+        flags.join(" ")
+    }
 }
 
 /// Deletes and replaces go ahead with `--auto-approve`, or when typed `yes` on a terminal.
@@ -739,18 +777,24 @@ fn apply_saved(
         return Ok(summary);
     }
     confirm(&summary, opts.auto_approve)?;
+    // What terraform loads itself is masked as in the plan.
     let vars = VarFiles {
         passed: manifest.var_files.clone(),
-        auto: Vec::new(),
+        auto: VarFiles::auto_loaded(&t.dir)?,
     };
     let tf = match tf {
         Some(tf) => tf,
-        None => locate(t, opts, Secrets::collect(&t.dir, &vars))?,
+        None => locate(t, opts, &vars)?,
     };
     ui::step(&format!("apply {}: {}", t.env, t.show(&t.plan_file())));
     let started = Instant::now();
     let activity = Activity::new("apply", Some(summary.steps()));
-    match tf.stream(&tf.apply(&t.plan_file()), "apply", &activity, &[0]) {
+    match tf.stream(
+        &tf.apply(&t.plan_file(), &opts.lock_timeout),
+        "apply",
+        &activity,
+        &[0],
+    ) {
         Ok(_) => {}
         Err(e) if e.is::<Cancelled>() => {
             ui::warn(&format!(
@@ -782,22 +826,32 @@ fn print_outputs(tf: &Terraform, json: bool) -> Result<()> {
     if json || !ui::interactive() {
         return Ok(());
     }
-    let outputs = tf.output_json()?;
+    for line in output_lines(tf, &tf.output_json()?) {
+        ui::eprint_line(&format!("  {line}"));
+    }
+    Ok(())
+}
+
+/// `name = value` per output, scrubbed: a non-sensitive output may still be computed from a
+/// secret (a connection string holding a password).
+fn output_lines(tf: &Terraform, outputs: &Value) -> Vec<String> {
+    let mut lines = Vec::new();
     for (name, o) in outputs.as_object().into_iter().flatten() {
         let value = match &o["value"] {
             _ if o["sensitive"] == true => "(sensitive)".to_string(),
             Value::String(s) => s.clone(),
             v => v.to_string(),
         };
-        ui::eprint_line(&format!("  {name} = {value}"));
+        lines.push(format!("{name} = {}", tf.scrub(&value)));
     }
-    Ok(())
+    lines
 }
 
 /// `cargo xtask apply`.
 pub fn apply(cfg: &Config, infra: Option<&Path>, opts: &Options) -> Result<()> {
     let t = Target::new(cfg, infra, &opts.env)?;
-    let manifest = saved_plan(&t)?;
+    let _lock = t.lock()?;
+    let manifest = saved_plan(&t, &opts.aws)?;
     if !opts.json {
         print_human(&t, &manifest.summary, false);
     }
@@ -811,20 +865,25 @@ pub fn apply(cfg: &Config, infra: Option<&Path>, opts: &Options) -> Result<()> {
 /// `cargo xtask deploy`: build → check → plan → apply → verify.
 pub fn deploy(cfg: &Config, infra: Option<&Path>, opts: &Options) -> Result<()> {
     let t = Target::new(cfg, infra, &opts.env)?;
+    let _lock = t.lock()?;
     let (planned, tf) = make_plan(&t, opts)?;
     if !opts.json {
         print_human(&t, &planned, false);
     }
     // Checked again: nothing may have changed while terraform planned.
-    let manifest = saved_plan(&t)?;
+    let manifest = saved_plan(&t, &opts.aws)?;
     let summary = apply_saved(&t, opts, &manifest, Some(tf))?;
-    let verified = post_deploy_verify(cfg, &t.infra, opts)?;
+    let report = post_deploy_verify(cfg, &t.infra, opts);
+    // Printed whatever verify found: CI must learn what was applied even when it then fails.
     if opts.json {
         let mut doc = serde_json::to_value(&summary)?;
-        doc["verify"] = serde_json::to_value(&verified)?;
+        doc["verify"] = match &report {
+            Ok(r) => serde_json::to_value(r)?,
+            Err(_) => Value::Null,
+        };
         print_out(&format!("{}\n", serde_json::to_string_pretty(&doc)?));
     }
-    Ok(())
+    verified(&report?, &opts.env)
 }
 
 /// Stdout, ignoring a closed pipe (`| head`): the work is done, the report is best effort.
@@ -893,6 +952,7 @@ fn print_human(t: &Target, s: &Summary, apply_hint: bool) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::terraform::Secrets;
     use serde_json::json;
 
     fn rc(address: &str, kind: &str, actions: &[&str], before: Value, after: Value) -> Value {
@@ -1007,6 +1067,38 @@ mod tests {
         );
         assert_eq!(s.steps(), 2 + 2 + 1 + 4);
         assert!(!serde_json::to_string(&s).unwrap().contains("hunter22"));
+    }
+
+    #[test]
+    fn outputs_computed_from_a_secret_are_printed_scrubbed() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::write(d.path().join("main.tf"), "").unwrap();
+        std::fs::write(
+            d.path().join(terraform::LOCAL_SECRETS),
+            "db_password = \"hunter2-secret\"\n",
+        )
+        .unwrap();
+        let vars = VarFiles::resolve(d.path(), "dev", &BTreeMap::new(), &[], d.path()).unwrap();
+        let tf = Terraform::new(
+            Path::new("/usr/bin/terraform"),
+            d.path(),
+            &terraform::Aws::default(),
+            [],
+        )
+        .with_secrets(Secrets::collect(d.path(), &vars));
+        let outputs = json!({
+            "dsn": {"sensitive": false, "value": "postgres://app:hunter2-secret@db"},
+            "key": {"sensitive": true, "value": null},
+            "map": {"sensitive": false, "value": {"a": "hunter2-secret"}},
+        });
+        assert_eq!(
+            output_lines(&tf, &outputs),
+            [
+                "dsn = postgres://app:(sensitive value)@db",
+                "key = (sensitive)",
+                "map = {\"a\":\"(sensitive value)\"}",
+            ]
+        );
     }
 
     #[test]

@@ -181,7 +181,7 @@ impl Cmd {
         &self.env_remove
     }
 
-    /// The command line as a user would type it (for messages and `--verbose`).
+    /// The command line as a user would type it, for messages.
     pub fn display(&self) -> String {
         let mut s = self.program.to_string_lossy().into_owned();
         for a in &self.args {
@@ -293,11 +293,11 @@ impl Cmd {
                     } else {
                         Event::Stdout(&line)
                     });
-                    continue;
                 }
                 Err(mpsc::RecvTimeoutError::Disconnected) => break,
                 Err(mpsc::RecvTimeoutError::Timeout) => {}
             }
+            // Checked on every pass: a command that prints steadily never lets the wait time out.
             let signals = INTERRUPTS.load(Ordering::SeqCst);
             if signals > handled && exited.is_none() {
                 if handled == 0 {
@@ -329,8 +329,11 @@ impl Cmd {
             .wait()
             .with_context(|| format!("cannot wait for `{}`", self.display()))?
             .status;
+        // Also when the command exited before the interrupt could be forwarded: the user
+        // asked to stop, so what follows it (a plan after init, an apply after a plan) must not run.
+        let interrupted = INTERRUPTS.load(Ordering::SeqCst) > 0;
         drop(busy);
-        if handled > 0 {
+        if interrupted {
             return Err(Cancelled.into());
         }
         Ok(Output {

@@ -2,8 +2,9 @@
 //! environment, with which arguments. Every command is a typed `proc::Cmd` built here (in the
 //! manner of hashicorp/terraform-exec), so argument lists and environments are unit-testable.
 //!
-//! Nothing read from Terraform is printed raw: streamed lines and error tails are scrubbed of
-//! the values of sensitive variables, and the JSON readers null sensitive values out.
+//! Nothing read from Terraform is printed raw: streamed lines, error tails and any value a
+//! caller prints (`Terraform::scrub`) are scrubbed of the values of sensitive variables and of
+//! `local-secrets.tfvars`, and the JSON readers null sensitive values out.
 
 use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
@@ -49,6 +50,11 @@ pub fn bin_name(flag: Option<&str>, env: Option<OsString>, config: Option<&str>)
         .unwrap_or_else(|| "terraform".to_string())
 }
 
+/// The binary as the user configured it: `bin_name` with this process's `TF_BIN`.
+pub fn configured_bin(flag: Option<&str>, config: Option<&str>) -> String {
+    bin_name(flag, std::env::var_os("TF_BIN"), config)
+}
+
 /// `envs/<env>` of the infra repo; an unknown env, or one without `.tf` files, is an error that
 /// lists the envs there are.
 pub fn env_dir(infra: &Path, env: &str) -> Result<PathBuf> {
@@ -87,6 +93,14 @@ pub fn env_dir(infra: &Path, env: &str) -> Result<PathBuf> {
     )
 }
 
+/// Terraform's working directory for an env: `TF_DATA_DIR` (relative to the env dir, where
+/// terraform runs) when set, else `.terraform`.
+pub fn data_dir(env_dir: &Path) -> PathBuf {
+    std::env::var_os("TF_DATA_DIR")
+        .filter(|d| !d.is_empty())
+        .map_or_else(|| env_dir.join(".terraform"), |d| env_dir.join(d))
+}
+
 fn has_tf_files(dir: &Path) -> bool {
     std::fs::read_dir(dir).is_ok_and(|rd| {
         rd.filter_map(|e| e.ok()).any(|e| {
@@ -98,7 +112,7 @@ fn has_tf_files(dir: &Path) -> bool {
 }
 
 /// Whether Terraform loads this file of the env dir by itself.
-fn auto_loaded(name: &str) -> bool {
+fn is_auto_loaded(name: &str) -> bool {
     name == "terraform.tfvars"
         || name == "terraform.tfvars.json"
         || name.ends_with(".auto.tfvars")
@@ -124,13 +138,7 @@ impl VarFiles {
         flags: &[PathBuf],
         cwd: &Path,
     ) -> Result<VarFiles> {
-        let mut auto: Vec<PathBuf> = std::fs::read_dir(env_dir)
-            .with_context(|| format!("cannot read {}", env_dir.display()))?
-            .filter_map(|e| e.ok())
-            .filter(|e| auto_loaded(&e.file_name().to_string_lossy()) && e.path().is_file())
-            .map(|e| e.path())
-            .collect();
-        auto.sort();
+        let auto = VarFiles::auto_loaded(env_dir)?;
         let mut candidates = Vec::new();
         let secrets = env_dir.join(LOCAL_SECRETS);
         if secrets.is_file() {
@@ -169,6 +177,19 @@ impl VarFiles {
         Ok(VarFiles { passed, auto })
     }
 
+    /// `terraform.tfvars` and `*.auto.tfvars` of the env dir, sorted: what Terraform loads
+    /// itself, so what any command in the env sees (and must mask) besides the passed files.
+    pub fn auto_loaded(env_dir: &Path) -> Result<Vec<PathBuf>> {
+        let mut auto: Vec<PathBuf> = std::fs::read_dir(env_dir)
+            .with_context(|| format!("cannot read {}", env_dir.display()))?
+            .filter_map(|e| e.ok())
+            .filter(|e| is_auto_loaded(&e.file_name().to_string_lossy()) && e.path().is_file())
+            .map(|e| e.path())
+            .collect();
+        auto.sort();
+        Ok(auto)
+    }
+
     /// Names as the user knows them: relative to the env dir where possible.
     pub fn describe(&self, env_dir: &Path) -> Vec<String> {
         let mut names: Vec<String> = self
@@ -200,9 +221,10 @@ pub fn relative(base: &Path, path: &Path) -> PathBuf {
         .unwrap_or_else(|_| path.to_path_buf())
 }
 
-/// Values that must never be printed: those of variables declared `sensitive` (from any var
-/// file or `TF_VAR_*`), and every string in `local-secrets.tfvars`. Terraform redacts sensitive
-/// values itself, but quotes var-file source lines in its diagnostics.
+/// Values that must never be printed: those of variables declared `sensitive` in the env's
+/// `.tf` or `.tf.json` files (from any var file or `TF_VAR_*`), and every string in
+/// `local-secrets.tfvars`. Terraform redacts sensitive values itself, but quotes var-file source
+/// lines in its diagnostics.
 #[derive(Debug, Default, Clone)]
 pub struct Secrets {
     values: Vec<String>,
@@ -211,12 +233,13 @@ pub struct Secrets {
 impl Secrets {
     pub fn collect(env_dir: &Path, var_files: &VarFiles) -> Secrets {
         let (files, _) = tf::parse_dir(env_dir);
-        let sensitive: BTreeSet<String> = files
+        let mut sensitive: BTreeSet<String> = files
             .iter()
             .flat_map(|f| f.body.get_blocks("variable"))
             .filter(|b| matches!(tf::attr(&b.body, "sensitive"), Some(Expression::Bool(v)) if *v.value()))
             .filter_map(|b| b.labels.first().map(|l| l.as_str().to_string()))
             .collect();
+        sensitive.extend(json_sensitive_variables(env_dir));
         let mut values = Vec::new();
         for path in var_files.passed.iter().chain(&var_files.auto) {
             let all = path.file_name().is_some_and(|n| n == LOCAL_SECRETS);
@@ -234,7 +257,22 @@ impl Secrets {
         Secrets::new(values)
     }
 
-    fn new(mut values: Vec<String>) -> Secrets {
+    fn new(given: Vec<String>) -> Secrets {
+        let mut values = Vec::new();
+        for v in given {
+            if v.trim_end().contains('\n') {
+                // Streamed output is scrubbed line by line, and terraform prints values
+                // JSON-escaped: a multi-line value must be found by its lines and escaped too.
+                values.extend(
+                    v.lines()
+                        .map(str::trim)
+                        .filter(|l| l.len() >= 8)
+                        .map(str::to_string),
+                );
+                values.push(v.replace('\n', "\\n"));
+            }
+            values.push(v);
+        }
         // Very short values would garble every line they happen to appear in.
         values.retain(|v| v.len() >= 4);
         // Longest first, so a secret containing another is hidden whole.
@@ -252,6 +290,42 @@ impl Secrets {
         }
         out
     }
+}
+
+/// Variables declared `sensitive` in the `.tf.json` files of a directory:
+/// `{"variable": {"name": {"sensitive": true}}}`, where JSON syntax also allows each level to be
+/// an array of such objects.
+fn json_sensitive_variables(dir: &Path) -> Vec<String> {
+    fn objects(v: &Value) -> Vec<&serde_json::Map<String, Value>> {
+        match v {
+            Value::Object(map) => vec![map],
+            Value::Array(items) => items.iter().filter_map(Value::as_object).collect(),
+            _ => Vec::new(),
+        }
+    }
+    let texts = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".tf.json"))
+        .filter_map(|e| std::fs::read_to_string(e.path()).ok());
+    let mut names = Vec::new();
+    for text in texts {
+        let Ok(doc) = serde_json::from_str::<Value>(&text) else {
+            continue;
+        };
+        for vars in objects(&doc["variable"]) {
+            for (name, decl) in vars {
+                if objects(decl)
+                    .iter()
+                    .any(|d| d.get("sensitive") == Some(&Value::Bool(true)))
+                {
+                    names.push(name.clone());
+                }
+            }
+        }
+    }
+    names
 }
 
 /// Every string value of each top-level variable of a `.tfvars` or `.tfvars.json` file.
@@ -286,7 +360,7 @@ fn var_file_strings(path: &Path) -> Vec<(String, Vec<String>)> {
     body.attributes()
         .map(|a| {
             let mut out = Vec::new();
-            hcl_strings(&a.value, &mut out);
+            hcl_strings(&a.value, &text, &mut out);
             (a.key.as_str().to_string(), out)
         })
         .collect()
@@ -301,24 +375,34 @@ fn json_strings(v: &Value, out: &mut Vec<String>) {
     }
 }
 
-fn hcl_strings(expr: &Expression, out: &mut Vec<String>) {
+/// The strings of `expr` (`text` is its file's source); a quoted string written with escapes
+/// (`"a\nb"`) is also taken as written, the form terraform quotes in its diagnostics.
+fn hcl_strings(expr: &Expression, text: &str, out: &mut Vec<String>) {
     match expr {
-        Expression::String(s) => out.push(s.value().clone()),
-        Expression::StringTemplate(_) | Expression::HeredocTemplate(_) => {
-            if let Some(t) = tf::template_text(expr) {
-                out.push(t);
+        Expression::String(_) | Expression::StringTemplate(_) | Expression::HeredocTemplate(_) => {
+            let Some(value) = tf::template_text(expr) else {
+                return;
+            };
+            let written = hcl_edit::Span::span(expr)
+                .and_then(|r| text.get(r))
+                .filter(|_| !matches!(expr, Expression::HeredocTemplate(_)))
+                .map(|w| w.strip_prefix('"').unwrap_or(w))
+                .map(|w| w.strip_suffix('"').unwrap_or(w));
+            if let Some(w) = written.filter(|w| *w != value) {
+                out.push(w.to_string());
             }
+            out.push(value);
         }
-        Expression::Array(items) => items.iter().for_each(|i| hcl_strings(i, out)),
+        Expression::Array(items) => items.iter().for_each(|i| hcl_strings(i, text, out)),
         Expression::Object(obj) => {
             for (key, value) in obj.iter() {
                 if let ObjectKey::Expression(k) = key {
-                    hcl_strings(k, out);
+                    hcl_strings(k, text, out);
                 }
-                hcl_strings(value.expr(), out);
+                hcl_strings(value.expr(), text, out);
             }
         }
-        Expression::Parenthesis(p) => hcl_strings(p.inner(), out),
+        Expression::Parenthesis(p) => hcl_strings(p.inner(), text, out),
         _ => {}
     }
 }
@@ -336,6 +420,8 @@ pub struct PlanOpts {
     pub var_files: Vec<PathBuf>,
     /// Where the saved plan goes.
     pub out: PathBuf,
+    /// How long to wait for the state lock (`-lock-timeout`).
+    pub lock_timeout: String,
 }
 
 /// What `show -json` reads.
@@ -368,7 +454,6 @@ pub struct Terraform {
     pub name: String,
     pub version: String,
     dir: PathBuf,
-    lock_timeout: String,
     env: Vec<(String, String)>,
     /// Inherited variables removed from terraform's environment.
     pub removed: Vec<String>,
@@ -381,7 +466,6 @@ impl Terraform {
         bin: &Path,
         dir: &Path,
         aws: &Aws,
-        lock_timeout: &str,
         inherited: impl IntoIterator<Item = OsString>,
     ) -> Terraform {
         let mut removed: Vec<String> = inherited
@@ -407,25 +491,20 @@ impl Terraform {
             bin: bin.to_path_buf(),
             version: String::new(),
             dir: dir.to_path_buf(),
-            lock_timeout: lock_timeout.to_string(),
             env,
             removed,
             secrets: Secrets::default(),
         }
     }
 
-    /// Finds `name` (a command on PATH or a path), warns about the inherited variables it
-    /// removes, and checks the version once.
-    pub fn locate(name: &str, dir: &Path, aws: &Aws, lock_timeout: &str) -> Result<Terraform> {
+    /// The env's terraform as plan, apply and verify run it: finds `name` (a command on PATH
+    /// or a path, see `configured_bin`), warns about the inherited variables it removes, checks
+    /// the version once, and scrubs what must stay secret in the env's var files `vars` from all
+    /// it prints.
+    pub fn locate(name: &str, dir: &Path, aws: &Aws, vars: &VarFiles) -> Result<Terraform> {
         let bin = which::which(name)
             .map_err(|_| anyhow::anyhow!("{name} not found on PATH; {INSTALL}"))?;
-        let mut tf = Terraform::new(
-            &bin,
-            dir,
-            aws,
-            lock_timeout,
-            std::env::vars_os().map(|(k, _)| k),
-        );
+        let mut tf = Terraform::new(&bin, dir, aws, std::env::vars_os().map(|(k, _)| k));
         for name in &tf.removed {
             ui::warn(&format!(
                 "{name} is set in the environment; not passing it to {} so the xtask's \
@@ -434,13 +513,18 @@ impl Terraform {
             ));
         }
         tf.version = tf.probe_version()?;
-        Ok(tf)
+        Ok(tf.with_secrets(Secrets::collect(dir, vars)))
     }
 
     /// Lines read from this terraform and printed are scrubbed of these.
     pub fn with_secrets(mut self, secrets: Secrets) -> Terraform {
         self.secrets = secrets;
         self
+    }
+
+    /// `text` with every secret masked: for anything read from terraform that is printed.
+    pub fn scrub<'a>(&self, text: &'a str) -> Cow<'a, str> {
+        self.secrets.scrub(text)
     }
 
     pub fn dir(&self) -> &Path {
@@ -502,7 +586,7 @@ impl Terraform {
             "-input=false".into(),
             "-no-color".into(),
             "-detailed-exitcode".into(),
-            format!("-lock-timeout={}", self.lock_timeout),
+            format!("-lock-timeout={}", opts.lock_timeout),
             format!("-out={}", self.path_arg(&opts.out)),
         ]);
         for f in &opts.var_files {
@@ -512,12 +596,12 @@ impl Terraform {
     }
 
     /// Applies a saved plan: terraform asks nothing, the plan is the approval.
-    pub fn apply(&self, planfile: &Path) -> Cmd {
+    pub fn apply(&self, planfile: &Path, lock_timeout: &str) -> Cmd {
         self.cmd().args([
             "apply".to_string(),
             "-input=false".into(),
             "-no-color".into(),
-            format!("-lock-timeout={}", self.lock_timeout),
+            format!("-lock-timeout={lock_timeout}"),
             self.path_arg(planfile),
         ])
     }
@@ -564,15 +648,20 @@ impl Terraform {
         Ok(outputs)
     }
 
-    /// `console`: one expression (one line) evaluated against the current configuration and
-    /// state, offline and without var files; what it prints. Terraform prints a sensitive value
-    /// as `(sensitive value)`.
-    pub fn console(&self, expr: &str) -> Result<String> {
-        let out = self
-            .cmd()
-            .args(["console", "-no-color"])
-            .stdin(format!("{expr}\n"))
-            .output()?;
+    /// `console` reading one expression (one line) from stdin, with the var files a plan
+    /// passes: a value that depends on a variable set only there is otherwise unknown.
+    pub fn console(&self, expr: &str, var_files: &[PathBuf]) -> Cmd {
+        let mut cmd = self.cmd().args(["console", "-no-color"]);
+        for f in var_files {
+            cmd = cmd.arg(format!("-var-file={}", self.path_arg(f)));
+        }
+        cmd.stdin(format!("{expr}\n"))
+    }
+
+    /// What `console` prints for `expr`, evaluated against the current configuration and state
+    /// (no calls beyond reading the state backend). A sensitive value prints as `(sensitive value)`.
+    pub fn eval(&self, expr: &str, var_files: &[PathBuf]) -> Result<String> {
+        let out = self.console(expr, var_files).output()?;
         if !out.success() {
             return Err(self.failed("console", &out).into());
         }
@@ -789,7 +878,6 @@ mod tests {
                 profile: Some("dev-admin".into()),
                 region: Some("eu-west-1".into()),
             },
-            "2m",
             [
                 "PATH",
                 "TF_LOG",
@@ -819,6 +907,7 @@ mod tests {
                 PathBuf::from("/elsewhere/x.tfvars"),
             ],
             out: PathBuf::from("/i/envs/dev/.xtask/dev.tfplan"),
+            lock_timeout: "2m".into(),
         });
         assert_eq!(
             args(&cmd),
@@ -866,7 +955,7 @@ mod tests {
         let plan = Path::new("/i/envs/dev/.xtask/dev.tfplan");
         assert_eq!(args(&t.init()), ["init", "-input=false", "-no-color"]);
         assert_eq!(
-            args(&t.apply(plan)),
+            args(&t.apply(plan, "2m")),
             [
                 "apply",
                 "-input=false",
@@ -884,6 +973,11 @@ mod tests {
             ["show", "-json", "-no-color"]
         );
         assert_eq!(args(&t.output()), ["output", "-json", "-no-color"]);
+        let secrets = PathBuf::from("/i/envs/dev/local-secrets.tfvars");
+        assert_eq!(
+            args(&t.console("1", &[secrets])),
+            ["console", "-no-color", "-var-file=local-secrets.tfvars"]
+        );
     }
 
     #[test]
@@ -926,7 +1020,7 @@ mod tests {
         let bin = fake(d.path(), "1.9.0");
         let env_dir = d.path().join("envs/dev");
         std::fs::create_dir_all(&env_dir).unwrap();
-        let mut t = Terraform::new(&bin, &env_dir, &Aws::default(), "1m", [])
+        let mut t = Terraform::new(&bin, &env_dir, &Aws::default(), [])
             .with_secrets(Secrets::new(vec!["hunter22".into()]));
         t.version = t.probe_version().unwrap();
         assert_eq!(t.version, "1.9.0");
@@ -938,6 +1032,7 @@ mod tests {
         let plan = t.plan(&PlanOpts {
             var_files: vec![],
             out: env_dir.join("p"),
+            lock_timeout: "1m".into(),
         });
         let err = t
             .stream(&plan, "plan", &Activity::new("plan", None), &[0, 2])
@@ -971,7 +1066,7 @@ mod tests {
     fn too_old_a_terraform_says_how_to_upgrade() {
         let d = tempfile::tempdir().unwrap();
         let bin = fake(d.path(), "1.3.9");
-        let t = Terraform::new(&bin, d.path(), &Aws::default(), "1m", []);
+        let t = Terraform::new(&bin, d.path(), &Aws::default(), []);
         let err = format!("{:#}", t.probe_version().unwrap_err());
         assert!(err.contains("terraform 1.3.9 is older than 1.5.0"), "{err}");
         assert!(
@@ -1132,6 +1227,77 @@ mod tests {
             s.scrub("1: key = \"broken-secret-2\" junk"),
             "1: key = \"(sensitive value)\" junk"
         );
+    }
+
+    #[test]
+    fn sensitive_variables_declared_in_tf_json_are_masked() {
+        let d = tempfile::tempdir().unwrap();
+        let env = d.path().join("envs/dev");
+        write(
+            &env.join("variables.tf.json"),
+            r#"{"variable": {"token": {"sensitive": true}, "name": {}}}"#,
+        );
+        write(
+            &env.join("other.tf.json"),
+            r#"{"variable": [{"key": [{"type": "string", "sensitive": true}]}]}"#,
+        );
+        write(
+            &env.join("terraform.tfvars"),
+            "token = \"json-declared-1\"\nkey = \"json-declared-2\"\nname = \"public-name\"\n",
+        );
+        let v = VarFiles::resolve(&env, "dev", &BTreeMap::new(), &[], d.path()).unwrap();
+        assert_eq!(
+            Secrets::collect(&env, &v).scrub("json-declared-1 json-declared-2 public-name"),
+            "(sensitive value) (sensitive value) public-name"
+        );
+    }
+
+    #[test]
+    fn multi_line_and_escaped_secrets_are_masked_in_every_form() {
+        let d = tempfile::tempdir().unwrap();
+        let env = d.path().join("envs/dev");
+        write(&env.join("main.tf"), "");
+        let pem = [
+            "-----BEGIN PRIVATE KEY-----",
+            "MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7",
+            "VJTUt9Us8cKjMzEfYyjiWA4R4/M2bS1GB4t7NXp98C3SC6dVMvDu",
+            "-----END PRIVATE KEY-----",
+        ];
+        write(
+            &env.join("local-secrets.tfvars"),
+            &format!(
+                "tls_key = <<EOT\n{}\nEOT\nindented = <<-EOT\n    indented-secret-1\n    second-line-2\n    EOT\n\
+                 escaped = \"first-line-3\\nsecond-line-4\"\n",
+                pem.join("\n")
+            ),
+        );
+        let v = VarFiles::resolve(&env, "dev", &BTreeMap::new(), &[], d.path()).unwrap();
+        let s = Secrets::collect(&env, &v);
+        let leaks = |text: &str| {
+            let scrubbed = s.scrub(text);
+            pem[1..3]
+                .iter()
+                .copied()
+                .chain([
+                    "indented-secret-1",
+                    "second-line-2",
+                    "first-line-3",
+                    "second-line-4",
+                ])
+                .filter(|secret| scrubbed.contains(secret))
+                .map(str::to_string)
+                .collect::<Vec<_>>()
+        };
+        // Streamed line by line, as terraform prints a plan or a diagnostic.
+        for line in pem.iter().chain(&["  indented-secret-1", "second-line-2"]) {
+            assert_eq!(leaks(line), Vec::<String>::new(), "{line}");
+        }
+        // JSON-escaped, and quoted from the source as written.
+        let escaped = format!("\"value\": \"{}\\n\"", pem.join("\\n"));
+        assert_eq!(leaks(&escaped), Vec::<String>::new(), "{escaped}");
+        let quoted = "  3: escaped = \"first-line-3\\nsecond-line-4\"";
+        assert_eq!(leaks(quoted), Vec::<String>::new(), "{quoted}");
+        assert_eq!(leaks(&pem.join("\n")), Vec::<String>::new());
     }
 
     #[test]

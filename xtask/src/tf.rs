@@ -141,28 +141,29 @@ pub fn attr<'a>(body: &'a Body, key: &str) -> Option<&'a Expression> {
     body.get_attribute(key).map(|a| &a.value)
 }
 
-/// A string or template rendered as text, interpolations kept as `${…}` (e.g.
+/// A string, template or heredoc rendered as text, interpolations kept as `${…}` (e.g.
 /// `${local.build_dir}/profiles.zip`). `None` for any other expression.
 pub fn template_text(expr: &Expression) -> Option<String> {
-    match expr {
-        Expression::String(s) => Some(s.value().clone()),
-        Expression::StringTemplate(t) => {
-            let mut out = String::new();
-            for el in t.iter() {
-                match el {
-                    Element::Literal(l) => out.push_str(l.value()),
-                    Element::Interpolation(i) => {
-                        out.push_str("${");
-                        out.push_str(&traversal_path(&i.expr).unwrap_or_else(|| "…".into()));
-                        out.push('}');
-                    }
-                    Element::Directive(_) => out.push_str("%{…}"),
-                }
+    let template = match expr {
+        Expression::String(s) => return Some(s.value().clone()),
+        Expression::StringTemplate(t) => t,
+        // The parser has already stripped a `<<-` heredoc's indentation.
+        Expression::HeredocTemplate(h) => &h.template,
+        _ => return None,
+    };
+    let mut out = String::new();
+    for el in template.iter() {
+        match el {
+            Element::Literal(l) => out.push_str(l.value()),
+            Element::Interpolation(i) => {
+                out.push_str("${");
+                out.push_str(&traversal_path(&i.expr).unwrap_or_else(|| "…".into()));
+                out.push('}');
             }
-            Some(out)
+            Element::Directive(_) => out.push_str("%{…}"),
         }
-        _ => None,
     }
+    Some(out)
 }
 
 /// The expression of `local.<name>`, from any `locals` block of a module's files.

@@ -5,7 +5,8 @@
 //! `api_routes` as Terraform evaluates it, and the local zips. Child-module outputs are not in
 //! `show -json`, and `api_routes` is often more than a literal (locals, `for`), so it is read with
 //! one `terraform console` expression over every module call of the env: Terraform's own answer
-//! for the current configuration against the current state, offline and without var files.
+//! for the current configuration against the current state, with the var files a plan passes
+//! (local-secrets.tfvars, xtask.toml's), making no calls beyond reading the state backend.
 //!
 //! Checks (one row per subject): V1 routes reach a function, V2 every function is reached,
 //! V3 gateway routes = modules' `api_routes`, V4 state hashes = local zips, V5 runtime and layers;
@@ -24,7 +25,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::config::Config;
-use crate::terraform::{self, Secrets, Terraform, VarFiles};
+use crate::terraform::{self, Terraform, VarFiles};
 use crate::tf;
 
 pub struct Options {
@@ -36,7 +37,6 @@ pub struct Options {
     pub tf_bin: Option<String>,
     /// Exported to terraform and to the aws CLI.
     pub aws: terraform::Aws,
-    pub lock_timeout: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -127,16 +127,20 @@ pub fn run(cfg: &Config, infra: Option<&Path>, opts: &Options) -> Result<Report>
     let env = Env {
         name: opts.env.clone(),
         dir: env_dir.clone(),
+        bin: terraform::configured_bin(opts.tf_bin.as_deref(), cfg.terraform.bin.as_deref()),
     };
-    if !env_dir.join(".terraform").is_dir() {
+    let data = terraform::data_dir(&env_dir);
+    if !data.is_dir() {
         bail!(
-            "{} is not initialised (no .terraform/ in {}): deploy it first with {}",
+            "{} is not initialised ({} does not exist): deploy it first with {}",
             env.label(),
-            env_dir.display(),
+            data.display(),
             env.apply()
         );
     }
-    let tf = locate(cfg, opts, &env_dir)?;
+    let cwd = std::env::current_dir()?;
+    let vars = VarFiles::resolve(&env_dir, &opts.env, &cfg.terraform.var_files, &[], &cwd)?;
+    let tf = Terraform::locate(&env.bin, &env_dir, &opts.aws, &vars)?;
     let (files, _) = tf::parse_dir(&env_dir);
     let calls = module_calls(&files);
     let gateway = gateway_call(&files, infra);
@@ -146,7 +150,7 @@ pub fn run(cfg: &Config, infra: Option<&Path>, opts: &Options) -> Result<Report>
     let (state, outputs, declared) = std::thread::scope(|s| {
         let state = s.spawn(|| tf.show_state_json());
         let outputs = opts.http.then(|| s.spawn(|| tf.output_json()));
-        let declared = evaluate_api_routes(&tf, &calls);
+        let declared = evaluate_api_routes(&tf, &calls, &vars.passed);
         (
             state.join().expect("no panics"),
             outputs.map(|o| o.join().expect("no panics")),
@@ -180,6 +184,8 @@ pub fn run(cfg: &Config, infra: Option<&Path>, opts: &Options) -> Result<Report>
 struct Env {
     name: String,
     dir: PathBuf,
+    /// The terraform binary as configured (`terraform`, `tofu`, a path), for fixes to run.
+    bin: String,
 }
 
 impl Env {
@@ -192,32 +198,16 @@ impl Env {
         format!("`cargo xtask apply --env {}`", self.name)
     }
 
-    /// `terraform -chdir=…` for a fix the user runs from where they are.
+    /// `terraform -chdir=…` (or `tofu`) for a fix the user runs from where they are.
     fn terraform(&self, args: &str) -> String {
         let cwd = std::env::current_dir().unwrap_or_default();
         let dir = self.dir.strip_prefix(&cwd).unwrap_or(&self.dir);
-        format!("terraform -chdir={} {args}", dir.display())
+        format!("{} -chdir={} {args}", self.bin, dir.display())
     }
 }
 
 // ---------------------------------------------------------------------------------------------
 // Terraform
-
-/// The env's terraform, as plan and apply find it; its error messages are scrubbed of the
-/// values in the env's var files.
-fn locate(cfg: &Config, opts: &Options, env_dir: &Path) -> Result<Terraform> {
-    let name = terraform::bin_name(
-        opts.tf_bin.as_deref(),
-        std::env::var_os("TF_BIN"),
-        cfg.terraform.bin.as_deref(),
-    );
-    let tf = Terraform::locate(&name, env_dir, &opts.aws, &opts.lock_timeout)?;
-    // verify passes no var file; they are read only to know which values never to print.
-    let cwd = std::env::current_dir()?;
-    let vars = VarFiles::resolve(env_dir, &opts.env, &cfg.terraform.var_files, &[], &cwd)
-        .unwrap_or_default();
-    Ok(tf.with_secrets(Secrets::collect(env_dir, &vars)))
-}
 
 /// `module "<name>"` blocks of the env: the calls whose `api_routes` Terraform is asked for.
 fn module_calls(files: &[tf::TfFile]) -> Vec<String> {
@@ -270,12 +260,12 @@ struct DeclaredRoute {
 /// Terraform could not evaluate them.
 type Declared = Result<BTreeMap<String, Option<Vec<DeclaredRoute>>>, String>;
 
-fn evaluate_api_routes(tf: &Terraform, calls: &[String]) -> Declared {
+fn evaluate_api_routes(tf: &Terraform, calls: &[String], var_files: &[PathBuf]) -> Declared {
     if calls.is_empty() {
         return Ok(BTreeMap::new());
     }
     let printed = tf
-        .console(&api_routes_expression(calls))
+        .eval(&api_routes_expression(calls), var_files)
         .map_err(|e| format!("{e:#}"))?;
     parse_console(&printed)
 }
@@ -300,7 +290,7 @@ fn parse_console(stdout: &str) -> Declared {
         "(known after apply)" => {
             return Err(
                 "some api_routes are not known yet: the configuration has changes that are \
-                        not applied"
+                 not applied, or they use a variable that no var file sets"
                     .into(),
             )
         }
@@ -774,10 +764,14 @@ fn function_subject(f: &Function) -> String {
     format!("function {}", f.name)
 }
 
-fn layer_subject(l: &Layer) -> String {
-    // `…:layer:demo-dev-org-common:1` → `demo-dev-org-common:1`
-    let short = l.arn.splitn(7, ':').nth(6).unwrap_or(&l.address);
-    format!("layer {short}")
+/// `demo-dev-org-common:1` of `arn:aws:lambda:…:layer:demo-dev-org-common:1`; `fallback` when
+/// `arn` is not a layer version ARN.
+fn layer_name<'a>(arn: &'a str, fallback: &'a str) -> &'a str {
+    arn.splitn(7, ':').nth(6).unwrap_or(fallback)
+}
+
+fn layer_subject(arn: &str, fallback: &str) -> String {
+    format!("layer {}", layer_name(arn, fallback))
 }
 
 /// V1: every route targets an integration in state whose URI is a function's or alias's invoke ARN.
@@ -1038,7 +1032,7 @@ fn deployed_code_is_built_code(i: &Inputs, out: &mut Vec<Check>) {
         out.push(code_check(
             i,
             &l.module,
-            layer_subject(l),
+            layer_subject(&l.arn, &l.address),
             &l.address,
             &l.code,
         ));
@@ -1125,7 +1119,7 @@ fn runtimes_and_layers(i: &Inputs, out: &mut Vec<Check>) {
                 {
                     problems.push(format!(
                         "{} is built for {} only",
-                        layer_subject(l),
+                        layer_subject(&l.arn, &l.address),
                         l.compatible_runtimes.join(", ")
                     ))
                 }
@@ -1159,30 +1153,6 @@ fn runtimes_and_layers(i: &Inputs, out: &mut Vec<Check>) {
             ));
         }
     }
-}
-
-/// Runs `job` over `items` on at most `bound` threads, results in input order.
-fn parallel<I: Sync, T: Send>(items: &[I], bound: usize, job: impl Fn(&I) -> T + Sync) -> Vec<T> {
-    use std::sync::atomic::{AtomicUsize, Ordering};
-    use std::sync::Mutex;
-    let next = AtomicUsize::new(0);
-    let results: Mutex<Vec<Option<T>>> = Mutex::new(items.iter().map(|_| None).collect());
-    std::thread::scope(|s| {
-        for _ in 0..bound.clamp(1, items.len().max(1)) {
-            s.spawn(|| loop {
-                let n = next.fetch_add(1, Ordering::SeqCst);
-                let Some(item) = items.get(n) else { break };
-                let r = job(item);
-                results.lock().expect("no panics")[n] = Some(r);
-            });
-        }
-    });
-    results
-        .into_inner()
-        .expect("no panics")
-        .into_iter()
-        .flatten()
-        .collect()
 }
 
 #[cfg(test)]

@@ -80,7 +80,7 @@ pub(super) fn checks(d: &Deployed, outputs: &Value, url: Option<&str>) -> Vec<Ch
         .iter()
         .filter(|r| api_id.is_none_or(|id| r.api_id == id))
         .collect();
-    let answers = super::parallel(&routes, BOUND, |r| request_route(r, &base, &client));
+    let answers = crate::pool::parallel(&routes, BOUND, |r| request_route(r, &base, &client));
     // An unreachable URL fails every request the same way: say it once.
     let requested = || answers.iter().filter(|(method, _, _)| !method.is_empty());
     if let Some((_, _, Err(e))) = requested().next() {

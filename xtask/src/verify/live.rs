@@ -173,7 +173,7 @@ pub(super) fn checks(
         calls.push(Call::Layer(arn, d.layers.iter().find(|l| l.arn == arn)));
     }
 
-    let answers = super::parallel(&calls, BOUND, |c| {
+    let answers = crate::pool::parallel(&calls, BOUND, |c| {
         let (region, args) = c.args();
         aws_cmd(base.clone(), region.as_deref(), &args)
     });
@@ -486,8 +486,7 @@ fn compare_layer(
     zips: &Zips,
     env: &Env,
 ) -> Check {
-    let short = arn.splitn(7, ':').nth(6).unwrap_or(arn);
-    let subject = format!("layer {short}");
+    let (short, subject) = (super::layer_name(arn, arn), super::layer_subject(arn, arn));
     let module = layer.map_or_else(
         || {
             d.functions

@@ -136,7 +136,17 @@ pub(super) fn env() -> Env {
     Env {
         name: "dev".into(),
         dir: PathBuf::from("/infra/envs/dev"),
+        bin: "terraform".into(),
     }
+}
+
+#[test]
+fn fixes_run_the_configured_terraform_binary() {
+    let tofu = Env {
+        bin: "tofu".into(),
+        ..env()
+    };
+    assert_eq!(tofu.terraform("plan"), "tofu -chdir=/infra/envs/dev plan");
 }
 
 impl Fixture {
