@@ -344,7 +344,7 @@ fn finish(child: Child, timeout: Duration) -> (i32, String) {
 fn ctrl_c_asks_terraform_to_stop_once_and_is_reported_as_cancelled() {
     let d = Demo::new();
     let bin = fake_terraform(d.tmp.path());
-    let stops = r#"trap 'echo got-int >> "$rec"; exit 1' INT; echo started >> "$rec"; while :; do sleep 0.1; done"#;
+    let stops = r#"trap 'echo got-int >> "$rec"; exit 1' INT; echo started >> "$rec"; i=0; while [ $i -lt 600 ]; do sleep 0.1; i=$((i+1)); done"#;
     let child = spawn(
         &d,
         &["plan", "--no-build"],
@@ -391,8 +391,7 @@ fn ctrl_c_while_terraform_prints_steadily_stops_before_the_next_step() {
 fn a_second_ctrl_c_kills_a_terraform_that_does_not_stop() {
     let d = Demo::new();
     let bin = fake_terraform(d.tmp.path());
-    let stubborn =
-        r#"trap 'echo got-int >> "$rec"' INT; echo started >> "$rec"; while :; do sleep 0.1; done"#;
+    let stubborn = r#"trap 'echo got-int >> "$rec"' INT; echo started >> "$rec"; i=0; while [ $i -lt 600 ]; do sleep 0.1; i=$((i+1)); done"#;
     let child = spawn(
         &d,
         &["plan", "--no-build"],
@@ -425,7 +424,7 @@ fn a_second_run_on_the_same_env_waits_for_the_first() {
     let bin = fake_terraform(d.tmp.path());
     let go = d.tmp.path().join("go");
     let slow = format!(
-        r#"echo planning >> "$rec"; while [ ! -e '{}' ]; do sleep 0.05; done"#,
+        r#"echo planning >> "$rec"; i=0; while [ ! -e '{}' ] && [ $i -lt 1200 ]; do sleep 0.05; i=$((i+1)); done"#,
         go.display()
     );
     let tf_bin = ("TF_BIN", bin.to_str().unwrap());

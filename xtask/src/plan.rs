@@ -363,10 +363,7 @@ struct Manifest {
 
 fn sha256_file(path: &Path) -> Result<String> {
     match std::fs::read(path) {
-        Ok(bytes) => Ok(Sha256::digest(&bytes)
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect()),
+        Ok(bytes) => Ok(crate::build::hex(&Sha256::digest(&bytes))),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok("missing".into()),
         Err(e) => Err(e).with_context(|| format!("cannot read {}", path.display())),
     }
@@ -493,7 +490,7 @@ fn build_first(t: &Target, opts: &Options) -> Result<()> {
 fn preflight_check(cfg: &Config, infra: &Path, env: &str) -> Result<()> {
     let findings = crate::check::run(cfg, Some(infra), env)?;
     if !findings.is_empty() {
-        eprint!("{}", crate::report::check_human(&findings));
+        ui::eprint_line(crate::report::check_human(&findings).trim_end());
     }
     if !crate::check::passed(&findings) {
         bail!("check found errors (listed above), so terraform was not run: fix them, then run cargo xtask plan again");
@@ -649,7 +646,7 @@ pub fn plan(cfg: &Config, infra: Option<&Path>, opts: &Options) -> Result<bool> 
     if opts.json {
         print_json(&summary)?;
     } else {
-        print_human(&t, &summary, true);
+        print_human(&t, &summary, true)?;
     }
     Ok(summary.changes)
 }
@@ -853,7 +850,7 @@ pub fn apply(cfg: &Config, infra: Option<&Path>, opts: &Options) -> Result<()> {
     let _lock = t.lock()?;
     let manifest = saved_plan(&t, &opts.aws)?;
     if !opts.json {
-        print_human(&t, &manifest.summary, false);
+        print_human(&t, &manifest.summary, false)?;
     }
     let summary = apply_saved(&t, opts, &manifest, None)?;
     if opts.json {
@@ -868,7 +865,7 @@ pub fn deploy(cfg: &Config, infra: Option<&Path>, opts: &Options) -> Result<()> 
     let _lock = t.lock()?;
     let (planned, tf) = make_plan(&t, opts)?;
     if !opts.json {
-        print_human(&t, &planned, false);
+        print_human(&t, &planned, false)?;
     }
     // Checked again: nothing may have changed while terraform planned.
     let manifest = saved_plan(&t, &opts.aws)?;
@@ -881,29 +878,22 @@ pub fn deploy(cfg: &Config, infra: Option<&Path>, opts: &Options) -> Result<()> 
             Ok(r) => serde_json::to_value(r)?,
             Err(_) => Value::Null,
         };
-        print_out(&format!("{}\n", serde_json::to_string_pretty(&doc)?));
+        ui::out(&format!("{}\n", serde_json::to_string_pretty(&doc)?))?;
     }
     verified(&report?, &opts.env)
 }
 
-/// Stdout, ignoring a closed pipe (`| head`): the work is done, the report is best effort.
-fn print_out(text: &str) {
-    let _ = std::io::stdout().write_all(text.as_bytes());
-}
-
 fn print_json(s: &Summary) -> Result<()> {
-    print_out(&format!("{}\n", serde_json::to_string_pretty(s)?));
-    Ok(())
+    ui::out(&format!("{}\n", serde_json::to_string_pretty(s)?))
 }
 
 /// The summary on stdout, deletes and replaces in red; `apply_hint` after `plan` only.
-fn print_human(t: &Target, s: &Summary, apply_hint: bool) {
+fn print_human(t: &Target, s: &Summary, apply_hint: bool) -> Result<()> {
     if !s.changes {
-        print_out(&format!(
+        return ui::out(&format!(
             "plan {}: no changes; the infrastructure matches the configuration\n",
             s.env
         ));
-        return;
     }
     let mut out = format!(
         "plan {}: {} to create, {} to update, {} to replace, {} to delete\n",
@@ -946,7 +936,7 @@ fn print_human(t: &Target, s: &Summary, apply_hint: bool) {
             s.plan_file
         ));
     }
-    print_out(&out);
+    ui::out(&out)
 }
 
 #[cfg(test)]

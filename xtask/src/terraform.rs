@@ -60,13 +60,13 @@ pub fn configured_bin(flag: Option<&str>, config: Option<&str>) -> String {
 pub fn env_dir(infra: &Path, env: &str) -> Result<PathBuf> {
     let envs = infra.join("envs");
     let dir = envs.join(env);
-    if has_tf_files(&dir) && !env.contains('/') && env != ".." {
+    if tf::has_tf_files(&dir) && !env.contains('/') && env != ".." {
         return Ok(dir);
     }
     let mut known: Vec<String> = std::fs::read_dir(&envs)
         .map(|rd| {
             rd.filter_map(|e| e.ok())
-                .filter(|e| has_tf_files(&e.path()))
+                .filter(|e| tf::has_tf_files(&e.path()))
                 .map(|e| e.file_name().to_string_lossy().into_owned())
                 .collect()
         })
@@ -99,16 +99,6 @@ pub fn data_dir(env_dir: &Path) -> PathBuf {
     std::env::var_os("TF_DATA_DIR")
         .filter(|d| !d.is_empty())
         .map_or_else(|| env_dir.join(".terraform"), |d| env_dir.join(d))
-}
-
-fn has_tf_files(dir: &Path) -> bool {
-    std::fs::read_dir(dir).is_ok_and(|rd| {
-        rd.filter_map(|e| e.ok()).any(|e| {
-            let name = e.file_name();
-            let name = name.to_string_lossy();
-            name.ends_with(".tf") || name.ends_with(".tf.json")
-        })
-    })
 }
 
 /// Whether Terraform loads this file of the env dir by itself.
@@ -855,7 +845,7 @@ pub fn init_fingerprint(tf: &Terraform) -> String {
         }
     }
     h.update(std::fs::read(env_dir.join(".terraform.lock.hcl")).unwrap_or_default());
-    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+    crate::build::hex(&h.finalize())
 }
 
 #[cfg(test)]
