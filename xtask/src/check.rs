@@ -382,15 +382,7 @@ impl Checker<'_> {
             None
         };
         if let Some((file, message)) = problem {
-            let mut envs: Vec<String> = std::fs::read_dir(&envs_dir)
-                .map(|rd| {
-                    rd.filter_map(|e| e.ok())
-                        .filter(|e| tf::has_tf_files(&e.path()))
-                        .map(|e| e.file_name().to_string_lossy().into_owned())
-                        .collect()
-                })
-                .unwrap_or_default();
-            envs.sort();
+            let envs = tf::env_names(&envs_dir);
             let fix = if envs.is_empty() {
                 let env = if bad_name { "<env>" } else { name };
                 format!("create envs/{env}/main.tf calling the stack modules and the API gateway")

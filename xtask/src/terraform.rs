@@ -63,15 +63,7 @@ pub fn env_dir(infra: &Path, env: &str) -> Result<PathBuf> {
     if tf::has_tf_files(&dir) && !env.contains('/') && env != ".." {
         return Ok(dir);
     }
-    let mut known: Vec<String> = std::fs::read_dir(&envs)
-        .map(|rd| {
-            rd.filter_map(|e| e.ok())
-                .filter(|e| tf::has_tf_files(&e.path()))
-                .map(|e| e.file_name().to_string_lossy().into_owned())
-                .collect()
-        })
-        .unwrap_or_default();
-    known.sort();
+    let known = tf::env_names(&envs);
     let what = if dir.is_dir() {
         "has no .tf files"
     } else {

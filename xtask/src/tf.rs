@@ -107,6 +107,20 @@ impl TfFile {
 }
 
 /// Whether Terraform would load a configuration from `dir` (a `.tf` or `.tf.json` file).
+/// The envs of an `envs/` directory: its subdirectories holding `.tf` files, sorted.
+pub fn env_names(envs: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(envs)
+        .map(|rd| {
+            rd.filter_map(|e| e.ok())
+                .filter(|e| has_tf_files(&e.path()))
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    names
+}
+
 pub fn has_tf_files(dir: &Path) -> bool {
     std::fs::read_dir(dir).is_ok_and(|rd| {
         rd.filter_map(|e| e.ok()).any(|e| {
