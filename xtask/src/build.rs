@@ -512,11 +512,12 @@ fn check_unzipped_limits(
 ) {
     let size_of = |id: &str| state.artifacts.get(id).map_or(0, |s| s.unzipped_bytes);
     let mut updates = Vec::new();
+    let mut module_tf = ModuleTf::new(cfg);
     for r in records.iter_mut() {
         if r.kind != Kind::Function || r.status == Status::Failed || r.module == "infra" {
             continue;
         }
-        let layers = attached_layers(cfg, artifacts, &r.module, &r.name);
+        let layers = attached_layers(&mut module_tf, artifacts, &r.module, &r.name);
         let total: u64 =
             r.unzipped_bytes.unwrap_or(0) + layers.iter().map(|l| size_of(l)).sum::<u64>();
         let with = if layers.is_empty() {
@@ -547,15 +548,37 @@ fn check_unzipped_limits(
     }
 }
 
+/// Each module's `infrastructure/*.tf`, parsed once per run however many functions ask.
+pub struct ModuleTf<'a> {
+    stack: &'a Path,
+    parsed: HashMap<String, Vec<tf::TfFile>>,
+}
+
+impl<'a> ModuleTf<'a> {
+    pub fn new(cfg: &'a Config) -> ModuleTf<'a> {
+        ModuleTf {
+            stack: &cfg.stack,
+            parsed: HashMap::new(),
+        }
+    }
+
+    fn files(&mut self, module: &str) -> &[tf::TfFile] {
+        let stack = self.stack;
+        self.parsed.entry(module.to_string()).or_insert_with(|| {
+            tf::parse_dir(&stack.join("packages").join(module).join("infrastructure")).0
+        })
+    }
+}
+
 /// Layer artifact ids attached to a function, from `layers = [...]` in its module's Terraform;
 /// all of its module's layers when that cannot be read.
 pub fn attached_layers(
-    cfg: &Config,
+    module_tf: &mut ModuleTf,
     artifacts: &[Artifact],
     module: &str,
     function: &str,
 ) -> Vec<String> {
-    declared_layers(cfg, artifacts, module, function).unwrap_or_else(|| {
+    declared_layers(module_tf, artifacts, module, function).unwrap_or_else(|| {
         artifacts
             .iter()
             .filter(|a| a.kind == Kind::Layer && a.module == module)
@@ -567,22 +590,17 @@ pub fn attached_layers(
 /// The layers a function's `layers = [...]` names, when the function's resource is found (by
 /// its zip) and every entry traces to a layer the build makes; `None` otherwise.
 pub fn declared_layers(
-    cfg: &Config,
+    module_tf: &mut ModuleTf,
     artifacts: &[Artifact],
     module: &str,
     function: &str,
 ) -> Option<Vec<String>> {
-    let infra_dir = cfg
-        .stack
-        .join("packages")
-        .join(module)
-        .join("infrastructure");
-    let (files, _) = tf::parse_dir(&infra_dir);
+    let files = module_tf.files(module);
     let zip = format!("{function}.zip");
-    let f = tf::lambda_functions(&files)
+    let f = tf::lambda_functions(files)
         .into_iter()
         .find(|f| f.zip.as_deref() == Some(&zip))?;
-    let tf_layers = tf::lambda_layers(&files);
+    let tf_layers = tf::lambda_layers(files);
     let norm = |s: &str| s.replace('-', "_").to_lowercase();
     let mut out = Vec::new();
     for l in &f.layers {

@@ -1384,6 +1384,7 @@ impl Checker<'_> {
             all_layers.names.extend(p.names.iter().cloned());
             all_layers.by_name |= p.by_name;
         }
+        let mut module_tf = build::ModuleTf::new(self.cfg);
         for a in &found.artifacts {
             let own = provided(a);
             match a.kind {
@@ -1430,7 +1431,7 @@ impl Checker<'_> {
                     let attached = if a.module == "infra" {
                         Some(Vec::new())
                     } else {
-                        build::declared_layers(self.cfg, &found.artifacts, &a.module, &a.name)
+                        build::declared_layers(&mut module_tf, &found.artifacts, &a.module, &a.name)
                     };
                     let mut allowed = own;
                     let whose = match &attached {
