@@ -5,6 +5,7 @@ mod common;
 
 mod build;
 mod check;
+mod faults;
 mod local_aws;
 mod plan;
 mod verify;
