@@ -143,11 +143,11 @@ pub fn run(cfg: &Config, infra: Option<&Path>, opts: &Options) -> Result<Report>
         records.push(record);
     }
     check_unzipped_limits(cfg, &found.artifacts, &mut records, &mut state);
-    for p in &found.problems {
+    for p in found.problems.iter().chain(&found.collisions) {
         records.push(Record {
             module: p.module.clone(),
             name: p.name.clone(),
-            kind: Kind::Function,
+            kind: p.kind,
             path: PathBuf::new(),
             status: Status::Failed,
             zip_bytes: None,
