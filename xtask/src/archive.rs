@@ -30,14 +30,23 @@ pub struct Written {
     pub sha256_base64: String,
 }
 
+/// The zip being written next to `out` is `.xtask-<random>.zip.tmp` until it is renamed.
+const TEMP_PREFIX: &str = ".xtask-";
+const TEMP_SUFFIX: &str = ".zip.tmp";
+
+/// A zip temp file's name: only an interrupted build leaves one behind.
+pub fn is_temp_name(name: &str) -> bool {
+    name.starts_with(TEMP_PREFIX) && name.ends_with(TEMP_SUFFIX)
+}
+
 pub fn write(out: &Path, mut entries: Vec<Entry>) -> Result<Written> {
     entries.sort();
     entries.dedup_by(|a, b| a.name == b.name);
     let dir = out.parent().context("zip path has no parent directory")?;
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let file = tempfile::Builder::new()
-        .prefix(".xtask-")
-        .suffix(".zip.tmp")
+        .prefix(TEMP_PREFIX)
+        .suffix(TEMP_SUFFIX)
         .tempfile_in(dir)
         .with_context(|| format!("cannot create a temporary file in {}", dir.display()))?;
 

@@ -12,6 +12,8 @@ use anyhow::{anyhow, bail, Context, Result};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+mod deps_cache;
+
 use crate::archive::{self, Entry};
 use crate::config::Config;
 use crate::discover::{self, Artifact, Kind};
@@ -103,6 +105,7 @@ pub fn run(cfg: &Config, infra: Option<&Path>, opts: &Options) -> Result<Report>
     std::fs::create_dir_all(cache.join("deps"))
         .with_context(|| format!("cannot create {}", cache.display()))?;
     let _lock = lock(&cache, BUILD_HOLDER)?;
+    deps_cache::sweep_leftovers(&cache.join("deps"), out_dirs(&found.artifacts))?;
     let state_path = cache.join("state.json");
     let mut state: State = std::fs::read(&state_path)
         .ok()
@@ -348,16 +351,24 @@ impl Ctx<'_> {
         cell.get_or_init(|| {
             let dir = self.cache.join("deps").join(key);
             if dir.is_dir() && !self.force {
-                return Ok(dir);
+                match deps_cache::verify(&dir) {
+                    Ok(()) => return Ok(dir),
+                    Err(why) => crate::ui::warn(&format!(
+                        "dependency cache {} is damaged ({why}); reinstalling {}",
+                        dir.display(),
+                        requirements.display()
+                    )),
+                }
             }
             let installer = self.installer.as_ref().map_err(Clone::clone)?;
             let tmp = tempfile::Builder::new()
-                .prefix(".tmp-")
+                .prefix(deps_cache::TMP_PREFIX)
                 .tempdir_in(self.cache.join("deps"))
                 .map_err(|e| format!("cannot create a temporary directory: {e}"))?;
             installer
                 .install(self.cfg, requirements, tmp.path())
                 .map_err(|e| format!("{}: {e:#}", requirements.display()))?;
+            deps_cache::write_manifest(tmp.path(), &dir).map_err(|e| format!("{e:#}"))?;
             if dir.is_dir() {
                 std::fs::remove_dir_all(&dir)
                     .map_err(|e| format!("cannot replace {}: {e}", dir.display()))?;
@@ -631,6 +642,11 @@ pub fn declared_layers(
     Some(out)
 }
 
+/// The directories zips are written to, each once.
+fn out_dirs(artifacts: &[Artifact]) -> std::collections::BTreeSet<&Path> {
+    artifacts.iter().filter_map(|a| a.out.parent()).collect()
+}
+
 fn output_matches(out: &Path, saved: &Saved) -> bool {
     std::fs::metadata(out).is_ok_and(|m| m.len() == saved.zip_bytes)
         && mtime_ns(out) == Some(saved.mtime_ns)
@@ -717,6 +733,10 @@ pub fn clean(cfg: &Config, infra: Option<&Path>) -> Result<Vec<PathBuf>> {
             removed.push(a.out.clone());
         }
     }
+    removed.extend(deps_cache::sweep_leftovers(
+        &cache.join("deps"),
+        out_dirs(&found.artifacts),
+    )?);
     for sub in ["deps", "state.json"] {
         let p = cache.join(sub);
         if p.is_dir() {
