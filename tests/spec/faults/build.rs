@@ -101,3 +101,127 @@ fn leftovers_of_an_interrupted_build_are_removed_by_the_next_build_and_by_clean(
     );
     assert!(own.exists());
 }
+
+/// Processes a fake installer started, killed when dropped so a failed spec leaves none behind.
+struct Started(std::path::PathBuf);
+
+impl Started {
+    fn pids(&self) -> Vec<String> {
+        std::fs::read_to_string(&self.0)
+            .unwrap_or_default()
+            .lines()
+            .map(str::to_string)
+            .collect()
+    }
+}
+
+impl Drop for Started {
+    fn drop(&mut self) {
+        for pid in self.pids() {
+            let _ = std::process::Command::new("kill")
+                .args(["-KILL", &pid])
+                .status();
+        }
+    }
+}
+
+/// Running, and not a zombie left for an init that does not reap.
+fn alive(pid: &str) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| {
+        s.rsplit(')')
+            .next()
+            .is_some_and(|r| !r.trim().starts_with('Z'))
+    })
+}
+
+/// Polls `done` every 50 ms for at most `secs` seconds.
+fn wait_for(secs: u64, mut done: impl FnMut() -> bool) -> bool {
+    for _ in 0..secs * 20 {
+        if done() {
+            return true;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    done()
+}
+
+/// Starts a build whose installer is a fake `uv` that records its pid and its child's and
+/// sleeps, sends `signal` to the xtask's pid alone once the installer runs, and returns the
+/// demo, how the xtask ended and the installer's processes.
+fn interrupt_an_install(signal: &str) -> (Demo, std::process::ExitStatus, Started) {
+    use std::os::unix::fs::PermissionsExt;
+    let d = Demo::new();
+    d.config("installer = \"uv\"");
+    let bin = d.tmp.path().join("bin");
+    let pids = d.tmp.path().join("installer-pids");
+    write(
+        &bin.join("uv"),
+        &format!(
+            "#!/bin/sh\necho $$ >> '{p}'\nsleep 60 &\necho $! >> '{p}'\nwait\n",
+            p = pids.display()
+        ),
+    );
+    std::fs::set_permissions(bin.join("uv"), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap());
+    let mut child = std::process::Command::new(xtask_bin())
+        .args(["build", "--module", "access", "--stack"])
+        .arg(&d.stack)
+        .env("PATH", path)
+        .env("NO_COLOR", "1")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = Started(pids);
+    let running = wait_for(60, || started.pids().len() == 2);
+    if !running {
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!("the fake installer never started");
+    }
+    std::process::Command::new("kill")
+        .args([&format!("-{signal}"), &child.id().to_string()])
+        .status()
+        .unwrap();
+    let mut status = None;
+    wait_for(10, || {
+        status = child.try_wait().unwrap();
+        status.is_some()
+    });
+    let Some(status) = status else {
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!("the xtask did not stop within 10 s of SIG{signal}");
+    };
+    (d, status, started)
+}
+
+/// Issue 9, item 5: SIGINT to the xtask's pid alone (as `kill -INT`, or a supervisor) left pip
+/// running as an orphan. The installer's whole process group goes with the xtask.
+#[test]
+fn an_interrupted_build_stops_its_installer_and_everything_it_started() {
+    use std::os::unix::process::ExitStatusExt;
+    // The demo outlives `started`, whose drop reads the pids from it.
+    let (_demo, status, started) = interrupt_an_install("INT");
+    assert!(
+        status.code() == Some(130) || status.signal() == Some(2),
+        "{status:?}"
+    );
+    let pids = started.pids();
+    assert_eq!(pids.len(), 2);
+    assert!(
+        wait_for(5, || pids.iter().all(|p| !alive(p))),
+        "installer processes still running: {pids:?}"
+    );
+}
+
+/// Killed outright, the xtask cannot act; the kernel stops the installer it started.
+#[test]
+fn a_killed_build_does_not_leave_its_installer_running() {
+    let (_demo, _, started) = interrupt_an_install("KILL");
+    let installer = started.pids()[0].clone();
+    assert!(
+        wait_for(5, || !alive(&installer)),
+        "installer {installer} still running"
+    );
+}
