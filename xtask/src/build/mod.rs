@@ -161,7 +161,13 @@ pub fn run(cfg: &Config, infra: Option<&Path>, opts: &Options) -> Result<Report>
         });
     }
     records.sort_by(|a, b| (&a.module, a.kind, &a.name).cmp(&(&b.module, b.kind, &b.name)));
-    write_atomic(&state_path, &serde_json::to_vec_pretty(&state)?)?;
+    // Not fatal: the zips are in place and the report must still be printed; without the
+    // state the next build only rebuilds.
+    if let Err(e) = write_atomic(&state_path, &serde_json::to_vec_pretty(&state)?) {
+        crate::ui::warn(&format!(
+            "{e:#}; the next build rebuilds what this one built"
+        ));
+    }
     Ok(Report {
         installer: installer.as_ref().ok().map(Installer::name),
         artifacts: records,
@@ -689,7 +695,8 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let dir = path.parent().context("path has no parent")?;
     let mut tmp = tempfile::NamedTempFile::new_in(dir)
         .with_context(|| format!("cannot write in {}", dir.display()))?;
-    std::io::Write::write_all(&mut tmp, bytes)?;
+    std::io::Write::write_all(&mut tmp, bytes)
+        .with_context(|| format!("cannot write {}", path.display()))?;
     tmp.persist(path)
         .with_context(|| format!("cannot write {}", path.display()))?;
     Ok(())
