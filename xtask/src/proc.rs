@@ -461,6 +461,19 @@ mod tests {
     }
 
     #[test]
+    fn own_group_runs_as_the_leader_of_a_new_group_and_frees_its_slot() {
+        let out = Cmd::new("/bin/sh")
+            .args(["-c", "echo $$ $(ps -o pgid= -p $$)"])
+            .own_group()
+            .output()
+            .unwrap();
+        let ids: Vec<&str> = out.stdout.split_whitespace().collect();
+        assert_eq!(ids.len(), 2, "{}", out.stdout);
+        assert_eq!(ids[0], ids[1]);
+        assert!(GROUPS.iter().all(|s| s.load(Ordering::SeqCst) == 0));
+    }
+
+    #[test]
     fn stream_reports_a_missing_program_by_name() {
         let err = Cmd::new("/nonexistent/tf").stream(|_| {}).unwrap_err();
         assert!(format!("{err:#}").contains("/nonexistent/tf"), "{err:#}");
