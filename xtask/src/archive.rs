@@ -30,32 +30,40 @@ pub struct Written {
     pub sha256_base64: String,
 }
 
+/// The zip being written next to `out` is `.xtask-<random>.zip.tmp` until it is renamed.
+const TEMP_PREFIX: &str = ".xtask-";
+const TEMP_SUFFIX: &str = ".zip.tmp";
+
+/// A zip temp file's name: only an interrupted build leaves one behind.
+pub fn is_temp_name(name: &str) -> bool {
+    name.starts_with(TEMP_PREFIX) && name.ends_with(TEMP_SUFFIX)
+}
+
 pub fn write(out: &Path, mut entries: Vec<Entry>) -> Result<Written> {
     entries.sort();
     entries.dedup_by(|a, b| a.name == b.name);
     let dir = out.parent().context("zip path has no parent directory")?;
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let file = tempfile::Builder::new()
-        .prefix(".xtask-")
-        .suffix(".zip.tmp")
+        .prefix(TEMP_PREFIX)
+        .suffix(TEMP_SUFFIX)
         .tempfile_in(dir)
-        .with_context(|| format!("cannot create a temporary file in {}", dir.display()))?;
+        .map_err(|e| write_failed(out, e))?;
 
     let mut zip = ZipWriter::new(BufWriter::new(file.as_file()));
-    let base = SimpleFileOptions::default()
-        .compression_method(CompressionMethod::Deflated)
-        .compression_level(Some(6))
-        .last_modified_time(DateTime::default());
-    let mut unzipped = 0u64;
-    for e in &entries {
-        let mut src =
-            File::open(&e.source).with_context(|| format!("cannot read {}", e.source.display()))?;
-        let mode = if e.executable { 0o755 } else { 0o644 };
-        zip.start_file(e.name.as_str(), base.unix_permissions(mode))?;
-        unzipped += std::io::copy(&mut src, &mut zip)
-            .with_context(|| format!("cannot read {}", e.source.display()))?;
-    }
-    zip.finish()?.flush()?;
+    let unzipped = match fill(&mut zip, &entries) {
+        Ok(n) => n,
+        Err(e) => {
+            // Dropped, the writer would try to finish the archive on the same full disk and
+            // print its raw error; the temporary file is deleted anyway. Leaks its buffers once.
+            std::mem::forget(zip);
+            return Err(e.into_error(out));
+        }
+    };
+    zip.finish()
+        .map_err(io_error)
+        .and_then(|mut w| w.flush())
+        .map_err(|e| write_failed(out, e))?;
 
     let zip_bytes = file.as_file().metadata()?.len();
     let sha256_base64 = sha256_base64(file.path())?;
@@ -65,6 +73,79 @@ pub fn write(out: &Path, mut entries: Vec<Entry>) -> Result<Written> {
         unzipped_bytes: unzipped,
         sha256_base64,
     })
+}
+
+/// Why filling a zip stopped: a source that cannot be read, or the zip that cannot be written.
+enum Fault {
+    Read(PathBuf, std::io::Error),
+    Write(std::io::Error),
+}
+
+impl Fault {
+    fn into_error(self, out: &Path) -> anyhow::Error {
+        match self {
+            Fault::Read(src, e) => {
+                anyhow::Error::new(e).context(format!("cannot read {}", src.display()))
+            }
+            Fault::Write(e) => write_failed(out, e),
+        }
+    }
+}
+
+/// Stores every entry; the unzipped size.
+fn fill<W: Write + std::io::Seek>(zip: &mut ZipWriter<W>, entries: &[Entry]) -> Result<u64, Fault> {
+    let base = SimpleFileOptions::default()
+        .compression_method(CompressionMethod::Deflated)
+        .compression_level(Some(6))
+        .last_modified_time(DateTime::default());
+    let mut unzipped = 0u64;
+    let mut buf = vec![0u8; 1 << 16];
+    for e in entries {
+        let read_err = |err| Fault::Read(e.source.clone(), err);
+        let mut src = File::open(&e.source).map_err(read_err)?;
+        let mode = if e.executable { 0o755 } else { 0o644 };
+        zip.start_file(e.name.as_str(), base.unix_permissions(mode))
+            .map_err(|err| Fault::Write(io_error(err)))?;
+        loop {
+            let n = src.read(&mut buf).map_err(read_err)?;
+            if n == 0 {
+                break;
+            }
+            zip.write_all(&buf[..n]).map_err(Fault::Write)?;
+            unzipped += n as u64;
+        }
+    }
+    Ok(unzipped)
+}
+
+/// The OS error itself when there is one, so it reads as the OS says it.
+fn io_error(e: zip::result::ZipError) -> std::io::Error {
+    match e {
+        zip::result::ZipError::Io(e) => e,
+        other => other.into(),
+    }
+}
+
+/// The zip `out` could not be written: says so plainly when the disk (or a quota) is full,
+/// the commonest reason.
+pub fn write_failed(out: &Path, e: std::io::Error) -> anyhow::Error {
+    if disk_full(&e) {
+        anyhow::anyhow!(
+            "cannot write {}: the disk is full ({e}); free space on its filesystem and build again \
+             (any previous zip is kept)",
+            out.display()
+        )
+    } else {
+        anyhow::Error::new(e).context(format!("cannot write {}", out.display()))
+    }
+}
+
+/// No space left on the device, or the user's quota is exhausted.
+pub fn disk_full(e: &std::io::Error) -> bool {
+    use std::io::ErrorKind;
+    // By kind too: tempfile re-wraps errors with their path, which drops the OS code.
+    matches!(e.kind(), ErrorKind::StorageFull | ErrorKind::QuotaExceeded)
+        || matches!(e.raw_os_error(), Some(libc::ENOSPC | libc::EDQUOT))
 }
 
 /// `filebase64sha256` of an existing file.
@@ -94,6 +175,29 @@ mod tests {
             source,
             executable: false,
         }
+    }
+
+    #[test]
+    fn a_full_disk_is_said_plainly_with_the_zips_name() {
+        let d = tempfile::tempdir().unwrap();
+        let big = entry(d.path(), "big.bin", &"x".repeat(1 << 20));
+        let full = std::fs::OpenOptions::new()
+            .write(true)
+            .open("/dev/full")
+            .unwrap();
+        let mut zip = ZipWriter::new(BufWriter::new(&full));
+        let err = match fill(&mut zip, &[big]) {
+            Err(e) => {
+                std::mem::forget(zip);
+                e.into_error(Path::new("/s/.build/fn.zip"))
+            }
+            Ok(_) => panic!("/dev/full took a zip"),
+        };
+        let msg = format!("{err:#}");
+        assert!(
+            msg.starts_with("cannot write /s/.build/fn.zip: the disk is full"),
+            "{msg}"
+        );
     }
 
     #[test]

@@ -58,6 +58,7 @@ pub struct Module {
 pub struct Problem {
     pub module: String,
     pub name: String,
+    pub kind: Kind,
     pub dir: PathBuf,
     pub message: String,
 }
@@ -67,6 +68,8 @@ pub struct Stack {
     pub modules: Vec<Module>,
     pub artifacts: Vec<Artifact>,
     pub problems: Vec<Problem>,
+    /// Artifacts that would write the same zip: none of them is built.
+    pub collisions: Vec<Problem>,
 }
 
 /// The infra repo's Lambdas keep the contract's historical output names.
@@ -154,7 +157,38 @@ pub fn discover(cfg: &Config, infra: Option<&Path>, only: &[String]) -> Result<S
             |n| infra_zip_stem(n).to_string(),
         )?;
     }
+    separate_collisions(cfg, &mut stack);
     Ok(stack)
+}
+
+/// Moves artifacts that map to one zip (function `x-layer` and layer `x`; an infra function
+/// named `authorizer` and `api-gateway-authorizer`) out of the build: built, they would
+/// overwrite each other's zip and its recorded hash.
+fn separate_collisions(cfg: &Config, stack: &mut Stack) {
+    // Sources per zip, in discovery order.
+    let mut sources: std::collections::HashMap<PathBuf, Vec<String>> = Default::default();
+    for a in &stack.artifacts {
+        let src = rel(cfg, &a.src).display().to_string();
+        sources.entry(a.out.clone()).or_default().push(src);
+    }
+    let (kept, clashing) = std::mem::take(&mut stack.artifacts)
+        .into_iter()
+        .partition(|a| sources[&a.out].len() == 1);
+    stack.artifacts = kept;
+    for a in clashing {
+        stack.collisions.push(Problem {
+            message: format!(
+                "{} all build {}: rename one of them (and the `filename` Terraform deploys); \
+                 neither is built until then",
+                sources[&a.out].join(" and "),
+                rel(cfg, &a.out).display()
+            ),
+            module: a.module,
+            name: a.name,
+            kind: a.kind,
+            dir: a.src,
+        });
+    }
 }
 
 fn scan_functions(
@@ -173,6 +207,7 @@ fn scan_functions(
             stack.problems.push(Problem {
                 module: module.to_string(),
                 name: name.clone(),
+                kind: Kind::Function,
                 dir: dir.clone(),
                 message: format!(
                     "{} has no lambda_function.py (the handler is always lambda_function.lambda_handler); \

@@ -118,7 +118,7 @@ impl Installer {
 
     /// Installs, or fails with the installer's own words and the package it could not place.
     pub fn install(&self, cfg: &Config, requirements: &Path, target: &Path) -> Result<()> {
-        let cmd = self.command(cfg, requirements, target);
+        let cmd = self.command(cfg, requirements, target).own_group();
         let out = cmd.output()?;
         if out.success() {
             return Ok(());

@@ -6,7 +6,7 @@ use std::ffi::{OsStr, OsString};
 use std::io::BufRead;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicUsize, Ordering};
 use std::sync::{mpsc, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -20,6 +20,7 @@ pub struct Cmd {
     env: Vec<(OsString, OsString)>,
     env_remove: Vec<OsString>,
     stdin: Option<Vec<u8>>,
+    own_group: bool,
 }
 
 #[derive(Debug)]
@@ -79,6 +80,7 @@ static IDLE: AtomicBool = AtomicBool::new(true);
 fn install_interrupt_handlers() -> Result<()> {
     static DONE: OnceLock<std::result::Result<(), String>> = OnceLock::new();
     DONE.get_or_init(|| {
+        install_group_killer()?;
         for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
             // Registered first, so it runs first: when idle it terminates before any counting.
             signal_hook::flag::register_conditional_default(sig, &IDLE)
@@ -114,6 +116,55 @@ impl Drop for Busy {
     }
 }
 
+/// Process groups of running `Cmd::own_group` commands (0: free slot, -1: reserved). Slots of
+/// atomics, not a Vec, because a signal handler may touch nothing else.
+static GROUPS: [AtomicI32; 256] = [const { AtomicI32::new(0) }; 256];
+
+/// Registers, once and before the handlers that may terminate the xtask, the action that kills
+/// every `own_group` command's group on SIGINT or SIGTERM: they die with the xtask.
+fn install_group_killer() -> std::result::Result<(), String> {
+    static DONE: OnceLock<std::result::Result<(), String>> = OnceLock::new();
+    DONE.get_or_init(|| {
+        for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+            // SAFETY: the action only reads atomics and calls kill(2), both async-signal-safe.
+            unsafe {
+                signal_hook::low_level::register(sig, || {
+                    for slot in &GROUPS {
+                        let pgid = slot.load(Ordering::SeqCst);
+                        if pgid > 0 {
+                            send_signal(-pgid, libc::SIGKILL);
+                        }
+                    }
+                })
+            }
+            .map_err(|e| e.to_string())?;
+        }
+        Ok(())
+    })
+    .clone()
+}
+
+/// A reserved slot of `GROUPS`, freed when dropped.
+struct GroupSlot(&'static AtomicI32);
+
+impl GroupSlot {
+    fn reserve() -> Option<GroupSlot> {
+        GROUPS
+            .iter()
+            .find(|s| {
+                s.compare_exchange(0, -1, Ordering::SeqCst, Ordering::SeqCst)
+                    .is_ok()
+            })
+            .map(GroupSlot)
+    }
+}
+
+impl Drop for GroupSlot {
+    fn drop(&mut self) {
+        self.0.store(0, Ordering::SeqCst);
+    }
+}
+
 fn send_signal(pid: i32, sig: libc::c_int) {
     // SAFETY: kill(2) has no memory-safety preconditions; a stale pid only yields ESRCH.
     unsafe {
@@ -130,6 +181,7 @@ impl Cmd {
             env: Vec::new(),
             env_remove: Vec::new(),
             stdin: None,
+            own_group: false,
         }
     }
 
@@ -163,6 +215,15 @@ impl Cmd {
     /// Bytes for the child's stdin (e.g. `terraform console`'s expression); none by default.
     pub fn stdin(mut self, input: impl Into<Vec<u8>>) -> Cmd {
         self.stdin = Some(input.into());
+        self
+    }
+
+    /// Runs `output()` in its own process group, killed (with whatever it started) when the
+    /// xtask is interrupted or killed: an installer must not outlive the build that started
+    /// it. SIGKILL is safe there: an installer writes only a temporary tree the next build
+    /// removes.
+    pub fn own_group(mut self) -> Cmd {
+        self.own_group = true;
         self
     }
 
@@ -212,12 +273,13 @@ impl Cmd {
             Some(bytes) => self.expression().stdin_bytes(bytes.clone()),
             None => self.expression().stdin_null(),
         };
-        let out = e
-            .stdout_capture()
-            .stderr_capture()
-            .unchecked()
-            .run()
-            .with_context(|| format!("cannot run `{}`", self.display()))?;
+        let e = e.stdout_capture().stderr_capture().unchecked();
+        let out = if self.own_group {
+            run_in_own_group(e)
+        } else {
+            e.run()
+        }
+        .with_context(|| format!("cannot run `{}`", self.display()))?;
         Ok(Output {
             code: out.status.code(),
             stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -344,6 +406,36 @@ impl Cmd {
     }
 }
 
+/// Runs `e` as the leader of a new process group registered in `GROUPS` for the group killer
+/// (without a free slot, in the xtask's group as any command, so a terminal's Ctrl-C still
+/// reaches it). On Linux the kernel also kills the leader when the xtask dies of SIGKILL.
+fn run_in_own_group(e: duct::Expression) -> std::io::Result<std::process::Output> {
+    install_interrupt_handlers().map_err(std::io::Error::other)?;
+    let Some(slot) = GroupSlot::reserve() else {
+        return e.run();
+    };
+    let handle = e
+        .before_spawn(|c| {
+            c.process_group(0);
+            #[cfg(target_os = "linux")]
+            // SAFETY: prctl(2) is async-signal-safe, as pre_exec requires.
+            unsafe {
+                c.pre_exec(|| {
+                    libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+                    Ok(())
+                });
+            }
+            Ok(())
+        })
+        .start()?;
+    if let Some(pid) = handle.pids().first().and_then(|p| i32::try_from(*p).ok()) {
+        slot.0.store(pid, Ordering::SeqCst);
+    }
+    let out = handle.into_output();
+    drop(slot);
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -366,6 +458,19 @@ mod tests {
         assert_eq!(out.tail(5), "two");
         seen.sort();
         assert_eq!(seen, ["err:two", "out:one", "out:three"]);
+    }
+
+    #[test]
+    fn own_group_runs_as_the_leader_of_a_new_group_and_frees_its_slot() {
+        let out = Cmd::new("/bin/sh")
+            .args(["-c", "echo $$ $(ps -o pgid= -p $$)"])
+            .own_group()
+            .output()
+            .unwrap();
+        let ids: Vec<&str> = out.stdout.split_whitespace().collect();
+        assert_eq!(ids.len(), 2, "{}", out.stdout);
+        assert_eq!(ids[0], ids[1]);
+        assert!(GROUPS.iter().all(|s| s.load(Ordering::SeqCst) == 0));
     }
 
     #[test]

@@ -12,6 +12,8 @@ use anyhow::{anyhow, bail, Context, Result};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+mod deps_cache;
+
 use crate::archive::{self, Entry};
 use crate::config::Config;
 use crate::discover::{self, Artifact, Kind};
@@ -103,6 +105,7 @@ pub fn run(cfg: &Config, infra: Option<&Path>, opts: &Options) -> Result<Report>
     std::fs::create_dir_all(cache.join("deps"))
         .with_context(|| format!("cannot create {}", cache.display()))?;
     let _lock = lock(&cache, BUILD_HOLDER)?;
+    deps_cache::sweep_leftovers(&cache.join("deps"), out_dirs(&found.artifacts))?;
     let state_path = cache.join("state.json");
     let mut state: State = std::fs::read(&state_path)
         .ok()
@@ -143,11 +146,11 @@ pub fn run(cfg: &Config, infra: Option<&Path>, opts: &Options) -> Result<Report>
         records.push(record);
     }
     check_unzipped_limits(cfg, &found.artifacts, &mut records, &mut state);
-    for p in &found.problems {
+    for p in found.problems.iter().chain(&found.collisions) {
         records.push(Record {
             module: p.module.clone(),
             name: p.name.clone(),
-            kind: Kind::Function,
+            kind: p.kind,
             path: PathBuf::new(),
             status: Status::Failed,
             zip_bytes: None,
@@ -158,7 +161,13 @@ pub fn run(cfg: &Config, infra: Option<&Path>, opts: &Options) -> Result<Report>
         });
     }
     records.sort_by(|a, b| (&a.module, a.kind, &a.name).cmp(&(&b.module, b.kind, &b.name)));
-    write_atomic(&state_path, &serde_json::to_vec_pretty(&state)?)?;
+    // Not fatal: the zips are in place and the report must still be printed; without the
+    // state the next build only rebuilds.
+    if let Err(e) = write_atomic(&state_path, &serde_json::to_vec_pretty(&state)?) {
+        crate::ui::warn(&format!(
+            "{e:#}; the next build rebuilds what this one built"
+        ));
+    }
     Ok(Report {
         installer: installer.as_ref().ok().map(Installer::name),
         artifacts: records,
@@ -348,16 +357,24 @@ impl Ctx<'_> {
         cell.get_or_init(|| {
             let dir = self.cache.join("deps").join(key);
             if dir.is_dir() && !self.force {
-                return Ok(dir);
+                match deps_cache::verify(&dir) {
+                    Ok(()) => return Ok(dir),
+                    Err(why) => crate::ui::warn(&format!(
+                        "dependency cache {} is damaged ({why}); reinstalling {}",
+                        dir.display(),
+                        requirements.display()
+                    )),
+                }
             }
             let installer = self.installer.as_ref().map_err(Clone::clone)?;
             let tmp = tempfile::Builder::new()
-                .prefix(".tmp-")
+                .prefix(deps_cache::TMP_PREFIX)
                 .tempdir_in(self.cache.join("deps"))
                 .map_err(|e| format!("cannot create a temporary directory: {e}"))?;
             installer
                 .install(self.cfg, requirements, tmp.path())
                 .map_err(|e| format!("{}: {e:#}", requirements.display()))?;
+            deps_cache::write_manifest(tmp.path(), &dir).map_err(|e| format!("{e:#}"))?;
             if dir.is_dir() {
                 std::fs::remove_dir_all(&dir)
                     .map_err(|e| format!("cannot replace {}: {e}", dir.display()))?;
@@ -631,6 +648,11 @@ pub fn declared_layers(
     Some(out)
 }
 
+/// The directories zips are written to, each once.
+fn out_dirs(artifacts: &[Artifact]) -> std::collections::BTreeSet<&Path> {
+    artifacts.iter().filter_map(|a| a.out.parent()).collect()
+}
+
 fn output_matches(out: &Path, saved: &Saved) -> bool {
     std::fs::metadata(out).is_ok_and(|m| m.len() == saved.zip_bytes)
         && mtime_ns(out) == Some(saved.mtime_ns)
@@ -673,7 +695,8 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let dir = path.parent().context("path has no parent")?;
     let mut tmp = tempfile::NamedTempFile::new_in(dir)
         .with_context(|| format!("cannot write in {}", dir.display()))?;
-    std::io::Write::write_all(&mut tmp, bytes)?;
+    std::io::Write::write_all(&mut tmp, bytes)
+        .with_context(|| format!("cannot write {}", path.display()))?;
     tmp.persist(path)
         .with_context(|| format!("cannot write {}", path.display()))?;
     Ok(())
@@ -717,6 +740,10 @@ pub fn clean(cfg: &Config, infra: Option<&Path>) -> Result<Vec<PathBuf>> {
             removed.push(a.out.clone());
         }
     }
+    removed.extend(deps_cache::sweep_leftovers(
+        &cache.join("deps"),
+        out_dirs(&found.artifacts),
+    )?);
     for sub in ["deps", "state.json"] {
         let p = cache.join(sub);
         if p.is_dir() {
