@@ -41,19 +41,9 @@ mv "$dest/xtask.new" "$dest/xtask"
 echo "installed $dest/xtask"
 
 if [ ! -f "$dest/Cargo.toml" ]; then
-  cat >"$dest/Cargo.toml" <<'EOF'
-[workspace]
-members = ["xtask"]
-resolver = "2"
-
-[profile.dev]
-# The xtask runs real builds; its own speed matters more than debug info.
-opt-level = 1
-debug = 0
-
-[profile.dev.package."*"]
-opt-level = 2
-EOF
+  # The profiles are the xtask repository's own: what it is measured and tested with.
+  { printf '[workspace]\nmembers = ["xtask"]\nresolver = "2"\n\n'; sed -n '/^\[profile/,$p' "$src/Cargo.toml"; } \
+    >"$dest/Cargo.toml"
   echo "created $dest/Cargo.toml"
 elif ! grep -q '"xtask"' "$dest/Cargo.toml"; then
   echo "note: $dest/Cargo.toml exists; add \"xtask\" to its [workspace] members" >&2
