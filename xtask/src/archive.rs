@@ -222,7 +222,7 @@ mod tests {
         let y = entry(d.path(), "a.py", "");
         let w = write(&d.path().join("o.zip"), vec![x, y]).unwrap();
         let mut z = zip::ZipArchive::new(File::open(w.file.path()).unwrap()).unwrap();
-        let names: Vec<String> = z.file_names().map(|n| n.unwrap().to_string()).collect();
+        let names: Vec<String> = z.file_names().map(|n| n.to_string()).collect();
         assert_eq!(names, ["a.py", "z.sh"]);
         let f = z.by_name("z.sh").unwrap();
         assert_eq!(f.unix_mode().unwrap() & 0o777, 0o755);

