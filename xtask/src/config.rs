@@ -70,6 +70,29 @@ pub struct VerifyConfig {
     pub unrouted: Vec<String>,
 }
 
+/// `[files]`: per-file globs matched against the path inside the zip (`lib/data.json`,
+/// `python/pkg/x.sql` in a layer). `include` ships what a built-in rule or `.gitignore` drops;
+/// `exclude` never ships and beats `include`. Sub-tables keyed `module/name` add rules for one
+/// artifact (`infra/<fn>` for the infra repo's Lambdas).
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct FilesConfig {
+    #[serde(default)]
+    pub include: Vec<String>,
+    #[serde(default)]
+    pub exclude: Vec<String>,
+    #[serde(flatten)]
+    pub artifacts: BTreeMap<String, FileGlobs>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileGlobs {
+    #[serde(default)]
+    pub include: Vec<String>,
+    #[serde(default)]
+    pub exclude: Vec<String>,
+}
+
 /// The file as written. Every key is optional: zero config works on a standard CORA stack.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -84,6 +107,7 @@ struct File {
     exclude: Vec<String>,
     terraform: Option<TerraformConfig>,
     verify: Option<VerifyConfig>,
+    files: Option<FilesConfig>,
 }
 
 /// The resolved configuration every subcommand works from.
@@ -101,6 +125,8 @@ pub struct Config {
     pub exclude: Vec<glob::Pattern>,
     pub terraform: TerraformConfig,
     pub verify: VerifyConfig,
+    /// `[files]`, globs checked to compile.
+    pub files: FilesConfig,
 }
 
 impl Config {
@@ -169,6 +195,23 @@ fn from_file(stack: PathBuf, file: File, path: &Path) -> Result<Config> {
         })?;
         exclude.push(pat);
     }
+    let files = file.files.unwrap_or_default();
+    let all = FileGlobs {
+        include: files.include.clone(),
+        exclude: files.exclude.clone(),
+    };
+    for (at, globs) in std::iter::once(("files".to_string(), &all)).chain(
+        files
+            .artifacts
+            .iter()
+            .map(|(id, g)| (format!("files.\"{id}\""), g)),
+    ) {
+        for g in globs.include.iter().chain(&globs.exclude) {
+            glob::Pattern::new(g).with_context(|| {
+                format!("{}: [{at}] glob {g:?} is not a valid glob", path.display())
+            })?;
+        }
+    }
     let mut installer_options = file.installer_options.unwrap_or_default();
     // find-links may be local folders: anchor them at the stack root so cwd does not matter.
     for link in &mut installer_options.find_links {
@@ -185,6 +228,7 @@ fn from_file(stack: PathBuf, file: File, path: &Path) -> Result<Config> {
         exclude,
         terraform: file.terraform.unwrap_or_default(),
         verify: file.verify.unwrap_or_default(),
+        files,
         stack,
     })
 }
@@ -273,6 +317,20 @@ mod tests {
             parse("[installer_options]\nfind_links = [\"wh\", \"https://x/y\"]\nno_index = true")
                 .unwrap();
         assert_eq!(c.installer_options.find_links, ["/s/wh", "https://x/y"]);
+    }
+
+    #[test]
+    fn files_globs_stack_wide_and_per_artifact() {
+        let c = parse(
+            "[files]\ninclude = [\"**/*.sql\"]\n[files.\"module-a/f\"]\nexclude = [\"x/*\"]",
+        )
+        .unwrap();
+        assert_eq!(c.files.include, ["**/*.sql"]);
+        assert_eq!(c.files.artifacts["module-a/f"].exclude, ["x/*"]);
+        let err = parse("[files.\"module-a/f\"]\ninclud = [\"x\"]").unwrap_err();
+        assert!(format!("{err:#}").contains("includ"), "{err:#}");
+        let err = parse("[files]\nexclude = [\"a[\"]").unwrap_err();
+        assert!(format!("{err:#}").contains("\"a[\""), "{err:#}");
     }
 
     #[test]
