@@ -74,14 +74,22 @@ pub struct VerifyConfig {
 /// `python/pkg/x.sql` in a layer). `include` ships what a built-in rule or `.gitignore` drops;
 /// `exclude` never ships and beats `include`. Sub-tables keyed `module/name` add rules for one
 /// artifact (`infra/<fn>` for the infra repo's Lambdas).
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default)]
 pub struct FilesConfig {
-    #[serde(default)]
     pub include: Vec<String>,
-    #[serde(default)]
     pub exclude: Vec<String>,
-    #[serde(flatten)]
     pub artifacts: BTreeMap<String, FileGlobs>,
+}
+
+/// `[files]` as written: sub-tables are checked by hand so a typo gets a clear error.
+#[derive(Debug, Default, Deserialize)]
+struct FilesFile {
+    #[serde(default)]
+    include: Vec<String>,
+    #[serde(default)]
+    exclude: Vec<String>,
+    #[serde(flatten)]
+    artifacts: BTreeMap<String, toml::Value>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -107,7 +115,7 @@ struct File {
     exclude: Vec<String>,
     terraform: Option<TerraformConfig>,
     verify: Option<VerifyConfig>,
-    files: Option<FilesConfig>,
+    files: Option<FilesFile>,
 }
 
 /// The resolved configuration every subcommand works from.
@@ -195,7 +203,29 @@ fn from_file(stack: PathBuf, file: File, path: &Path) -> Result<Config> {
         })?;
         exclude.push(pat);
     }
-    let files = file.files.unwrap_or_default();
+    let raw = file.files.unwrap_or_default();
+    let mut files = FilesConfig {
+        include: raw.include,
+        exclude: raw.exclude,
+        artifacts: BTreeMap::new(),
+    };
+    for (key, value) in raw.artifacts {
+        if !value.is_table() {
+            bail!(
+                "{}: [files] has an unknown key `{key}`: the keys are include, exclude and \
+                 [files.\"<module>/<name>\"] tables",
+                path.display()
+            );
+        }
+        let globs: FileGlobs = value.try_into().map_err(|e: toml::de::Error| {
+            anyhow::anyhow!(
+                "{}: [files.\"{key}\"]: {}",
+                path.display(),
+                e.message().trim_end()
+            )
+        })?;
+        files.artifacts.insert(key, globs);
+    }
     let all = FileGlobs {
         include: files.include.clone(),
         exclude: files.exclude.clone(),
@@ -321,13 +351,14 @@ mod tests {
 
     #[test]
     fn files_globs_stack_wide_and_per_artifact() {
-        let c = parse(
-            "[files]\ninclude = [\"**/*.sql\"]\n[files.\"module-a/f\"]\nexclude = [\"x/*\"]",
-        )
-        .unwrap();
+        let c =
+            parse("[files]\ninclude = [\"**/*.sql\"]\n[files.\"module-a/f\"]\nexclude = [\"x/*\"]")
+                .unwrap();
         assert_eq!(c.files.include, ["**/*.sql"]);
         assert_eq!(c.files.artifacts["module-a/f"].exclude, ["x/*"]);
-        let err = parse("[files.\"module-a/f\"]\ninclud = [\"x\"]").unwrap_err();
+        let err = parse("[files.\"module-a/f\"]\nincludes = [\"x\"]").unwrap_err();
+        assert!(format!("{err:#}").contains("includes"), "{err:#}");
+        let err = parse("[files]\nincludes = [\"x\"]").unwrap_err();
         assert!(format!("{err:#}").contains("includ"), "{err:#}");
         let err = parse("[files]\nexclude = [\"a[\"]").unwrap_err();
         assert!(format!("{err:#}").contains("\"a[\""), "{err:#}");
