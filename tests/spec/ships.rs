@@ -220,3 +220,32 @@ fn check_warns_on_excluded_secrets_and_fails_on_included_ones() {
     );
     assert_eq!(code, 1);
 }
+
+/// Source rules are for source: an installed package keeps its own `tests/` and dotfiles.
+#[test]
+fn installed_packages_keep_their_tests() {
+    let d = Demo::new();
+    Wheelhouse::new(&d.tmp.path().join("wheelhouse")).wheel(
+        "gamma",
+        "1.0",
+        "py3-none-any",
+        &[
+            ("gamma/__init__.py", ""),
+            ("gamma/tests/test_g.py", ""),
+            ("gamma/conftest.py", ""),
+            ("gamma/.config", ""),
+        ],
+        &[],
+    );
+    d.write(&format!("{ORGS}/requirements.txt"), "gamma==1.0\n");
+    build_json(&d);
+    let names = zip_names(&d.path(ORGS_ZIP));
+    for want in [
+        "gamma/tests/test_g.py",
+        "gamma/conftest.py",
+        "gamma/.config",
+    ] {
+        assert!(names.contains(&want.to_string()), "{want}: {names:?}");
+    }
+    assert!(!names.contains(&"requirements.txt".to_string()));
+}

@@ -170,8 +170,16 @@ enum Decision {
 trait Filter {
     fn enter(&mut self, dir: &Path);
     fn leave(&mut self);
+    /// `rel`: the path below the walk's root; `name`: the zip entry's (with the prefix).
     /// `dropped`: the entry is inside a directory entered only through `Reach`.
-    fn decide(&mut self, path: &Path, name: &str, is_dir: bool, dropped: bool) -> Decision;
+    fn decide(
+        &mut self,
+        path: &Path,
+        rel: &str,
+        name: &str,
+        is_dir: bool,
+        dropped: bool,
+    ) -> Decision;
 }
 
 struct Installed;
@@ -179,8 +187,8 @@ struct Installed;
 impl Filter for Installed {
     fn enter(&mut self, _: &Path) {}
     fn leave(&mut self) {}
-    fn decide(&mut self, _: &Path, name: &str, is_dir: bool, _: bool) -> Decision {
-        if is_install_noise(name, is_dir) {
+    fn decide(&mut self, _: &Path, rel: &str, _: &str, is_dir: bool, _: bool) -> Decision {
+        if is_install_noise(rel, is_dir) {
             Decision::Skip
         } else {
             Decision::Ship
@@ -238,7 +246,14 @@ impl Filter for Source<'_, '_> {
         self.ignores.truncate(n);
     }
 
-    fn decide(&mut self, path: &Path, name: &str, is_dir: bool, dropped: bool) -> Decision {
+    fn decide(
+        &mut self,
+        path: &Path,
+        _: &str,
+        name: &str,
+        is_dir: bool,
+        dropped: bool,
+    ) -> Decision {
         let base = name.rsplit('/').next().unwrap_or(name);
         let secret = !is_dir && secret_looking(base, path);
         let opts = glob::MatchOptions {
@@ -431,9 +446,9 @@ impl Walk<'_> {
             let meta = std::fs::metadata(&path)
                 .with_context(|| format!("cannot stat {}", path.display()))?;
             let name_in_zip = format!("{}{child_rel}", self.prefix);
-            let decision = self
-                .filter
-                .decide(&path, &name_in_zip, meta.is_dir(), dropped);
+            let decision =
+                self.filter
+                    .decide(&path, &child_rel, &name_in_zip, meta.is_dir(), dropped);
             if decision == Decision::Skip {
                 continue;
             }
