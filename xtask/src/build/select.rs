@@ -71,22 +71,19 @@ impl<'a> Selector<'a> {
             Kind::Function => (a.src.clone(), ""),
             Kind::Layer => (a.src.join("python"), "python/"),
         };
-        let globs = |pick: fn(&crate::config::FileGlobs) -> &Vec<String>| -> Vec<Pattern> {
-            let own = self.cfg.files.artifacts.get(&a.id());
-            let all = crate::config::FileGlobs {
-                include: self.cfg.files.include.clone(),
-                exclude: self.cfg.files.exclude.clone(),
-            };
-            pick(&all)
-                .iter()
-                .chain(own.map(pick).into_iter().flatten())
+        let files = &self.cfg.files;
+        let own = files.artifacts.get(&a.id());
+        // Stack-wide globs, then the artifact's; config loading rejected any that does not compile.
+        let globs = |all: &[String], own: Option<&Vec<String>>| -> Vec<Pattern> {
+            all.iter()
+                .chain(own.into_iter().flatten())
                 .filter_map(|g| Pattern::new(g).ok())
                 .collect()
         };
         let mut filter = Source {
             selector: self,
-            include: globs(|g| &g.include),
-            exclude: globs(|g| &g.exclude),
+            include: globs(&files.include, own.map(|o| &o.include)),
+            exclude: globs(&files.exclude, own.map(|o| &o.exclude)),
             ignores: Vec::new(),
             depth_of_ignores: Vec::new(),
             secrets: Vec::new(),
