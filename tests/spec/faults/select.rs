@@ -72,3 +72,18 @@ fn a_symlink_loop_is_named_as_one() {
         "{err}"
     );
 }
+
+/// What never ships cannot fail the build: an editor's dangling lock link, a non-UTF-8 name
+/// that a built-in rule drops.
+#[test]
+fn files_that_never_ship_do_not_fail_the_walk() {
+    let d = Demo::new();
+    let dir = d.path(ORGS);
+    std::os::unix::fs::symlink("user@host.1234", dir.join(".#lambda_function.py")).unwrap();
+    std::fs::write(dir.join(std::ffi::OsStr::from_bytes(b".caf\xe9.swp")), "").unwrap();
+    d.xtask(&["build", "--module", "access"]).ok();
+    assert_eq!(
+        zip_names(&d.path("packages/module-access/backend/.build/orgs.zip")),
+        ["lambda_function.py"]
+    );
+}

@@ -414,18 +414,32 @@ impl Walk<'_> {
         self.filter.enter(dir);
         for child in children {
             let path = child.path();
-            let Some(name) = child.file_name().to_str().map(str::to_string) else {
+            let file_name = child.file_name();
+            let utf8 = file_name.to_str().is_some();
+            let name = file_name.to_string_lossy();
+            let child_rel = if rel.is_empty() {
+                name.into_owned()
+            } else {
+                format!("{rel}/{name}")
+            };
+            let name_in_zip = format!("{}{child_rel}", self.prefix);
+            let meta = std::fs::metadata(&path);
+            let is_dir = meta.as_ref().is_ok_and(|m| m.is_dir());
+            // Decided first, so what never ships (an editor's dangling `.#lock` link, a stray
+            // name in a git-ignored directory) cannot fail the build.
+            let decision = self
+                .filter
+                .decide(&path, &child_rel, &name_in_zip, is_dir, dropped);
+            if decision == Decision::Skip {
+                continue;
+            }
+            if !utf8 {
                 bail!(
                     "{:?}: the file name is not valid UTF-8, and a zip entry's name must be \
                      (Lambda reads zip names as UTF-8); rename it",
                     path
                 );
-            };
-            let child_rel = if rel.is_empty() {
-                name
-            } else {
-                format!("{rel}/{name}")
-            };
+            }
             if child.file_type()?.is_symlink() {
                 let target = path.canonicalize().with_context(|| {
                     format!("{} is a broken symlink; fix or remove it", path.display())
@@ -440,15 +454,7 @@ impl Walk<'_> {
                     );
                 }
             }
-            let meta = std::fs::metadata(&path)
-                .with_context(|| format!("cannot stat {}", path.display()))?;
-            let name_in_zip = format!("{}{child_rel}", self.prefix);
-            let decision =
-                self.filter
-                    .decide(&path, &child_rel, &name_in_zip, meta.is_dir(), dropped);
-            if decision == Decision::Skip {
-                continue;
-            }
+            let meta = meta.with_context(|| format!("cannot stat {}", path.display()))?;
             if meta.is_dir() {
                 let id = (meta.dev(), meta.ino());
                 if self.ancestors.contains(&id) {
