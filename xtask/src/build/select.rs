@@ -266,15 +266,10 @@ impl Filter for Source<'_, '_> {
             || built_in_drop(base, path, is_dir)
             || self.gitignored(path, is_dir)
         {
-            let reach = is_dir && self.reaches(name);
-            (
-                if reach {
-                    Decision::Reach
-                } else {
-                    Decision::Skip
-                },
-                None,
-            )
+            match is_dir && self.reaches(name) {
+                true => (Decision::Reach, None),
+                false => (Decision::Skip, None),
+            }
         } else {
             (Decision::Ship, None)
         };
@@ -318,7 +313,7 @@ fn built_in_drop(name: &str, path: &Path, is_dir: bool) -> bool {
 
 /// Files that hold credentials by convention. A `.pem` counts when it holds a private key (a
 /// CA bundle is not a secret and ships); `.env.example` and the like are templates.
-pub fn secret_looking(name: &str, path: &Path) -> bool {
+fn secret_looking(name: &str, path: &Path) -> bool {
     let env = name == ".env"
         || name
             .strip_prefix(".env.")
