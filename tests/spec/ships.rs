@@ -30,13 +30,15 @@ fn cluttered() -> Demo {
     f(".pytest_cache/v/cache/nodeids", "[]\n");
     f("requirements-dev.txt", "pytest\n");
     // A nested .gitignore (the function's own) and the stack root's.
-    f(".gitignore", "scratch/\n*.csv\n");
+    f(".gitignore", "scratch/\n*.csv\n!keep.local.json\n");
     f("scratch/notes.py", "");
     f("data/regions.csv", "eu,us\n");
     f("data/regions.json", "[]\n");
     let root = d.read(".gitignore");
     d.write(".gitignore", &format!("{root}*.local.json\n"));
     f("settings.local.json", "{}\n");
+    // Re-included by the deeper .gitignore, which git reads last.
+    f("keep.local.json", "{}\n");
     d
 }
 
@@ -68,6 +70,7 @@ fn a_function_ships_its_code_and_nothing_else() {
         [
             "data/regions.json",
             "helpers.py",
+            "keep.local.json",
             "lambda_function.py",
             "lib/util.py"
         ]
@@ -150,9 +153,15 @@ fn selection_changes_rebuild_only_when_what_ships_changes() {
     let d = cluttered();
     build_json(&d);
     let status = |d: &Demo| artifacts(&build_json(d))["module-access/orgs"]["status"].clone();
-    d.write(&format!("{ORGS}/.gitignore"), "scratch/\n*.csv\n*.tmp\n");
+    d.write(
+        &format!("{ORGS}/.gitignore"),
+        "scratch/\n*.csv\n!keep.local.json\n*.tmp\n",
+    );
     assert_eq!(status(&d), "cached");
-    d.write(&format!("{ORGS}/.gitignore"), "scratch/\n*.csv\ndata/\n");
+    d.write(
+        &format!("{ORGS}/.gitignore"),
+        "scratch/\n*.csv\n!keep.local.json\ndata/\n",
+    );
     assert_eq!(status(&d), "built");
     assert!(!zip_names(&d.path(ORGS_ZIP)).contains(&"data/regions.json".to_string()));
     d.config("[files.\"module-access/orgs\"]\ninclude = [\"nothing/*\"]\n");
