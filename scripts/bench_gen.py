@@ -624,6 +624,9 @@ def zip_names(path):
                 continue
             if parts[0] == "bin" or (parts[0] == "python" and len(parts) > 1 and parts[1] == "bin"):
                 continue
+            # cp -r copies the function's requirements.txt; the xtask ships only code.
+            if n == "requirements.txt":
+                continue
             names.add(n)
         return names
 

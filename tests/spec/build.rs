@@ -97,9 +97,10 @@ fn function_requirements_are_installed_at_the_zip_root_and_comments_install_noth
             "{want} missing from {names:?}"
         );
     }
-    // profiles has a comment-only requirements.txt: its zip is its own code only.
+    // profiles has a comment-only requirements.txt: its zip is its own code only (the
+    // requirements file is not code, so it does not ship).
     let profiles = zip_names(&d.path("packages/module-access/backend/.build/profiles.zip"));
-    assert_eq!(profiles, ["lambda_function.py", "requirements.txt"]);
+    assert_eq!(profiles, ["lambda_function.py"]);
     assert_eq!(
         artifacts(&out.json())["module-access/profiles"]["status"],
         "built"

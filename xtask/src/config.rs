@@ -70,6 +70,37 @@ pub struct VerifyConfig {
     pub unrouted: Vec<String>,
 }
 
+/// `[files]`: per-file globs matched against the path inside the zip (`lib/data.json`,
+/// `python/pkg/x.sql` in a layer). `include` ships what a built-in rule or `.gitignore` drops;
+/// `exclude` never ships and beats `include`. Sub-tables keyed `module/name` add rules for one
+/// artifact (`infra/<fn>` for the infra repo's Lambdas).
+#[derive(Debug, Clone, Default)]
+pub struct FilesConfig {
+    pub include: Vec<String>,
+    pub exclude: Vec<String>,
+    pub artifacts: BTreeMap<String, FileGlobs>,
+}
+
+/// `[files]` as written: sub-tables are checked by hand so a typo gets a clear error.
+#[derive(Debug, Default, Deserialize)]
+struct FilesFile {
+    #[serde(default)]
+    include: Vec<String>,
+    #[serde(default)]
+    exclude: Vec<String>,
+    #[serde(flatten)]
+    artifacts: BTreeMap<String, toml::Value>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileGlobs {
+    #[serde(default)]
+    pub include: Vec<String>,
+    #[serde(default)]
+    pub exclude: Vec<String>,
+}
+
 /// The file as written. Every key is optional: zero config works on a standard CORA stack.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -84,6 +115,7 @@ struct File {
     exclude: Vec<String>,
     terraform: Option<TerraformConfig>,
     verify: Option<VerifyConfig>,
+    files: Option<FilesFile>,
 }
 
 /// The resolved configuration every subcommand works from.
@@ -101,6 +133,8 @@ pub struct Config {
     pub exclude: Vec<glob::Pattern>,
     pub terraform: TerraformConfig,
     pub verify: VerifyConfig,
+    /// `[files]`, globs checked to compile.
+    pub files: FilesConfig,
 }
 
 impl Config {
@@ -169,6 +203,45 @@ fn from_file(stack: PathBuf, file: File, path: &Path) -> Result<Config> {
         })?;
         exclude.push(pat);
     }
+    let raw = file.files.unwrap_or_default();
+    let mut files = FilesConfig {
+        include: raw.include,
+        exclude: raw.exclude,
+        artifacts: BTreeMap::new(),
+    };
+    for (key, value) in raw.artifacts {
+        if !value.is_table() {
+            bail!(
+                "{}: [files] has an unknown key `{key}`: the keys are include, exclude and \
+                 [files.\"<module>/<name>\"] tables",
+                path.display()
+            );
+        }
+        let globs: FileGlobs = value.try_into().map_err(|e: toml::de::Error| {
+            anyhow::anyhow!(
+                "{}: [files.\"{key}\"]: {}",
+                path.display(),
+                e.message().trim_end()
+            )
+        })?;
+        files.artifacts.insert(key, globs);
+    }
+    let all = FileGlobs {
+        include: files.include.clone(),
+        exclude: files.exclude.clone(),
+    };
+    for (at, globs) in std::iter::once(("files".to_string(), &all)).chain(
+        files
+            .artifacts
+            .iter()
+            .map(|(id, g)| (format!("files.\"{id}\""), g)),
+    ) {
+        for g in globs.include.iter().chain(&globs.exclude) {
+            glob::Pattern::new(g).with_context(|| {
+                format!("{}: [{at}] glob {g:?} is not a valid glob", path.display())
+            })?;
+        }
+    }
     let mut installer_options = file.installer_options.unwrap_or_default();
     // find-links may be local folders: anchor them at the stack root so cwd does not matter.
     for link in &mut installer_options.find_links {
@@ -185,6 +258,7 @@ fn from_file(stack: PathBuf, file: File, path: &Path) -> Result<Config> {
         exclude,
         terraform: file.terraform.unwrap_or_default(),
         verify: file.verify.unwrap_or_default(),
+        files,
         stack,
     })
 }
@@ -273,6 +347,21 @@ mod tests {
             parse("[installer_options]\nfind_links = [\"wh\", \"https://x/y\"]\nno_index = true")
                 .unwrap();
         assert_eq!(c.installer_options.find_links, ["/s/wh", "https://x/y"]);
+    }
+
+    #[test]
+    fn files_globs_stack_wide_and_per_artifact() {
+        let c =
+            parse("[files]\ninclude = [\"**/*.sql\"]\n[files.\"module-a/f\"]\nexclude = [\"x/*\"]")
+                .unwrap();
+        assert_eq!(c.files.include, ["**/*.sql"]);
+        assert_eq!(c.files.artifacts["module-a/f"].exclude, ["x/*"]);
+        let err = parse("[files.\"module-a/f\"]\nincludes = [\"x\"]").unwrap_err();
+        assert!(format!("{err:#}").contains("includes"), "{err:#}");
+        let err = parse("[files]\nincludes = [\"x\"]").unwrap_err();
+        assert!(format!("{err:#}").contains("includ"), "{err:#}");
+        let err = parse("[files]\nexclude = [\"a[\"]").unwrap_err();
+        assert!(format!("{err:#}").contains("\"a[\""), "{err:#}");
     }
 
     #[test]

@@ -70,6 +70,8 @@ pub struct Stack {
     pub problems: Vec<Problem>,
     /// Artifacts that would write the same zip: none of them is built.
     pub collisions: Vec<Problem>,
+    /// Said, but not failing: a module that builds nothing.
+    pub warnings: Vec<String>,
 }
 
 /// The infra repo's Lambdas keep the contract's historical output names.
@@ -124,6 +126,18 @@ pub fn discover(cfg: &Config, infra: Option<&Path>, only: &[String]) -> Result<S
         }
         let backend = module.dir.join("backend");
         let build = backend.join(".build");
+        if !backend.join("lambdas").is_dir() && !backend.join("layers").is_dir() {
+            let what = if backend.is_dir() {
+                "backend/ has neither lambdas/ nor layers/"
+            } else {
+                "it has no backend/ directory"
+            };
+            stack.warnings.push(format!(
+                "{}: {what}, so no function or layer is built for it; put functions in \
+                 backend/lambdas/<fn>/ and layers in backend/layers/<layer>/python/",
+                module.dir.display()
+            ));
+        }
         scan_functions(
             cfg,
             &mut stack,

@@ -237,6 +237,7 @@ mod tests {
             },
             infra: None,
             exclude: Vec::new(),
+            files: Default::default(),
             terraform: Default::default(),
             verify: Default::default(),
         }

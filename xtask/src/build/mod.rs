@@ -14,13 +14,15 @@ use sha2::{Digest, Sha256};
 
 mod deps_cache;
 
-use crate::archive::{self, Entry};
+use crate::archive;
 use crate::config::Config;
 use crate::discover::{self, Artifact, Kind};
 use crate::install::{self, Installer};
 use crate::pool;
 use crate::tf::{self, LayerRef};
 use crate::ui::Progress;
+
+pub mod select;
 
 /// Bump when the zip layout or normalization changes: every artifact rebuilds once.
 const RECIPE: &str = "cora-xtask-build-2";
@@ -101,6 +103,18 @@ pub fn cache_dir(cfg: &Config) -> PathBuf {
 
 pub fn run(cfg: &Config, infra: Option<&Path>, opts: &Options) -> Result<Report> {
     let found = discover::discover(cfg, infra, &opts.modules)?;
+    let unknown = select::unknown_artifacts(cfg, &found.artifacts, opts.modules.is_empty());
+    if !unknown.is_empty() {
+        bail!(
+            "{}: [files.\"{}\"] names no function or layer; the key is module/name as the build \
+             table shows it (`infra/<fn>` for the infra repo's Lambdas)",
+            cfg.stack.join(crate::config::FILE_NAME).display(),
+            unknown.join("\"], [files.\"")
+        );
+    }
+    for w in &found.warnings {
+        crate::ui::warn(w);
+    }
     let cache = cache_dir(cfg);
     std::fs::create_dir_all(cache.join("deps"))
         .with_context(|| format!("cannot create {}", cache.display()))?;
@@ -120,6 +134,7 @@ pub fn run(cfg: &Config, infra: Option<&Path>, opts: &Options) -> Result<Report>
         deps: Mutex::new(HashMap::new()),
         saved: &state.artifacts,
         force: opts.force,
+        select: select::Selector::new(cfg),
     };
 
     let progress = Progress::new(found.artifacts.len(), "build");
@@ -193,6 +208,7 @@ struct Ctx<'a> {
     deps: Mutex<HashMap<String, Arc<DepsCell>>>,
     saved: &'a BTreeMap<String, Saved>,
     force: bool,
+    select: select::Selector<'a>,
 }
 
 impl Ctx<'_> {
@@ -230,16 +246,17 @@ impl Ctx<'_> {
         task: &crate::ui::Task,
         warnings: &mut Vec<String>,
     ) -> Result<(Status, Saved)> {
-        let boundary = if a.module == "infra" {
-            a.src.parent().and_then(Path::parent).unwrap_or(&a.src)
-        } else {
-            &self.cfg.stack
-        };
-        let (code_dir, prefix) = match a.kind {
-            Kind::Function => (a.src.clone(), ""),
-            Kind::Layer => (a.src.join("python"), "python/"),
-        };
-        let code = collect(&code_dir, prefix, boundary, &is_source_noise)?;
+        let selected = self.select.source(a)?;
+        for s in &selected.secrets {
+            if let Some(glob) = &s.shipped_by {
+                warnings.push(format!(
+                    "{} looks like a secret and ships because include {glob:?} matches it; \
+                     narrow the glob or add it to [files] exclude in xtask.toml",
+                    s.name
+                ));
+            }
+        }
+        let code = selected.entries;
         let reqs = match &a.requirements {
             Some(path) => {
                 let text = std::fs::read_to_string(path)
@@ -253,7 +270,7 @@ impl Ctx<'_> {
                 "layer {} has nothing to ship: {} is empty or missing and requirements.txt lists nothing; \
                  put the layer's package under python/<package>/ or delete the layer directory",
                 a.name,
-                code_dir.display()
+                a.src.join("python").display()
             );
         }
         let deps_key = (!reqs.is_empty()).then(|| self.deps_key(&reqs));
@@ -281,7 +298,8 @@ impl Ctx<'_> {
         if let (Some(dk), Some(req)) = (&deps_key, &a.requirements) {
             task.phase("installing dependencies");
             let dir = self.deps(dk, req)?;
-            entries = collect(&dir, prefix, &dir, &is_install_noise)?;
+            let prefix = if a.kind == Kind::Layer { "python/" } else { "" };
+            entries = select::installed(&dir, prefix)?;
         }
         // The artifact's own files win over a dependency's file of the same name.
         let deps_names: HashMap<String, usize> = entries
@@ -413,110 +431,6 @@ pub fn installed_deps(cfg: &Config, requirements: &Path) -> Option<PathBuf> {
         .iter()
         .map(|i| cache_dir(cfg).join("deps").join(deps_key(cfg, i, &reqs)))
         .find(|d| d.is_dir())
-}
-
-/// Files the host leaves behind that must never ship: bytecode of the build host's Python.
-fn is_source_noise(rel: &str, is_dir: bool) -> bool {
-    let name = rel.rsplit('/').next().unwrap_or(rel);
-    (is_dir && name == "__pycache__")
-        || (!is_dir && (name.ends_with(".pyc") || name.ends_with(".pyo") || name == ".DS_Store"))
-}
-
-/// What an installer writes that depends on the installer or the host rather than on the
-/// packages: console scripts (host shebangs), install records, lock files. Dropping them makes
-/// uv and pip produce the same bytes; `*.dist-info/METADATA` stays for importlib.metadata.
-fn is_install_noise(rel: &str, is_dir: bool) -> bool {
-    if is_source_noise(rel, is_dir) || rel == "bin" || rel == ".lock" {
-        return true;
-    }
-    let mut parts = rel.rsplitn(2, '/');
-    let name = parts.next().unwrap_or_default();
-    let parent = parts.next().unwrap_or_default();
-    !is_dir
-        && parent.ends_with(".dist-info")
-        && !parent.contains('/')
-        && matches!(
-            name,
-            "RECORD" | "INSTALLER" | "REQUESTED" | "direct_url.json" | "uv_cache.json"
-        )
-}
-
-/// Every file under `root` as zip entries named `prefix` + relative path, sorted.
-/// Symlinks are followed when they stay inside `boundary`, and refused otherwise.
-fn collect(
-    root: &Path,
-    prefix: &str,
-    boundary: &Path,
-    skip: &dyn Fn(&str, bool) -> bool,
-) -> Result<Vec<Entry>> {
-    let mut out = Vec::new();
-    if root.is_dir() {
-        let boundary = boundary
-            .canonicalize()
-            .unwrap_or_else(|_| boundary.to_path_buf());
-        walk(root, "", prefix, &boundary, skip, &mut out, 0)?;
-    }
-    out.sort();
-    Ok(out)
-}
-
-fn walk(
-    dir: &Path,
-    rel: &str,
-    prefix: &str,
-    boundary: &Path,
-    skip: &dyn Fn(&str, bool) -> bool,
-    out: &mut Vec<Entry>,
-    depth: usize,
-) -> Result<()> {
-    if depth > 64 {
-        bail!("{} is nested too deeply (a symlink loop?)", dir.display());
-    }
-    let mut children: Vec<_> = std::fs::read_dir(dir)
-        .with_context(|| format!("cannot read {}", dir.display()))?
-        .collect::<std::io::Result<_>>()
-        .with_context(|| format!("cannot read {}", dir.display()))?;
-    children.sort_by_key(|e| e.file_name());
-    for child in children {
-        let path = child.path();
-        let name = child.file_name().to_string_lossy().into_owned();
-        let child_rel = if rel.is_empty() {
-            name
-        } else {
-            format!("{rel}/{name}")
-        };
-        let link = child.file_type()?.is_symlink();
-        if link {
-            let target = path.canonicalize().with_context(|| {
-                format!("{} is a broken symlink; fix or remove it", path.display())
-            })?;
-            if !target.starts_with(boundary) {
-                bail!(
-                    "{} is a symlink to {}, outside {}; the zip would depend on files the build does not own. \
-                     Copy the file in, or share it through a layer",
-                    path.display(),
-                    target.display(),
-                    boundary.display()
-                );
-            }
-        }
-        let meta =
-            std::fs::metadata(&path).with_context(|| format!("cannot stat {}", path.display()))?;
-        if skip(&child_rel, meta.is_dir()) {
-            continue;
-        }
-        if meta.is_dir() {
-            walk(&path, &child_rel, prefix, boundary, skip, out, depth + 1)?;
-        } else if meta.is_file() {
-            use std::os::unix::fs::PermissionsExt;
-            out.push(Entry {
-                name: format!("{prefix}{child_rel}"),
-                source: path,
-                executable: meta.permissions().mode() & 0o111 != 0,
-            });
-        }
-    }
-    Ok(())
 }
 
 /// Fails each function whose unzipped size plus its layers' exceeds Lambda's 250 MiB.
@@ -761,17 +675,6 @@ pub fn clean(cfg: &Config, infra: Option<&Path>) -> Result<Vec<PathBuf>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn install_noise_is_only_installer_files() {
-        assert!(is_install_noise("bin", true));
-        assert!(is_install_noise("six-1.17.0.dist-info/RECORD", false));
-        assert!(is_install_noise("six-1.17.0.dist-info/INSTALLER", false));
-        assert!(is_install_noise("pkg/__pycache__", true));
-        assert!(!is_install_noise("six-1.17.0.dist-info/METADATA", false));
-        assert!(!is_install_noise("pkg/bin", true));
-        assert!(!is_install_noise("pkg/RECORD", false));
-    }
 
     #[test]
     fn hex_is_lowercase_and_zero_padded() {

@@ -45,6 +45,8 @@
 //! | `F17-param-name` | warning | the same path position is a parameter with different names |
 //! | `F18-unresolved-import` | error | a function or layer imports a module nothing provides |
 //! | `F18-optional-import` | warning | the same, for an import guarded by `except ImportError` |
+//! | `SEC-secret-shipped` | error | a secret-looking file (`.env*`, a `.pem` with a private key, `id_rsa*`, `credentials`) ships because an `include` glob matches it |
+//! | `SEC-secret-in-source` | warning | a secret-looking file sits in a function's or layer's source tree (the build leaves it out) |
 //!
 //! F18 resolves each top-level module a function's (or layer's) `.py` files import against: the
 //! Python 3.13 standard library; what the Lambda runtime ships and AWS documents (boto3 and its
@@ -59,6 +61,7 @@
 //! on the function. Tests (`tests/`, `test_*.py`, `conftest.py`) are not checked.
 
 mod python;
+mod secrets;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
@@ -147,6 +150,7 @@ pub fn run(cfg: &Config, infra: Option<&Path>, env: &str) -> Result<Vec<Finding>
     }
     c.route_rules(&modules, &routes);
     c.sources(&found, &code);
+    secrets::check(&mut c, &found);
     let mut findings = c.findings;
     findings.sort_by(|a, b| {
         (&a.file, a.line, a.code, &a.message).cmp(&(&b.file, b.line, b.code, &b.message))
