@@ -6,6 +6,7 @@ mod common;
 mod build;
 mod check;
 mod faults;
+mod keys;
 mod local_aws;
 mod plan;
 mod verify;

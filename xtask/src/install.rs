@@ -67,9 +67,15 @@ impl Installer {
                     Arch::X86_64 => "x86_64",
                     Arch::Arm64 => "aarch64",
                 };
-                // pip takes platform tags literally: list every glibc Amazon Linux 2023 (2.34) satisfies.
-                let mut platforms = vec![format!("manylinux2014_{arch}")];
-                platforms.extend((17..=34).rev().map(|v| format!("manylinux_2_{v}_{arch}")));
+                // pip takes platform tags literally: list every glibc Amazon Linux 2023 (2.34)
+                // satisfies. pip prefers earlier ones, so most specific first, as uv does: a
+                // package with both manylinux_2_17 and manylinux_2_34 wheels gets the 2_34 one
+                // from either installer.
+                let mut platforms: Vec<String> = (17..=34)
+                    .rev()
+                    .map(|v| format!("manylinux_2_{v}_{arch}"))
+                    .collect();
+                platforms.push(format!("manylinux2014_{arch}"));
                 let mut c = Cmd::new(python)
                     .args(["-m", "pip", "install", "--target"])
                     .arg(target);
