@@ -7,6 +7,8 @@ use anyhow::{bail, Result};
 use crate::config::{Arch, Config, InstallerChoice};
 use crate::proc::Cmd;
 
+pub mod requirements;
+
 #[derive(Debug, Clone)]
 pub enum Installer {
     Uv(PathBuf),
@@ -209,12 +211,8 @@ fn failing_package(text: &str) -> Option<String> {
 /// A file with none installs nothing (and is not an error).
 pub fn requirement_lines(text: &str) -> Vec<String> {
     text.lines()
-        .map(|l| match l.find(" #").or(l.starts_with('#').then_some(0)) {
-            Some(i) => &l[..i],
-            None => l,
-        })
-        .map(|l| l.trim().to_string())
-        .filter(|l| !l.is_empty())
+        .filter_map(requirements::meaningful)
+        .map(str::to_string)
         .collect()
 }
 

@@ -10,15 +10,16 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use anyhow::{anyhow, bail, Context, Result};
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 use crate::archive::{self, Entry};
 use crate::config::Config;
 use crate::discover::{self, Artifact, Kind};
-use crate::install::{self, Installer};
+use crate::install::{requirements, Installer};
 use crate::pool;
 use crate::tf::{self, LayerRef};
 use crate::ui::Progress;
+
+mod cache;
 
 /// Bump when the zip layout or normalization changes: every artifact rebuilds once.
 const RECIPE: &str = "cora-xtask-build-2";
@@ -85,8 +86,9 @@ struct Saved {
     sha256_base64: String,
     zip_bytes: u64,
     unzipped_bytes: u64,
-    /// The output file's mtime when written: a zip replaced by hand is rebuilt.
-    mtime_ns: u128,
+    /// The zip as written: a zip replaced or edited by hand is rebuilt.
+    #[serde(default)]
+    stamp: cache::Stamp,
 }
 
 /// Who holds the stack's lock, as the build that waits for it says.
@@ -232,12 +234,8 @@ impl Ctx<'_> {
         };
         let code = collect(&code_dir, prefix, boundary, &is_source_noise)?;
         let reqs = match &a.requirements {
-            Some(path) => {
-                let text = std::fs::read_to_string(path)
-                    .with_context(|| format!("cannot read {}", path.display()))?;
-                install::requirement_lines(&text)
-            }
-            None => Vec::new(),
+            Some(path) => requirements::read(path)?,
+            None => Default::default(),
         };
         if a.kind == Kind::Layer && code.is_empty() && reqs.is_empty() {
             bail!(
@@ -247,24 +245,17 @@ impl Ctx<'_> {
                 code_dir.display()
             );
         }
-        let deps_key = (!reqs.is_empty()).then(|| self.deps_key(&reqs));
+        let deps_key = (!reqs.is_empty()).then(|| self.deps_key(&reqs.key_lines));
+        let key = cache::artifact_key(a.kind, &a.zip_name(), deps_key.as_deref(), &code)?;
 
-        let mut h = Sha256::new();
-        h.update(RECIPE);
-        h.update(format!("{:?}\0{}\0", a.kind, a.zip_name()));
-        h.update(deps_key.as_deref().unwrap_or("no-deps"));
-        for e in &code {
-            h.update(format!("\0{}\0{}\0", e.name, e.executable));
-            h.update(
-                std::fs::read(&e.source)
-                    .with_context(|| format!("cannot read {}", e.source.display()))?,
-            );
-        }
-        let key = hex(&h.finalize());
-
-        if let Some(saved) = self.saved.get(&a.id()) {
-            if !self.force && saved.key == key && output_matches(&a.out, saved) {
-                return Ok((Status::Cached, saved.clone()));
+        if let Some(saved) = self.saved.get(&a.id()).filter(|s| s.key == key) {
+            let valid = cache::valid_output(&a.out, &saved.stamp, &saved.sha256_base64);
+            if let Some(stamp) = valid.filter(|_| !self.force) {
+                let saved = Saved {
+                    stamp,
+                    ..saved.clone()
+                };
+                return Ok((Status::Cached, saved));
             }
         }
 
@@ -323,13 +314,13 @@ impl Ctx<'_> {
             sha256_base64: sha,
             zip_bytes,
             unzipped_bytes,
-            mtime_ns: mtime_ns(&a.out).unwrap_or(0),
+            stamp: cache::stamp(&a.out).unwrap_or_default(),
         };
         Ok((Status::Built, saved))
     }
 
     fn deps_key(&self, reqs: &[String]) -> String {
-        deps_key(
+        cache::deps_key(
             self.cfg,
             self.installer.as_ref().map_or("none", |i| i.name()),
             reqs,
@@ -371,30 +362,20 @@ impl Ctx<'_> {
     }
 }
 
-fn deps_key(cfg: &Config, installer: &str, reqs: &[String]) -> String {
-    let mut h = Sha256::new();
-    h.update(RECIPE);
-    h.update(format!(
-        "\0{}\0{}\0{installer}\0{:?}",
-        cfg.python, cfg.arch, cfg.installer_options
-    ));
-    for r in reqs {
-        h.update(format!("\0{r}"));
-    }
-    hex(&h.finalize())
-}
-
 /// The dependency tree a build installed for `requirements`, if any, so `check` can see what
 /// it provides without installing. Either installer's tree will do: same requirements, same
 /// target, same packages.
 pub fn installed_deps(cfg: &Config, requirements: &Path) -> Option<PathBuf> {
-    let reqs = install::requirement_lines(&std::fs::read_to_string(requirements).ok()?);
+    let reqs = requirements::read(requirements).ok()?;
     if reqs.is_empty() {
         return None;
     }
     ["uv", "pip"]
         .iter()
-        .map(|i| cache_dir(cfg).join("deps").join(deps_key(cfg, i, &reqs)))
+        .map(|i| {
+            let key = cache::deps_key(cfg, i, &reqs.key_lines);
+            cache_dir(cfg).join("deps").join(key)
+        })
         .find(|d| d.is_dir())
 }
 
@@ -629,16 +610,6 @@ pub fn declared_layers(
         }
     }
     Some(out)
-}
-
-fn output_matches(out: &Path, saved: &Saved) -> bool {
-    std::fs::metadata(out).is_ok_and(|m| m.len() == saved.zip_bytes)
-        && mtime_ns(out) == Some(saved.mtime_ns)
-}
-
-fn mtime_ns(p: &Path) -> Option<u128> {
-    let m = std::fs::metadata(p).ok()?.modified().ok()?;
-    Some(m.duration_since(std::time::UNIX_EPOCH).ok()?.as_nanos())
 }
 
 /// An exclusive lock on `<dir>/lock`, held until the file is dropped. While `holder` (e.g.
