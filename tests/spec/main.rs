@@ -9,4 +9,5 @@ mod faults;
 mod keys;
 mod local_aws;
 mod plan;
+mod truth;
 mod verify;
