@@ -128,10 +128,8 @@ pub fn run(cfg: &Config, infra: Option<&Path>, opts: &Options) -> Result<Report>
         for w in &record.warnings {
             progress.println(&format!("warning: {}: {w}", a.id()));
         }
-        task.done(&match &record.error {
-            Some(e) => format!("failed\n{e}"),
-            None => status_word(record.status).to_string(),
-        });
+        // The error itself is the report's to print, once.
+        task.done(status_word(record.status));
         (record, saved)
     });
     progress.finish();
@@ -261,7 +259,12 @@ impl Ctx<'_> {
 
         let mut entries = Vec::new();
         if let (Some(dk), Some(req)) = (&deps_key, &a.requirements) {
-            task.phase("installing dependencies");
+            let cached = !self.force && self.cache.join("deps").join(dk).is_dir();
+            task.phase(if cached {
+                "dependencies (cached)"
+            } else {
+                "installing dependencies"
+            });
             let dir = self.deps(dk, req)?;
             entries = collect(&dir, prefix, &dir, &is_install_noise)?;
         }
