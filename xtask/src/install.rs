@@ -6,7 +6,10 @@ use anyhow::{bail, Result};
 
 use crate::config::{Arch, Config, InstallerChoice};
 use crate::proc::Cmd;
+use failure::Cause;
+use requirements::Pin;
 
+mod failure;
 pub mod requirements;
 
 #[derive(Debug, Clone)]
@@ -124,31 +127,141 @@ impl Installer {
         cmd
     }
 
-    /// Installs, or fails with the installer's own words and the package it could not place.
+    /// Installs, or fails with the installer's own words, every requirement it cannot place
+    /// and the fix for that cause.
     pub fn install(&self, cfg: &Config, requirements: &Path, target: &Path) -> Result<()> {
-        let cmd = self.command(cfg, requirements, target);
-        let out = cmd.output()?;
+        missing_find_links(cfg)?;
+        let out = self.command(cfg, requirements, target).output()?;
         if out.success() {
             return Ok(());
         }
         let text = format!("{}\n{}", out.stdout, out.stderr);
-        let what = match failing_package(&text) {
-            Some(p) => format!("package `{p}` cannot be installed for"),
-            None => "dependencies cannot be installed for".to_string(),
+        let cause = failure::classify(&text);
+        let exited = format!(
+            "{} exited with {}",
+            self.name(),
+            out.code.map_or("a signal".to_string(), |c| c.to_string())
+        );
+        let on = format!("python{} on {}", cfg.python, cfg.arch);
+        if cause.per_requirement() {
+            let failed = self.failing_pins(cfg, requirements);
+            if !failed.is_empty() {
+                return Err(pins_error(cfg, requirements, &on, &exited, &failed));
+            }
+        }
+        let what = match (cause, failing_package(&text)) {
+            (c, Some(p)) if c.per_requirement() || c == Cause::Other => {
+                format!(
+                    "package `{p}` cannot be installed for {on}: {}",
+                    c.what(cfg)
+                )
+            }
+            (Cause::Syntax, _) => match failure::syntax_location(&text) {
+                Some(at) => format!("{at}: {}", cause.what(cfg)),
+                None => cause.what(cfg),
+            },
+            _ => format!(
+                "dependencies cannot be installed for {on}: {}",
+                cause.what(cfg)
+            ),
         };
         bail!(
-            "{what} python{} on {} ({} exited with {}):\n{}\nfix: pin a version that publishes a cp{} \
-             manylinux wheel for {} (or a pure-Python wheel) in {}",
-            cfg.python,
-            cfg.arch,
-            self.name(),
-            out.code.map_or("a signal".to_string(), |c| c.to_string()),
+            "{what} ({exited}):\n{}\nfix: {}",
             indent(&redact_userinfo(&out.tail(12))),
-            cfg.python.replace('.', ""),
-            cfg.arch,
-            requirements.display()
+            cause.fix(cfg, requirements)
         )
     }
+
+    /// Each requirement of the file and its `-r` includes that fails alone (a dry run each):
+    /// installers stop at the first, and a stack must learn of all of them at once.
+    fn failing_pins(&self, cfg: &Config, requirements: &Path) -> Vec<(Pin, Cause, String)> {
+        let Ok(reqs) = requirements::read(requirements) else {
+            return Vec::new();
+        };
+        let mut failed = Vec::new();
+        for pin in reqs.pins {
+            let Ok(dir) = tempfile::tempdir() else {
+                return Vec::new();
+            };
+            let file = dir.path().join("requirements.txt");
+            if std::fs::write(&file, format!("{}\n", pin.text)).is_err() {
+                return Vec::new();
+            }
+            let probe = self.command(cfg, &file, &dir.path().join("target"));
+            let Ok(out) = probe.arg("--dry-run").output() else {
+                return Vec::new();
+            };
+            if !out.success() {
+                let text = format!("{}\n{}", out.stdout, out.stderr);
+                failed.push((pin, failure::classify(&text), out.tail(3)));
+            }
+        }
+        failed
+    }
+}
+
+/// A local find_links folder that does not exist, before any installer reads it (pip would
+/// only warn, then report every package as missing).
+fn missing_find_links(cfg: &Config) -> Result<()> {
+    for link in &cfg.installer_options.find_links {
+        if !link.contains("://") && !Path::new(link).is_dir() {
+            bail!(
+                "find_links folder {link} does not exist (xtask.toml [installer_options]; relative \
+                 paths are relative to the stack root)\nfix: {}",
+                Cause::FindLinks.fix(cfg, Path::new(""))
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Every failing requirement with its file, line, cause and the installer's words about it.
+fn pins_error(
+    cfg: &Config,
+    requirements: &Path,
+    on: &str,
+    exited: &str,
+    failed: &[(Pin, Cause, String)],
+) -> anyhow::Error {
+    let names: Vec<String> = failed
+        .iter()
+        .map(|(p, _, _)| format!("`{}`", package_name(&p.text)))
+        .collect();
+    let mut msg = match names.as_slice() {
+        [one] => format!(
+            "package {one} cannot be installed for {on}: {} ({exited}):",
+            failed[0].1.what(cfg)
+        ),
+        _ => format!(
+            "{} packages cannot be installed for {on}: {} ({exited}):",
+            names.len(),
+            names.join(", ")
+        ),
+    };
+    let mut fixes: Vec<String> = Vec::new();
+    for (pin, cause, words) in failed {
+        msg += &format!(
+            "\n  {}:{}: `{}`: {}\n{}",
+            pin.file.display(),
+            pin.line,
+            pin.text,
+            cause.what(cfg),
+            indent(&indent(&redact_userinfo(words)))
+        );
+        let fix = cause.fix(cfg, requirements);
+        if !fixes.contains(&fix) {
+            fixes.push(fix);
+        }
+    }
+    anyhow::anyhow!("{msg}\nfix: {}", fixes.join("\nfix: "))
+}
+
+/// `tiktoken` of `tiktoken[extra]==0.5.2 ; python_version>"3"`.
+fn package_name(requirement: &str) -> &str {
+    let end = requirement
+        .find(|c: char| !(c.is_ascii_alphanumeric() || "-_.".contains(c)))
+        .unwrap_or(requirement.len());
+    &requirement[..end]
 }
 
 /// `scheme://user:secret@host…` → `scheme://***@host…` for every URL in `text`: installers
