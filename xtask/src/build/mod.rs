@@ -246,9 +246,12 @@ impl Ctx<'_> {
         let deps_key = (!reqs.is_empty()).then(|| self.deps_key(&reqs.key_lines));
         let key = cache::artifact_key(a.kind, &a.zip_name(), deps_key.as_deref(), &code)?;
 
-        if let Some(saved) = self.saved.get(&a.id()).filter(|s| s.key == key) {
-            let valid = cache::valid_output(&a.out, &saved.stamp, &saved.sha256_base64);
-            if let Some(stamp) = valid.filter(|_| !self.force) {
+        let saved = self
+            .saved
+            .get(&a.id())
+            .filter(|s| !self.force && s.key == key);
+        if let Some(saved) = saved {
+            if let Some(stamp) = cache::valid_output(&a.out, &saved.stamp, &saved.sha256_base64) {
                 let saved = Saved {
                     stamp,
                     ..saved.clone()
