@@ -143,27 +143,12 @@ pub fn load(stack_flag: Option<&Path>) -> Result<Config> {
             FILE_NAME
         );
     }
-    if !stack.join("packages").is_dir() {
-        bail!("{}", not_a_stack(&stack));
-    }
     let stack = stack
         .canonicalize()
         .with_context(|| format!("cannot resolve {}", stack.display()))?;
     let path = stack.join(FILE_NAME);
     let file = read_file(&path)?;
     from_file(stack, file, &path)
-}
-
-/// Before anything is written there: a stack root is where `packages/` is.
-fn not_a_stack(dir: &Path) -> String {
-    format!(
-        "{} is not a CORA stack: it has no packages/ directory. A stack root holds\n  \
-         packages/module-<name>/backend/lambdas/<function>/lambda_function.py\n  \
-         packages/module-<name>/backend/layers/<layer>/python/<package>/\n  \
-         packages/module-<name>/infrastructure/*.tf\n\
-         fix: pass --stack with the stack repository's root, or set `stack` in {FILE_NAME}",
-        dir.display()
-    )
 }
 
 fn from_file(stack: PathBuf, file: File, path: &Path) -> Result<Config> {

@@ -100,6 +100,7 @@ pub fn cache_dir(cfg: &Config) -> PathBuf {
 }
 
 pub fn run(cfg: &Config, infra: Option<&Path>, opts: &Options) -> Result<Report> {
+    discover::require_stack(&cfg.stack)?;
     let found = discover::discover(cfg, infra, &opts.modules)?;
     let cache = cache_dir(cfg);
     std::fs::create_dir_all(cache.join("deps"))
