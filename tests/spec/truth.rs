@@ -244,17 +244,27 @@ fn the_hint_matches_a_missing_find_links_folder_or_a_syntax_error() {
 #[test]
 fn every_unsatisfiable_requirement_is_named_not_only_the_first() {
     let d = Demo::new();
+    // A pin that fails through its own dependency: the installers blame the dependency.
+    Wheelhouse::new(&d.tmp.path().join("wheelhouse")).wheel(
+        "gamma",
+        "1.0",
+        "py3-none-any",
+        &[("gamma/__init__.py", "G = 1\n")],
+        &["nosuchdep>=1"],
+    );
     // As the real stack had it: psycopg2-binary==2.9.9 failed first and hid tiktoken==0.5.2.
-    let reqs = "nosuchpkg==1.0\nalpha==1.0\n# pinned for the tokenizer\nbeta==9.9\n";
+    let reqs = "nosuchpkg==1.0\nalpha==1.0\ngamma==1.0\n# pinned for the tokenizer\nbeta==9.9\n";
     for installer in ["uv", "pip"] {
         let err = provider_error(&d, installer, reqs, None);
         says(
             &err,
             installer,
             &[
-                "2 packages cannot be installed for python3.13 on x86_64: `nosuchpkg`, `beta`",
+                "3 packages cannot be installed for python3.13 on x86_64: `nosuchpkg`, `gamma`, `beta`",
                 "requirements.txt:1: `nosuchpkg==1.0`",
-                "requirements.txt:4: `beta==9.9`: no such version",
+                "requirements.txt:3: `gamma==1.0`",
+                "nosuchdep",
+                "requirements.txt:5: `beta==9.9`: no such version",
             ],
         );
         assert!(!err.contains("`alpha"), "{installer}: {err}");

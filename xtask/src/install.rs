@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Result};
 
 use crate::config::{Arch, Config, InstallerChoice};
-use crate::proc::Cmd;
+use crate::proc::{Cmd, Output};
 use failure::Cause;
 use requirements::Pin;
 
@@ -144,7 +144,7 @@ impl Installer {
         );
         let on = format!("python{} on {}", cfg.python, cfg.arch);
         if cause.per_requirement() {
-            let failed = self.failing_pins(cfg, requirements);
+            let failed = self.failing_pins(cfg, requirements, &out);
             if !failed.is_empty() {
                 return Err(pins_error(cfg, requirements, &on, &exited, &failed));
             }
@@ -172,32 +172,82 @@ impl Installer {
         )
     }
 
-    /// Each requirement of the file and its `-r` includes that fails alone (a dry run each):
-    /// installers stop at the first, and a stack must learn of all of them at once.
-    fn failing_pins(&self, cfg: &Config, requirements: &Path) -> Vec<(Pin, Cause, String)> {
+    /// Every requirement of the file and its `-r` includes that cannot be installed:
+    /// installers stop at the first, and a stack must learn of all of them at once. The one an
+    /// installer blames is taken out and the rest tried again (dry runs), so k failures cost
+    /// k dry runs; what it blames on no requirement of ours (a conflict, a dependency of one)
+    /// leaves the rest to be tried one by one.
+    fn failing_pins(&self, cfg: &Config, requirements: &Path, first: &Output) -> Vec<Failed> {
         let Ok(reqs) = requirements::read(requirements) else {
             return Vec::new();
         };
+        let mut left = reqs.pins.clone();
         let mut failed = Vec::new();
-        for pin in reqs.pins {
-            let Ok(dir) = tempfile::tempdir() else {
-                return Vec::new();
-            };
-            let file = dir.path().join("requirements.txt");
-            if std::fs::write(&file, format!("{}\n", pin.text)).is_err() {
-                return Vec::new();
+        let mut attempt = Some(outcome(first));
+        // Until the rest installs, or the installer blames something that is not one of them.
+        while let Some((ok, text, tail)) = attempt.take() {
+            if ok {
+                left.clear();
+                break;
             }
-            let probe = self.command(cfg, &file, &dir.path().join("target"));
-            let Ok(out) = probe.arg("--dry-run").output() else {
-                return Vec::new();
+            let cause = failure::classify(&text);
+            let blamed = failing_package(&text)
+                .filter(|_| cause.per_requirement())
+                .and_then(|p| left.iter().position(|pin| same_name(&pin.text, &p)));
+            let Some(i) = blamed else {
+                break;
             };
-            if !out.success() {
-                let text = format!("{}\n{}", out.stdout, out.stderr);
-                failed.push((pin, failure::classify(&text), out.tail(3)));
+            failed.push((left.remove(i), cause, tail));
+            if !left.is_empty() {
+                attempt = self.dry_run(cfg, &left);
             }
         }
+        for pin in left {
+            match self.dry_run(cfg, std::slice::from_ref(&pin)) {
+                Some((false, text, tail)) => failed.push((pin, failure::classify(&text), tail)),
+                Some(_) => {}
+                None => break,
+            }
+        }
+        // In reading order, whatever order the installers found them in.
+        failed.sort_by_key(|(pin, _, _)| reqs.pins.iter().position(|p| p == pin));
         failed
     }
+
+    /// Installs nothing: whether `pins` alone would install, with the installer's words.
+    fn dry_run(&self, cfg: &Config, pins: &[Pin]) -> Option<(bool, String, String)> {
+        let dir = tempfile::tempdir().ok()?;
+        let file = dir.path().join("requirements.txt");
+        let text: String = pins.iter().map(|p| format!("{}\n", p.text)).collect();
+        std::fs::write(&file, text).ok()?;
+        let probe = self.command(cfg, &file, &dir.path().join("target"));
+        Some(outcome(&probe.arg("--dry-run").output().ok()?))
+    }
+}
+
+/// A requirement that cannot be installed, why, and the installer's last words about it.
+type Failed = (Pin, Cause, String);
+
+/// (succeeded, all its text, its last lines) of an installer run.
+fn outcome(out: &Output) -> (bool, String, String) {
+    (
+        out.success(),
+        format!("{}\n{}", out.stdout, out.stderr),
+        out.tail(3),
+    )
+}
+
+/// Whether `requirement` is for the distribution `name` (PEP 503: case and `-_.` ignored).
+fn same_name(requirement: &str, name: &str) -> bool {
+    let norm = |s: &str| {
+        s.chars()
+            .map(|c| match c {
+                '_' | '.' => '-',
+                c => c.to_ascii_lowercase(),
+            })
+            .collect::<String>()
+    };
+    norm(package_name(requirement)) == norm(name)
 }
 
 /// A local find_links folder that does not exist, before any installer reads it (pip would
@@ -221,7 +271,7 @@ fn pins_error(
     requirements: &Path,
     on: &str,
     exited: &str,
-    failed: &[(Pin, Cause, String)],
+    failed: &[Failed],
 ) -> anyhow::Error {
     let names: Vec<String> = failed
         .iter()
