@@ -270,3 +270,42 @@ fn every_unsatisfiable_requirement_is_named_not_only_the_first() {
         assert!(!err.contains("`alpha"), "{installer}: {err}");
     }
 }
+
+#[test]
+fn the_hint_matches_a_full_disk() {
+    let d = Demo::new();
+    // A full disk cannot be made hermetically: installers that fail as uv and pip do on ENOSPC.
+    let bin = d.tmp.path().join("full-disk-bin");
+    for (name, words, code) in [
+        (
+            "uv",
+            "error: Failed to install: alpha-1.0-py3-none-any.whl (alpha==1.0)\n  \
+             Caused by: failed to write to file `alpha/__init__.py`: No space left on device (os error 28)",
+            2,
+        ),
+        (
+            "python3",
+            "ERROR: Could not install packages due to an OSError: [Errno 28] No space left on device",
+            1,
+        ),
+    ] {
+        let script = bin.join(name);
+        write(&script, &format!("#!/bin/sh\ncat >&2 <<'EOF'\n{words}\nEOF\nexit {code}\n"));
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap());
+    d.write(PROVIDER_REQS, "alpha==1.0\n");
+    for installer in ["uv", "pip"] {
+        d.config(&format!("installer = \"{installer}\""));
+        let out = d
+            .xtask_env(&["build", "--json", "--module", "ai"], &[("PATH", &path)])
+            .fails();
+        let err = artifacts(&out.json())["module-ai/provider"]["error"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        says(&err, installer, &["the disk is full", "free disk space"]);
+        assert!(!err.contains(WRONG_HINT), "{installer}: {err}");
+    }
+}
