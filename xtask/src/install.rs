@@ -466,6 +466,17 @@ mod tests {
     }
 
     #[test]
+    fn requirements_match_distribution_names_as_pep_503_does() {
+        assert_eq!(
+            package_name("tiktoken[extra]==0.5.2 ; python_version>'3'"),
+            "tiktoken"
+        );
+        assert!(same_name("psycopg2-binary==2.9.9", "psycopg2_binary"));
+        assert!(same_name("Zope.Interface>=5", "zope-interface"));
+        assert!(!same_name("beta==1", "betamax"));
+    }
+
+    #[test]
     fn failing_package_from_pip_and_uv() {
         let pip = "ERROR: Could not find a version that satisfies the requirement tiktoken==0.3.0 (from versions: none)\nERROR: No matching distribution found for tiktoken==0.3.0";
         assert_eq!(failing_package(pip).as_deref(), Some("tiktoken"));
