@@ -8,7 +8,7 @@
 #
 #   --quick                 3 modules and smaller wheels: a smoke test of the script, not a measurement
 #   --keep                  keep the temporary directory (stack, wheelhouse, logs, reports)
-#   --runs N                repetitions of the no-op and one-edit builds, median reported (default 5)
+#   --runs N                repetitions of the no-op, one-edit, copy and touch builds, median reported (default 5)
 #   --baseline-no-compile   also time the baseline with pip --no-compile (no host .pyc), for reference
 #   --xtask BIN             benchmark this binary instead of building target/debug/xtask
 #
@@ -19,7 +19,7 @@
 #   2. baseline: what a CORA build.sh does, one artifact after another: cp -r, pip install -t
 #      for the Lambda target, zip -qr. Wall clock.
 #   3. xtask: cold with each installer (no .xtask/, no .build/, empty installer caches), then
-#      no-op and one-handler-edited rebuilds (median of N). Every xtask report is checked: no
+#      no-op, one-handler-edited, stack-copied (cp -a) and every-file-touched rebuilds (median of N). Every xtask report is checked: no
 #      failed artifact, the expected built/cached counts, the same files as the baseline's zips.
 #
 # Needs: python3 with pip, zip, GNU time (/usr/bin/time; Debian: apt-get install time), cargo
@@ -286,9 +286,36 @@ for i in $(seq "$runs"); do
 done
 say "  ${edit[*]}"
 
+# The same bytes with new inodes, ctimes or mtimes: a stack copied (cp -a) or restored from a CI
+# cache, and every file touched. Nothing may rebuild; each zip is re-hashed once.
+copy=()
+say "xtask stack copied with cp -a, $runs runs..."
+home_stack=$stack
+for i in $(seq "$runs"); do
+  rm -rf "$tmp/copy"
+  mkdir -p "$tmp/copy"
+  cp -a "$home_stack" "$tmp/copy/" # not timed
+  stack="$tmp/copy/$(basename "$home_stack")"
+  xtask_run "copy-$i" --built 0 --cached "$ARTIFACTS" --total "$ARTIFACTS"
+  copy+=("$elapsed")
+done
+stack=$home_stack
+rm -rf "$tmp/copy"
+say "  ${copy[*]}"
+touched=()
+say "xtask every file of the stack touched, $runs runs..."
+for i in $(seq "$runs"); do
+  find "$stack" -type f -exec touch {} + # not timed
+  xtask_run "touch-$i" --built 0 --cached "$ARTIFACTS" --total "$ARTIFACTS"
+  touched+=("$elapsed")
+done
+say "  ${touched[*]}"
+
 # ---- 3. summary ----------------------------------------------------------------------------
 noop_med=$(median "${noop[@]}")
 edit_med=$(median "${edit[@]}")
+copy_med=$(median "${copy[@]}")
+touch_med=$(median "${touched[@]}")
 cores=$(nproc 2>/dev/null || echo "?")
 uv_version=""
 [ "$have_uv" = 1 ] && uv_version=", $(uv --version | awk '{ print $1 " " $2 }')"
@@ -318,12 +345,16 @@ row() { printf '%-40s%s\n' "$1" "$2"; }
   done
   row "xtask no-op (median of $runs):" "$(secs "$noop_med")  (target <= 0.3 s)   peak RSS $noop_rss"
   row "xtask one handler edited (median $runs):" "$(secs "$edit_med")  (target <= 1 s)   $EDIT_MODULE/$EDIT_FUNCTION"
-  echo "  no-op runs: ${noop[*]} s; edit runs: ${edit[*]} s"
+  row "xtask stack copied, cp -a (median $runs):" "$(secs "$copy_med")  (target <= 0.1 s)   all $ARTIFACTS cached"
+  row "xtask every file touched (median $runs):" "$(secs "$touch_med")  (target <= 0.1 s)   all $ARTIFACTS cached"
+  echo "  no-op runs: ${noop[*]} s; edit runs: ${edit[*]} s; copy runs: ${copy[*]} s; touch runs: ${touched[*]} s"
   echo "  cold peak RSS is GNU time's maximum over the xtask and the installers it runs; no-op's is the xtask alone"
   echo "zips: baseline $(mb "$baseline_zip_bytes") (with host .pyc), xtask $(mb "$xtask_zip_bytes");" \
     "$same_files as the baseline (ignoring .pyc and installer records)${identical:+; $identical}"
   cold_x=$(ratio "$baseline_s" "${cold_s[$last]}")
   echo "targets: cold >= 4x ($last): $(passfail le 4 "$cold_x") (${cold_x}x)" \
     "  no-op <= 0.3 s: $(passfail le "$noop_med" 0.3) ($(secs "$noop_med"))" \
-    "  one edit <= 1 s: $(passfail le "$edit_med" 1) ($(secs "$edit_med"))"
+    "  one edit <= 1 s: $(passfail le "$edit_med" 1) ($(secs "$edit_med"))" \
+    "  copy <= 0.1 s: $(passfail le "$copy_med" 0.1) ($(secs "$copy_med"))" \
+    "  touch <= 0.1 s: $(passfail le "$touch_med" 0.1) ($(secs "$touch_med"))"
 }

@@ -82,6 +82,22 @@ fn infra_zip_stem(dir_name: &str) -> &str {
     }
 }
 
+/// Before a build writes anything into `stack`: a stack root is where `packages/` is.
+pub fn require_stack(stack: &Path) -> Result<()> {
+    if stack.join("packages").is_dir() {
+        return Ok(());
+    }
+    anyhow::bail!(
+        "{} is not a CORA stack: it has no packages/ directory. A stack root holds\n  \
+         packages/module-<name>/backend/lambdas/<function>/lambda_function.py\n  \
+         packages/module-<name>/backend/layers/<layer>/python/<package>/\n  \
+         packages/module-<name>/infrastructure/*.tf\n\
+         fix: pass --stack with the stack repository's root, or set `stack` in {}",
+        stack.display(),
+        crate::config::FILE_NAME
+    )
+}
+
 pub fn modules(stack: &Path) -> Result<Vec<Module>> {
     let packages = stack.join("packages");
     let mut modules = Vec::new();

@@ -5,7 +5,12 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Result};
 
 use crate::config::{Arch, Config, InstallerChoice};
-use crate::proc::Cmd;
+use crate::proc::{Cmd, Output};
+use failure::Cause;
+use requirements::Pin;
+
+mod failure;
+pub mod requirements;
 
 #[derive(Debug, Clone)]
 pub enum Installer {
@@ -67,9 +72,15 @@ impl Installer {
                     Arch::X86_64 => "x86_64",
                     Arch::Arm64 => "aarch64",
                 };
-                // pip takes platform tags literally: list every glibc Amazon Linux 2023 (2.34) satisfies.
-                let mut platforms = vec![format!("manylinux2014_{arch}")];
-                platforms.extend((17..=34).rev().map(|v| format!("manylinux_2_{v}_{arch}")));
+                // pip takes platform tags literally: list every glibc Amazon Linux 2023 (2.34)
+                // satisfies. pip prefers earlier ones, so most specific first, as uv does: a
+                // package with both manylinux_2_17 and manylinux_2_34 wheels gets the 2_34 one
+                // from either installer.
+                let mut platforms: Vec<String> = (17..=34)
+                    .rev()
+                    .map(|v| format!("manylinux_2_{v}_{arch}"))
+                    .collect();
+                platforms.push(format!("manylinux2014_{arch}"));
                 let mut c = Cmd::new(python)
                     .args(["-m", "pip", "install", "--target"])
                     .arg(target);
@@ -116,31 +127,191 @@ impl Installer {
         cmd
     }
 
-    /// Installs, or fails with the installer's own words and the package it could not place.
+    /// Installs, or fails with the installer's own words, every requirement it cannot place
+    /// and the fix for that cause.
     pub fn install(&self, cfg: &Config, requirements: &Path, target: &Path) -> Result<()> {
-        let cmd = self.command(cfg, requirements, target).own_group();
-        let out = cmd.output()?;
+        missing_find_links(cfg)?;
+        let out = self.command(cfg, requirements, target).own_group().output()?;
         if out.success() {
             return Ok(());
         }
         let text = format!("{}\n{}", out.stdout, out.stderr);
-        let what = match failing_package(&text) {
-            Some(p) => format!("package `{p}` cannot be installed for"),
-            None => "dependencies cannot be installed for".to_string(),
+        let cause = failure::classify(&text);
+        let exited = format!(
+            "{} exited with {}",
+            self.name(),
+            out.code.map_or("a signal".to_string(), |c| c.to_string())
+        );
+        let on = format!("python{} on {}", cfg.python, cfg.arch);
+        if cause.per_requirement() {
+            let failed = self.failing_pins(cfg, requirements, &out);
+            if !failed.is_empty() {
+                return Err(pins_error(cfg, requirements, &on, &exited, &failed));
+            }
+        }
+        let what = match (cause, failing_package(&text)) {
+            (c, Some(p)) if c.per_requirement() || c == Cause::Other => {
+                format!(
+                    "package `{p}` cannot be installed for {on}: {}",
+                    c.what(cfg)
+                )
+            }
+            (Cause::Syntax, _) => match failure::syntax_location(&text) {
+                Some(at) => format!("{at}: {}", cause.what(cfg)),
+                None => cause.what(cfg),
+            },
+            _ => format!(
+                "dependencies cannot be installed for {on}: {}",
+                cause.what(cfg)
+            ),
         };
         bail!(
-            "{what} python{} on {} ({} exited with {}):\n{}\nfix: pin a version that publishes a cp{} \
-             manylinux wheel for {} (or a pure-Python wheel) in {}",
-            cfg.python,
-            cfg.arch,
-            self.name(),
-            out.code.map_or("a signal".to_string(), |c| c.to_string()),
+            "{what} ({exited}):\n{}\nfix: {}",
             indent(&redact_userinfo(&out.tail(12))),
-            cfg.python.replace('.', ""),
-            cfg.arch,
-            requirements.display()
+            cause.fix(cfg, requirements)
         )
     }
+
+    /// Every requirement of the file and its `-r` includes that cannot be installed:
+    /// installers stop at the first, and a stack must learn of all of them at once. The one an
+    /// installer blames is taken out and the rest tried again (dry runs), so k failures cost
+    /// k dry runs; what it blames on no requirement of ours (a conflict, a dependency of one)
+    /// leaves the rest to be tried one by one.
+    fn failing_pins(&self, cfg: &Config, requirements: &Path, first: &Output) -> Vec<Failed> {
+        let Ok(reqs) = requirements::read(requirements) else {
+            return Vec::new();
+        };
+        let mut left = reqs.pins.clone();
+        let mut failed = Vec::new();
+        let mut attempt = Some(outcome(first));
+        // Until the rest installs, or the installer blames something that is not one of them.
+        while let Some((ok, text, tail)) = attempt.take() {
+            if ok {
+                left.clear();
+                break;
+            }
+            let cause = failure::classify(&text);
+            let blamed = failing_package(&text)
+                .filter(|_| cause.per_requirement())
+                .and_then(|p| left.iter().position(|pin| same_name(&pin.text, &p)));
+            let Some(i) = blamed else {
+                break;
+            };
+            failed.push((left.remove(i), cause, tail));
+            if !left.is_empty() {
+                attempt = self.dry_run(cfg, &left);
+            }
+        }
+        for pin in left {
+            match self.dry_run(cfg, std::slice::from_ref(&pin)) {
+                Some((false, text, tail)) => failed.push((pin, failure::classify(&text), tail)),
+                Some(_) => {}
+                None => break,
+            }
+        }
+        // In reading order, whatever order the installers found them in.
+        failed.sort_by_key(|(pin, _, _)| reqs.pins.iter().position(|p| p == pin));
+        failed
+    }
+
+    /// Installs nothing: whether `pins` alone would install, with the installer's words.
+    fn dry_run(&self, cfg: &Config, pins: &[Pin]) -> Option<(bool, String, String)> {
+        let dir = tempfile::tempdir().ok()?;
+        let file = dir.path().join("requirements.txt");
+        let text: String = pins.iter().map(|p| format!("{}\n", p.text)).collect();
+        std::fs::write(&file, text).ok()?;
+        let probe = self.command(cfg, &file, &dir.path().join("target"));
+        Some(outcome(&probe.arg("--dry-run").output().ok()?))
+    }
+}
+
+/// A requirement that cannot be installed, why, and the installer's last words about it.
+type Failed = (Pin, Cause, String);
+
+/// (succeeded, all its text, its last lines) of an installer run.
+fn outcome(out: &Output) -> (bool, String, String) {
+    (
+        out.success(),
+        format!("{}\n{}", out.stdout, out.stderr),
+        out.tail(3),
+    )
+}
+
+/// Whether `requirement` is for the distribution `name` (PEP 503: case and `-_.` ignored).
+fn same_name(requirement: &str, name: &str) -> bool {
+    let norm = |s: &str| {
+        s.chars()
+            .map(|c| match c {
+                '_' | '.' => '-',
+                c => c.to_ascii_lowercase(),
+            })
+            .collect::<String>()
+    };
+    norm(package_name(requirement)) == norm(name)
+}
+
+/// A local find_links folder that does not exist, before any installer reads it (pip would
+/// only warn, then report every package as missing).
+fn missing_find_links(cfg: &Config) -> Result<()> {
+    for link in &cfg.installer_options.find_links {
+        if !link.contains("://") && !Path::new(link).is_dir() {
+            bail!(
+                "find_links folder {link} does not exist (xtask.toml [installer_options]; relative \
+                 paths are relative to the stack root)\nfix: {}",
+                Cause::FindLinks.fix(cfg, Path::new(""))
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Every failing requirement with its file, line, cause and the installer's words about it.
+fn pins_error(
+    cfg: &Config,
+    requirements: &Path,
+    on: &str,
+    exited: &str,
+    failed: &[Failed],
+) -> anyhow::Error {
+    let names: Vec<String> = failed
+        .iter()
+        .map(|(p, _, _)| format!("`{}`", package_name(&p.text)))
+        .collect();
+    let mut msg = match names.as_slice() {
+        [one] => format!(
+            "package {one} cannot be installed for {on}: {} ({exited}):",
+            failed[0].1.what(cfg)
+        ),
+        _ => format!(
+            "{} packages cannot be installed for {on}: {} ({exited}):",
+            names.len(),
+            names.join(", ")
+        ),
+    };
+    let mut fixes: Vec<String> = Vec::new();
+    for (pin, cause, words) in failed {
+        msg += &format!(
+            "\n  {}:{}: `{}`: {}\n{}",
+            pin.file.display(),
+            pin.line,
+            pin.text,
+            cause.what(cfg),
+            indent(&indent(&redact_userinfo(words)))
+        );
+        let fix = cause.fix(cfg, requirements);
+        if !fixes.contains(&fix) {
+            fixes.push(fix);
+        }
+    }
+    anyhow::anyhow!("{msg}\nfix: {}", fixes.join("\nfix: "))
+}
+
+/// `tiktoken` of `tiktoken[extra]==0.5.2 ; python_version>"3"`.
+fn package_name(requirement: &str) -> &str {
+    let end = requirement
+        .find(|c: char| !(c.is_ascii_alphanumeric() || "-_.".contains(c)))
+        .unwrap_or(requirement.len());
+    &requirement[..end]
 }
 
 /// `scheme://user:secret@host…` → `scheme://***@host…` for every URL in `text`: installers
@@ -203,12 +374,8 @@ fn failing_package(text: &str) -> Option<String> {
 /// A file with none installs nothing (and is not an error).
 pub fn requirement_lines(text: &str) -> Vec<String> {
     text.lines()
-        .map(|l| match l.find(" #").or(l.starts_with('#').then_some(0)) {
-            Some(i) => &l[..i],
-            None => l,
-        })
-        .map(|l| l.trim().to_string())
-        .filter(|l| !l.is_empty())
+        .filter_map(requirements::meaningful)
+        .map(str::to_string)
         .collect()
 }
 
@@ -297,6 +464,17 @@ mod tests {
         );
         let plain = "Because foo was not found in https://pypi.org/simple (mail me@example.com)";
         assert_eq!(redact_userinfo(plain), plain);
+    }
+
+    #[test]
+    fn requirements_match_distribution_names_as_pep_503_does() {
+        assert_eq!(
+            package_name("tiktoken[extra]==0.5.2 ; python_version>'3'"),
+            "tiktoken"
+        );
+        assert!(same_name("psycopg2-binary==2.9.9", "psycopg2_binary"));
+        assert!(same_name("Zope.Interface>=5", "zope-interface"));
+        assert!(!same_name("beta==1", "betamax"));
     }
 
     #[test]

@@ -41,7 +41,9 @@ pub fn table(header: &[&str], rows: &[Vec<String>]) -> Result<()> {
 
 pub fn build(report: &Report, stack: &Path, json: bool) -> Result<()> {
     if json {
-        return ui::out(&format!("{}\n", serde_json::to_string_pretty(report)?));
+        ui::out(&format!("{}\n", serde_json::to_string_pretty(report)?))?;
+        build_errors(report);
+        return Ok(());
     }
     let size = |b: Option<u64>| b.map(build::human).unwrap_or_else(|| "-".into());
     let rows: Vec<Vec<String>> = report
@@ -76,12 +78,24 @@ pub fn build(report: &Report, stack: &Path, json: bool) -> Result<()> {
         &rows,
     )?;
     let count = |s: Status| report.artifacts.iter().filter(|r| r.status == s).count();
-    let failed: Vec<_> = report
+    build_errors(report);
+    ui::out(&format!(
+        "\n{} built, {} cached, {} failed ({}; installer {})\n",
+        count(Status::Built),
+        count(Status::Cached),
+        count(Status::Failed),
+        stack.display(),
+        report.installer.unwrap_or("none")
+    ))
+}
+
+/// Each failed artifact's error on stderr: the one place a build error is printed.
+pub fn build_errors(report: &Report) {
+    for r in report
         .artifacts
         .iter()
         .filter(|r| r.status == Status::Failed)
-        .collect();
-    for r in &failed {
+    {
         ui::eprint_line("");
         ui::error(&format!(
             "{}/{}: {}",
@@ -90,14 +104,6 @@ pub fn build(report: &Report, stack: &Path, json: bool) -> Result<()> {
             r.error.as_deref().unwrap_or("failed")
         ));
     }
-    ui::out(&format!(
-        "\n{} built, {} cached, {} failed ({}; installer {})\n",
-        count(Status::Built),
-        count(Status::Cached),
-        failed.len(),
-        stack.display(),
-        report.installer.unwrap_or("none")
-    ))
 }
 
 /// Findings as a compiler prints diagnostics, or `{"findings": [...]}` with `--json`.

@@ -10,18 +10,18 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use anyhow::{anyhow, bail, Context, Result};
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 mod deps_cache;
 
 use crate::archive;
 use crate::config::Config;
 use crate::discover::{self, Artifact, Kind};
-use crate::install::{self, Installer};
+use crate::install::{requirements, Installer};
 use crate::pool;
 use crate::tf::{self, LayerRef};
 use crate::ui::Progress;
 
+mod cache;
 pub mod select;
 
 /// Bump when the zip layout or normalization changes: every artifact rebuilds once.
@@ -89,8 +89,9 @@ struct Saved {
     sha256_base64: String,
     zip_bytes: u64,
     unzipped_bytes: u64,
-    /// The output file's mtime when written: a zip replaced by hand is rebuilt.
-    mtime_ns: u128,
+    /// The zip as written: a zip replaced or edited by hand is rebuilt.
+    #[serde(default)]
+    stamp: cache::Stamp,
 }
 
 /// Who holds the stack's lock, as the build that waits for it says.
@@ -102,6 +103,7 @@ pub fn cache_dir(cfg: &Config) -> PathBuf {
 }
 
 pub fn run(cfg: &Config, infra: Option<&Path>, opts: &Options) -> Result<Report> {
+    discover::require_stack(&cfg.stack)?;
     let found = discover::discover(cfg, infra, &opts.modules)?;
     let unknown = select::unknown_artifacts(cfg, &found.artifacts, opts.modules.is_empty());
     if !unknown.is_empty() {
@@ -144,10 +146,8 @@ pub fn run(cfg: &Config, infra: Option<&Path>, opts: &Options) -> Result<Report>
         for w in &record.warnings {
             progress.println(&format!("warning: {}: {w}", a.id()));
         }
-        task.done(&match &record.error {
-            Some(e) => format!("failed\n{e}"),
-            None => status_word(record.status).to_string(),
-        });
+        // The error itself is the report's to print, once.
+        task.done(status_word(record.status));
         (record, saved)
     });
     progress.finish();
@@ -258,12 +258,8 @@ impl Ctx<'_> {
         }
         let code = selected.entries;
         let reqs = match &a.requirements {
-            Some(path) => {
-                let text = std::fs::read_to_string(path)
-                    .with_context(|| format!("cannot read {}", path.display()))?;
-                install::requirement_lines(&text)
-            }
-            None => Vec::new(),
+            Some(path) => requirements::read(path)?,
+            None => Default::default(),
         };
         if a.kind == Kind::Layer && code.is_empty() && reqs.is_empty() {
             bail!(
@@ -273,30 +269,31 @@ impl Ctx<'_> {
                 a.src.join("python").display()
             );
         }
-        let deps_key = (!reqs.is_empty()).then(|| self.deps_key(&reqs));
+        let deps_key = (!reqs.is_empty()).then(|| self.deps_key(&reqs.key_lines));
+        let key = cache::artifact_key(a.kind, &a.zip_name(), deps_key.as_deref(), &code)?;
 
-        let mut h = Sha256::new();
-        h.update(RECIPE);
-        h.update(format!("{:?}\0{}\0", a.kind, a.zip_name()));
-        h.update(deps_key.as_deref().unwrap_or("no-deps"));
-        for e in &code {
-            h.update(format!("\0{}\0{}\0", e.name, e.executable));
-            h.update(
-                std::fs::read(&e.source)
-                    .with_context(|| format!("cannot read {}", e.source.display()))?,
-            );
-        }
-        let key = hex(&h.finalize());
-
-        if let Some(saved) = self.saved.get(&a.id()) {
-            if !self.force && saved.key == key && output_matches(&a.out, saved) {
-                return Ok((Status::Cached, saved.clone()));
+        let saved = self
+            .saved
+            .get(&a.id())
+            .filter(|s| !self.force && s.key == key);
+        if let Some(saved) = saved {
+            if let Some(stamp) = cache::valid_output(&a.out, &saved.stamp, &saved.sha256_base64) {
+                let saved = Saved {
+                    stamp,
+                    ..saved.clone()
+                };
+                return Ok((Status::Cached, saved));
             }
         }
 
         let mut entries = Vec::new();
         if let (Some(dk), Some(req)) = (&deps_key, &a.requirements) {
-            task.phase("installing dependencies");
+            let cached = !self.force && self.cache.join("deps").join(dk).is_dir();
+            task.phase(if cached {
+                "dependencies (cached)"
+            } else {
+                "installing dependencies"
+            });
             let dir = self.deps(dk, req)?;
             let prefix = if a.kind == Kind::Layer { "python/" } else { "" };
             entries = select::installed(&dir, prefix)?;
@@ -350,13 +347,13 @@ impl Ctx<'_> {
             sha256_base64: sha,
             zip_bytes,
             unzipped_bytes,
-            mtime_ns: mtime_ns(&a.out).unwrap_or(0),
+            stamp: cache::stamp(&a.out).unwrap_or_default(),
         };
         Ok((Status::Built, saved))
     }
 
     fn deps_key(&self, reqs: &[String]) -> String {
-        deps_key(
+        cache::deps_key(
             self.cfg,
             self.installer.as_ref().map_or("none", |i| i.name()),
             reqs,
@@ -406,30 +403,20 @@ impl Ctx<'_> {
     }
 }
 
-fn deps_key(cfg: &Config, installer: &str, reqs: &[String]) -> String {
-    let mut h = Sha256::new();
-    h.update(RECIPE);
-    h.update(format!(
-        "\0{}\0{}\0{installer}\0{:?}",
-        cfg.python, cfg.arch, cfg.installer_options
-    ));
-    for r in reqs {
-        h.update(format!("\0{r}"));
-    }
-    hex(&h.finalize())
-}
-
 /// The dependency tree a build installed for `requirements`, if any, so `check` can see what
 /// it provides without installing. Either installer's tree will do: same requirements, same
 /// target, same packages.
 pub fn installed_deps(cfg: &Config, requirements: &Path) -> Option<PathBuf> {
-    let reqs = install::requirement_lines(&std::fs::read_to_string(requirements).ok()?);
+    let reqs = requirements::read(requirements).ok()?;
     if reqs.is_empty() {
         return None;
     }
     ["uv", "pip"]
         .iter()
-        .map(|i| cache_dir(cfg).join("deps").join(deps_key(cfg, i, &reqs)))
+        .map(|i| {
+            let key = cache::deps_key(cfg, i, &reqs.key_lines);
+            cache_dir(cfg).join("deps").join(key)
+        })
         .find(|d| d.is_dir())
 }
 
@@ -565,16 +552,6 @@ pub fn declared_layers(
 /// The directories zips are written to, each once.
 fn out_dirs(artifacts: &[Artifact]) -> std::collections::BTreeSet<&Path> {
     artifacts.iter().filter_map(|a| a.out.parent()).collect()
-}
-
-fn output_matches(out: &Path, saved: &Saved) -> bool {
-    std::fs::metadata(out).is_ok_and(|m| m.len() == saved.zip_bytes)
-        && mtime_ns(out) == Some(saved.mtime_ns)
-}
-
-fn mtime_ns(p: &Path) -> Option<u128> {
-    let m = std::fs::metadata(p).ok()?.modified().ok()?;
-    Some(m.duration_since(std::time::UNIX_EPOCH).ok()?.as_nanos())
 }
 
 /// An exclusive lock on `<dir>/lock`, held until the file is dropped. While `holder` (e.g.

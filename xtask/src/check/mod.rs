@@ -1826,7 +1826,12 @@ fn requirement_names(cfg: &Config, req: &Path) -> Provided {
             by_name: false,
         };
     }
-    let lines = install::requirement_lines(&std::fs::read_to_string(req).unwrap_or_default());
+    // With the files it includes: a package pinned in a shared `-r` file is provided too. An
+    // include that cannot be read is the build's to report; the file's own lines still count.
+    let lines: Vec<String> = match install::requirements::read(req) {
+        Ok(r) => r.pins.into_iter().map(|p| p.text).collect(),
+        Err(_) => install::requirement_lines(&std::fs::read_to_string(req).unwrap_or_default()),
+    };
     let mut names = BTreeSet::new();
     for line in lines.iter().filter(|l| !l.starts_with('-')) {
         let dist: String = line
@@ -2073,6 +2078,12 @@ resource "aws_lambda_alias" "live" { function_name = aws_lambda_function.a[0].fu
         assert_eq!(
             p.names.into_iter().collect::<Vec<_>>(),
             ["dateutil", "my_pkg", "requests"]
+        );
+        std::fs::write(d.path().join("other.txt"), "PyYAML==6.0\n").unwrap();
+        let p = requirement_names(&cfg, &req);
+        assert_eq!(
+            p.names.into_iter().collect::<Vec<_>>(),
+            ["dateutil", "my_pkg", "requests", "yaml"]
         );
     }
 
