@@ -4,6 +4,8 @@
 //! Per artifact: hash the inputs → unchanged? `cached` : install dependencies (cached apart
 //! from code, keyed by requirements + target + installer) → deterministic zip → atomic rename.
 
+pub mod size;
+
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -55,6 +57,12 @@ pub struct Record {
     pub error: Option<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
+    /// What the zip holds (also when it failed Lambda's 250 MiB limit), for `size`.
+    #[serde(skip)]
+    pub composition: Option<size::Composition>,
+    /// The layers a function is checked against, with their unzipped bytes.
+    #[serde(skip)]
+    pub layers: Vec<(String, u64)>,
 }
 
 #[derive(Debug, Serialize)]
@@ -62,6 +70,7 @@ pub struct Report {
     /// `uv` or `pip`: the installer this build would use for dependencies.
     pub installer: Option<&'static str>,
     pub artifacts: Vec<Record>,
+    pub runtime_provided: size::RuntimeCost,
 }
 
 impl Report {
@@ -87,6 +96,9 @@ struct Saved {
     unzipped_bytes: u64,
     /// The output file's mtime when written: a zip replaced by hand is rebuilt.
     mtime_ns: u128,
+    /// By distribution; a state written before it existed rebuilds once.
+    #[serde(default)]
+    size: Option<size::Composition>,
 }
 
 /// Who holds the stack's lock, as the build that waits for it says.
@@ -120,9 +132,9 @@ pub fn run(cfg: &Config, infra: Option<&Path>, opts: &Options) -> Result<Report>
     };
 
     let progress = Progress::new(found.artifacts.len(), "build");
-    let results = pool::parallel(&found.artifacts, opts.jobs, |a| {
+    let build = |(a, env): &(&Artifact, size::Env)| {
         let task = progress.task(&a.id());
-        let (record, saved) = ctx.build_one(a, &task);
+        let (record, saved) = ctx.build_one(a, env, &task);
         for w in &record.warnings {
             progress.println(&format!("warning: {}: {w}", a.id()));
         }
@@ -131,7 +143,52 @@ pub fn run(cfg: &Config, infra: Option<&Path>, opts: &Options) -> Result<Report>
             None => status_word(record.status).to_string(),
         });
         (record, saved)
-    });
+    };
+    // Layers first: a function is deduplicated against, and measured with, what its layers hold
+    // before its own zip is moved into place.
+    let (layers, functions): (Vec<&Artifact>, Vec<&Artifact>) =
+        found.artifacts.iter().partition(|a| a.kind == Kind::Layer);
+    let bare = |a| {
+        let env = size::Env {
+            runtime: cfg.runtime_provided,
+            layers: Vec::new(),
+        };
+        (a, env)
+    };
+    let mut results = pool::parallel(
+        &layers.into_iter().map(bare).collect::<Vec<_>>(),
+        opts.jobs,
+        build,
+    );
+    let mut fresh: HashMap<String, &Saved> = HashMap::new();
+    for (record, saved) in &results {
+        if let Some(saved) = saved {
+            fresh.insert(format!("{}/{}", record.module, record.name), saved);
+        }
+    }
+    // A layer that failed keeps its previous zip, and so its previous size.
+    let layer_view = |id: String| {
+        let saved = fresh.get(&id).copied().or_else(|| state.artifacts.get(&id));
+        let bytes = saved.map_or(0, |s| s.unzipped_bytes);
+        size::LayerView::new(id, bytes, saved.and_then(|s| s.size.as_ref()))
+    };
+    let mut module_tf = ModuleTf::new(cfg);
+    let functions: Vec<_> = functions
+        .into_iter()
+        .map(|a| {
+            let layers = if a.module == "infra" {
+                Vec::new()
+            } else {
+                attached_layers(&mut module_tf, &found.artifacts, &a.module, &a.name)
+            };
+            let env = size::Env {
+                runtime: cfg.runtime_provided,
+                layers: layers.into_iter().map(layer_view).collect(),
+            };
+            (a, env)
+        })
+        .collect();
+    results.extend(pool::parallel(&functions, opts.jobs, build));
     progress.finish();
 
     let mut records = Vec::new();
@@ -142,7 +199,6 @@ pub fn run(cfg: &Config, infra: Option<&Path>, opts: &Options) -> Result<Report>
         }
         records.push(record);
     }
-    check_unzipped_limits(cfg, &found.artifacts, &mut records, &mut state);
     for p in &found.problems {
         records.push(Record {
             module: p.module.clone(),
@@ -155,13 +211,23 @@ pub fn run(cfg: &Config, infra: Option<&Path>, opts: &Options) -> Result<Report>
             sha256_base64: None,
             error: Some(p.message.clone()),
             warnings: Vec::new(),
+            composition: None,
+            layers: Vec::new(),
         });
     }
     records.sort_by(|a, b| (&a.module, a.kind, &a.name).cmp(&(&b.module, b.kind, &b.name)));
     write_atomic(&state_path, &serde_json::to_vec_pretty(&state)?)?;
+    let runtime_provided = size::RuntimeCost::of(
+        cfg.runtime_provided,
+        records
+            .iter()
+            .filter(|r| r.status != Status::Failed)
+            .filter_map(|r| r.composition.as_ref()),
+    );
     Ok(Report {
         installer: installer.as_ref().ok().map(Installer::name),
         artifacts: records,
+        runtime_provided,
     })
 }
 
@@ -187,7 +253,12 @@ struct Ctx<'a> {
 }
 
 impl Ctx<'_> {
-    fn build_one(&self, a: &Artifact, task: &crate::ui::Task) -> (Record, Option<Saved>) {
+    fn build_one(
+        &self,
+        a: &Artifact,
+        env: &size::Env,
+        task: &crate::ui::Task,
+    ) -> (Record, Option<Saved>) {
         let mut record = Record {
             module: a.module.clone(),
             name: a.name.clone(),
@@ -199,13 +270,20 @@ impl Ctx<'_> {
             sha256_base64: None,
             error: None,
             warnings: Vec::new(),
+            composition: None,
+            layers: env
+                .layers
+                .iter()
+                .map(|l| (l.id.clone(), l.unzipped_bytes))
+                .collect(),
         };
-        match self.try_build(a, task, &mut record.warnings) {
+        match self.try_build(a, env, task, &mut record.warnings, &mut record.composition) {
             Ok((status, saved)) => {
                 record.status = status;
                 record.zip_bytes = Some(saved.zip_bytes);
                 record.unzipped_bytes = Some(saved.unzipped_bytes);
                 record.sha256_base64 = Some(saved.sha256_base64.clone());
+                record.composition = saved.size.clone();
                 (record, Some(saved))
             }
             Err(e) => {
@@ -218,8 +296,10 @@ impl Ctx<'_> {
     fn try_build(
         &self,
         a: &Artifact,
+        env: &size::Env,
         task: &crate::ui::Task,
         warnings: &mut Vec<String>,
+        composition: &mut Option<size::Composition>,
     ) -> Result<(Status, Saved)> {
         let boundary = if a.module == "infra" {
             a.src.parent().and_then(Path::parent).unwrap_or(&a.src)
@@ -253,6 +333,9 @@ impl Ctx<'_> {
         h.update(RECIPE);
         h.update(format!("{:?}\0{}\0", a.kind, a.zip_name()));
         h.update(deps_key.as_deref().unwrap_or("no-deps"));
+        if deps_key.is_some() {
+            h.update(env.key());
+        }
         for e in &code {
             h.update(format!("\0{}\0{}\0", e.name, e.executable));
             h.update(
@@ -263,16 +346,25 @@ impl Ctx<'_> {
         let key = hex(&h.finalize());
 
         if let Some(saved) = self.saved.get(&a.id()) {
-            if !self.force && saved.key == key && output_matches(&a.out, saved) {
+            if !self.force
+                && saved.key == key
+                && saved.size.is_some()
+                && output_matches(&a.out, saved)
+            {
+                // Its layers may have grown since: the zip stays, the function fails.
+                *composition = saved.size.clone();
+                env.check_budget(&a.name, saved.unzipped_bytes, warnings)?;
                 return Ok((Status::Cached, saved.clone()));
             }
         }
 
         let mut entries = Vec::new();
+        let mut deps_dir = None;
         if let (Some(dk), Some(req)) = (&deps_key, &a.requirements) {
             task.phase("installing dependencies");
             let dir = self.deps(dk, req)?;
             entries = collect(&dir, prefix, &dir, &is_install_noise)?;
+            deps_dir = Some(dir);
         }
         // The artifact's own files win over a dependency's file of the same name.
         let deps_names: HashMap<String, usize> = entries
@@ -293,6 +385,10 @@ impl Ctx<'_> {
             }
         }
 
+        let (entries, made_of) =
+            size::compose(entries, deps_dir.as_deref(), prefix, env, warnings)?;
+        *composition = Some(made_of);
+
         task.phase("zipping");
         let written = archive::write(&a.out, entries)?;
         if written.zip_bytes > MAX_ZIP_BYTES {
@@ -309,6 +405,9 @@ impl Ctx<'_> {
                 human(written.zip_bytes)
             ));
         }
+        if a.kind == Kind::Function {
+            env.check_budget(&a.name, written.unzipped_bytes, warnings)?;
+        }
         let (zip_bytes, unzipped_bytes, sha) = (
             written.zip_bytes,
             written.unzipped_bytes,
@@ -324,6 +423,7 @@ impl Ctx<'_> {
             zip_bytes,
             unzipped_bytes,
             mtime_ns: mtime_ns(&a.out).unwrap_or(0),
+            size: composition.clone(),
         };
         Ok((Status::Built, saved))
     }
@@ -500,52 +600,6 @@ fn walk(
         }
     }
     Ok(())
-}
-
-/// Fails each function whose unzipped size plus its layers' exceeds Lambda's 250 MiB.
-/// Attached layers come from the module's Terraform where it can be read, else all of its layers.
-fn check_unzipped_limits(
-    cfg: &Config,
-    artifacts: &[Artifact],
-    records: &mut [Record],
-    state: &mut State,
-) {
-    let size_of = |id: &str| state.artifacts.get(id).map_or(0, |s| s.unzipped_bytes);
-    let mut updates = Vec::new();
-    let mut module_tf = ModuleTf::new(cfg);
-    for r in records.iter_mut() {
-        if r.kind != Kind::Function || r.status == Status::Failed || r.module == "infra" {
-            continue;
-        }
-        let layers = attached_layers(&mut module_tf, artifacts, &r.module, &r.name);
-        let total: u64 =
-            r.unzipped_bytes.unwrap_or(0) + layers.iter().map(|l| size_of(l)).sum::<u64>();
-        let with = if layers.is_empty() {
-            String::new()
-        } else {
-            format!(" with layers {}", layers.join(", "))
-        };
-        if total > MAX_UNZIPPED_BYTES {
-            r.status = Status::Failed;
-            r.error = Some(format!(
-                "{}{with} is {} unzipped, over Lambda's 250 MiB limit ({MAX_UNZIPPED_BYTES} bytes); \
-                 remove duplicated packages (boto3 is provided by the runtime) or split the function",
-                r.name,
-                human(total)
-            ));
-            updates.push(format!("{}/{}", r.module, r.name));
-        } else if total * 10 > MAX_UNZIPPED_BYTES * 8 {
-            r.warnings.push(format!(
-                "{}{with} is {} unzipped, over 80% of Lambda's 250 MiB limit",
-                r.name,
-                human(total)
-            ));
-        }
-    }
-    // A function that failed its limit must not count as cached next time.
-    for id in updates {
-        state.artifacts.remove(&id);
-    }
 }
 
 /// Each module's `infrastructure/*.tf`, parsed once per run however many functions ask.
