@@ -8,4 +8,5 @@ mod check;
 mod faults;
 mod local_aws;
 mod plan;
+mod size;
 mod verify;
