@@ -152,6 +152,7 @@ pub fn run(cfg: &Config, infra: Option<&Path>, opts: &Options) -> Result<Report>
         let env = size::Env {
             runtime: cfg.runtime_provided,
             layers: Vec::new(),
+            traced: false,
         };
         (a, env)
     };
@@ -176,14 +177,15 @@ pub fn run(cfg: &Config, infra: Option<&Path>, opts: &Options) -> Result<Report>
     let functions: Vec<_> = functions
         .into_iter()
         .map(|a| {
-            let layers = if a.module == "infra" {
-                Vec::new()
+            let (layers, traced) = if a.module == "infra" {
+                (Vec::new(), false)
             } else {
                 attached_layers(&mut module_tf, &found.artifacts, &a.module, &a.name)
             };
             let env = size::Env {
                 runtime: cfg.runtime_provided,
                 layers: layers.into_iter().map(layer_view).collect(),
+                traced,
             };
             (a, env)
         })
@@ -624,21 +626,25 @@ impl<'a> ModuleTf<'a> {
     }
 }
 
-/// Layer artifact ids attached to a function, from `layers = [...]` in its module's Terraform;
-/// all of its module's layers when that cannot be read.
-pub fn attached_layers(
+/// Layer artifact ids attached to a function, from `layers = [...]` in its module's Terraform,
+/// and `true`; all of its module's layers and `false` when that cannot be read.
+fn attached_layers(
     module_tf: &mut ModuleTf,
     artifacts: &[Artifact],
     module: &str,
     function: &str,
-) -> Vec<String> {
-    declared_layers(module_tf, artifacts, module, function).unwrap_or_else(|| {
-        artifacts
-            .iter()
-            .filter(|a| a.kind == Kind::Layer && a.module == module)
-            .map(Artifact::id)
-            .collect()
-    })
+) -> (Vec<String>, bool) {
+    match declared_layers(module_tf, artifacts, module, function) {
+        Some(layers) => (layers, true),
+        None => (
+            artifacts
+                .iter()
+                .filter(|a| a.kind == Kind::Layer && a.module == module)
+                .map(Artifact::id)
+                .collect(),
+            false,
+        ),
+    }
 }
 
 /// The layers a function's `layers = [...]` names, when the function's resource is found (by

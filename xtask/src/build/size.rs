@@ -96,6 +96,9 @@ impl LayerView {
 pub struct Env {
     pub runtime: RuntimeProvided,
     pub layers: Vec<LayerView>,
+    /// Whether `layers` was traced from the function's Terraform rather than guessed (all of its
+    /// module's layers): only traced layers may take a distribution out of the function.
+    pub traced: bool,
 }
 
 impl Env {
@@ -103,13 +106,21 @@ impl Env {
     /// attached layers' distributions. Only artifacts with dependencies depend on it.
     pub fn key(&self) -> String {
         let mut k = format!("runtime_provided={:?}", self.runtime);
-        for l in &self.layers {
+        for l in self.dedupe_layers() {
             k.push_str(&format!("\0{}", l.id));
             for (n, v) in &l.dists {
                 k.push_str(&format!("\0{n}=={v}"));
             }
         }
         k
+    }
+
+    fn dedupe_layers(&self) -> &[LayerView] {
+        if self.traced {
+            &self.layers
+        } else {
+            &[]
+        }
     }
 
     /// Fails when the function plus its layers exceed Lambda's 250 MiB unzipped; warns past 80 %.
@@ -226,7 +237,7 @@ pub fn compose(
             continue;
         }
         let mut provider = None;
-        for l in &env.layers {
+        for l in env.dedupe_layers() {
             match l.dists.iter().find(|(ln, _)| *ln == n) {
                 Some((_, v)) if *v == d.version => {
                     provider = Some(l.id.clone());
@@ -482,6 +493,7 @@ mod tests {
         let env = Env {
             runtime: RuntimeProvided::Keep,
             layers: vec![LayerView::new("m/l".into(), MAX_UNZIPPED_BYTES - 10, None)],
+            traced: false,
         };
         let mut w = Vec::new();
         assert!(env.check_budget("f", 10, &mut w).is_ok());
