@@ -158,17 +158,22 @@ pub fn size(rows: &[build::size::Row], top: usize, json: bool) -> Result<()> {
         if parts.len() > top {
             text += &format!("  … {} more (--top N)\n", parts.len() - top);
         }
+        // One line per provider: what it spares this zip.
+        let mut by: std::collections::BTreeMap<&str, (u64, Vec<String>)> = Default::default();
         for d in &r.dropped {
-            let by = if d.by == "runtime" {
-                "the Lambda runtime".to_string()
-            } else {
-                format!("layer {}", d.by)
+            let e = by.entry(&d.by).or_default();
+            e.0 += d.bytes;
+            e.1.push(format!("{} {}", d.name, d.version));
+        }
+        for (who, (bytes, names)) in by {
+            let who = match who {
+                "runtime" => "the Lambda runtime".to_string(),
+                layer => format!("layer {layer}"),
             };
             text += &format!(
-                "  left out: {} {} ({}), provided by {by}\n",
-                d.name,
-                d.version,
-                build::human(d.bytes)
+                "  left out, {} provided by {who}: {}\n",
+                build::human(bytes),
+                names.join(", ")
             );
         }
         if let Some(e) = &r.error {

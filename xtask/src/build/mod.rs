@@ -353,9 +353,11 @@ impl Ctx<'_> {
                 && saved.size.is_some()
                 && output_matches(&a.out, saved)
             {
-                // Its layers may have grown since: the zip stays, the function fails.
                 *composition = saved.size.clone();
-                env.check_budget(&a.name, saved.unzipped_bytes, warnings)?;
+                if a.kind == Kind::Function {
+                    // Its layers may have grown since: the zip stays, the function fails.
+                    env.check_budget(&a.name, saved.unzipped_bytes, warnings)?;
+                }
                 return Ok((Status::Cached, saved.clone()));
             }
         }

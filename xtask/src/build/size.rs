@@ -488,6 +488,81 @@ mod tests {
         assert_eq!(record_path(""), None);
     }
 
+    /// An installed tree: `acme` 1.0 and `boto3` 1.35.0, with RECORDs, and the function's file.
+    fn tree(dir: &Path) -> Vec<Entry> {
+        let mut entries = Vec::new();
+        for (name, version) in [("acme", "1.0"), ("boto3", "1.35.0")] {
+            let info = format!("{name}-{version}.dist-info");
+            std::fs::create_dir_all(dir.join(&info)).unwrap();
+            std::fs::create_dir_all(dir.join(name)).unwrap();
+            let files = [format!("{name}/__init__.py"), format!("{info}/METADATA")];
+            let mut record = String::new();
+            for f in &files {
+                std::fs::write(dir.join(f), "x".repeat(100)).unwrap();
+                record.push_str(&format!("{f},sha256=abc,100\n"));
+                entries.push(Entry {
+                    name: f.clone(),
+                    source: dir.join(f),
+                    executable: false,
+                });
+            }
+            std::fs::write(dir.join(&info).join("RECORD"), record).unwrap();
+        }
+        let code = dir.parent().unwrap().join("lambda_function.py");
+        std::fs::write(&code, "y".repeat(7)).unwrap();
+        entries.push(Entry {
+            name: "lambda_function.py".into(),
+            source: code,
+            executable: false,
+        });
+        entries
+    }
+
+    #[test]
+    fn layers_and_the_runtime_take_out_what_they_provide() {
+        let d = tempfile::tempdir().unwrap();
+        let deps = d.path().join("deps");
+        let layer = |v: &str| LayerView {
+            id: "m/common".into(),
+            unzipped_bytes: 0,
+            dists: vec![("acme".into(), v.into())],
+        };
+        let env = |runtime, v: &str, traced| Env {
+            runtime,
+            layers: vec![layer(v)],
+            traced,
+        };
+        let mut w = Vec::new();
+
+        let e = env(RuntimeProvided::Drop, "1.0", true);
+        let (kept, c) = compose(tree(&deps), Some(&deps), "", &e, &mut w).unwrap();
+        assert_eq!(kept.len(), 1, "{kept:?}");
+        assert_eq!(c.code_bytes, 7);
+        let by: Vec<(&str, &str)> = c
+            .dropped
+            .iter()
+            .map(|x| (x.name.as_str(), x.by.as_str()))
+            .collect();
+        assert_eq!(by, [("acme", "m/common"), ("boto3", "runtime")]);
+        assert!(c.dropped.iter().all(|x| x.bytes == 200));
+        assert!(w.is_empty(), "{w:?}");
+
+        let e = env(RuntimeProvided::Keep, "0.9", true);
+        let (kept, c) = compose(tree(&deps), Some(&deps), "", &e, &mut w).unwrap();
+        assert_eq!(kept.len(), 5);
+        assert_eq!(c.dists.len(), 2);
+        assert!(
+            w[0].contains("acme 1.0") && w[0].contains("acme 0.9"),
+            "{w:?}"
+        );
+
+        // Guessed layers budget, but take nothing out.
+        let e = env(RuntimeProvided::Keep, "1.0", false);
+        let (kept, _) = compose(tree(&deps), Some(&deps), "", &e, &mut Vec::new()).unwrap();
+        assert_eq!(kept.len(), 5);
+        assert!(!e.key().contains("acme"));
+    }
+
     #[test]
     fn budget_counts_the_layers() {
         let env = Env {
