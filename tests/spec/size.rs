@@ -90,6 +90,9 @@ fn a_distribution_an_attached_layer_carries_is_not_shipped_twice() {
     assert!(arts["module-access/orgs"]["warnings"].is_null());
     // A layer that cannot be traced from the Terraform takes nothing out.
     assert!(has_acmeclient(&d, &format!("{build}/members.zip")));
+    // A build of one module traces the same layers: nothing changes.
+    let arts = artifacts(&d.xtask(&["build", "--json", "--module", "ai"]).ok().json());
+    assert_eq!(arts["module-ai/ai-config"]["status"], "cached");
 
     // The layer moves to 0.9: orgs (1.0) must now ship its own copy, profiles (0.9) not.
     d.write(

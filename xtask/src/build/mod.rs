@@ -167,12 +167,18 @@ pub fn run(cfg: &Config, infra: Option<&Path>, opts: &Options) -> Result<Report>
             fresh.insert(format!("{}/{}", record.module, record.name), saved);
         }
     }
-    // A layer that failed keeps its previous zip, and so its previous size.
+    // A layer that failed, or was not built this time (`--module`), has its last zip's size.
     let layer_view = |id: String| {
         let saved = fresh.get(&id).copied().or_else(|| state.artifacts.get(&id));
         let bytes = saved.map_or(0, |s| s.unzipped_bytes);
         size::LayerView::new(id, bytes, saved.and_then(|s| s.size.as_ref()))
     };
+    // Attachments are traced across the whole stack, so `--module` builds the same zips.
+    let whole = match opts.modules.is_empty() {
+        true => None,
+        false => Some(discover::discover(cfg, infra, &[])?.artifacts),
+    };
+    let universe = whole.as_deref().unwrap_or(&found.artifacts);
     let mut module_tf = ModuleTf::new(cfg);
     let functions: Vec<_> = functions
         .into_iter()
@@ -180,7 +186,7 @@ pub fn run(cfg: &Config, infra: Option<&Path>, opts: &Options) -> Result<Report>
             let (layers, traced) = if a.module == "infra" {
                 (Vec::new(), false)
             } else {
-                attached_layers(&mut module_tf, &found.artifacts, &a.module, &a.name)
+                attached_layers(&mut module_tf, universe, &a.module, &a.name)
             };
             let env = size::Env {
                 runtime: cfg.runtime_provided,
