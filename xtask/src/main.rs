@@ -66,8 +66,14 @@ enum Command {
     Check(CheckArgs),
     /// Remove the zips the build produces, its state and its dependency cache
     Clean,
-    /// Why a zip is big: per artifact, zipped and unzipped bytes, a function plus its layers
-    /// against Lambda's 250 MiB, and the largest distributions (builds first, incrementally)
+    /// Why a zip is big: bytes by distribution, each function plus its layers against 250 MiB
+    #[command(
+        long_about = "Builds first (incrementally), then prints per artifact: zipped and unzipped \
+        bytes, for a function its attached layers and the total against Lambda's 250 MiB, the \
+        largest distributions by unzipped size, and what was left out because an attached layer \
+        or the Lambda runtime provides it.\n\n\
+        Exit codes: 0 ok, 1 a listed artifact failed to build."
+    )]
     Size(SizeArgs),
     /// Build, check, then `terraform plan` one env into a saved plan, and summarize it
     #[command(
