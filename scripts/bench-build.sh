@@ -252,8 +252,16 @@ for inst in "${installers[@]}"; do
 done
 last=${installers[${#installers[@]} - 1]}
 
-# Same files as the baseline, apart from host .pyc and installer bookkeeping?
-same_files=$(python3 "$gen" compare "$tmp/baseline-zips" "$tmp/cold-$last.json") ||
+# What each zip holds (all cached: not timed), for the comparison and the bytes summary.
+"$xtask" size --stack "$stack" --json >"$tmp/size.json" 2>"$tmp/size.log" || {
+  tail_of "$tmp/size.log"
+  die "xtask size failed (log: $tmp/size.log)"
+}
+read -r rt_bytes rt_zips dedupe_bytes dedupe_zips < <(python3 "$gen" shipped "$tmp/cold-$last.json" "$tmp/size.json")
+
+# Same files as the baseline, apart from host .pyc, installer bookkeeping and the distributions
+# an attached layer already ships?
+same_files=$(python3 "$gen" compare "$tmp/baseline-zips" "$tmp/cold-$last.json" "$tmp/size.json") ||
   die "the xtask's zips and the baseline's zips hold different files: $same_files"
 xtask_zip_bytes=$(python3 "$gen" zipsize "$stack/packages")
 identical=""
@@ -310,6 +318,13 @@ for i in $(seq "$runs"); do
   touched+=("$elapsed")
 done
 say "  ${touched[*]}"
+# The same stack with runtime_provided = "drop": the bytes the runtime's SDK costs. (Last, as
+# it rebuilds every artifact with dependencies.)
+say "xtask with runtime_provided = \"drop\"..."
+sed -i '1i runtime_provided = "drop"' "$stack/xtask.toml"
+xtask_run "drop" --total "$ARTIFACTS"
+drop_zip_bytes=$(python3 "$gen" zipsize "$stack/packages")
+baseline_sdk_zips=$(python3 "$gen" sdkzips "$tmp/baseline-zips")
 
 # ---- 3. summary ----------------------------------------------------------------------------
 noop_med=$(median "${noop[@]}")
@@ -350,7 +365,12 @@ row() { printf '%-40s%s\n' "$1" "$2"; }
   echo "  no-op runs: ${noop[*]} s; edit runs: ${edit[*]} s; copy runs: ${copy[*]} s; touch runs: ${touched[*]} s"
   echo "  cold peak RSS is GNU time's maximum over the xtask and the installers it runs; no-op's is the xtask alone"
   echo "zips: baseline $(mb "$baseline_zip_bytes") (with host .pyc), xtask $(mb "$xtask_zip_bytes");" \
-    "$same_files as the baseline (ignoring .pyc and installer records)${identical:+; $identical}"
+    "$same_files as the baseline (ignoring .pyc, installer records and what layers already ship)${identical:+; $identical}"
+  echo "bytes shipped (zipped, all $ARTIFACTS zips): baseline $(mb "$baseline_zip_bytes") (the SDK in $baseline_sdk_zips zips);" \
+    "xtask $(mb "$xtask_zip_bytes") with runtime-provided packages (runtime_provided = \"keep\", the default)," \
+    "$(mb "$drop_zip_bytes") without (\"drop\")"
+  echo "  keep: the SDK in $rt_zips zips, $(mb "$rt_bytes") unzipped; layer-aware dedupe left $(mb "$dedupe_bytes")" \
+    "unzipped out of $dedupe_zips function zips (packages their attached layer ships in the same version)"
   cold_x=$(ratio "$baseline_s" "${cold_s[$last]}")
   echo "targets: cold >= 4x ($last): $(passfail le 4 "$cold_x") (${cold_x}x)" \
     "  no-op <= 0.3 s: $(passfail le "$noop_med" 0.3) ($(secs "$noop_med"))" \

@@ -6,8 +6,12 @@
   check JSON --built N --cached N [--total N]
                               verify an `xtask build --json` report: no failed artifact, these counts
   shas A.json B.json          how many artifacts differ in sha256 between two reports
-  compare BASELINE_DIR JSON   same file names in the baseline's zips and the xtask's zips?
+  compare BASELINE_DIR JSON SIZE_JSON
+                              same file names in the baseline's zips and the xtask's zips, but for
+                              the distributions `xtask size --json` says were left out?
+  shipped JSON SIZE_JSON      bytes of runtime-provided packages, and bytes left out for layers
   zipsize DIR                 total bytes of the *.zip files under DIR
+  sdkzips DIR                 how many zips under DIR ship botocore
 
 Everything is generated from a fixed seed: two runs write the same wheels and the same stack.
 Generated code is varied Python text (identifiers, docstrings, control flow), so it compresses
@@ -270,6 +274,19 @@ PACKAGES = [
     ("bx-requests", "2.31.0", 310, False, ["bx-charset>=2", "bx-idna>=2.5", "bx-urllib>=1.21.1", "bx-certifi>=2017.4.17"]),
     ("bx-pydantic", "2.8.2", 1550, False, ["bx-pydantic-core>=2.20", "bx-annotated-types>=0.4.0", "bx-typing-ext>=4.6.1"]),
 ]
+# The AWS SDK for Python under its real names, which the xtask knows the Lambda runtime bundles,
+# shaped after boto3/botocore 1.35: botocore is mostly service models shipped gzipped, so it hardly
+# compresses. Two releases, as real stacks pin old ones. Generated from their own seed, so adding
+# them leaves every other wheel and the stack's code unchanged.
+# name, version, KB of Python text, KB of already-compressed data, Requires-Dist.
+SDK = [
+    ("boto3", "1.35.36", 500, 0, ["botocore<1.36.0,>=1.35.36", "jmespath<2.0.0,>=0.7.1", "s3transfer<0.11.0,>=0.10.0"]),
+    ("botocore", "1.35.36", 1800, 13000, ["jmespath<2.0.0,>=0.7.1"]),
+    ("s3transfer", "0.10.3", 400, 0, ["botocore<2.0a0,>=1.33.2"]),
+    ("jmespath", "1.0.1", 100, 0, []),
+    ("boto3", "1.34.162", 480, 0, ["botocore<1.35.0,>=1.34.162", "jmespath<2.0.0,>=0.7.1", "s3transfer<0.11.0,>=0.10.0"]),
+    ("botocore", "1.34.162", 1750, 12500, ["jmespath<2.0.0,>=0.7.1"]),
+]
 TAG_PURE = "py3-none-any"
 TAG_BINARY = "cp313-cp313-manylinux2014_x86_64"
 
@@ -331,10 +348,15 @@ def package_files(code, r, name, version, kb, binary, scale):
     return files
 
 
-def write_wheel(wheelhouse, code, r, name, version, kb, binary, requires, scale):
+def write_wheel(wheelhouse, code, r, name, version, kb, binary, requires, scale, data_kb=0):
     tag = TAG_BINARY if binary else TAG_PURE
     dist = f"{norm(name)}-{version}.dist-info"
     files = package_files(code, r, name, version, kb, binary, scale)
+    data, i = int(data_kb * 1024 * scale), 0
+    while data > 0:  # gzipped JSON models: incompressible
+        n = min(data, r.randint(20, 400) * 1024)
+        files.append((f"{norm(name)}/data/{code.word()}-{i}/service-2.json.gz", r.randbytes(n)))
+        data, i = data - n, i + 1
     meta = f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\nSummary: {code.sentence()}\n"
     meta += "License: MIT\nRequires-Python: >=3.8\n"
     meta += "".join(f"Requires-Dist: {d}\n" for d in requires)
@@ -366,20 +388,23 @@ MODULES = [
     ("project", ["projects", "project-members", "project-favorites"], ["project_common"]),
 ]
 # Artifacts with real requirement lines (14 of 39), written the way people write them.
+# boto3 in 9 of them, as on the real stack: the org-common layer every function attaches, the
+# kb-common layer, and functions that pin the layer's release (the xtask leaves theirs out) or
+# an older one (theirs stays and shadows the layer's).
 REQUIREMENTS = {
-    ("access", "profiles"): ["bx-requests==2.32.3", "bx-pyjwt>=2.8  # token checks"],
+    ("access", "profiles"): ["bx-requests==2.32.3", "bx-pyjwt>=2.8  # token checks", "boto3==1.35.36"],
     ("access", "orgs"): ["bx-dateutil", "bx-tzdata"],
-    ("access", "org-common"): ["bx-supabase>=2.0", "bx-pyjwt==2.9.0"],
+    ("access", "org-common"): ["bx-supabase>=2.0", "bx-pyjwt==2.9.0", "boto3==1.35.36"],
     ("access", "access_common"): ["bx-psycopg==3.2.3"],
-    ("ai", "providers"): ["bx-openai==1.51.0", "bx-anthropic>=0.30"],
+    ("ai", "providers"): ["bx-openai==1.51.0", "bx-anthropic>=0.30", "boto3==1.34.162"],
     ("ai", "models"): ["bx-tiktoken==0.8.0"],
     ("ai", "ai-common"): ["bx-pydantic>=2.7,<3"],
-    ("kb", "kb-processor"): ["bx-tiktoken", "bx-requests"],
-    ("kb", "kb-common"): ["bx-cryptography>=42"],
-    ("mgmt", "platform-mgmt"): ["bx-requests"],
-    ("chat", "chat-stream"): ["bx-anthropic==0.36.0"],
-    ("eval", "eval-processor"): ["bx-httpx", "bx-tqdm"],
-    ("voice", "voice-sessions"): ["bx-websockets", "bx-tzdata", "bx-dateutil>=2.8"],
+    ("kb", "kb-processor"): ["bx-tiktoken", "bx-requests", "boto3>=1.34"],
+    ("kb", "kb-common"): ["bx-cryptography>=42", "boto3"],
+    ("mgmt", "platform-mgmt"): ["bx-requests", "boto3"],
+    ("chat", "chat-stream"): ["bx-anthropic==0.36.0", "boto3==1.34.162"],
+    ("eval", "eval-processor"): ["bx-httpx", "bx-tqdm", "boto3"],
+    ("voice", "voice-sessions"): ["bx-websockets", "bx-tzdata", "bx-dateutil>=2.8", "boto3"],
     ("project", "projects"): ["bx-dateutil", "bx-requests>=2.31"],
 }
 # The function whose handler the one-edit measurement changes: has dependencies, mid-sized.
@@ -515,6 +540,13 @@ def generate(out, quick):
         if name not in latest:
             latest[name] = p
             installed_size[name] = size
+    rs, cs = random.Random(4242), Code(4242)
+    for name, version, kb, data_kb, requires in SDK:
+        size = write_wheel(wheelhouse, cs, rs, name, version, kb, False, requires, scale, data_kb)
+        unzipped += size
+        if name not in latest:
+            latest[name] = (name, version, kb, False, requires)
+            installed_size[name] = size
     wheel_bytes = sum(os.path.getsize(os.path.join(wheelhouse, f)) for f in os.listdir(wheelhouse))
 
     n_fn = n_layer = n_deps = code_bytes = installed = 0
@@ -565,7 +597,7 @@ def generate(out, quick):
 
     stats = {
         "MODULES": len(modules), "FUNCTIONS": n_fn, "LAYERS": n_layer, "WITH_DEPS": n_deps,
-        "ARTIFACTS": n_fn + n_layer, "WHEELS": len(PACKAGES), "WHEEL_BYTES": wheel_bytes,
+        "ARTIFACTS": n_fn + n_layer, "WHEELS": len(PACKAGES) + len(SDK), "WHEEL_BYTES": wheel_bytes,
         "WHEEL_UNZIPPED_BYTES": unzipped, "INSTALLED_BYTES": installed, "CODE_BYTES": code_bytes,
         "EDIT_MODULE": f"module-{EDIT_TARGET[0]}", "EDIT_FUNCTION": EDIT_TARGET[1],
     }
@@ -631,16 +663,36 @@ def zip_names(path):
         return names
 
 
-def compare(baseline_dir, report):
-    """Both builds must ship the same files (ignoring host .pyc and installer bookkeeping)."""
+def left_out(base_zip, prefix, dropped):
+    """Files of the distributions the xtask left out (an attached layer or the runtime has them):
+    each one's dist-info and the top-level packages its top_level.txt names, as the baseline has them."""
+    names = set()
+    with zipfile.ZipFile(base_zip) as z:
+        listed = set(z.namelist())
+        for d in dropped:
+            info = f"{prefix}{norm(d['name'])}-{d['version']}.dist-info/"
+            names.add(info)
+            top = f"{info}top_level.txt"
+            if top in listed:
+                names.update(f"{prefix}{t.strip()}/" for t in z.read(top).decode().split() if t.strip())
+    return names
+
+
+def compare(baseline_dir, report, size_report):
+    """Both builds must ship the same files (ignoring host .pyc and installer bookkeeping), but for
+    the distributions `xtask size` says were left out."""
     bad = []
     arts = load_report(report)["artifacts"]
+    dropped = {(a["module"], a["name"]): a["dropped"] for a in load_report(size_report)["artifacts"]}
     for a in arts:
         base = os.path.join(baseline_dir, a["module"], os.path.basename(a["path"]))
         if not os.path.isfile(base):
             bad.append(f"{a['module']}/{os.path.basename(a['path'])}: no baseline zip")
             continue
-        x, b = zip_names(a["path"]), zip_names(base)
+        prefix = "python/" if a["kind"] == "layer" else ""
+        gone = left_out(base, prefix, dropped.get((a["module"], a["name"]), []))
+        x = zip_names(a["path"])
+        b = {n for n in zip_names(base) if not any(n.startswith(g) for g in gone)}
         if x != b:
             only_x, only_b = sorted(x - b)[:3], sorted(b - x)[:3]
             bad.append(f"{a['module']}/{a['name']}: only in xtask {only_x}, only in baseline {only_b}")
@@ -648,6 +700,31 @@ def compare(baseline_dir, report):
         print("DIFFERENT: " + "; ".join(bad[:5]))
         return 1
     print(f"same files in all {len(arts)} zips")
+    return 0
+
+
+def shipped(report, size_report):
+    """`RUNTIME_BYTES RUNTIME_ZIPS LAYER_BYTES LAYER_ZIPS`: the runtime-provided packages the build
+    ships (or left out), and what it left out of functions because an attached layer has it."""
+    rt = load_report(report)["runtime_provided"]
+    layer_bytes = layer_zips = 0
+    for a in load_report(size_report)["artifacts"]:
+        b = sum(d["bytes"] for d in a["dropped"] if d["by"] != "runtime")
+        layer_bytes += b
+        layer_zips += b > 0
+    print(rt["bytes"], rt["zips"], layer_bytes, layer_zips)
+    return 0
+
+
+def sdkzips(d):
+    """How many zips under D ship botocore (at the root or under python/)."""
+    n = 0
+    for root, _, files in os.walk(d):
+        for f in files:
+            if f.endswith(".zip"):
+                with zipfile.ZipFile(os.path.join(root, f)) as z:
+                    n += any(x.startswith(("botocore/", "python/botocore/")) for x in z.namelist())
+    print(n)
     return 0
 
 
@@ -676,8 +753,14 @@ def main():
     m = sub.add_parser("compare")
     m.add_argument("baseline_dir")
     m.add_argument("json")
+    m.add_argument("size_json")
+    sh = sub.add_parser("shipped")
+    sh.add_argument("json")
+    sh.add_argument("size_json")
     z = sub.add_parser("zipsize")
     z.add_argument("dir")
+    sz = sub.add_parser("sdkzips")
+    sz.add_argument("dir")
     a = p.parse_args()
     if a.cmd == "generate":
         generate(a.out, a.quick)
@@ -687,7 +770,11 @@ def main():
     if a.cmd == "shas":
         return shas(a.a, a.b)
     if a.cmd == "compare":
-        return compare(a.baseline_dir, a.json)
+        return compare(a.baseline_dir, a.json, a.size_json)
+    if a.cmd == "shipped":
+        return shipped(a.json, a.size_json)
+    if a.cmd == "sdkzips":
+        return sdkzips(a.dir)
     return zipsize(a.dir)
 
 

@@ -11,5 +11,6 @@ mod keys;
 mod local_aws;
 mod plan;
 mod ships;
+mod size;
 mod truth;
 mod verify;

@@ -39,6 +39,16 @@ pub enum InstallerChoice {
     Pip,
 }
 
+/// Whether zips ship the AWS SDK the Lambda Python runtime already bundles (boto3 and its
+/// dependencies). `keep` by default: AWS recommends packaging every dependency you use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum RuntimeProvided {
+    #[default]
+    Keep,
+    Drop,
+}
+
 /// Options passed to whichever installer runs. Paths are relative to the file that names them.
 #[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
@@ -110,6 +120,7 @@ struct File {
     arch: Option<Arch>,
     installer: Option<InstallerChoice>,
     installer_options: Option<InstallerOptions>,
+    runtime_provided: Option<RuntimeProvided>,
     infra: Option<String>,
     #[serde(default)]
     exclude: Vec<String>,
@@ -127,6 +138,7 @@ pub struct Config {
     pub arch: Arch,
     pub installer: InstallerChoice,
     pub installer_options: InstallerOptions,
+    pub runtime_provided: RuntimeProvided,
     /// Infra dir named in `xtask.toml`, absolute.
     pub infra: Option<PathBuf>,
     /// Globs relative to the stack root; matching artifact directories are not built.
@@ -255,6 +267,7 @@ fn from_file(stack: PathBuf, file: File, path: &Path) -> Result<Config> {
         arch: file.arch.unwrap_or(Arch::X86_64),
         installer: file.installer.unwrap_or_default(),
         installer_options,
+        runtime_provided: file.runtime_provided.unwrap_or_default(),
         exclude,
         terraform: file.terraform.unwrap_or_default(),
         verify: file.verify.unwrap_or_default(),

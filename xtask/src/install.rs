@@ -402,6 +402,7 @@ mod tests {
                 find_links: vec!["/s/wh".into()],
                 no_index: false,
             },
+            runtime_provided: Default::default(),
             infra: None,
             exclude: Vec::new(),
             files: Default::default(),

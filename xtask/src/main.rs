@@ -66,6 +66,15 @@ enum Command {
     Check(CheckArgs),
     /// Remove the zips the build produces, its state and its dependency cache
     Clean,
+    /// Why a zip is big: bytes by distribution, each function plus its layers against 250 MiB
+    #[command(
+        long_about = "Builds first (incrementally), then prints per artifact: zipped and unzipped \
+        bytes, for a function its attached layers and the total against Lambda's 250 MiB, the \
+        largest distributions by unzipped size, and what was left out because an attached layer \
+        or the Lambda runtime provides it.\n\n\
+        Exit codes: 0 ok, 1 a listed artifact failed to build."
+    )]
+    Size(SizeArgs),
     /// Build, check, then `terraform plan` one env into a saved plan, and summarize it
     #[command(
         long_about = "Build (incremental), check, run `terraform init` when needed, then \
@@ -229,6 +238,19 @@ struct BuildArgs {
 }
 
 #[derive(Args)]
+struct SizeArgs {
+    /// `module-access/profiles`, `access/profiles` or a name unique in the stack (default: all)
+    #[arg(value_name = "ARTIFACT")]
+    artifacts: Vec<String>,
+    /// Distributions listed per artifact
+    #[arg(long, value_name = "N", default_value_t = 5)]
+    top: usize,
+    /// Artifacts built at once (default: number of cores)
+    #[arg(long, short = 'j', value_name = "N")]
+    jobs: Option<usize>,
+}
+
+#[derive(Args)]
 struct VerifyArgs {
     #[command(flatten)]
     tf: TfArgs,
@@ -340,6 +362,12 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let report = verify::run(&cfg, infra.as_deref(), &opts)?;
             report::verify(&report, &format!("envs/{}", opts.env), g.json)?;
             Ok(exit(report.count(verify::Status::Fail) == 0))
+        }
+        Command::Size(args) => {
+            let report = build::run(&cfg, infra.as_deref(), &build_options(args.jobs))?;
+            let rows = build::size::rows(&report, &args.artifacts)?;
+            report::size(&rows, args.top, g.json)?;
+            Ok(exit(rows.iter().all(|r| r.status != build::Status::Failed)))
         }
         Command::Clean => {
             for p in build::clean(&cfg, infra.as_deref())? {

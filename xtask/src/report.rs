@@ -79,6 +79,9 @@ pub fn build(report: &Report, stack: &Path, json: bool) -> Result<()> {
     )?;
     let count = |s: Status| report.artifacts.iter().filter(|r| r.status == s).count();
     build_errors(report);
+    if let Some(line) = report.runtime_provided.line() {
+        ui::out(&format!("\n{line}\n"))?;
+    }
     ui::out(&format!(
         "\n{} built, {} cached, {} failed ({}; installer {})\n",
         count(Status::Built),
@@ -104,6 +107,86 @@ pub fn build_errors(report: &Report) {
             r.error.as_deref().unwrap_or("failed")
         ));
     }
+}
+
+/// `size`: one table of artifacts against Lambda's budget, then what each holds, largest first.
+pub fn size(rows: &[build::size::Row], top: usize, json: bool) -> Result<()> {
+    if json {
+        let doc = serde_json::json!({ "artifacts": rows });
+        return ui::out(&format!("{}\n", serde_json::to_string_pretty(&doc)?));
+    }
+    let b = |v: Option<u64>| v.map(build::human).unwrap_or_else(|| "-".into());
+    let table_rows: Vec<Vec<String>> = rows
+        .iter()
+        .map(|r| {
+            let budget = r.total_unzipped_bytes.map_or("-".into(), |t| {
+                format!("{} ({}%)", build::human(t), t * 100 / r.budget_bytes)
+            });
+            vec![
+                format!("{}/{}", r.module, r.name),
+                build::status_word(r.status).to_string(),
+                b(r.zip_bytes),
+                b(r.unzipped_bytes),
+                budget,
+            ]
+        })
+        .collect();
+    table(
+        &[
+            "artifact",
+            "status",
+            "zipped",
+            "unzipped",
+            "with layers (of 250 MiB)",
+        ],
+        &table_rows,
+    )?;
+    let mut text = String::new();
+    for r in rows {
+        text += &format!("\n{}/{}\n", style(&r.module).bold(), style(&r.name).bold());
+        for l in &r.layers {
+            text += &format!(
+                "  layer {:<40} {:>10}\n",
+                l.id,
+                build::human(l.unzipped_bytes)
+            );
+        }
+        let mut parts: Vec<(String, u64)> = r
+            .dists
+            .iter()
+            .map(|d| (format!("{} {}", d.name, d.version), d.bytes))
+            .collect();
+        parts.extend(r.code_bytes.map(|c| ("(own code)".to_string(), c)));
+        parts.sort_by_key(|p| std::cmp::Reverse(p.1));
+        for (name, bytes) in parts.iter().take(top) {
+            text += &format!("  {name:<46} {:>10}\n", build::human(*bytes));
+        }
+        if parts.len() > top {
+            text += &format!("  … {} more (--top N)\n", parts.len() - top);
+        }
+        // One line per provider: what it spares this zip.
+        let mut by: std::collections::BTreeMap<&str, (u64, Vec<String>)> = Default::default();
+        for d in &r.dropped {
+            let e = by.entry(&d.by).or_default();
+            e.0 += d.bytes;
+            e.1.push(format!("{} {}", d.name, d.version));
+        }
+        for (who, (bytes, names)) in by {
+            let who = match who {
+                "runtime" => "the Lambda runtime".to_string(),
+                layer => format!("layer {layer}"),
+            };
+            text += &format!(
+                "  left out, {} provided by {who}: {}\n",
+                build::human(bytes),
+                names.join(", ")
+            );
+        }
+        if let Some(e) = &r.error {
+            text += &format!("  {}: {e}\n", style("failed").red().bold());
+        }
+    }
+    ui::out(&text)
 }
 
 /// Findings as a compiler prints diagnostics, or `{"findings": [...]}` with `--json`.

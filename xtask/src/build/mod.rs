@@ -4,6 +4,8 @@
 //! Per artifact: hash the inputs → unchanged? `cached` : install dependencies (cached apart
 //! from code, keyed by requirements + target + installer) → deterministic zip → atomic rename.
 
+pub mod size;
+
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -59,6 +61,12 @@ pub struct Record {
     pub error: Option<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
+    /// What the zip holds (also when it failed Lambda's 250 MiB limit), for `size`.
+    #[serde(skip)]
+    pub composition: Option<size::Composition>,
+    /// The layers a function is checked against, with their unzipped bytes.
+    #[serde(skip)]
+    pub layers: Vec<(String, u64)>,
 }
 
 #[derive(Debug, Serialize)]
@@ -66,6 +74,7 @@ pub struct Report {
     /// `uv` or `pip`: the installer this build would use for dependencies.
     pub installer: Option<&'static str>,
     pub artifacts: Vec<Record>,
+    pub runtime_provided: size::RuntimeCost,
 }
 
 impl Report {
@@ -92,6 +101,9 @@ struct Saved {
     /// The zip as written: a zip replaced or edited by hand is rebuilt.
     #[serde(default)]
     stamp: cache::Stamp,
+    /// By distribution; a state written before it existed rebuilds once.
+    #[serde(default)]
+    size: Option<size::Composition>,
 }
 
 /// Who holds the stack's lock, as the build that waits for it says.
@@ -140,16 +152,69 @@ pub fn run(cfg: &Config, infra: Option<&Path>, opts: &Options) -> Result<Report>
     };
 
     let progress = Progress::new(found.artifacts.len(), "build");
-    let results = pool::parallel(&found.artifacts, opts.jobs, |a| {
+    let build = |(a, env): &(&Artifact, size::Env)| {
         let task = progress.task(&a.id());
-        let (record, saved) = ctx.build_one(a, &task);
+        let (record, saved) = ctx.build_one(a, env, &task);
         for w in &record.warnings {
             progress.println(&format!("warning: {}: {w}", a.id()));
         }
         // The error itself is the report's to print, once.
         task.done(status_word(record.status));
         (record, saved)
-    });
+    };
+    // Layers first: a function is deduplicated against, and measured with, what its layers hold
+    // before its own zip is moved into place.
+    let (layers, functions): (Vec<&Artifact>, Vec<&Artifact>) =
+        found.artifacts.iter().partition(|a| a.kind == Kind::Layer);
+    let bare = |a| {
+        let env = size::Env {
+            runtime: cfg.runtime_provided,
+            layers: Vec::new(),
+            traced: false,
+        };
+        (a, env)
+    };
+    let mut results = pool::parallel(
+        &layers.into_iter().map(bare).collect::<Vec<_>>(),
+        opts.jobs,
+        build,
+    );
+    let mut fresh: HashMap<String, &Saved> = HashMap::new();
+    for (record, saved) in &results {
+        if let Some(saved) = saved {
+            fresh.insert(format!("{}/{}", record.module, record.name), saved);
+        }
+    }
+    // A layer that failed, or was not built this time (`--module`), has its last zip's size.
+    let layer_view = |id: String| {
+        let saved = fresh.get(&id).copied().or_else(|| state.artifacts.get(&id));
+        let bytes = saved.map_or(0, |s| s.unzipped_bytes);
+        size::LayerView::new(id, bytes, saved.and_then(|s| s.size.as_ref()))
+    };
+    // Attachments are traced across the whole stack, so `--module` builds the same zips.
+    let whole = match opts.modules.is_empty() {
+        true => None,
+        false => Some(discover::discover(cfg, infra, &[])?.artifacts),
+    };
+    let universe = whole.as_deref().unwrap_or(&found.artifacts);
+    let mut module_tf = ModuleTf::new(cfg);
+    let functions: Vec<_> = functions
+        .into_iter()
+        .map(|a| {
+            let (layers, traced) = if a.module == "infra" {
+                (Vec::new(), false)
+            } else {
+                attached_layers(&mut module_tf, universe, &a.module, &a.name)
+            };
+            let env = size::Env {
+                runtime: cfg.runtime_provided,
+                layers: layers.into_iter().map(layer_view).collect(),
+                traced,
+            };
+            (a, env)
+        })
+        .collect();
+    results.extend(pool::parallel(&functions, opts.jobs, build));
     progress.finish();
 
     let mut records = Vec::new();
@@ -160,7 +225,6 @@ pub fn run(cfg: &Config, infra: Option<&Path>, opts: &Options) -> Result<Report>
         }
         records.push(record);
     }
-    check_unzipped_limits(cfg, &found.artifacts, &mut records, &mut state);
     for p in found.problems.iter().chain(&found.collisions) {
         records.push(Record {
             module: p.module.clone(),
@@ -173,6 +237,8 @@ pub fn run(cfg: &Config, infra: Option<&Path>, opts: &Options) -> Result<Report>
             sha256_base64: None,
             error: Some(p.message.clone()),
             warnings: Vec::new(),
+            composition: None,
+            layers: Vec::new(),
         });
     }
     records.sort_by(|a, b| (&a.module, a.kind, &a.name).cmp(&(&b.module, b.kind, &b.name)));
@@ -183,9 +249,17 @@ pub fn run(cfg: &Config, infra: Option<&Path>, opts: &Options) -> Result<Report>
             "{e:#}; the next build rebuilds what this one built"
         ));
     }
+    let runtime_provided = size::RuntimeCost::of(
+        cfg.runtime_provided,
+        records
+            .iter()
+            .filter(|r| r.status != Status::Failed)
+            .filter_map(|r| r.composition.as_ref()),
+    );
     Ok(Report {
         installer: installer.as_ref().ok().map(Installer::name),
         artifacts: records,
+        runtime_provided,
     })
 }
 
@@ -212,7 +286,12 @@ struct Ctx<'a> {
 }
 
 impl Ctx<'_> {
-    fn build_one(&self, a: &Artifact, task: &crate::ui::Task) -> (Record, Option<Saved>) {
+    fn build_one(
+        &self,
+        a: &Artifact,
+        env: &size::Env,
+        task: &crate::ui::Task,
+    ) -> (Record, Option<Saved>) {
         let mut record = Record {
             module: a.module.clone(),
             name: a.name.clone(),
@@ -224,13 +303,20 @@ impl Ctx<'_> {
             sha256_base64: None,
             error: None,
             warnings: Vec::new(),
+            composition: None,
+            layers: env
+                .layers
+                .iter()
+                .map(|l| (l.id.clone(), l.unzipped_bytes))
+                .collect(),
         };
-        match self.try_build(a, task, &mut record.warnings) {
+        match self.try_build(a, env, task, &mut record.warnings, &mut record.composition) {
             Ok((status, saved)) => {
                 record.status = status;
                 record.zip_bytes = Some(saved.zip_bytes);
                 record.unzipped_bytes = Some(saved.unzipped_bytes);
                 record.sha256_base64 = Some(saved.sha256_base64.clone());
+                record.composition = saved.size.clone();
                 (record, Some(saved))
             }
             Err(e) => {
@@ -243,8 +329,10 @@ impl Ctx<'_> {
     fn try_build(
         &self,
         a: &Artifact,
+        env: &size::Env,
         task: &crate::ui::Task,
         warnings: &mut Vec<String>,
+        composition: &mut Option<size::Composition>,
     ) -> Result<(Status, Saved)> {
         let selected = self.select.source(a)?;
         for s in &selected.secrets {
@@ -270,14 +358,22 @@ impl Ctx<'_> {
             );
         }
         let deps_key = (!reqs.is_empty()).then(|| self.deps_key(&reqs.key_lines));
-        let key = cache::artifact_key(a.kind, &a.zip_name(), deps_key.as_deref(), &code)?;
+        // What the function's layers carry decides what its dependencies ship (dedupe).
+        let deps_and_layers = deps_key.as_ref().map(|d| format!("{d}\0{}", env.key()));
+        let key = cache::artifact_key(a.kind, &a.zip_name(), deps_and_layers.as_deref(), &code)?;
+        let prefix = if a.kind == Kind::Layer { "python/" } else { "" };
 
         let saved = self
             .saved
             .get(&a.id())
-            .filter(|s| !self.force && s.key == key);
+            .filter(|s| !self.force && s.key == key && s.size.is_some());
         if let Some(saved) = saved {
             if let Some(stamp) = cache::valid_output(&a.out, &saved.stamp, &saved.sha256_base64) {
+                *composition = saved.size.clone();
+                if a.kind == Kind::Function {
+                    // Its layers may have grown since: the zip stays, the function fails.
+                    env.check_budget(&a.name, saved.unzipped_bytes, warnings)?;
+                }
                 let saved = Saved {
                     stamp,
                     ..saved.clone()
@@ -287,6 +383,7 @@ impl Ctx<'_> {
         }
 
         let mut entries = Vec::new();
+        let mut deps_dir = None;
         if let (Some(dk), Some(req)) = (&deps_key, &a.requirements) {
             let cached = !self.force && self.cache.join("deps").join(dk).is_dir();
             task.phase(if cached {
@@ -295,8 +392,8 @@ impl Ctx<'_> {
                 "installing dependencies"
             });
             let dir = self.deps(dk, req)?;
-            let prefix = if a.kind == Kind::Layer { "python/" } else { "" };
             entries = select::installed(&dir, prefix)?;
+            deps_dir = Some(dir);
         }
         // The artifact's own files win over a dependency's file of the same name.
         let deps_names: HashMap<String, usize> = entries
@@ -317,6 +414,10 @@ impl Ctx<'_> {
             }
         }
 
+        let (entries, made_of) =
+            size::compose(entries, deps_dir.as_deref(), prefix, env, warnings)?;
+        *composition = Some(made_of);
+
         task.phase("zipping");
         let written = archive::write(&a.out, entries)?;
         if written.zip_bytes > MAX_ZIP_BYTES {
@@ -333,6 +434,9 @@ impl Ctx<'_> {
                 human(written.zip_bytes)
             ));
         }
+        if a.kind == Kind::Function {
+            env.check_budget(&a.name, written.unzipped_bytes, warnings)?;
+        }
         let (zip_bytes, unzipped_bytes, sha) = (
             written.zip_bytes,
             written.unzipped_bytes,
@@ -348,6 +452,7 @@ impl Ctx<'_> {
             zip_bytes,
             unzipped_bytes,
             stamp: cache::stamp(&a.out).unwrap_or_default(),
+            size: composition.clone(),
         };
         Ok((Status::Built, saved))
     }
@@ -420,52 +525,6 @@ pub fn installed_deps(cfg: &Config, requirements: &Path) -> Option<PathBuf> {
         .find(|d| d.is_dir())
 }
 
-/// Fails each function whose unzipped size plus its layers' exceeds Lambda's 250 MiB.
-/// Attached layers come from the module's Terraform where it can be read, else all of its layers.
-fn check_unzipped_limits(
-    cfg: &Config,
-    artifacts: &[Artifact],
-    records: &mut [Record],
-    state: &mut State,
-) {
-    let size_of = |id: &str| state.artifacts.get(id).map_or(0, |s| s.unzipped_bytes);
-    let mut updates = Vec::new();
-    let mut module_tf = ModuleTf::new(cfg);
-    for r in records.iter_mut() {
-        if r.kind != Kind::Function || r.status == Status::Failed || r.module == "infra" {
-            continue;
-        }
-        let layers = attached_layers(&mut module_tf, artifacts, &r.module, &r.name);
-        let total: u64 =
-            r.unzipped_bytes.unwrap_or(0) + layers.iter().map(|l| size_of(l)).sum::<u64>();
-        let with = if layers.is_empty() {
-            String::new()
-        } else {
-            format!(" with layers {}", layers.join(", "))
-        };
-        if total > MAX_UNZIPPED_BYTES {
-            r.status = Status::Failed;
-            r.error = Some(format!(
-                "{}{with} is {} unzipped, over Lambda's 250 MiB limit ({MAX_UNZIPPED_BYTES} bytes); \
-                 remove duplicated packages (boto3 is provided by the runtime) or split the function",
-                r.name,
-                human(total)
-            ));
-            updates.push(format!("{}/{}", r.module, r.name));
-        } else if total * 10 > MAX_UNZIPPED_BYTES * 8 {
-            r.warnings.push(format!(
-                "{}{with} is {} unzipped, over 80% of Lambda's 250 MiB limit",
-                r.name,
-                human(total)
-            ));
-        }
-    }
-    // A function that failed its limit must not count as cached next time.
-    for id in updates {
-        state.artifacts.remove(&id);
-    }
-}
-
 /// Each module's `infrastructure/*.tf`, parsed once per run however many functions ask.
 pub struct ModuleTf<'a> {
     stack: &'a Path,
@@ -488,21 +547,25 @@ impl<'a> ModuleTf<'a> {
     }
 }
 
-/// Layer artifact ids attached to a function, from `layers = [...]` in its module's Terraform;
-/// all of its module's layers when that cannot be read.
-pub fn attached_layers(
+/// Layer artifact ids attached to a function, from `layers = [...]` in its module's Terraform,
+/// and `true`; all of its module's layers and `false` when that cannot be read.
+fn attached_layers(
     module_tf: &mut ModuleTf,
     artifacts: &[Artifact],
     module: &str,
     function: &str,
-) -> Vec<String> {
-    declared_layers(module_tf, artifacts, module, function).unwrap_or_else(|| {
-        artifacts
-            .iter()
-            .filter(|a| a.kind == Kind::Layer && a.module == module)
-            .map(Artifact::id)
-            .collect()
-    })
+) -> (Vec<String>, bool) {
+    match declared_layers(module_tf, artifacts, module, function) {
+        Some(layers) => (layers, true),
+        None => (
+            artifacts
+                .iter()
+                .filter(|a| a.kind == Kind::Layer && a.module == module)
+                .map(Artifact::id)
+                .collect(),
+            false,
+        ),
+    }
 }
 
 /// The layers a function's `layers = [...]` names, when the function's resource is found (by
