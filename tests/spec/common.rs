@@ -244,10 +244,13 @@ impl Demo {
     }
 
     fn command(&self, args: &[&str]) -> Command {
+        // `--stack` goes before a `--`: what follows it is terraform's.
+        let split = args.iter().position(|a| *a == "--").unwrap_or(args.len());
         let mut cmd = Command::new(xtask_bin());
-        cmd.args(args)
+        cmd.args(&args[..split])
             .arg("--stack")
             .arg(&self.stack)
+            .args(&args[split..])
             .env("NO_COLOR", "1")
             .env_remove("AWS_PROFILE");
         cmd

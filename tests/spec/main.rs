@@ -5,6 +5,7 @@ mod common;
 
 mod build;
 mod check;
+mod deploy;
 mod faults;
 mod install;
 mod keys;

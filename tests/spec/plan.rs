@@ -802,7 +802,7 @@ fn the_demo_plans_applies_and_stays_in_sync_on_a_local_aws() {
     );
     assert!(
         out.stdout
-            .contains("routes removed (1):\n  PUT /mgmt/warming"),
+            .contains("routes removed (1):\n  module-mgmt (1):\n    PUT /mgmt/warming"),
         "{}",
         out.stdout
     );

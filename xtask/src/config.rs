@@ -70,6 +70,28 @@ pub struct TerraformConfig {
     /// Extra var files per env, relative to `envs/<env>/`.
     #[serde(default)]
     pub var_files: BTreeMap<String, Vec<String>>,
+    /// Resource addresses `deploy` applies first, stage by stage, before the whole env.
+    pub stages: Option<Stages>,
+}
+
+/// `stages = [["module.a", "aws_x.y"], …]` for every env, or `[terraform.stages]` with a list
+/// of stages per env.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum Stages {
+    Every(Vec<Vec<String>>),
+    PerEnv(BTreeMap<String, Vec<Vec<String>>>),
+}
+
+impl TerraformConfig {
+    /// The stages of `env`'s deploy, in order; none by default.
+    pub fn stages(&self, env: &str) -> Vec<Vec<String>> {
+        match &self.stages {
+            Some(Stages::Every(stages)) => stages.clone(),
+            Some(Stages::PerEnv(envs)) => envs.get(env).cloned().unwrap_or_default(),
+            None => Vec::new(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]

@@ -152,6 +152,14 @@ struct PlanInputs {
     /// Artifacts built at once (default: number of cores)
     #[arg(long, short = 'j', value_name = "N")]
     jobs: Option<usize>,
+    /// Also write the plan summary as Markdown to FILE (appended to $GITHUB_STEP_SUMMARY
+    /// whenever that is set)
+    #[arg(long, value_name = "FILE")]
+    markdown: Option<PathBuf>,
+    /// Terraform plan arguments, after `--`: -target=ADDR, -replace=ADDR, -refresh-only,
+    /// -refresh=false, -destroy, -parallelism=N. Recorded with the saved plan.
+    #[arg(last = true, value_name = "TERRAFORM PLAN ARGS")]
+    plan_args: Vec<String>,
 }
 
 #[derive(Args)]
@@ -308,9 +316,14 @@ fn plan_options(
     auto_approve: bool,
     json: bool,
 ) -> plan::Options {
-    let (var_files, build) = match inputs {
-        Some(i) => (i.var_files, (!i.no_build).then(|| build_options(i.jobs))),
-        None => (Vec::new(), None),
+    let (var_files, build, markdown, plan_args) = match inputs {
+        Some(i) => (
+            i.var_files,
+            (!i.no_build).then(|| build_options(i.jobs)),
+            i.markdown,
+            i.plan_args,
+        ),
+        None => (Vec::new(), None, None, Vec::new()),
     };
     plan::Options {
         env: tf.env,
@@ -324,6 +337,8 @@ fn plan_options(
         build,
         auto_approve,
         json,
+        markdown,
+        plan_args,
     }
 }
 

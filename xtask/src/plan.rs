@@ -25,6 +25,9 @@ use crate::terraform::{self, PlanOpts, Terraform, VarFiles};
 use crate::ui::{self, Activity};
 use crate::verify;
 
+mod summary;
+pub use summary::Summary;
+
 /// Bump when the manifest changes meaning: an older one then asks for a new plan.
 const MANIFEST_FORMAT: u32 = 2;
 
@@ -39,209 +42,10 @@ pub struct Options {
     pub build: Option<build::Options>,
     pub auto_approve: bool,
     pub json: bool,
-}
-
-/// What a saved plan will do, as printed by `plan` and `--json`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Summary {
-    pub env: String,
-    /// Anything to apply (terraform's `-detailed-exitcode` 2).
-    pub changes: bool,
-    pub create: usize,
-    pub update: usize,
-    pub replace: usize,
-    pub delete: usize,
-    /// Lambda function names whose deployed code changes (new functions included).
-    pub functions_with_new_code: Vec<String>,
-    /// Layer names that get a new version.
-    pub layers_republished: Vec<String>,
-    /// Route keys, `GET /orgs/{orgId}`.
-    pub routes_added: Vec<String>,
-    pub routes_removed: Vec<String>,
-    /// Every delete and every replace, except a layer's new version (see `destroys`).
-    pub destructive: Vec<Destructive>,
-    pub outputs_changed: Vec<String>,
-    pub var_files: Vec<String>,
-    pub plan_file: String,
-    /// Set once `apply` or `deploy` applied the plan.
-    pub applied: bool,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Destructive {
-    pub address: String,
-    /// `delete` or `replace`.
-    pub action: String,
-    pub reason: String,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Action {
-    Create,
-    Update,
-    Replace,
-    Delete,
-}
-
-impl Summary {
-    /// Reads `terraform show -json <plan>`. Only names and addresses are taken: the plan holds
-    /// variable values in clear.
-    pub fn from_plan(plan: &Value, env: &str, changes: bool) -> Summary {
-        let mut s = Summary {
-            env: env.to_string(),
-            changes,
-            ..Default::default()
-        };
-        for rc in plan["resource_changes"].as_array().into_iter().flatten() {
-            if rc["mode"] == "data" {
-                continue;
-            }
-            let change = &rc["change"];
-            let actions: Vec<&str> = change["actions"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter_map(Value::as_str)
-                .collect();
-            let action = match actions.as_slice() {
-                ["create"] => Action::Create,
-                ["update"] => Action::Update,
-                ["delete"] => Action::Delete,
-                [a, b] if [*a, *b].contains(&"delete") && [*a, *b].contains(&"create") => {
-                    Action::Replace
-                }
-                _ => continue, // no-op, read, forget
-            };
-            match action {
-                Action::Create => s.create += 1,
-                Action::Update => s.update += 1,
-                Action::Replace => s.replace += 1,
-                Action::Delete => s.delete += 1,
-            }
-            let address = rc["address"].as_str().unwrap_or("?").to_string();
-            let (before, after) = (&change["before"], &change["after"]);
-            let name = |key: &str| {
-                after[key]
-                    .as_str()
-                    .or_else(|| before[key].as_str())
-                    .map_or_else(|| address.clone(), str::to_string)
-            };
-            let kind = rc["type"].as_str().unwrap_or_default();
-            match kind {
-                "aws_lambda_function" if new_code(action, change) => {
-                    s.functions_with_new_code.push(name("function_name"))
-                }
-                "aws_lambda_layer_version"
-                    if action != Action::Delete && action != Action::Update =>
-                {
-                    s.layers_republished.push(name("layer_name"))
-                }
-                "aws_apigatewayv2_route" => {
-                    let (old, new) = (before["route_key"].as_str(), after["route_key"].as_str());
-                    if (action != Action::Create && old != new) || action == Action::Delete {
-                        s.routes_removed.extend(old.map(str::to_string));
-                    }
-                    if (action != Action::Delete && old != new) || action == Action::Create {
-                        s.routes_added.extend(new.map(str::to_string));
-                    }
-                }
-                _ => {}
-            }
-            if destroys(kind, action) {
-                s.destructive.push(Destructive {
-                    address,
-                    action: if action == Action::Delete {
-                        "delete"
-                    } else {
-                        "replace"
-                    }
-                    .into(),
-                    reason: reason(rc),
-                });
-            }
-        }
-        if let Some(outputs) = plan["output_changes"].as_object() {
-            for (name, c) in outputs {
-                let noop = c["actions"]
-                    .as_array()
-                    .is_some_and(|a| a.len() == 1 && a[0] == "no-op");
-                if !noop {
-                    s.outputs_changed.push(name.clone());
-                }
-            }
-        }
-        for list in [
-            &mut s.functions_with_new_code,
-            &mut s.layers_republished,
-            &mut s.routes_added,
-            &mut s.routes_removed,
-        ] {
-            list.sort();
-            list.dedup();
-        }
-        s
-    }
-
-    /// Resource operations an apply reports as complete: a replace is two.
-    fn steps(&self) -> u64 {
-        (self.create + self.update + self.delete + 2 * self.replace) as u64
-    }
-}
-
-/// A function's code changes when it is created, or its zip hash (or source) differs.
-fn new_code(action: Action, change: &Value) -> bool {
-    match action {
-        Action::Create | Action::Replace => true,
-        Action::Delete => false,
-        Action::Update => [
-            "source_code_hash",
-            "filename",
-            "s3_key",
-            "s3_object_version",
-            "image_uri",
-        ]
-        .iter()
-        .any(|k| change["before"][k] != change["after"][k] || change["after_unknown"][k] == true),
-    }
-}
-
-/// Deletes and replaces need a confirmation, except a layer's new version: layer versions are
-/// immutable, so republishing is how a layer is updated, and functions keep working on the old.
-fn destroys(kind: &str, action: Action) -> bool {
-    match action {
-        Action::Delete => true,
-        Action::Replace => kind != "aws_lambda_layer_version",
-        Action::Create | Action::Update => false,
-    }
-}
-
-fn reason(rc: &Value) -> String {
-    let paths: Vec<String> = rc["change"]["replace_paths"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|p| p.as_array())
-        .map(|p| {
-            p.iter()
-                .map(|s| s.as_str().map_or_else(|| s.to_string(), str::to_string))
-                .collect::<Vec<_>>()
-                .join(".")
-        })
-        .collect();
-    if !paths.is_empty() {
-        return format!("{} forces replacement", paths.join(", "));
-    }
-    match rc["action_reason"].as_str() {
-        Some("delete_because_no_resource_config") => "no longer in the configuration".into(),
-        Some("delete_because_no_module") => "its module is no longer in the configuration".into(),
-        Some("delete_because_count_index" | "delete_because_each_key") => {
-            "its count index or for_each key is gone".into()
-        }
-        Some("replace_because_tainted") => "tainted".into(),
-        Some("replace_by_request") => "replacement requested".into(),
-        Some(other) => other.replace('_', " "),
-        None => String::new(),
-    }
+    /// `--markdown FILE`: the summary as Markdown there too.
+    pub markdown: Option<PathBuf>,
+    /// Terraform plan arguments after `--`.
+    pub plan_args: Vec<String>,
 }
 
 /// One env of the infra repo and where the xtask keeps its plan for it.
@@ -553,7 +357,15 @@ fn ensure_init(t: &Target, tf: &Terraform) -> Result<()> {
 }
 
 /// build → check → init → plan → summary; the saved plan and its manifest are left for apply.
-fn make_plan(t: &Target, opts: &Options) -> Result<(Summary, Terraform)> {
+/// `plan_args` go to terraform plan; `prepare` builds and checks first (a later stage of a
+/// deploy has done so already).
+fn make_plan(
+    t: &Target,
+    opts: &Options,
+    plan_args: &[String],
+    prepare: bool,
+) -> Result<(Summary, Terraform)> {
+    check_plan_args(plan_args)?;
     let cwd = std::env::current_dir().context("cannot read the working directory")?;
     let vars = VarFiles::resolve(
         &t.dir,
@@ -563,8 +375,10 @@ fn make_plan(t: &Target, opts: &Options) -> Result<(Summary, Terraform)> {
         &cwd,
     )?;
     let tf = locate(t, opts, &vars)?;
-    build_first(t, opts)?;
-    preflight_check(t.cfg, &t.infra, &t.env)?;
+    if prepare {
+        build_first(t, opts)?;
+        preflight_check(t.cfg, &t.infra, &t.env)?;
+    }
     t.state_dir()?;
     ensure_init(t, &tf)?;
 
@@ -585,6 +399,7 @@ fn make_plan(t: &Target, opts: &Options) -> Result<(Summary, Terraform)> {
         var_files: vars.passed.clone(),
         out: plan_file.clone(),
         lock_timeout: opts.lock_timeout.clone(),
+        extra: plan_args.to_vec(),
     });
     let code = match tf.stream(&cmd, "plan", &Activity::new("plan", None), &[0, 2]) {
         Ok(code) => code,
@@ -597,6 +412,8 @@ fn make_plan(t: &Target, opts: &Options) -> Result<(Summary, Terraform)> {
     let mut summary = Summary::from_plan(&json, &t.env, code == 2);
     summary.var_files = names;
     summary.plan_file = t.show(&plan_file);
+    summary.plan_args = plan_args.to_vec();
+    summary.group_routes(&route_owners(t.cfg));
     let manifest = Manifest {
         format: MANIFEST_FORMAT,
         plan_sha256: sha256_file(&plan_file)?,
@@ -608,6 +425,67 @@ fn make_plan(t: &Target, opts: &Options) -> Result<(Summary, Terraform)> {
     };
     write_atomic(&t.manifest_file(), &serde_json::to_vec_pretty(&manifest)?)?;
     Ok((summary, tf))
+}
+
+/// Terraform plan arguments the xtask takes after `--`, refused when they would break what
+/// plan and apply promise: one saved plan, from the var files it names, never a prompt.
+fn check_plan_args(args: &[String]) -> Result<()> {
+    for arg in args {
+        let flag = arg.split('=').next().unwrap_or(arg).trim_start_matches('-');
+        let why = match flag {
+            "out" => "the xtask saves the plan itself, where apply finds it",
+            "detailed-exitcode" => "the xtask always passes it: its exit code 2 means changes",
+            "var-file" => "use --var-file before `--`, so the file is recorded and masked",
+            "var" => "a value on the command line shows in `ps` and logs; put it in a var file",
+            "input" => "the xtask never lets terraform prompt",
+            "lock-timeout" => "use --lock-timeout",
+            "json" | "state" | "state-out" | "backup" | "chdir" => {
+                "the xtask reads terraform's output and state itself"
+            }
+            _ => continue,
+        };
+        bail!("`{arg}` cannot be passed to terraform plan through the xtask: {why}");
+    }
+    Ok(())
+}
+
+/// Which stack module declares each route key, from the modules' `api_routes` outputs.
+fn route_owners(cfg: &Config) -> BTreeMap<String, String> {
+    let mut owners = BTreeMap::new();
+    let modules = std::fs::read_dir(cfg.stack.join("packages"))
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().starts_with("module-"));
+    for m in modules {
+        let (files, _) = crate::tf::parse_dir(&m.path().join("infrastructure"));
+        for key in crate::tf::api_route_keys(&files) {
+            owners.insert(key, m.file_name().to_string_lossy().into_owned());
+        }
+    }
+    owners
+}
+
+/// `--markdown FILE`, and the job summary of a GitHub Actions run (`GITHUB_STEP_SUMMARY`).
+fn write_markdown(summary: &Summary, opts: &Options) -> Result<()> {
+    let md = summary.markdown();
+    if let Some(file) = &opts.markdown {
+        std::fs::write(file, &md).with_context(|| format!("cannot write {}", file.display()))?;
+    }
+    if let Some(step) = std::env::var_os("GITHUB_STEP_SUMMARY").filter(|p| !p.is_empty()) {
+        let mut f = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&step)
+            .with_context(|| {
+                format!(
+                    "cannot append to GITHUB_STEP_SUMMARY ({})",
+                    step.to_string_lossy()
+                )
+            })?;
+        f.write_all(format!("{md}\n").as_bytes())?;
+    }
+    Ok(())
 }
 
 /// A required variable with no value (F16) says where values go.
@@ -642,7 +520,8 @@ fn unset_variable_hint(t: &Target, e: anyhow::Error) -> anyhow::Error {
 pub fn plan(cfg: &Config, infra: Option<&Path>, opts: &Options) -> Result<bool> {
     let t = Target::new(cfg, infra, &opts.env)?;
     let _lock = t.lock()?;
-    let (summary, _) = make_plan(&t, opts)?;
+    let (summary, _) = make_plan(&t, opts, &opts.plan_args, true)?;
+    write_markdown(&summary, opts)?;
     if opts.json {
         print_json(&summary)?;
     } else {
@@ -859,17 +738,49 @@ pub fn apply(cfg: &Config, infra: Option<&Path>, opts: &Options) -> Result<()> {
     Ok(())
 }
 
-/// `cargo xtask deploy`: build → check → plan → apply → verify.
+/// `cargo xtask deploy`: build → check → plan → apply → verify. With `[terraform] stages`
+/// for the env, each stage is planned with `-target`s and applied first, then the whole env;
+/// every plan goes through the same stale check, and verify runs once at the end.
 pub fn deploy(cfg: &Config, infra: Option<&Path>, opts: &Options) -> Result<()> {
     let t = Target::new(cfg, infra, &opts.env)?;
     let _lock = t.lock()?;
-    let (planned, tf) = make_plan(&t, opts)?;
-    if !opts.json {
-        print_human(&t, &planned, false)?;
+    let stages = cfg.terraform.stages(&opts.env);
+    if !stages.is_empty() && !opts.plan_args.is_empty() {
+        bail!(
+            "deploy -- {} and [terraform] stages for env {} do not mix: deploy the stages, \
+             or plan and apply the targeted change with `cargo xtask plan -- …`",
+            opts.plan_args.join(" "),
+            opts.env
+        );
     }
-    // Checked again: nothing may have changed while terraform planned.
-    let manifest = saved_plan(&t, &opts.aws)?;
-    let summary = apply_saved(&t, opts, &manifest, Some(tf))?;
+    let total = stages.len() + 1;
+    let mut plans: Vec<Vec<String>> = stages
+        .iter()
+        .map(|stage| stage.iter().map(|a| format!("-target={a}")).collect())
+        .collect();
+    plans.push(opts.plan_args.clone());
+    let mut summary = Summary::default();
+    for (i, plan_args) in plans.iter().enumerate() {
+        if total > 1 {
+            ui::step(&format!(
+                "stage {}/{total}: {}",
+                i + 1,
+                if i + 1 == total {
+                    "the whole env".to_string()
+                } else {
+                    stages[i].join(", ")
+                }
+            ));
+        }
+        let (planned, tf) = make_plan(&t, opts, plan_args, i == 0)?;
+        write_markdown(&planned, opts)?;
+        if !opts.json {
+            print_human(&t, &planned, false)?;
+        }
+        // Checked again: nothing may have changed while terraform planned.
+        let manifest = saved_plan(&t, &opts.aws)?;
+        summary = apply_saved(&t, opts, &manifest, Some(tf))?;
+    }
     let report = post_deploy_verify(cfg, &t.infra, opts);
     // Printed whatever verify found: CI must learn what was applied even when it then fails.
     if opts.json {
@@ -889,58 +800,17 @@ fn print_json(s: &Summary) -> Result<()> {
 
 /// The summary on stdout, deletes and replaces in red; `apply_hint` after `plan` only.
 fn print_human(t: &Target, s: &Summary, apply_hint: bool) -> Result<()> {
-    if !s.changes {
-        return ui::out(&format!(
-            "plan {}: no changes; the infrastructure matches the configuration\n",
-            s.env
-        ));
-    }
-    let mut out = format!(
-        "plan {}: {} to create, {} to update, {} to replace, {} to delete\n",
-        s.env, s.create, s.update, s.replace, s.delete
-    );
-    let sections = [
-        ("Lambda functions with new code", &s.functions_with_new_code),
-        ("layers republished", &s.layers_republished),
-        ("routes added", &s.routes_added),
-        ("routes removed", &s.routes_removed),
-        ("outputs changed", &s.outputs_changed),
-    ];
-    for (title, items) in sections.into_iter().filter(|(_, i)| !i.is_empty()) {
-        out.push_str(&format!("{title} ({}):\n", items.len()));
-        for i in items {
-            out.push_str(&format!("  {i}\n"));
-        }
-    }
-    if !s.destructive.is_empty() {
-        let title = format!("deletes and replacements ({}):", s.destructive.len());
-        out.push_str(&format!("{}\n", style(title).red().bold()));
-        for d in &s.destructive {
-            let reason = if d.reason.is_empty() {
-                String::new()
-            } else {
-                format!(" ({})", d.reason)
-            };
-            let line = format!("{:<8} {}{reason}", d.action, d.address);
-            out.push_str(&format!("  {}\n", style(line).red()));
-        }
-    }
-    if apply_hint {
-        let apply = if t.env == "dev" {
-            "cargo xtask apply".to_string()
-        } else {
-            format!("cargo xtask apply --env {}", t.env)
-        };
-        out.push_str(&format!(
-            "saved plan: {}; apply it with `{apply}`\n",
-            s.plan_file
-        ));
-    }
-    ui::out(&out)
+    let apply = if t.env == "dev" {
+        "cargo xtask apply".to_string()
+    } else {
+        format!("cargo xtask apply --env {}", t.env)
+    };
+    ui::out(&s.human(apply_hint.then_some(apply.as_str())))
 }
 
 #[cfg(test)]
 mod tests {
+    use super::summary::Destructive;
     use super::*;
     use crate::terraform::Secrets;
     use serde_json::json;
@@ -1113,5 +983,32 @@ mod tests {
         r["change"]["after_unknown"] = json!({"source_code_hash": true});
         let s = Summary::from_plan(&json!({"resource_changes": [r]}), "dev", true);
         assert_eq!(s.functions_with_new_code, ["f"]);
+    }
+
+    #[test]
+    fn plan_args_that_break_the_contract_are_refused_with_the_reason() {
+        for (arg, why) in [
+            ("-out=x.tfplan", "saves the plan itself"),
+            ("-detailed-exitcode", "exit code 2"),
+            ("-var-file=prod.tfvars", "use --var-file"),
+            ("-var=token=abc", "shows in `ps`"),
+            ("-input=true", "never lets terraform prompt"),
+        ] {
+            let e = check_plan_args(&["-target=module.a".into(), arg.into()]).unwrap_err();
+            let e = format!("{e:#}");
+            assert!(
+                e.contains(&format!("`{arg}` cannot be passed")) && e.contains(why),
+                "{e}"
+            );
+        }
+        let ok: Vec<String> = [
+            "-target=module.a",
+            "-replace=aws_x.y",
+            "-refresh-only",
+            "-destroy",
+        ]
+        .map(String::from)
+        .to_vec();
+        check_plan_args(&ok).unwrap();
     }
 }

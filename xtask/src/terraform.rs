@@ -404,6 +404,8 @@ pub struct PlanOpts {
     pub out: PathBuf,
     /// How long to wait for the state lock (`-lock-timeout`).
     pub lock_timeout: String,
+    /// The user's own plan arguments (`-target=…`), already checked by the caller.
+    pub extra: Vec<String>,
 }
 
 /// What `show -json` reads.
@@ -574,7 +576,7 @@ impl Terraform {
         for f in &opts.var_files {
             cmd = cmd.arg(format!("-var-file={}", self.path_arg(f)));
         }
-        cmd
+        cmd.args(opts.extra.iter().cloned())
     }
 
     /// Applies a saved plan: terraform asks nothing, the plan is the approval.
@@ -890,6 +892,7 @@ mod tests {
             ],
             out: PathBuf::from("/i/envs/dev/.xtask/dev.tfplan"),
             lock_timeout: "2m".into(),
+            extra: vec!["-target=module.a".into()],
         });
         assert_eq!(
             args(&cmd),
@@ -902,6 +905,7 @@ mod tests {
                 "-out=.xtask/dev.tfplan",
                 "-var-file=local-secrets.tfvars",
                 "-var-file=/elsewhere/x.tfvars",
+                "-target=module.a",
             ]
         );
         let env: Vec<(String, String)> = cmd
@@ -1015,6 +1019,7 @@ mod tests {
             var_files: vec![],
             out: env_dir.join("p"),
             lock_timeout: "1m".into(),
+            extra: vec![],
         });
         let err = t
             .stream(&plan, "plan", &Activity::new("plan", None), &[0, 2])

@@ -3,7 +3,7 @@
 
 use std::path::{Component, Path, PathBuf};
 
-use hcl_edit::expr::{Expression, Traversal, TraversalOperator};
+use hcl_edit::expr::{Expression, ObjectKey, Traversal, TraversalOperator};
 use hcl_edit::structure::{Block, Body};
 use hcl_edit::template::Element;
 use hcl_edit::visit::{self, Visit};
@@ -178,6 +178,63 @@ pub fn template_text(expr: &Expression) -> Option<String> {
         }
     }
     Some(out)
+}
+
+/// The items of a list expression: a literal list, `concat(…)` of lists, or a `local.*`
+/// holding one. `None` when the list is built any other way.
+pub fn list_items<'a>(expr: &'a Expression, files: &'a [TfFile]) -> Option<Vec<&'a Expression>> {
+    match expr {
+        Expression::Array(items) => Some(items.iter().collect()),
+        Expression::Parenthesis(p) => list_items(p.inner(), files),
+        e => {
+            if let Some(("concat", args)) = func_call(e) {
+                let mut out = Vec::new();
+                for a in args {
+                    out.extend(list_items(a, files)?);
+                }
+                return Some(out);
+            }
+            let name = traversal_path(e)?
+                .strip_prefix("local.")
+                .filter(|n| !n.contains(['.', '[']))?
+                .to_string();
+            list_items(local(files, &name)?, files)
+        }
+    }
+}
+
+/// The route keys (`GET /orgs/{orgId}`) a module's `api_routes` output declares with literal
+/// `method` and `path`; routes built any other way are left out.
+pub fn api_route_keys(files: &[TfFile]) -> Vec<String> {
+    let output = files.iter().find_map(|f| {
+        f.labeled("output")
+            .find(|(n, _)| *n == "api_routes")
+            .map(|(_, b)| b)
+    });
+    let Some(items) = output
+        .and_then(|b| attr(&b.body, "value"))
+        .and_then(|v| list_items(v, files))
+    else {
+        return Vec::new();
+    };
+    items
+        .into_iter()
+        .filter_map(|item| {
+            let Expression::Object(obj) = item else {
+                return None;
+            };
+            let field = |name: &str| {
+                obj.iter().find_map(|(k, v)| {
+                    let key = match k {
+                        ObjectKey::Ident(id) => id.as_str(),
+                        ObjectKey::Expression(e) => e.as_str()?,
+                    };
+                    (key == name).then(|| template_text(v.expr())).flatten()
+                })
+            };
+            Some(format!("{} {}", field("method")?, field("path")?))
+        })
+        .collect()
 }
 
 /// The expression of `local.<name>`, from any `locals` block of a module's files.
