@@ -1,5 +1,7 @@
 //! `cargo xtask check`: the demo is clean, and each broken variant yields exactly its finding.
 
+mod adopt;
+
 use std::path::Path;
 
 use crate::common::*;

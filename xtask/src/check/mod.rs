@@ -45,6 +45,9 @@
 //! | `F17-param-name` | warning | the same path position is a parameter with different names |
 //! | `F18-unresolved-import` | error | a function or layer imports a module nothing provides |
 //! | `F18-optional-import` | warning | the same, for an import guarded by `except ImportError` |
+//! | `XT-unknown-code` | error | `[check] severity` in xtask.toml names a code not in this table |
+//! | `XT-waiver-no-reason` | error | a waiver (`[[check.allow]]` or inline) gives no reason, so it waives nothing |
+//! | `XT-unused-waiver` | warning | a waiver matches no finding |
 //!
 //! F18 resolves each top-level module a function's (or layer's) `.py` files import against: the
 //! Python 3.13 standard library; what the Lambda runtime ships and AWS documents (boto3 and its
@@ -65,19 +68,20 @@ mod python;
 mod routes;
 mod runtime;
 mod variables;
+mod waivers;
 mod zips;
 
 use std::path::{Path, PathBuf};
 
 use anyhow::Result;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::config::Config;
 use crate::discover;
 use crate::tf::{self, TfFile};
 use routes::ModuleRoutes;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
     Error,
@@ -96,6 +100,10 @@ pub struct Finding {
     pub line: usize,
     pub message: String,
     pub fix: String,
+    /// Accepted by a waiver (`[[check.allow]]` or an inline comment): listed, never counted.
+    pub waived: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
 }
 
 pub fn run(cfg: &Config, infra: Option<&Path>, env: &str) -> Result<Vec<Finding>> {
@@ -118,6 +126,7 @@ pub fn run(cfg: &Config, infra: Option<&Path>, env: &str) -> Result<Vec<Finding>
     c.timeouts(&modules, &routes);
     c.handlers(&found);
     c.sources(&found, &code);
+    c.waivers(&found, env.as_ref());
     let mut findings = c.findings;
     findings.sort_by(|a, b| {
         (&a.file, a.line, a.code, &a.message).cmp(&(&b.file, b.line, b.code, &b.message))
@@ -125,9 +134,11 @@ pub fn run(cfg: &Config, infra: Option<&Path>, env: &str) -> Result<Vec<Finding>
     Ok(findings)
 }
 
-/// No error among the findings: warnings alone pass.
+/// No error among the findings that are not waived: warnings alone pass.
 pub fn passed(findings: &[Finding]) -> bool {
-    !findings.iter().any(|f| f.severity == Severity::Error)
+    !findings
+        .iter()
+        .any(|f| f.severity == Severity::Error && !f.waived)
 }
 
 struct Checker<'a> {
@@ -202,6 +213,8 @@ impl Checker<'_> {
             line,
             message,
             fix,
+            waived: false,
+            reason: None,
         });
     }
 
