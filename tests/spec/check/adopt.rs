@@ -5,7 +5,109 @@
 
 use crate::common::*;
 
-use super::{edit, remove_block};
+use super::{check, edit, remove_block};
+
+const WS: &str = "packages/module-ws";
+const WS_MAIN: &str = "packages/module-ws/infrastructure/main.tf";
+
+/// Adds `module-ws` to the demo, with its runtime in `local.lambda_runtime` (`python3.11`), and
+/// calls it from the env without `module_name`, as the real env does.
+fn ws_module(d: &Demo) {
+    for f in ["connect", "message", "disconnect"] {
+        d.write(
+            &format!("{WS}/backend/lambdas/{f}/lambda_function.py"),
+            "import ws_common\nimport org_common\n\n\ndef lambda_handler(event, context):\n    \
+             return ws_common.ok()\n",
+        );
+    }
+    d.write(
+        &format!("{WS}/backend/layers/ws_common/python/ws_common/__init__.py"),
+        "def ok():\n    return {\"statusCode\": 200}\n",
+    );
+    d.write(
+        &format!("{WS}/backend/layers/ws_extra/python/ws_extra/__init__.py"),
+        "X = 1\n",
+    );
+    let function = |name: &str, zip: &str| {
+        format!(
+            r#"
+resource "aws_lambda_function" "{name}" {{
+  function_name    = "${{var.project_name}}-${{var.environment}}-ws-{zip}"
+  filename         = "${{local.build_dir}}/{zip}.zip"
+  source_code_hash = filebase64sha256("${{local.build_dir}}/{zip}.zip")
+  runtime          = local.lambda_runtime
+  handler          = "lambda_function.lambda_handler"
+  role             = var.role_arn
+  layers           = [var.org_common_layer_arn, aws_lambda_layer_version.ws_common.arn]
+}}
+"#
+        )
+    };
+    let layer = |name: &str, zip: &str| {
+        format!(
+            r#"
+resource "aws_lambda_layer_version" "{name}" {{
+  layer_name          = "${{var.project_name}}-${{var.environment}}-{zip}"
+  filename            = "${{local.build_dir}}/{zip}-layer.zip"
+  source_code_hash    = filebase64sha256("${{local.build_dir}}/{zip}-layer.zip")
+  compatible_runtimes = [local.lambda_runtime]
+}}
+"#
+        )
+    };
+    d.write(
+        WS_MAIN,
+        &format!(
+            "locals {{\n  build_dir      = \"${{path.module}}/../backend/.build\"\n  \
+             lambda_runtime = \"python3.11\"\n}}\n{}{}{}{}{}",
+            layer("ws_common", "ws_common"),
+            layer("ws_extra", "ws_extra"),
+            function("connect", "connect"),
+            function("message", "message"),
+            function("disconnect", "disconnect"),
+        ),
+    );
+    d.write(
+        &format!("{WS}/infrastructure/variables.tf"),
+        &[
+            "project_name",
+            "environment",
+            "aws_region",
+            "supabase_secret_arn",
+            "log_level",
+            "common_tags",
+            "org_common_layer_arn",
+            "role_arn",
+        ]
+        .map(|v| format!("variable \"{v}\" {{\n  type = any\n}}\n"))
+        .join("\n"),
+    );
+    d.write(
+        &format!("{WS}/infrastructure/outputs.tf"),
+        "output \"api_routes\" {\n  value = [\n    { method = \"GET\", path = \"/ws\", \
+         integration = aws_lambda_function.connect.invoke_arn, public = false },\n  ]\n}\n",
+    );
+    d.write(
+        &format!("{WS}/infrastructure/versions.tf"),
+        "terraform {\n  required_version = \">= 1.5\"\n}\n",
+    );
+    edit(
+        &d.infra.join("envs/dev/main.tf"),
+        "# API Gateway authorizer",
+        "module \"module_ws\" {\n  source = \"../../../demo-stack/packages/module-ws/infrastructure\"\n\n  \
+         project_name         = var.project_name\n  environment          = \"dev\"\n  \
+         aws_region           = var.aws_region\n  \
+         supabase_secret_arn  = aws_secretsmanager_secret.supabase.arn\n  \
+         log_level            = var.log_level\n  common_tags          = var.common_tags\n  \
+         org_common_layer_arn = module.module_access.org_common_layer_arn\n  \
+         role_arn             = aws_iam_role.authorizer.arn\n}\n\n# API Gateway authorizer",
+    );
+    edit(
+        &d.infra.join("envs/dev/main.tf"),
+        "    module.module_mgmt.api_routes,\n",
+        "    module.module_mgmt.api_routes,\n    module.module_ws.api_routes,\n",
+    );
+}
 
 /// `check --json`: the exit code and each finding as `severity[code] file:line: message`, a
 /// waived one as `waived[code] file:line: reason`.
@@ -204,5 +306,53 @@ fn severity_demotes_or_promotes_a_code() {
         list.last().unwrap(),
         "error[XT-unknown-code] demo-stack/xtask.toml:0: [check] severity names \"F99-nope\", \
          which is not a check code"
+    );
+}
+
+#[test]
+fn a_runtime_in_a_local_is_one_finding_at_the_local_naming_its_users() {
+    let d = Demo::new();
+    ws_module(&d);
+    let (code, list) = check(&d, &[]);
+    assert_eq!(code, 1);
+    let f4: Vec<&String> = list.iter().filter(|f| f.contains("[F4-runtime]")).collect();
+    assert_eq!(
+        f4,
+        [
+            "error[F4-runtime] demo-stack/packages/module-ws/infrastructure/main.tf:3: \
+             local.lambda_runtime is \"python3.11\" but the build targets python3.13; it sets \
+             the runtime of aws_lambda_function.connect, aws_lambda_function.message, \
+             aws_lambda_function.disconnect, aws_lambda_layer_version.ws_common \
+             (compatible_runtimes), aws_lambda_layer_version.ws_extra (compatible_runtimes)"
+        ]
+    );
+    // Literal runtimes are still reported where they are written.
+    edit(
+        &d.path(WS_MAIN),
+        "compatible_runtimes = [local.lambda_runtime]",
+        "compatible_runtimes = [\"python3.12\", local.lambda_runtime]",
+    );
+    let (_, list) = check(&d, &[]);
+    assert!(
+        list.iter().any(|f| f
+            == "error[F4-runtime] demo-stack/packages/module-ws/infrastructure/main.tf:10: \
+                aws_lambda_layer_version.ws_common is marked compatible with python3.12 but the \
+                build targets python3.13"),
+        "{list:#?}"
+    );
+}
+
+#[test]
+fn python_in_xtask_toml_is_a_runtime_lambda_offers() {
+    let d = Demo::new();
+    d.config("python = \"3.99\"");
+    let out = d.xtask(&["check"]).fails();
+    assert!(
+        out.stderr.contains(
+            "python = \"3.99\" is not a Python version Lambda offers; use one of \
+             \"3.10\", \"3.11\", \"3.12\", \"3.13\", \"3.14\""
+        ),
+        "{}",
+        out.stderr
     );
 }

@@ -1,9 +1,8 @@
 //! F4 runtimes and F17 the integration timeout.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use hcl_edit::expr::Expression;
-use hcl_edit::structure::Block;
 
 use super::routes::ModuleRoutes;
 use super::{Checker, ModuleTf, Scope};
@@ -12,64 +11,100 @@ use crate::tf::{self, TfFile};
 const MAX_INTEGRATION_TIMEOUT: f64 = 30.0;
 
 impl Checker<'_> {
-    /// F4 for every function and layer.
+    /// F4 for every function and layer. A wrong runtime held in a local is one edit, so it is
+    /// one finding at the local, naming every resource that uses it.
     pub(super) fn runtimes(&mut self, scopes: &[(&str, Scope)]) {
+        let want = self.cfg.runtime();
         for (_, scope) in scopes {
+            // Local name → the resources whose runtime it sets, in source order.
+            let mut via_local: BTreeMap<String, Vec<String>> = BTreeMap::new();
             for f in scope.files {
-                for kind in ["aws_lambda_function", "aws_lambda_layer_version"] {
-                    for (name, block) in f.resources(kind) {
-                        self.runtime(scope, f, block, &format!("{kind}.{name}"), kind);
+                for (name, block) in f.resources("aws_lambda_function") {
+                    let addr = format!("aws_lambda_function.{name}");
+                    let Some(e) = tf::attr(&block.body, "runtime") else {
+                        if tf::attr(&block.body, "image_uri").is_none() {
+                            self.error(
+                                "F4-runtime",
+                                &f.path,
+                                f.line_of(block),
+                                format!("{addr} sets no runtime"),
+                                format!("add runtime = \"{want}\""),
+                            );
+                        }
+                        continue;
+                    };
+                    match tf::resolve_text(e, scope.files, scope.dir) {
+                        Some(r) if r != want => match runtime_local(e) {
+                            Some(local) => via_local.entry(local).or_default().push(addr),
+                            None => self.error(
+                                "F4-runtime",
+                                &f.path,
+                                f.line_of(e),
+                                format!("{addr} has runtime \"{r}\" but the build targets {want}"),
+                                format!(
+                                    "set it to \"{want}\", the version the build installs \
+                                     dependencies for (python in xtask.toml)"
+                                ),
+                            ),
+                        },
+                        _ => {}
+                    }
+                }
+                for (name, block) in f.resources("aws_lambda_layer_version") {
+                    let Some(Expression::Array(rs)) = tf::attr(&block.body, "compatible_runtimes")
+                    else {
+                        continue;
+                    };
+                    let addr = format!("aws_lambda_layer_version.{name}");
+                    let mut wrong = Vec::new();
+                    for r in rs.iter() {
+                        match tf::resolve_text(r, scope.files, scope.dir) {
+                            Some(text) if text != want => match runtime_local(r) {
+                                Some(local) => via_local
+                                    .entry(local)
+                                    .or_default()
+                                    .push(format!("{addr} (compatible_runtimes)")),
+                                None => wrong.push(text),
+                            },
+                            _ => {}
+                        }
+                    }
+                    if !wrong.is_empty() {
+                        self.error(
+                            "F4-runtime",
+                            &f.path,
+                            f.line_of(rs),
+                            format!(
+                                "{addr} is marked compatible with {} but the build targets \
+                                 {want}",
+                                wrong.join(", ")
+                            ),
+                            format!(
+                                "set compatible_runtimes = [\"{want}\"]: its packages are built \
+                                 for {want} only"
+                            ),
+                        );
                     }
                 }
             }
-        }
-    }
-
-    fn runtime(&mut self, scope: &Scope, f: &TfFile, block: &Block, addr: &str, kind: &str) {
-        let want = self.cfg.runtime();
-        let fix = format!(
-            "set it to \"{want}\", the version the build installs dependencies for \
-             (python in xtask.toml)"
-        );
-        if kind == "aws_lambda_function" {
-            match tf::attr(&block.body, "runtime") {
-                None if tf::attr(&block.body, "image_uri").is_none() => self.error(
-                    "F4-runtime",
-                    &f.path,
-                    f.line_of(block),
-                    format!("{addr} sets no runtime"),
-                    format!("add runtime = \"{want}\""),
-                ),
-                Some(e) => match tf::resolve_text(e, scope.files, scope.dir) {
-                    Some(r) if r != want => self.error(
-                        "F4-runtime",
-                        &f.path,
-                        f.line_of(e),
-                        format!("{addr} has runtime \"{r}\" but the build targets {want}"),
-                        fix,
-                    ),
-                    _ => {}
-                },
-                None => {}
-            }
-        } else if let Some(Expression::Array(rs)) = tf::attr(&block.body, "compatible_runtimes") {
-            let wrong: Vec<&str> = rs
-                .iter()
-                .filter_map(|r| r.as_str())
-                .filter(|r| *r != want)
-                .collect();
-            if !wrong.is_empty() {
+            for (local, users) in via_local {
+                let Some((f, value)) = local_definition(scope.files, &local) else {
+                    continue;
+                };
+                let r = tf::resolve_text(value, scope.files, scope.dir).unwrap_or_default();
                 self.error(
                     "F4-runtime",
                     &f.path,
-                    f.line_of(rs),
+                    f.line_of(value),
                     format!(
-                        "{addr} is marked compatible with {} but the build targets {want}",
-                        wrong.join(", ")
+                        "local.{local} is \"{r}\" but the build targets {want}; it sets the \
+                         runtime of {}",
+                        users.join(", ")
                     ),
                     format!(
-                        "set compatible_runtimes = [\"{want}\"]: its packages are built for \
-                         {want} only"
+                        "set {local} = \"{want}\" in this locals block (one edit for all {} \
+                         uses; python in xtask.toml is the version the build installs for)",
+                        users.len()
                     ),
                 );
             }
@@ -113,4 +148,21 @@ impl Checker<'_> {
             }
         }
     }
+}
+
+/// `NAME` when a runtime is written `local.NAME`.
+fn runtime_local(expr: &Expression) -> Option<String> {
+    let path = tf::traversal_path(expr)?;
+    let name = path.strip_prefix("local.")?;
+    (!name.contains(['.', '['])).then(|| name.to_string())
+}
+
+/// The file and value of `locals { NAME = … }`.
+fn local_definition<'a>(files: &'a [TfFile], name: &str) -> Option<(&'a TfFile, &'a Expression)> {
+    files.iter().find_map(|f| {
+        f.body
+            .get_blocks("locals")
+            .find_map(|b| tf::attr(&b.body, name))
+            .map(|e| (f, e))
+    })
 }
