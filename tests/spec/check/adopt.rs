@@ -356,3 +356,136 @@ fn python_in_xtask_toml_is_a_runtime_lambda_offers() {
         out.stderr
     );
 }
+
+#[test]
+fn module_variables_follow_what_the_env_passes() {
+    let d = Demo::new();
+    ws_module(&d);
+    // The env passes module_name to module-ai and not to module-ws, which does not declare it.
+    let (_, list) = check(&d, &[]);
+    assert!(
+        !list.iter().any(|f| f.contains("F11-missing-variable")),
+        "{list:#?}"
+    );
+    // What the env does pass must be declared.
+    edit(
+        &d.infra.join("envs/dev/main.tf"),
+        "  role_arn             = aws_iam_role.authorizer.arn\n",
+        "  role_arn             = aws_iam_role.authorizer.arn\n  module_name          = \"ws\"\n",
+    );
+    let (_, list) = check(&d, &[]);
+    assert!(
+        list.iter()
+            .any(|f| f.starts_with("error[F16-unknown-module-argument]")
+                && f.ends_with(
+                    "module \"module_ws\" sets module_name, which module-ws does not declare"
+                )),
+        "{list:#?}"
+    );
+}
+
+#[test]
+fn import_names_come_from_wheels_at_hand_and_otherwise_the_finding_is_uncertain() {
+    let d = Demo::new();
+    Wheelhouse::new(&d.tmp.path().join("wheelhouse")).wheel(
+        "python_docx",
+        "1.1.2",
+        "py3-none-any",
+        &[("docx/__init__.py", "")],
+        &[],
+    );
+    let dir = "packages/module-ai/backend/lambdas/provider";
+    d.write(
+        &format!("{dir}/requirements.txt"),
+        "python-docx==1.1.2\nPyPDF2==3.0.1\n",
+    );
+    let handler = format!("{dir}/lambda_function.py");
+    let text = d.read(&handler);
+    d.write(&handler, &format!("import docx\nimport PyPDF2\n{text}"));
+    let (code, list) = check(&d, &[]);
+    assert_eq!(
+        (code, list),
+        (
+            0,
+            vec!["warning[F18-uncertain-import] \
+                  demo-stack/packages/module-ai/backend/lambdas/provider/lambda_function.py:2: \
+                  imports PyPDF2, which no layer attached to aws_lambda_function.provider \
+                  provides (nor the standard library, the Lambda runtime, the function's files \
+                  or its requirements); uncertain: nothing is installed for the requirements \
+                  (the build failed or has not run) and the import names of PyPDF2 are not \
+                  known"
+                .into()]
+        )
+    );
+}
+
+#[test]
+fn imports_under_if_not_type_checking_and_in_match_cases_are_read() {
+    let d = Demo::new();
+    let handler = "packages/module-ai/backend/lambdas/provider/lambda_function.py";
+    let text = d.read(handler);
+    let n = text.lines().count();
+    d.write(
+        handler,
+        &format!(
+            "{text}\nfrom typing import TYPE_CHECKING\n\nif not TYPE_CHECKING:\n    import \
+             vertexai\n\n\ndef pick(kind):\n    match kind:\n        case \"pdf\": import \
+             PyPDF2\n        case _:\n            return None\n"
+        ),
+    );
+    let (code, list) = check(&d, &[]);
+    assert_eq!(code, 1);
+    let at = |line: usize, m: &str| {
+        format!(
+            "error[F18-unresolved-import] \
+             demo-stack/packages/module-ai/backend/lambdas/provider/lambda_function.py:{line}: \
+             imports {m}, which no layer attached to aws_lambda_function.provider provides (nor \
+             the standard library, the Lambda runtime, the function's files or its requirements)"
+        )
+    };
+    assert_eq!(list, [at(n + 5, "vertexai"), at(n + 10, "PyPDF2")]);
+}
+
+#[test]
+fn a_filename_from_for_each_leaves_only_its_own_zips_unchecked() {
+    let d = Demo::new();
+    ws_module(&d);
+    let main = d.read(WS_MAIN);
+    let start = main.find("\nresource \"aws_lambda_function\"").unwrap();
+    d.write(
+        WS_MAIN,
+        &format!(
+            "{}\nresource \"aws_lambda_function\" \"handlers\" {{\n  for_each         = \
+             toset([\"connect\", \"message\", \"disconnect\"])\n  function_name    = \
+             each.key\n  filename         = \"${{local.build_dir}}/${{each.key}}.zip\"\n  \
+             source_code_hash = filebase64sha256(\"${{local.build_dir}}/${{each.key}}.zip\")\n  \
+             runtime          = \"python3.13\"\n  handler          = \
+             \"lambda_function.lambda_handler\"\n  role             = var.role_arn\n}}\n",
+            &main[..start],
+        ),
+    );
+    // Nothing reads the ws_common layer any more: that much is certain.
+    remove_block(
+        &d.path(WS_MAIN),
+        "resource \"aws_lambda_layer_version\" \"ws_common\"",
+    );
+    edit(
+        &d.path(&format!("{WS}/infrastructure/outputs.tf")),
+        "aws_lambda_function.connect.invoke_arn",
+        "aws_lambda_function.handlers[\"connect\"].invoke_arn",
+    );
+    let (_, list) = check(&d, &[]);
+    let f14: Vec<&String> = list.iter().filter(|f| f.contains("[F14-")).collect();
+    assert_eq!(
+        f14,
+        [
+            "warning[F14-zip-unused] demo-stack/packages/module-ws/backend/layers/ws_common:0: \
+             module-ws/ws_common builds ws_common-layer.zip, which no Terraform resource reads",
+            "warning[F14-zip-unverified] \
+             demo-stack/packages/module-ws/infrastructure/main.tf:17: \
+             aws_lambda_function.handlers reads \"${local.build_dir}/${each.key}.zip\", which \
+             is not known offline, so whether it deploys connect.zip, disconnect.zip, \
+             message.zip is not checked",
+        ]
+    );
+}

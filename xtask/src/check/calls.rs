@@ -1,6 +1,6 @@
 //! F12 and F16: the env's module blocks, its `module_routes`, F17 routes per API.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 
 use hcl_edit::expr::{Expression, TraversalOperator};
@@ -346,6 +346,19 @@ fn relative(from: &Path, to: &Path) -> PathBuf {
         out.push(c);
     }
     out
+}
+
+/// The stack module directories (canonical) the env's module blocks call by local source.
+pub(super) fn called_dirs(env: &Env) -> BTreeSet<PathBuf> {
+    env.files
+        .iter()
+        .flat_map(|f| f.labeled("module"))
+        .filter_map(|(_, b)| b.body.get_attribute("source")?.value.as_str())
+        .filter(|s| s.starts_with("./") || s.starts_with("../"))
+        .map(|s| env.dir.join(s))
+        .filter(|d| d.is_dir())
+        .map(|d| canonical(&d))
+        .collect()
 }
 
 #[cfg(test)]

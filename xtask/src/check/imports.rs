@@ -4,7 +4,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 
 use super::zips::Code;
-use super::{python, Checker, Severity};
+use super::{dists, python, Checker, Severity};
 use crate::build;
 use crate::config::Config;
 use crate::discover::{self, Artifact, Kind};
@@ -41,14 +41,14 @@ impl Checker<'_> {
             };
             let mut p = Provided {
                 names: top_level_names(&own),
-                by_name: false,
+                guessed: BTreeSet::new(),
             };
             if let Some(req) = &a.requirements {
                 let d = deps
                     .entry(req.clone())
                     .or_insert_with(|| requirement_names(cfg, req));
                 p.names.extend(d.names.iter().cloned());
-                p.by_name |= d.by_name;
+                p.guessed.extend(d.guessed.iter().cloned());
             }
             p
         };
@@ -61,7 +61,7 @@ impl Checker<'_> {
         let mut all_layers = Provided::default();
         for p in layers.values() {
             all_layers.names.extend(p.names.iter().cloned());
-            all_layers.by_name |= p.by_name;
+            all_layers.guessed.extend(p.guessed.iter().cloned());
         }
         let mut module_tf = build::ModuleTf::new(self.cfg);
         for a in &found.artifacts {
@@ -71,7 +71,7 @@ impl Checker<'_> {
                     let python = a.src.join("python");
                     let mut allowed = own;
                     allowed.names.extend(all_layers.names.iter().cloned());
-                    allowed.by_name |= all_layers.by_name;
+                    allowed.guessed.extend(all_layers.guessed.iter().cloned());
                     self.imports(&python, &allowed, Whose::Layer, &layers, &a.src);
                 }
                 Kind::Function => {
@@ -88,7 +88,7 @@ impl Checker<'_> {
                             for id in ids {
                                 if let Some(p) = layers.get(id) {
                                     allowed.names.extend(p.names.iter().cloned());
-                                    allowed.by_name |= p.by_name;
+                                    allowed.guessed.extend(p.guessed.iter().cloned());
                                 }
                             }
                             let resource = code.resource_of.get(&a.id()).cloned();
@@ -98,7 +98,7 @@ impl Checker<'_> {
                         }
                         None => {
                             allowed.names.extend(all_layers.names.iter().cloned());
-                            allowed.by_name |= all_layers.by_name;
+                            allowed.guessed.extend(all_layers.guessed.iter().cloned());
                             Whose::UntracedFunction
                         }
                     };
@@ -138,7 +138,7 @@ impl Checker<'_> {
                 };
                 let nor = "(nor the standard library, the Lambda runtime, the function's files or \
                            its requirements)";
-                let message = match &whose {
+                let mut message = match &whose {
                     Whose::Function(resource) => {
                         format!(
                             "imports {m}{guarded}, which no layer attached to {resource} \
@@ -171,13 +171,19 @@ impl Checker<'_> {
                          (helper modules go next to lambda_function.py)"
                     ),
                 };
-                if allowed.by_name {
-                    fix.push_str(
-                        "; requirements were read by name (nothing is installed yet): run cargo \
-                         xtask build first if another package brings it",
+                let (code, severity) = if !allowed.guessed.is_empty() {
+                    // The import names of some requirements are guesses: nothing is certain.
+                    let dists: Vec<&str> = allowed.guessed.iter().map(String::as_str).collect();
+                    message.push_str(&format!(
+                        "; uncertain: nothing is installed for the requirements (the build failed \
+                         or has not run) and the import names of {} are not known",
+                        dists.join(", ")
+                    ));
+                    fix = format!(
+                        "run cargo xtask build, then check again; if the finding stays: {fix}"
                     );
-                }
-                let (code, severity) = if imp.optional {
+                    ("F18-uncertain-import", Severity::Warning)
+                } else if imp.optional {
                     ("F18-optional-import", Severity::Warning)
                 } else {
                     ("F18-unresolved-import", Severity::Error)
@@ -197,11 +203,12 @@ enum Whose {
     Layer,
 }
 
-/// Top-level importable names, and whether any came from requirement names rather than an install.
+/// Top-level importable names, and the distributions whose import names are guesses (nothing
+/// installed, no metadata at hand).
 #[derive(Default)]
 struct Provided {
     names: BTreeSet<String>,
-    by_name: bool,
+    guessed: BTreeSet<String>,
 }
 
 /// Importable top-level names in a directory: packages (any directory, as namespace packages
@@ -234,37 +241,33 @@ fn top_level_names(dir: &Path) -> BTreeSet<String> {
 }
 
 /// What a requirements file provides: the installed tree's names when a build cached it, else
-/// the distribution names normalized to import names.
+/// each distribution's import names from its metadata (`dists`), a well-known rename, or a
+/// guess (the normalized distribution name), which leaves what it provides uncertain.
 fn requirement_names(cfg: &Config, req: &Path) -> Provided {
     if let Some(dir) = build::installed_deps(cfg, req) {
         return Provided {
             names: top_level_names(&dir),
-            by_name: false,
+            guessed: BTreeSet::new(),
         };
     }
     let lines = install::requirement_lines(&std::fs::read_to_string(req).unwrap_or_default());
-    let mut names = BTreeSet::new();
+    let mut p = Provided::default();
     for line in lines.iter().filter(|l| !l.starts_with('-')) {
-        let dist: String = line
+        let written: String = line
             .chars()
             .take_while(|c| c.is_ascii_alphanumeric() || "-_.".contains(*c))
-            .map(|c| {
-                if c == '-' || c == '.' {
-                    '_'
-                } else {
-                    c.to_ascii_lowercase()
-                }
-            })
             .collect();
-        match IMPORT_NAMES.iter().find(|(d, _)| *d == dist) {
-            Some((_, import)) => names.insert(import.to_string()),
-            None => names.insert(dist),
-        };
+        let dist = dists::normalize(&written);
+        if let Some(names) = dists::import_names(cfg, &dist) {
+            p.names.extend(names);
+        } else if let Some((_, import)) = IMPORT_NAMES.iter().find(|(d, _)| *d == dist) {
+            p.names.insert(import.to_string());
+        } else {
+            p.names.insert(dist);
+            p.guessed.insert(written);
+        }
     }
-    Provided {
-        by_name: !names.is_empty(),
-        names,
-    }
+    p
 }
 
 /// The `.py` files under `dir` that ship and run, sorted; tests are left out.
@@ -313,7 +316,10 @@ mod tests {
         .unwrap();
         let cfg = crate::config::load(Some(d.path())).unwrap();
         let p = requirement_names(&cfg, &req);
-        assert!(p.by_name);
+        assert_eq!(
+            p.guessed.into_iter().collect::<Vec<_>>(),
+            ["my.pkg", "requests"]
+        );
         assert_eq!(
             p.names.into_iter().collect::<Vec<_>>(),
             ["dateutil", "my_pkg", "requests"]

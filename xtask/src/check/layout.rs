@@ -7,7 +7,7 @@ use crate::discover::{self, Artifact, Kind};
 use crate::install;
 use crate::tf;
 
-const MODULE_FILES: [&str; 4] = ["main.tf", "variables.tf", "outputs.tf", "versions.tf"];
+const MODULE_FILES: [&str; 3] = ["main.tf", "variables.tf", "outputs.tf"];
 
 impl Checker<'_> {
     /// F11 layout, and each module's Terraform parsed.
@@ -45,6 +45,9 @@ impl Checker<'_> {
                 });
                 continue;
             }
+            let (files, errors) = tf::parse_dir(&infra);
+            let readable = errors.is_empty();
+            self.parse_errors(errors);
             for f in MODULE_FILES {
                 if !infra.join(f).is_file() {
                     let what = match f {
@@ -56,8 +59,7 @@ impl Checker<'_> {
                             "the common module variables (project_name, \
                              environment, …)"
                         }
-                        "outputs.tf" => "the api_routes output",
-                        _ => "terraform { required_providers { aws = … } }",
+                        _ => "the api_routes output",
                     };
                     self.error(
                         "F11-missing-file",
@@ -68,9 +70,25 @@ impl Checker<'_> {
                     );
                 }
             }
-            let (files, errors) = tf::parse_dir(&infra);
-            let readable = errors.is_empty();
-            self.parse_errors(errors);
+            // versions.tf is a convention: a terraform block anywhere does the same job.
+            let pinned = files
+                .iter()
+                .any(|f| f.body.get_blocks("terraform").next().is_some());
+            if !infra.join("versions.tf").is_file() && !pinned && readable {
+                self.warn(
+                    "F11-no-versions",
+                    &infra.join("versions.tf"),
+                    0,
+                    format!(
+                        "{}/infrastructure has no versions.tf and no terraform block: the \
+                         terraform and AWS provider versions it needs are not pinned",
+                        m.name
+                    ),
+                    "add versions.tf with terraform { required_providers { aws = { source = \
+                     \"hashicorp/aws\", version = \"~> 5.0\" } } }"
+                        .into(),
+                );
+            }
             out.push(ModuleTf {
                 name: m.name.clone(),
                 infra,

@@ -12,7 +12,8 @@
 //! | `F10-empty-layer` | error | a layer's `python/` is empty or missing and its requirements list nothing |
 //! | `F11-no-modules` | error | the stack has no `packages/module-*` directory |
 //! | `F11-no-infrastructure` | error | a module has no `infrastructure/` |
-//! | `F11-missing-file` | error | `infrastructure/` lacks `main.tf`, `variables.tf`, `outputs.tf` or `versions.tf` |
+//! | `F11-missing-file` | error | `infrastructure/` lacks `main.tf`, `variables.tf` or `outputs.tf` |
+//! | `F11-no-versions` | warning | `infrastructure/` has no `versions.tf` and no `terraform {}` block anywhere (a convention: Terraform works without it) |
 //! | `F11-no-api-routes` | error | the module does not export `api_routes` |
 //! | `F11-routes-unchecked` | warning | `api_routes`, or one entry, is not a literal route object, so it is not checked |
 //! | `F11-route-method` | error | a route's `method` is missing or not GET, POST, PUT, PATCH, DELETE |
@@ -36,6 +37,7 @@
 //! | `F13-hash-mismatch` | error | `source_code_hash` is missing or is not `filebase64sha256` of the `filename` |
 //! | `F14-zip-not-built` | error | Terraform reads a zip the build does not produce |
 //! | `F14-zip-unused` | warning | the build produces a zip no Terraform resource reads |
+//! | `F14-zip-unverified` | warning | a function's or layer's `filename` is built from `for_each`/`count`, so which of the zips it could name it deploys is not checked |
 //! | `F16-undeclared-variable` | error | `var.<name>` used in a module or the env but not declared there |
 //! | `F16-missing-module-argument` | error | a module block omits a variable the stack module requires (no default) |
 //! | `F16-unknown-module-argument` | error | a module block sets an argument the stack module does not declare |
@@ -44,6 +46,7 @@
 //! | `F17-timeout` | warning | a routed function's `timeout` is over the 30 s integration timeout |
 //! | `F17-param-name` | warning | the same path position is a parameter with different names |
 //! | `F18-unresolved-import` | error | a function or layer imports a module nothing provides |
+//! | `F18-uncertain-import` | warning | the same, when the requirements are not installed (the build failed or has not run) and some of their import names are unknown |
 //! | `F18-optional-import` | warning | the same, for an import guarded by `except ImportError` |
 //! | `XT-unknown-code` | error | `[check] severity` in xtask.toml names a code not in this table |
 //! | `XT-waiver-no-reason` | error | a waiver (`[[check.allow]]` or inline) gives no reason, so it waives nothing |
@@ -62,6 +65,7 @@
 //! on the function. Tests (`tests/`, `test_*.py`, `conftest.py`) are not checked.
 
 mod calls;
+mod dists;
 mod imports;
 mod layout;
 mod python;

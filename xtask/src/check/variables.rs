@@ -2,7 +2,10 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::{Checker, Env, ModuleTf};
+use std::path::PathBuf;
+
+use super::calls::called_dirs;
+use super::{canonical, Checker, Env, ModuleTf};
 use crate::tf::{self, TfFile};
 
 const COMMON_VARIABLES: [&str; 7] = [
@@ -20,10 +23,21 @@ const LAYER_PUBLISHER: &str = "module-access";
 impl Checker<'_> {
     /// F11 common module variables; F16 `var.x` declared wherever it is used.
     pub(super) fn variables(&mut self, modules: &[ModuleTf], env: Option<&Env>) {
+        let called: BTreeSet<PathBuf> = env
+            .filter(|e| e.readable)
+            .map(called_dirs)
+            .unwrap_or_default();
         for m in modules.iter().filter(|m| m.readable) {
             let declared = declared_variables(&m.files);
+            // A module the env calls is held to what the env passes it (F16), not to a list:
+            // real envs pass module_name to some modules and not to others.
             let layer = (m.name != LAYER_PUBLISHER).then_some("org_common_layer_arn");
-            for v in COMMON_VARIABLES.iter().copied().chain(layer) {
+            let expected = if called.contains(&canonical(&m.infra)) {
+                Vec::new()
+            } else {
+                COMMON_VARIABLES.iter().copied().chain(layer).collect()
+            };
+            for v in expected {
                 if !declared.contains_key(v) {
                     self.error(
                         "F11-missing-variable",
@@ -31,8 +45,9 @@ impl Checker<'_> {
                         0,
                         format!("{} does not declare variable \"{v}\"", m.name),
                         format!(
-                            "add variable \"{v}\" to variables.tf: the env passes it to \
-                             every CORA module"
+                            "add variable \"{v}\" to variables.tf if the env will pass it (CORA \
+                             envs usually do); no env call of {} was found to check against",
+                            m.name
                         ),
                     );
                 }

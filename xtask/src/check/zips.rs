@@ -16,9 +16,18 @@ use crate::tf::{self, TfFile};
 pub(super) struct Code {
     /// Artifact id → the Terraform resource that deploys it.
     pub(super) resource_of: HashMap<String, String>,
-    /// Owners (`module-access`, `infra`) whose Terraform is missing or did not parse, or has a
-    /// function or layer whose zip cannot be known: whether an artifact is deployed is unknown.
-    pub(super) uncertain: BTreeSet<String>,
+}
+
+/// A function or layer whose zip is not known offline: it may deploy any artifact of its owner
+/// and kind whose zip name fits `pattern` (`${each.key}.zip` → `*.zip`; `None`: any).
+struct Unknown {
+    owner: String,
+    kind: Kind,
+    addr: String,
+    file: PathBuf,
+    line: usize,
+    filename: String,
+    pattern: Option<glob::Pattern>,
 }
 
 impl Checker<'_> {
@@ -34,14 +43,20 @@ impl Checker<'_> {
         // Terraform resolves relative paths against the directory it runs in: the env.
         let cwd = env.map(|e| e.dir.as_path());
         let mut referenced = BTreeSet::new();
+        // Owners whose Terraform is missing or did not parse: nothing about them is certain.
+        let mut unreadable = BTreeSet::new();
+        let mut unknown: Vec<Unknown> = Vec::new();
         for (owner, scope) in &scopes {
             if !scope.readable {
-                code.uncertain.insert(owner.to_string());
+                unreadable.insert(owner.to_string());
             }
             for f in scope.files {
-                for kind in ["aws_lambda_function", "aws_lambda_layer_version"] {
-                    for (name, block) in f.resources(kind) {
-                        let addr = format!("{kind}.{name}");
+                for (kind, resource) in [
+                    (Kind::Function, "aws_lambda_function"),
+                    (Kind::Layer, "aws_lambda_layer_version"),
+                ] {
+                    for (name, block) in f.resources(resource) {
+                        let addr = format!("{resource}.{name}");
                         let Some((zip, line)) = self.local_zip(scope, cwd, f, block, &addr) else {
                             // Code from S3 (already an error) still deploys the zip its key names.
                             let key = tf::attr(&block.body, "s3_key").and_then(tf::zip_basename);
@@ -49,9 +64,24 @@ impl Checker<'_> {
                                 .iter()
                                 .find(|a| key.as_ref() == Some(&a.zip_name()))
                             {
-                                Some(a) => referenced.insert(a.id()),
-                                None => code.uncertain.insert(owner.to_string()),
-                            };
+                                Some(a) => {
+                                    referenced.insert(a.id());
+                                }
+                                None => {
+                                    let filename = block.body.get_attribute("filename");
+                                    unknown.push(Unknown {
+                                        owner: owner.to_string(),
+                                        kind,
+                                        addr,
+                                        file: f.path.clone(),
+                                        line: filename.map_or(f.line_of(block), |a| f.line_of(a)),
+                                        filename: filename
+                                            .map(|a| written(&a.value))
+                                            .unwrap_or_default(),
+                                        pattern: filename.and_then(|a| zip_pattern(&a.value)),
+                                    });
+                                }
+                            }
                             continue;
                         };
                         match artifacts.iter().find(|a| zip.is(a)) {
@@ -65,13 +95,25 @@ impl Checker<'_> {
                 }
             }
         }
+        // Artifact ids each unknown zip may be.
+        let mut maybe: Vec<Vec<String>> = vec![Vec::new(); unknown.len()];
         for a in artifacts {
             // An empty layer is already an error and builds nothing.
-            if referenced.contains(&a.id()) || code.uncertain.contains(&a.module) || empty_layer(a)
-            {
+            if referenced.contains(&a.id()) || unreadable.contains(&a.module) || empty_layer(a) {
                 continue;
             }
             if a.module == "infra" && env.is_none() {
+                continue;
+            }
+            let mut certain = true;
+            for (i, u) in unknown.iter().enumerate() {
+                let fits = u.pattern.as_ref().is_none_or(|p| p.matches(&a.zip_name()));
+                if u.owner == a.module && u.kind == a.kind && fits {
+                    maybe[i].push(a.zip_name());
+                    certain = false;
+                }
+            }
+            if !certain {
                 continue;
             }
             let resource = match a.kind {
@@ -91,6 +133,27 @@ impl Checker<'_> {
                     "deploy it with {resource} whose filename is that zip, or remove the \
                      directory (or list it under exclude in xtask.toml)"
                 ),
+            );
+        }
+        // A filename built from for_each or count: say what is not checked, once per resource.
+        for (u, zips) in unknown.iter().zip(maybe) {
+            if u.pattern.is_none() || zips.is_empty() {
+                continue;
+            }
+            self.warn(
+                "F14-zip-unverified",
+                &u.file,
+                u.line,
+                format!(
+                    "{} reads {}, which is not known offline, so whether it deploys {} is not \
+                     checked",
+                    u.addr,
+                    u.filename,
+                    zips.join(", ")
+                ),
+                "write filename as a literal path (or through a local), or accept this with \
+                 a waiver saying which zips it deploys"
+                    .into(),
             );
         }
         code
@@ -275,4 +338,23 @@ fn written(expr: &Expression) -> String {
         .map(|t| format!("\"{t}\""))
         .or_else(|| tf::traversal_path(expr))
         .unwrap_or_else(|| expr.to_string().trim().to_string())
+}
+
+/// The zip names a dynamic `filename` can take, as a glob: `"${local.dir}/${each.key}.zip"` →
+/// `*.zip`. `None` when not even the file name's shape is written down.
+fn zip_pattern(expr: &Expression) -> Option<glob::Pattern> {
+    let text = tf::template_text(expr)?;
+    let base = text.rsplit('/').next()?;
+    let mut out = String::new();
+    let mut rest = base;
+    while let Some(start) = rest.find("${").or_else(|| rest.find("%{")) {
+        out.push_str(&glob::Pattern::escape(&rest[..start]));
+        out.push('*');
+        rest = &rest[start..];
+        let end = rest.find('}')?;
+        rest = &rest[end + 1..];
+    }
+    out.push_str(&glob::Pattern::escape(rest));
+    out.ends_with(".zip")
+        .then(|| glob::Pattern::new(&out).ok())?
 }
