@@ -110,6 +110,37 @@ pub fn check(findings: &[Finding], json: bool) -> Result<()> {
     }
 }
 
+/// `check --fix`: each edit as `file:line: before → after`, then the findings that remain;
+/// with `--json`, `{"edits": [...], "findings": [...]}`.
+pub fn check_fix(
+    edits: &[crate::check::fix::Applied],
+    findings: &[Finding],
+    json: bool,
+) -> Result<()> {
+    if json {
+        let doc = serde_json::json!({ "edits": edits, "findings": findings });
+        return ui::out(&format!("{}\n", serde_json::to_string_pretty(&doc)?));
+    }
+    let mut out = String::new();
+    for e in edits {
+        let change = match &e.before {
+            Some(before) => format!("{before} → {}", e.after),
+            None => format!("+ {}", e.after),
+        };
+        let state = match (&e.problem, e.written) {
+            (Some(p), _) => format!(" (not written: {p})"),
+            (None, false) => " (dry run)".to_string(),
+            (None, true) => String::new(),
+        };
+        out += &format!("{}:{}: {change}{state}\n", e.file, e.line);
+    }
+    if !edits.is_empty() {
+        out += "\n";
+    }
+    out += &check_human(findings);
+    ui::out(&out)
+}
+
 /// Findings as a compiler prints them, then the waived ones (one line each, with the reason),
 /// with a closing count.
 pub fn check_human(findings: &[Finding]) -> String {

@@ -489,3 +489,103 @@ fn a_filename_from_for_each_leaves_only_its_own_zips_unchecked() {
         ]
     );
 }
+
+/// `terraform fmt` over `dirs`: `check` leaves the files canonical (`-check`) or not.
+fn terraform_fmt(dirs: &[&std::path::Path], check_only: bool) -> Out {
+    let mut cmd = std::process::Command::new("terraform");
+    cmd.arg("fmt");
+    if check_only {
+        cmd.arg("-check");
+    }
+    for d in dirs {
+        cmd.arg(d);
+    }
+    run(cmd)
+}
+
+#[test]
+fn fix_applies_the_mechanical_fixes_keeping_comments_and_format() {
+    let d = Demo::new();
+    ws_module(&d);
+    edit(
+        &d.infra.join("envs/dev/main.tf"),
+        "    module.module_ws.api_routes,\n",
+        "",
+    );
+    edit(
+        &d.path(WS_MAIN),
+        "  lambda_runtime = \"python3.11\"",
+        "  # the platform team pins this\n  lambda_runtime = \"python3.11\" # all handlers",
+    );
+    edit(&d.path(AI_MAIN), "[\"python3.13\"]", "[\"python3.12\"]");
+    ai_on_312(&d);
+    let env_main = d.infra.join("envs/dev/main.tf");
+    let ws_main = d.path(WS_MAIN);
+    let ai_main = d.path(AI_MAIN);
+    let files = [env_main.as_path(), ws_main.as_path(), ai_main.as_path()];
+    terraform_fmt(&files, false).ok();
+    terraform_fmt(&files, true).ok();
+    let before: Vec<String> = files
+        .iter()
+        .map(|f| std::fs::read_to_string(f).unwrap())
+        .collect();
+
+    let dry = d.xtask(&["check", "--fix", "--dry-run"]);
+    assert_eq!(dry.code, 1, "{}", dry.stderr);
+    for (f, text) in files.iter().zip(&before) {
+        assert_eq!(
+            &std::fs::read_to_string(f).unwrap(),
+            text,
+            "--dry-run wrote {f:?}"
+        );
+    }
+    let edits = |out: &str| -> Vec<String> {
+        out.lines()
+            .take_while(|l| !l.is_empty())
+            .map(str::to_string)
+            .collect()
+    };
+    let expected = |state: &str| {
+        vec![
+            format!("demo-infra/envs/dev/main.tf:131: + module.module_ws.api_routes,{state}"),
+            format!(
+                "demo-stack/packages/module-ai/infrastructure/main.tf:43: compatible_runtimes      \
+                 = [\"python3.12\"] → compatible_runtimes      = [\"python3.13\"]{state}"
+            ),
+            format!(
+                "demo-stack/packages/module-ai/infrastructure/main.tf:52: runtime          = \
+                 \"python3.12\" → runtime          = \"python3.13\"{state}"
+            ),
+            format!(
+                "demo-stack/packages/module-ws/infrastructure/main.tf:4: lambda_runtime = \
+                 \"python3.11\" # all handlers → lambda_runtime = \"python3.13\" # all \
+                 handlers{state}"
+            ),
+        ]
+    };
+    assert_eq!(edits(&dry.stdout), expected(" (dry run)"), "{}", dry.stdout);
+
+    let fixed = d.xtask(&["check", "--fix"]);
+    assert_eq!(edits(&fixed.stdout), expected(""), "{}", fixed.stdout);
+    assert_eq!(fixed.code, 0, "{}", fixed.stdout);
+    assert!(
+        fixed.stdout.ends_with("check: 0 errors, 0 warnings\n"),
+        "{}",
+        fixed.stdout
+    );
+    let (code, list) = check(&d, &[]);
+    assert_eq!((code, list), (0, vec![]));
+    terraform_fmt(&files, true).ok();
+    let ws = std::fs::read_to_string(&ws_main).unwrap();
+    assert!(
+        ws.contains(
+            "  # the platform team pins this\n  lambda_runtime = \"python3.13\" # all handlers\n"
+        ),
+        "{ws}"
+    );
+    // Only the fixed spans changed.
+    assert_eq!(ws.replace("python3.13", "python3.11"), before[1],);
+    // Nothing left to fix.
+    let again = d.xtask(&["check", "--fix"]).ok();
+    assert_eq!(again.stdout, "check: 0 errors, 0 warnings\n");
+}

@@ -5,7 +5,9 @@ use std::path::{Path, PathBuf};
 
 use hcl_edit::expr::{Expression, TraversalOperator};
 use hcl_edit::structure::Block;
+use hcl_edit::Span;
 
+use super::fix::Edit;
 use super::routes::ModuleRoutes;
 use super::variables::declared_variables;
 use super::{canonical, Checker, Env, ModuleTf};
@@ -263,6 +265,9 @@ impl Checker<'_> {
                         call.name
                     ),
                 );
+                if let Some(edit) = add_to_concat(gw.file, &attr.value, call.name) {
+                    self.fixed_by(edit);
+                }
             }
         }
     }
@@ -346,6 +351,25 @@ fn relative(from: &Path, to: &Path) -> PathBuf {
         out.push(c);
     }
     out
+}
+
+/// `module.<name>.api_routes` added after the last `module.*.api_routes` of a `concat(…)`,
+/// one per line when the call is written one per line.
+fn add_to_concat(f: &TfFile, value: &Expression, name: &str) -> Option<Edit> {
+    let Some(("concat", args)) = tf::func_call(value) else {
+        return None;
+    };
+    let last = args.iter().rev().find(|a| module_routes_ref(a).is_some())?;
+    let (start, end) = (value.span()?.start, last.span()?.end);
+    let at = last.span()?.start;
+    let line_start = f.text[..at].rfind('\n').map_or(0, |i| i + 1);
+    let indent = &f.text[line_start..at];
+    let text = if f.text[start..at].contains('\n') && indent.trim().is_empty() {
+        format!(",\n{indent}module.{name}.api_routes")
+    } else {
+        format!(", module.{name}.api_routes")
+    };
+    Some(Edit::new(f, end..end, text))
 }
 
 /// The stack module directories (canonical) the env's module blocks call by local source.

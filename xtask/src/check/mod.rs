@@ -66,6 +66,7 @@
 
 mod calls;
 mod dists;
+pub mod fix;
 mod imports;
 mod layout;
 mod python;
@@ -108,6 +109,9 @@ pub struct Finding {
     pub waived: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// The one mechanical fix, which `check --fix` applies.
+    #[serde(skip)]
+    pub edit: Option<fix::Edit>,
 }
 
 pub fn run(cfg: &Config, infra: Option<&Path>, env: &str) -> Result<Vec<Finding>> {
@@ -136,6 +140,24 @@ pub fn run(cfg: &Config, infra: Option<&Path>, env: &str) -> Result<Vec<Finding>
         (&a.file, a.line, a.code, &a.message).cmp(&(&b.file, b.line, b.code, &b.message))
     });
     Ok(findings)
+}
+
+/// `check --fix`: applies the findings' mechanical fixes (with `dry_run`, only lists them),
+/// then checks again. Returns the edits and the findings that remain.
+pub fn run_fix(
+    cfg: &Config,
+    infra: Option<&Path>,
+    env: &str,
+    dry_run: bool,
+) -> Result<(Vec<fix::Applied>, Vec<Finding>)> {
+    let findings = run(cfg, infra, env)?;
+    let base = cfg.stack.parent().unwrap_or(&cfg.stack);
+    let rel = |p: &Path| p.strip_prefix(base).unwrap_or(p).display().to_string();
+    let applied = fix::apply(&findings, dry_run, &rel);
+    if applied.iter().any(|a| a.written) {
+        return Ok((applied, run(cfg, infra, env)?));
+    }
+    Ok((applied, findings))
 }
 
 /// No error among the findings that are not waived: warnings alone pass.
@@ -219,6 +241,7 @@ impl Checker<'_> {
             fix,
             waived: false,
             reason: None,
+            edit: None,
         });
     }
 
@@ -235,6 +258,13 @@ impl Checker<'_> {
 
     fn warn(&mut self, code: &'static str, file: &Path, line: usize, message: String, fix: String) {
         self.add(Severity::Warning, code, file, line, message, fix);
+    }
+
+    /// Attaches the mechanical fix of the finding just added.
+    fn fixed_by(&mut self, edit: fix::Edit) {
+        if let Some(f) = self.findings.last_mut() {
+            f.edit = Some(edit);
+        }
     }
 
     fn rel(&self, p: &Path) -> String {

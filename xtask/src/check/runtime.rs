@@ -2,8 +2,10 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use hcl_edit::expr::Expression;
+use hcl_edit::expr::{Array, Expression};
+use hcl_edit::Span;
 
+use super::fix::Edit;
 use super::routes::ModuleRoutes;
 use super::{Checker, ModuleTf, Scope};
 use crate::tf::{self, TfFile};
@@ -36,16 +38,21 @@ impl Checker<'_> {
                     match tf::resolve_text(e, scope.files, scope.dir) {
                         Some(r) if r != want => match runtime_local(e) {
                             Some(local) => via_local.entry(local).or_default().push(addr),
-                            None => self.error(
-                                "F4-runtime",
-                                &f.path,
-                                f.line_of(e),
-                                format!("{addr} has runtime \"{r}\" but the build targets {want}"),
-                                format!(
-                                    "set it to \"{want}\", the version the build installs \
-                                     dependencies for (python in xtask.toml)"
-                                ),
-                            ),
+                            None => {
+                                self.error(
+                                    "F4-runtime",
+                                    &f.path,
+                                    f.line_of(e),
+                                    format!(
+                                        "{addr} has runtime \"{r}\" but the build targets {want}"
+                                    ),
+                                    format!(
+                                        "set it to \"{want}\", the version the build installs \
+                                         dependencies for (python in xtask.toml)"
+                                    ),
+                                );
+                                self.literal_fix(f, e, &want);
+                            }
                         },
                         _ => {}
                     }
@@ -70,6 +77,7 @@ impl Checker<'_> {
                         }
                     }
                     if !wrong.is_empty() {
+                        let fixed = fixed_runtimes(f, rs, &want);
                         self.error(
                             "F4-runtime",
                             &f.path,
@@ -84,6 +92,9 @@ impl Checker<'_> {
                                  for {want} only"
                             ),
                         );
+                        if let Some(edit) = fixed {
+                            self.fixed_by(edit);
+                        }
                     }
                 }
             }
@@ -107,7 +118,15 @@ impl Checker<'_> {
                         users.len()
                     ),
                 );
+                self.literal_fix(f, value, &want);
             }
+        }
+    }
+
+    /// A runtime written as a string literal is fixed by writing the target there.
+    fn literal_fix(&mut self, f: &TfFile, e: &Expression, want: &str) {
+        if let (Expression::String(_), Some(span)) = (e, e.span()) {
+            self.fixed_by(Edit::new(f, span, format!("\"{want}\"")));
         }
     }
 
@@ -165,4 +184,25 @@ fn local_definition<'a>(files: &'a [TfFile], name: &str) -> Option<(&'a TfFile, 
             .find_map(|b| tf::attr(&b.body, name))
             .map(|e| (f, e))
     })
+}
+
+/// `compatible_runtimes` with each wrong literal replaced by the target, once: the whole list
+/// rewritten when it is on one line, else each literal in place.
+fn fixed_runtimes(f: &TfFile, rs: &Array, want: &str) -> Option<Edit> {
+    let span = rs.span()?;
+    let target = format!("\"{want}\"");
+    let mut items: Vec<String> = Vec::new();
+    for r in rs.iter() {
+        let text = match r {
+            Expression::String(_) => target.clone(),
+            _ => f.text.get(r.span()?)?.to_string(),
+        };
+        if !items.contains(&text) {
+            items.push(text);
+        }
+    }
+    if f.text.get(span.clone())?.contains('\n') {
+        return None;
+    }
+    Some(Edit::new(f, span, format!("[{}]", items.join(", "))))
 }
