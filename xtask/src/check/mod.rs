@@ -2,11 +2,13 @@
 //! no terraform binary). Terraform is read with hcl-edit (`tf`), Python with a line scanner
 //! (`python`). Every finding has a stable code, a severity, `file:line` (line 0: the whole file
 //! or directory), a message and a fix. Any error fails the command; warnings alone do not.
+//! Waivers and severity overrides (`waivers`) apply last; `--fix` applies the edits some
+//! findings carry (`fix`). A new rule goes in the file of its family and adds its row here.
 //!
 //! | Code | Severity | Finding |
 //! |------|----------|---------|
 //! | `TF-parse-error` | error | a `.tf` file does not parse (the parser's message and line) |
-//! | `F4-runtime` | error | a function's `runtime` or a layer's `compatible_runtimes` is not the build's target (`python` in xtask.toml), or a zip function has no `runtime` |
+//! | `F4-runtime` | error | a function's `runtime` or a layer's `compatible_runtimes` is not the build's target (`python` in xtask.toml), or a zip function has no `runtime`; a runtime held in a local is reported once, at the local |
 //! | `F10-no-handler-file` | error | a directory under `lambdas/` has no `lambda_function.py` |
 //! | `F10-no-lambda-handler` | error | `lambda_function.py` binds no module-level `lambda_handler` |
 //! | `F10-empty-layer` | error | a layer's `python/` is empty or missing and its requirements list nothing |
@@ -20,7 +22,7 @@
 //! | `F11-route-path` | error | a route's `path` is missing or breaks the path rules (leading `/`, no trailing or double `/`, `{camelCase}` parameters, each once) |
 //! | `F11-route-integration` | error | a route's `integration` is not `aws_lambda_function.<name>.invoke_arn` or `aws_lambda_alias.<name>.invoke_arn` of a resource in the module |
 //! | `F11-route-public` | error | a route's `public` is missing or a literal that is not a bool |
-//! | `F11-missing-variable` | error | a module does not declare a common module variable |
+//! | `F11-missing-variable` | error | a module no env call is checked against (no infra, or not called) does not declare a common module variable |
 //! | `F12-no-infra` | warning | no infra repo was found: env checks are skipped |
 //! | `F12-no-env` | error | `<infra>/envs/<env>/` does not exist or has no `.tf` files, or `<env>` is not a plain directory name |
 //! | `F12-bad-source` | error | a module block's local `source` does not exist |
@@ -56,8 +58,9 @@
 //! Python 3.13 standard library; what the Lambda runtime ships and AWS documents (boto3 and its
 //! dependencies botocore, s3transfer, jmespath, urllib3 — not python-dateutil or six, which the
 //! runtime only carries through botocore's pin and may drop); the function's own files; its
-//! dependencies (the build's installed tree when one is cached, else the distribution names in
-//! requirements.txt, with a few well-known renames); and, for functions, the layers attached in
+//! dependencies (the build's installed tree when one is cached, else each distribution's import
+//! names from its wheel at hand (`dists`), a well-known rename, or a guess that makes any
+//! finding F18-uncertain-import); and, for functions, the layers attached in
 //! Terraform (`build::declared_layers`), each providing its `python/` code and dependencies.
 //! When a function's layers cannot be traced (no resource found for its zip, a literal ARN),
 //! any layer of the stack counts: only what nothing could provide is reported.

@@ -236,6 +236,21 @@ mod tests {
     }
 
     #[test]
+    fn the_readme_shows_the_code_table() {
+        let rows = |text: &str, prefix: &str| -> Vec<String> {
+            text.lines()
+                .filter_map(|l| l.strip_prefix(prefix))
+                .filter(|l| l.starts_with("| `"))
+                .map(str::to_string)
+                .collect()
+        };
+        let readme = include_str!("../../../README.md");
+        let codes = readme.split_once("### Codes").map_or("", |(_, r)| r);
+        let table = codes.split("\n\n").nth(1).unwrap_or_default();
+        assert_eq!(rows(table, ""), rows(include_str!("mod.rs"), "//! "));
+    }
+
+    #[test]
     fn the_code_table_lists_every_code_once_with_a_severity() {
         let table = code_table();
         assert!(table.len() > 40);
