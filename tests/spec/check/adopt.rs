@@ -417,6 +417,14 @@ fn import_names_come_from_wheels_at_hand_and_otherwise_the_finding_is_uncertain(
                 .into()]
         )
     );
+    // Another function's build installed PyPDF2 (flit writes no top_level.txt): now certain.
+    let tree = d.path(".xtask/deps/0123abcd");
+    d.write(
+        ".xtask/deps/0123abcd/PyPDF2-3.0.1.dist-info/METADATA",
+        "Name: PyPDF2\n",
+    );
+    write(&tree.join("PyPDF2/__init__.py"), "");
+    assert_eq!(check(&d, &[]), (0, vec![]));
 }
 
 #[test]

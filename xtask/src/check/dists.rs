@@ -1,6 +1,7 @@
 //! A distribution's import names when the build has not installed its requirements (it failed
 //! or has not run): read from its wheel's `RECORD` (or `top_level.txt`) in a local find-links
-//! directory, or from `top_level.txt` in another build's installed tree (`.xtask/deps/*`).
+//! directory, or from another build's installed tree (`.xtask/deps/*`): its `top_level.txt`, or a
+//! package named like the distribution.
 
 use std::collections::BTreeSet;
 use std::io::Read;
@@ -47,11 +48,23 @@ pub(super) fn import_names(cfg: &Config, dist: &str) -> Option<BTreeSet<String>>
         };
         for e in entries.flatten() {
             let name = e.file_name().to_string_lossy().into_owned();
-            if named(&name, ".dist-info") {
-                let text = std::fs::read_to_string(e.path().join("top_level.txt")).ok();
-                if let Some(names) = text.map(|t| top_level(&t)).filter(|n| !n.is_empty()) {
-                    return Some(names);
-                }
+            if !named(&name, ".dist-info") {
+                continue;
+            }
+            let text = std::fs::read_to_string(e.path().join("top_level.txt")).ok();
+            if let Some(names) = text.map(|t| top_level(&t)).filter(|n| !n.is_empty()) {
+                return Some(names);
+            }
+            // Not every build backend writes top_level.txt, and the build drops RECORD: a
+            // package named like the distribution (`PyPDF2`) is still certain.
+            let same = std::fs::read_dir(tree.path())
+                .into_iter()
+                .flatten()
+                .flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .find(|n| !n.contains('.') && normalize(n) == dist);
+            if let Some(n) = same {
+                return Some(BTreeSet::from([n]));
             }
         }
     }
