@@ -597,3 +597,28 @@ fn fix_applies_the_mechanical_fixes_keeping_comments_and_format() {
     let again = d.xtask(&["check", "--fix"]).ok();
     assert_eq!(again.stdout, "check: 0 errors, 0 warnings\n");
 }
+
+#[test]
+fn plan_goes_ahead_past_a_waived_error_and_shows_it() {
+    let d = Demo::new();
+    let bin = fake_terraform(d.tmp.path());
+    edit(
+        &d.infra.join("envs/dev/main.tf"),
+        "    module.module_mgmt.api_routes,\n",
+        "",
+    );
+    d.config(
+        "[[check.allow]]\ncode = \"F12-not-in-module-routes\"\n\
+         reason = \"mgmt is served by the ops API for now\"\n",
+    );
+    let out = d.xtask_env(&["plan"], &[("TF_BIN", bin.to_str().unwrap())]);
+    assert!(
+        out.stderr.contains(
+            "waived:\n  [F12-not-in-module-routes] demo-infra/envs/dev/main.tf:114: mgmt is \
+             served by the ops API for now"
+        ),
+        "{}",
+        out.stderr
+    );
+    assert!(record(&bin).contains("args:plan"), "{}", record(&bin));
+}
