@@ -298,14 +298,21 @@ fn severity_demotes_or_promotes_a_code() {
              route reaches them, so every endpoint returns 404",
         ]
     );
-    d.config("[check]\nseverity = { \"F17-timeout\" = \"warning\", \"F99-nope\" = \"warning\" }\n");
+    d.config(
+        "[check]\nseverity = { \"F17-timeout\" = \"warning\", \"F99-nope\" = \"warning\", \
+         \"XT-unused-waiver\" = \"error\" }\n[[check.allow]]\ncode = \"F4-runtime\"\nreason = \"r\"\n",
+    );
     let (code, list) = findings(&d);
     assert_eq!(code, 1, "{list:#?}");
     assert!(list[0].starts_with("warning[F17-timeout]"), "{list:#?}");
     assert_eq!(
-        list.last().unwrap(),
-        "error[XT-unknown-code] demo-stack/xtask.toml:0: [check] severity names \"F99-nope\", \
-         which is not a check code"
+        list[list.len() - 2..],
+        [
+            "error[XT-unknown-code] demo-stack/xtask.toml:0: [check] severity names \
+             \"F99-nope\", which is not a check code",
+            "error[XT-unused-waiver] demo-stack/xtask.toml:0: [[check.allow]] code = \
+             \"F4-runtime\" matches no finding",
+        ]
     );
 }
 

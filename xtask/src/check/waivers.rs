@@ -36,7 +36,7 @@ impl Checker<'_> {
         let known = |code: &str| table.iter().any(|(c, _)| *c == code);
         let toml = self.cfg.stack.join(FILE_NAME);
         let mut findings = std::mem::take(&mut self.findings);
-        for (code, severity) in &self.cfg.check.severity {
+        for code in self.cfg.check.severity.keys() {
             if !known(code) {
                 self.error(
                     "XT-unknown-code",
@@ -45,9 +45,6 @@ impl Checker<'_> {
                     format!("[check] severity names {code:?}, which is not a check code"),
                     "use a code as check prints it (the README lists them all)".into(),
                 );
-            }
-            for f in findings.iter_mut().filter(|f| f.code == code) {
-                f.severity = *severity;
             }
         }
         let cfg = self.cfg;
@@ -89,6 +86,12 @@ impl Checker<'_> {
             }
         }
         findings.append(&mut self.findings);
+        // Last, so the waivers' own findings can be re-graded too.
+        for f in &mut findings {
+            if let Some(severity) = cfg.check.severity.get(f.code) {
+                f.severity = *severity;
+            }
+        }
         self.findings = findings;
     }
 
