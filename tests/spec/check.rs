@@ -1,5 +1,7 @@
 //! `cargo xtask check`: the demo is clean, and each broken variant yields exactly its finding.
 
+mod adopt;
+
 use std::path::Path;
 
 use crate::common::*;
@@ -136,19 +138,27 @@ fn a_module_without_infrastructure() {
 }
 
 #[test]
-fn a_module_missing_a_terraform_file() {
+fn a_module_without_versions_tf_is_a_warning_unless_a_terraform_block_pins_versions() {
     let d = Demo::new();
-    std::fs::remove_file(d.path(&format!("{AI}/infrastructure/versions.tf"))).unwrap();
+    let versions = d.path(&format!("{AI}/infrastructure/versions.tf"));
+    let pins = std::fs::read_to_string(&versions).unwrap();
+    std::fs::remove_file(&versions).unwrap();
     assert_eq!(
         check(&d, &[]),
         (
-            1,
-            vec!["error[F11-missing-file] \
+            0,
+            vec!["warning[F11-no-versions] \
                   demo-stack/packages/module-ai/infrastructure/versions.tf:0: \
-                  module-ai/infrastructure has no versions.tf"
+                  module-ai/infrastructure has no versions.tf and no terraform block: the \
+                  terraform and AWS provider versions it needs are not pinned"
                 .into()]
         )
     );
+    // One real module keeps terraform {} in main.tf: that is the same pin.
+    let main = d.path(&format!("{AI}/infrastructure/main.tf"));
+    let text = std::fs::read_to_string(&main).unwrap();
+    write(&main, &format!("{pins}\n{text}"));
+    assert_eq!(check(&d, &[]), (0, vec![]));
 }
 
 #[test]
@@ -303,12 +313,17 @@ fn common_module_variables_are_declared() {
                 "error[F16-unknown-module-argument] demo-infra/envs/dev/main.tf:42: \
                  module \"module_ai\" sets aws_region, which module-ai does not declare"
                     .into(),
-                "error[F11-missing-variable] \
-                 demo-stack/packages/module-ai/infrastructure/variables.tf:0: \
-                 module-ai does not declare variable \"aws_region\""
-                    .into(),
             ]
         )
+    );
+    // With no env to say what is passed, the common variables are expected.
+    std::fs::remove_dir_all(&d.infra).unwrap();
+    let (code, findings) = check(&d, &[]);
+    assert_eq!(code, 1);
+    assert_eq!(
+        findings[1],
+        "error[F11-missing-variable] demo-stack/packages/module-ai/infrastructure/variables.tf:0: \
+         module-ai does not declare variable \"aws_region\""
     );
 }
 

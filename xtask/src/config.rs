@@ -133,6 +133,33 @@ pub struct FileGlobs {
     pub exclude: Vec<String>,
 }
 
+/// `[check]`: what a team accepts (waivers) and how loud each code is.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CheckConfig {
+    #[serde(default)]
+    pub allow: Vec<Waiver>,
+    /// Code → severity, overriding the code table's.
+    #[serde(default)]
+    pub severity: BTreeMap<String, crate::check::Severity>,
+}
+
+/// One `[[check.allow]]` entry. A missing reason is reported by `check`, not refused here, so
+/// the rest of the file still works.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Waiver {
+    pub code: String,
+    /// Glob over finding paths (relative to the directory holding the stack and infra).
+    pub path: Option<String>,
+    pub reason: Option<String>,
+    #[serde(skip)]
+    pub pattern: Option<glob::Pattern>,
+}
+
+/// Python versions Lambda offers as a managed runtime (`python3.x`).
+pub const LAMBDA_PYTHONS: [&str; 5] = ["3.10", "3.11", "3.12", "3.13", "3.14"];
+
 /// The file as written. Every key is optional: zero config works on a standard CORA stack.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -149,6 +176,7 @@ struct File {
     terraform: Option<TerraformConfig>,
     verify: Option<VerifyConfig>,
     files: Option<FilesFile>,
+    check: Option<CheckConfig>,
 }
 
 /// The resolved configuration every subcommand works from.
@@ -169,6 +197,7 @@ pub struct Config {
     pub verify: VerifyConfig,
     /// `[files]`, globs checked to compile.
     pub files: FilesConfig,
+    pub check: CheckConfig,
 }
 
 impl Config {
@@ -221,14 +250,23 @@ pub fn load(stack_flag: Option<&Path>) -> Result<Config> {
 
 fn from_file(stack: PathBuf, file: File, path: &Path) -> Result<Config> {
     let python = file.python.unwrap_or_else(|| "3.13".to_string());
-    let valid = python
-        .split_once('.')
-        .is_some_and(|(a, b)| a == "3" && b.parse::<u32>().is_ok());
-    if !valid {
+    if !LAMBDA_PYTHONS.contains(&python.as_str()) {
         bail!(
-            "{}: python = {python:?} is not a Python 3 version like \"3.13\"",
-            path.display()
+            "{}: python = {python:?} is not a Python version Lambda offers; use one of {}",
+            path.display(),
+            LAMBDA_PYTHONS.map(|v| format!("\"{v}\"")).join(", ")
         );
+    }
+    let mut check = file.check.unwrap_or_default();
+    for w in &mut check.allow {
+        if let Some(g) = &w.path {
+            w.pattern = Some(glob::Pattern::new(g).with_context(|| {
+                format!(
+                    "{}: [[check.allow]] path {g:?} is not a valid glob",
+                    path.display()
+                )
+            })?);
+        }
     }
     let mut exclude = Vec::new();
     for g in &file.exclude {
@@ -294,6 +332,7 @@ fn from_file(stack: PathBuf, file: File, path: &Path) -> Result<Config> {
         terraform: file.terraform.unwrap_or_default(),
         verify: file.verify.unwrap_or_default(),
         files,
+        check,
         stack,
     })
 }
@@ -374,6 +413,41 @@ mod tests {
     fn bad_python_version_is_named() {
         let err = parse("python = \"313\"").unwrap_err().to_string();
         assert!(err.contains("\"313\""), "{err}");
+    }
+
+    #[test]
+    fn python_is_a_version_lambda_offers() {
+        for v in ["3.99", "3.8", "3.9"] {
+            let err = parse(&format!("python = \"{v}\"")).unwrap_err().to_string();
+            assert!(
+                err.contains(&format!("\"{v}\"")) && err.contains("\"3.13\""),
+                "{err}"
+            );
+        }
+        assert_eq!(parse("python = \"3.12\"").unwrap().runtime(), "python3.12");
+    }
+
+    #[test]
+    fn check_waivers_and_severity() {
+        let c = parse(
+            "[check]\nseverity = { \"F11-missing-file\" = \"warning\" }\n\
+             [[check.allow]]\ncode = \"F4-runtime\"\npath = \"x/**/main.tf\"\nreason = \"r\"",
+        )
+        .unwrap();
+        assert_eq!(c.check.allow[0].code, "F4-runtime");
+        assert!(c.check.allow[0]
+            .pattern
+            .as_ref()
+            .unwrap()
+            .matches("x/a/b/main.tf"));
+        let err = parse("[[check.allow]]\ncode = \"x\"\npath = \"[\"")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("not a valid glob"), "{err}");
+        let err = parse("[check]\nseverity = { x = \"loud\" }")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("loud"), "{err}");
     }
 
     #[test]

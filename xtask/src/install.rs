@@ -408,6 +408,7 @@ mod tests {
             files: Default::default(),
             terraform: Default::default(),
             verify: Default::default(),
+            check: Default::default(),
         }
     }
 

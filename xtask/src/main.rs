@@ -230,6 +230,12 @@ struct CheckArgs {
     /// Environment to check: the directory under <infra>/envs/
     #[arg(long, value_name = "ENV", default_value = "dev")]
     env: String,
+    /// Apply the fixes that are one mechanical edit (runtimes, module_routes), then check again
+    #[arg(long)]
+    fix: bool,
+    /// With --fix: print the edits, write nothing
+    #[arg(long, requires = "fix")]
+    dry_run: bool,
 }
 
 #[derive(Args)]
@@ -356,6 +362,12 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let report = build::run(&cfg, infra.as_deref(), &opts)?;
             report::build(&report, &cfg.stack, g.json)?;
             Ok(exit(report.failed() == 0))
+        }
+        Command::Check(args) if args.fix => {
+            let (edits, findings) =
+                check::run_fix(&cfg, infra.as_deref(), &args.env, args.dry_run)?;
+            report::check_fix(&edits, &findings, g.json)?;
+            Ok(exit(check::passed(&findings)))
         }
         Command::Check(args) => {
             let findings = check::run(&cfg, infra.as_deref(), &args.env)?;

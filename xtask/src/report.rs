@@ -199,27 +199,80 @@ pub fn check(findings: &[Finding], json: bool) -> Result<()> {
     }
 }
 
-/// Findings as a compiler prints them, with a closing count.
+/// `check --fix`: each edit as `file:line: before → after`, then the findings that remain;
+/// with `--json`, `{"edits": [...], "findings": [...]}`.
+pub fn check_fix(
+    edits: &[crate::check::fix::Applied],
+    findings: &[Finding],
+    json: bool,
+) -> Result<()> {
+    if json {
+        let doc = serde_json::json!({ "edits": edits, "findings": findings });
+        return ui::out(&format!("{}\n", serde_json::to_string_pretty(&doc)?));
+    }
+    let mut out = String::new();
+    for e in edits {
+        let change = match &e.before {
+            Some(before) => format!("{before} → {}", e.after),
+            None => format!("+ {}", e.after),
+        };
+        let state = match (&e.problem, e.written) {
+            (Some(p), _) => format!(" (not written: {p})"),
+            (None, false) => " (dry run)".to_string(),
+            (None, true) => String::new(),
+        };
+        out += &format!("{}:{}: {change}{state}\n", e.file, e.line);
+    }
+    if !edits.is_empty() {
+        out += "\n";
+    }
+    out += &check_human(findings);
+    ui::out(&out)
+}
+
+/// Findings as a compiler prints them, then the waived ones (one line each, with the reason),
+/// with a closing count.
 pub fn check_human(findings: &[Finding]) -> String {
     let mut out = String::new();
-    for f in findings {
+    let at = |f: &Finding| {
+        if f.line == 0 {
+            f.file.clone()
+        } else {
+            format!("{}:{}", f.file, f.line)
+        }
+    };
+    for f in findings.iter().filter(|f| !f.waived) {
         let head = match f.severity {
             Severity::Error => style(format!("error[{}]", f.code)).red().bold(),
             Severity::Warning => style(format!("warning[{}]", f.code)).yellow().bold(),
         };
-        let at = if f.line == 0 {
-            f.file.clone()
-        } else {
-            format!("{}:{}", f.file, f.line)
-        };
         out += &format!("{head}: {}\n", style(&f.message).bold());
-        out += &format!("  {} {at}\n", style("-->").blue().bold());
+        out += &format!("  {} {}\n", style("-->").blue().bold(), at(f));
         out += &format!("  {} fix: {}\n\n", style("=").blue().bold(), f.fix);
     }
-    let count = |s: Severity| findings.iter().filter(|f| f.severity == s).count();
+    let waived: Vec<&Finding> = findings.iter().filter(|f| f.waived).collect();
+    if !waived.is_empty() {
+        out += &format!("{}\n", style("waived:").dim().bold());
+        for f in &waived {
+            let reason = f.reason.as_deref().unwrap_or_default();
+            out += &format!("  [{}] {}: {reason}\n", f.code, at(f));
+        }
+        out += "\n";
+    }
+    let count = |s: Severity| {
+        findings
+            .iter()
+            .filter(|f| f.severity == s && !f.waived)
+            .count()
+    };
     let plural = |n: usize, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });
+    let waived = if waived.is_empty() {
+        String::new()
+    } else {
+        format!(", {} waived", waived.len())
+    };
     out += &format!(
-        "check: {}, {}\n",
+        "check: {}, {}{waived}\n",
         plural(count(Severity::Error), "error"),
         plural(count(Severity::Warning), "warning")
     );

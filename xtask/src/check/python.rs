@@ -126,9 +126,9 @@ fn logical_lines(src: &str) -> Vec<Logical> {
 }
 
 /// Statements that open a block, so `try: import x` holds a body after its colon.
-const COMPOUND: [&str; 12] = [
+const COMPOUND: [&str; 14] = [
     "if", "elif", "else", "try", "except", "finally", "with", "for", "while", "async", "def",
-    "class",
+    "class", "match", "case",
 ];
 
 /// `if x: import y` → `if x:` and `import y` one level deeper, so a one-line compound
@@ -231,7 +231,7 @@ pub fn imports(src: &str) -> Vec<Import> {
             let mut type_only = false;
             for h in headers(&lines, k) {
                 let header = lines[h].text.as_str();
-                if header.starts_with("if") && header.contains("TYPE_CHECKING") {
+                if is_type_checking(header) {
                     type_only = true;
                 }
                 if header == "try:" && try_catches_import_error(&lines, h, k) {
@@ -249,6 +249,15 @@ pub fn imports(src: &str) -> Vec<Import> {
         }
     }
     out
+}
+
+/// `if TYPE_CHECKING:` (or `typing.TYPE_CHECKING`): a block that never runs. `if not
+/// TYPE_CHECKING:` does run.
+fn is_type_checking(header: &str) -> bool {
+    keyword(header, "if").is_some_and(|rest| {
+        let cond = rest.trim().trim_end_matches(':').trim();
+        cond == "TYPE_CHECKING" || cond.ends_with(".TYPE_CHECKING")
+    })
 }
 
 /// Indices of the block headers enclosing logical line `k`, innermost first.
@@ -382,6 +391,16 @@ mod tests {
             .into_iter()
             .map(|i| (i.module, i.line, i.optional))
             .collect()
+    }
+
+    #[test]
+    fn imports_under_not_type_checking_and_in_match_cases_run() {
+        let src = "from typing import TYPE_CHECKING\nif not TYPE_CHECKING:\n    import a\n\
+                   if typing.TYPE_CHECKING:\n    import t\nmatch x:\n    case 1:\n        \
+                   import b\n    case {\"k\": 1}: import c\n    case _:\n        from d import e\n\
+                   match = 1\n";
+        let found: Vec<String> = names(src).into_iter().map(|(m, _, _)| m).collect();
+        assert_eq!(found, ["typing", "a", "b", "c", "d"]);
     }
 
     #[test]

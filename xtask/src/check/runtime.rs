@@ -1,0 +1,208 @@
+//! F4 runtimes and F17 the integration timeout.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use hcl_edit::expr::{Array, Expression};
+use hcl_edit::Span;
+
+use super::fix::Edit;
+use super::routes::ModuleRoutes;
+use super::{Checker, ModuleTf, Scope};
+use crate::tf::{self, TfFile};
+
+const MAX_INTEGRATION_TIMEOUT: f64 = 30.0;
+
+impl Checker<'_> {
+    /// F4 for every function and layer. A wrong runtime held in a local is one edit, so it is
+    /// one finding at the local, naming every resource that uses it.
+    pub(super) fn runtimes(&mut self, scopes: &[(&str, Scope)]) {
+        let want = self.cfg.runtime();
+        for (_, scope) in scopes {
+            // Local name → the resources whose runtime it sets, in source order.
+            let mut via_local: BTreeMap<String, Vec<String>> = BTreeMap::new();
+            for f in scope.files {
+                for (name, block) in f.resources("aws_lambda_function") {
+                    let addr = format!("aws_lambda_function.{name}");
+                    let Some(e) = tf::attr(&block.body, "runtime") else {
+                        if tf::attr(&block.body, "image_uri").is_none() {
+                            self.error(
+                                "F4-runtime",
+                                &f.path,
+                                f.line_of(block),
+                                format!("{addr} sets no runtime"),
+                                format!("add runtime = \"{want}\""),
+                            );
+                        }
+                        continue;
+                    };
+                    match tf::resolve_text(e, scope.files, scope.dir) {
+                        Some(r) if r != want => match runtime_local(e) {
+                            Some(local) => via_local.entry(local).or_default().push(addr),
+                            None => {
+                                self.error(
+                                    "F4-runtime",
+                                    &f.path,
+                                    f.line_of(e),
+                                    format!(
+                                        "{addr} has runtime \"{r}\" but the build targets {want}"
+                                    ),
+                                    format!(
+                                        "set it to \"{want}\", the version the build installs \
+                                         dependencies for (python in xtask.toml)"
+                                    ),
+                                );
+                                self.literal_fix(f, e, &want);
+                            }
+                        },
+                        _ => {}
+                    }
+                }
+                for (name, block) in f.resources("aws_lambda_layer_version") {
+                    let Some(Expression::Array(rs)) = tf::attr(&block.body, "compatible_runtimes")
+                    else {
+                        continue;
+                    };
+                    let addr = format!("aws_lambda_layer_version.{name}");
+                    let mut wrong = Vec::new();
+                    for r in rs.iter() {
+                        match tf::resolve_text(r, scope.files, scope.dir) {
+                            Some(text) if text != want => match runtime_local(r) {
+                                Some(local) => via_local
+                                    .entry(local)
+                                    .or_default()
+                                    .push(format!("{addr} (compatible_runtimes)")),
+                                None => wrong.push(text),
+                            },
+                            _ => {}
+                        }
+                    }
+                    if !wrong.is_empty() {
+                        let fixed = fixed_runtimes(f, rs, &want);
+                        self.error(
+                            "F4-runtime",
+                            &f.path,
+                            f.line_of(rs),
+                            format!(
+                                "{addr} is marked compatible with {} but the build targets \
+                                 {want}",
+                                wrong.join(", ")
+                            ),
+                            format!(
+                                "set compatible_runtimes = [\"{want}\"]: its packages are built \
+                                 for {want} only"
+                            ),
+                        );
+                        if let Some(edit) = fixed {
+                            self.fixed_by(edit);
+                        }
+                    }
+                }
+            }
+            for (local, users) in via_local {
+                let Some((f, value)) = local_definition(scope.files, &local) else {
+                    continue;
+                };
+                let r = tf::resolve_text(value, scope.files, scope.dir).unwrap_or_default();
+                self.error(
+                    "F4-runtime",
+                    &f.path,
+                    f.line_of(value),
+                    format!(
+                        "local.{local} is \"{r}\" but the build targets {want}; it sets the \
+                         runtime of {}",
+                        users.join(", ")
+                    ),
+                    format!(
+                        "set {local} = \"{want}\" in this locals block (one edit for all {} \
+                         uses; python in xtask.toml is the version the build installs for)",
+                        users.len()
+                    ),
+                );
+                self.literal_fix(f, value, &want);
+            }
+        }
+    }
+
+    /// A runtime written as a string literal is fixed by writing the target there.
+    fn literal_fix(&mut self, f: &TfFile, e: &Expression, want: &str) {
+        if let (Expression::String(_), Some(span)) = (e, e.span()) {
+            self.fixed_by(Edit::new(f, span, format!("\"{want}\"")));
+        }
+    }
+
+    /// F17: a routed function's timeout fits the integration's.
+    pub(super) fn timeouts(&mut self, modules: &[ModuleTf], routes: &[ModuleRoutes]) {
+        for (m, mr) in modules.iter().zip(routes) {
+            let routed: BTreeSet<&str> = mr
+                .routes
+                .iter()
+                .filter_map(|r| r.function.as_deref())
+                .collect();
+            for f in &m.files {
+                for (name, block) in f.resources("aws_lambda_function") {
+                    if !routed.contains(name) {
+                        continue;
+                    }
+                    let Some(e) = tf::attr(&block.body, "timeout") else {
+                        continue;
+                    };
+                    let Expression::Number(n) = e else { continue };
+                    let Some(secs) = n.value().as_f64().filter(|s| *s > MAX_INTEGRATION_TIMEOUT)
+                    else {
+                        continue;
+                    };
+                    self.warn(
+                        "F17-timeout",
+                        &f.path,
+                        f.line_of(e),
+                        format!(
+                            "aws_lambda_function.{name} has timeout = {secs} but is routed \
+                             through the HTTP API, whose integrations give up after 30 s"
+                        ),
+                        "lower the timeout to 30 or less, or move the slow work off the request \
+                         path"
+                            .into(),
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// `NAME` when a runtime is written `local.NAME`.
+fn runtime_local(expr: &Expression) -> Option<String> {
+    let path = tf::traversal_path(expr)?;
+    let name = path.strip_prefix("local.")?;
+    (!name.contains(['.', '['])).then(|| name.to_string())
+}
+
+/// The file and value of `locals { NAME = … }`.
+fn local_definition<'a>(files: &'a [TfFile], name: &str) -> Option<(&'a TfFile, &'a Expression)> {
+    files.iter().find_map(|f| {
+        f.body
+            .get_blocks("locals")
+            .find_map(|b| tf::attr(&b.body, name))
+            .map(|e| (f, e))
+    })
+}
+
+/// `compatible_runtimes` with each wrong literal replaced by the target, once: the whole list
+/// rewritten when it is on one line, else each literal in place.
+fn fixed_runtimes(f: &TfFile, rs: &Array, want: &str) -> Option<Edit> {
+    let span = rs.span()?;
+    let target = format!("\"{want}\"");
+    let mut items: Vec<String> = Vec::new();
+    for r in rs.iter() {
+        let text = match r {
+            Expression::String(_) => target.clone(),
+            _ => f.text.get(r.span()?)?.to_string(),
+        };
+        if !items.contains(&text) {
+            items.push(text);
+        }
+    }
+    if f.text.get(span.clone())?.contains('\n') {
+        return None;
+    }
+    Some(Edit::new(f, span, format!("[{}]", items.join(", "))))
+}
