@@ -269,11 +269,13 @@ impl<'a> Target<'a> {
         })
     }
 
-    /// `envs/<env>/.xtask`, ignored by git whatever the repo's .gitignore says.
+    /// `envs/<env>/.xtask`, ignored by git whatever the repo's .gitignore says, and readable
+    /// by its owner only (0700 whatever the umask): the saved plan holds every variable in clear.
     fn state_dir(&self) -> Result<PathBuf> {
         let dir = self.dir.join(".xtask");
         std::fs::create_dir_all(&dir)
             .with_context(|| format!("cannot create {}", dir.display()))?;
+        private(&dir, 0o700)?;
         let ignore = dir.join(".gitignore");
         if !ignore.exists() {
             write_atomic(
@@ -288,10 +290,12 @@ impl<'a> Target<'a> {
     /// place, so two at once would apply or record each other's half-written plan.
     fn lock(&self) -> Result<std::fs::File> {
         let dir = self.state_dir()?;
-        build::lock(
+        let lock = build::lock(
             &dir,
             &format!("another plan, apply or deploy of env {}", self.env),
-        )
+        )?;
+        private(&dir.join("lock"), 0o600)?;
+        Ok(lock)
     }
 
     fn plan_file(&self) -> PathBuf {
@@ -345,6 +349,13 @@ impl<'a> Target<'a> {
         }
         Ok(())
     }
+}
+
+/// Sets `path`'s mode exactly (chmod ignores the umask).
+fn private(path: &Path, mode: u32) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+        .with_context(|| format!("cannot restrict the permissions of {}", path.display()))
 }
 
 /// Written next to the saved plan: what it was made from.
@@ -593,6 +604,8 @@ fn make_plan(t: &Target, opts: &Options) -> Result<(Summary, Terraform)> {
             return Err(unset_variable_hint(t, e));
         }
     };
+    // Terraform creates it as the umask says; the directory is private already, the file too.
+    private(&plan_file, 0o600)?;
     let json = tf.show_plan_json(&plan_file)?;
     let mut summary = Summary::from_plan(&json, &t.env, code == 2);
     summary.var_files = names;

@@ -1,1 +1,162 @@
-//! Fault specs: terraform.
+//! Fault specs: terraform — signals and hangs around plan, apply and verify, and the secrets of
+//! the env's var files. The secrets specs run the real terraform on a generated env that needs
+//! no provider (`terraform_data`), so what they check is what terraform really prints.
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use crate::common::{run, write, xtask_bin};
+
+/// A generated CORA stack and infra repo whose env `dev` needs no provider: one module, a
+/// gateway module taking `module_routes`, and a `terraform_data` whose input is built from the
+/// env's variables, so real terraform plans and applies it offline in well under a second.
+struct Local {
+    tmp: tempfile::TempDir,
+    stack: PathBuf,
+    env: PathBuf,
+}
+
+/// Variables as a real CORA env declares them: a sensitive one, secret-looking names, and
+/// plain settings that also live in `local-secrets.tfvars` (the CORA example file's `okta`).
+const ENV_MAIN: &str = r#"variable "log_level" {
+  type = string
+}
+variable "api_token" {
+  type = string
+}
+variable "auth_provider" {
+  type = string
+}
+variable "db_password" {
+  type      = string
+  sensitive = true
+}
+variable "session_signing" {
+  type    = string
+  default = "unset"
+}
+module "module_x" {
+  source = "../../../acme-stack/packages/module-x/infrastructure"
+}
+module "gateway" {
+  source        = "../../modules/gw"
+  module_routes = concat(module.module_x.api_routes)
+}
+resource "terraform_data" "cfg" {
+  input = {
+    LOG_LEVEL     = var.log_level
+    TOKEN         = var.api_token
+    PASSWORD      = nonsensitive(var.db_password)
+    SIGNING       = var.session_signing
+    provider      = var.auth_provider
+    domain        = "${var.auth_provider}_domain"
+    tag           = "${var.auth_provider}/${var.auth_provider}"
+    function_name = "acme-dev-okta-sync"
+  }
+}
+"#;
+
+impl Local {
+    /// `None` (the spec is skipped) without terraform on PATH, except under CI.
+    fn new(secrets: &str) -> Option<Local> {
+        let found = Command::new("terraform")
+            .arg("version")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        if !found {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "terraform is not on PATH (CI needs it)"
+            );
+            eprintln!("SKIPPED end-to-end spec: terraform is not on PATH");
+            return None;
+        }
+        let tmp = tempfile::tempdir().unwrap();
+        let stack = tmp.path().join("acme-stack");
+        let infra = tmp.path().join("acme-infra");
+        let module = stack.join("packages/module-x/infrastructure");
+        let mut variables = String::new();
+        for v in [
+            "environment",
+            "log_level",
+            "module_name",
+            "org_common_layer_arn",
+            "project_name",
+            "supabase_secret_arn",
+            "aws_region",
+        ] {
+            variables.push_str(&format!("variable \"{v}\" {{\n  default = \"\"\n}}\n"));
+        }
+        variables.push_str("variable \"common_tags\" {\n  default = {}\n}\n");
+        write(&module.join("variables.tf"), &variables);
+        write(
+            &module.join("versions.tf"),
+            "terraform {\n  required_version = \">= 1.5\"\n}\n",
+        );
+        write(&module.join("main.tf"), "# no Lambda yet\n");
+        write(
+            &module.join("outputs.tf"),
+            "output \"api_routes\" {\n  value = []\n}\n",
+        );
+        std::fs::create_dir_all(stack.join("packages/module-x/backend/lambdas")).unwrap();
+        write(
+            &infra.join("modules/gw/main.tf"),
+            "variable \"module_routes\" {\n  type = list(any)\n}\n",
+        );
+        let env = infra.join("envs/dev");
+        write(&env.join("main.tf"), ENV_MAIN);
+        write(&env.join("local-secrets.tfvars"), secrets);
+        Some(Local { tmp, stack, env })
+    }
+
+    fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(xtask_bin());
+        cmd.args(args)
+            .arg("--stack")
+            .arg(&self.stack)
+            .env("NO_COLOR", "1")
+            .env("TF_CLI_CONFIG_FILE", self.tmp.path().join("none.tfrc"))
+            .env_remove("AWS_PROFILE");
+        cmd
+    }
+}
+
+fn mode(path: &Path) -> u32 {
+    std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+}
+
+#[test]
+fn the_saved_plan_and_its_directory_are_private_whatever_the_umask() {
+    let Some(l) = Local::new(
+        "log_level = \"info\"\napi_token = \"t0k3n-abcdefghijkl\"\nauth_provider = \"okta\"\ndb_password = \"pw-1\"\n",
+    ) else {
+        return;
+    };
+    // A directory left 0755 by an older run is tightened too.
+    std::fs::create_dir_all(l.env.join(".xtask")).unwrap();
+    std::fs::set_permissions(l.env.join(".xtask"), std::fs::Permissions::from_mode(0o755)).unwrap();
+    // Through a shell that sets the usual umask, which would leave new files 0644.
+    let inner = l.command(&["plan"]);
+    let mut cmd = Command::new("sh");
+    cmd.args(["-c", "umask 022 && exec \"$0\" \"$@\""])
+        .arg(inner.get_program())
+        .args(inner.get_args());
+    for (k, v) in inner.get_envs() {
+        match v {
+            Some(v) => cmd.env(k, v),
+            None => cmd.env_remove(k),
+        };
+    }
+    let out = run(cmd);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert_eq!(mode(&l.env.join(".xtask")), 0o700);
+    let plan = l.env.join(".xtask/dev.tfplan");
+    assert_eq!(mode(&plan), 0o600);
+    for e in std::fs::read_dir(l.env.join(".xtask")).unwrap() {
+        let p = e.unwrap().path();
+        assert_eq!(mode(&p) & 0o077, 0, "{} is readable by others", p.display());
+    }
+}
