@@ -3,10 +3,12 @@
 //! no provider (`terraform_data`), so what they check is what terraform really prints.
 
 use std::os::unix::fs::PermissionsExt;
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
 
-use crate::common::{run, write, xtask_bin};
+use crate::common::{fake_terraform, record, run, write, xtask_bin, Demo};
 
 /// A generated CORA stack and infra repo whose env `dev` needs no provider: one module, a
 /// gateway module taking `module_routes`, and a `terraform_data` whose input is built from the
@@ -159,4 +161,71 @@ fn the_saved_plan_and_its_directory_are_private_whatever_the_umask() {
         let p = e.unwrap().path();
         assert_eq!(mode(&p) & 0o077, 0, "{} is readable by others", p.display());
     }
+}
+
+/// Waits until `done`, failing after `limit` (a bound, so a broken xtask cannot hang the suite).
+fn wait_for(what: &str, limit: Duration, mut done: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !done() {
+        assert!(start.elapsed() < limit, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// The exit code and stderr of `child`, killed (and the spec failed) after `limit`.
+fn finish(mut child: Child, limit: Duration) -> (i32, String) {
+    let start = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("the xtask did not exit within {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn one_sigterm_sent_as_timeout_sends_it_is_one_graceful_stop() {
+    let d = Demo::new();
+    let bin = fake_terraform(d.tmp.path());
+    // Terraform as it behaves: the first SIGINT starts a clean stop, which takes a moment.
+    let graceful = r#"trap 'echo got-int >> "$rec"; sleep 0.3; echo stopped-cleanly >> "$rec"; exit 1' INT; echo started >> "$rec"; i=0; while [ $i -lt 600 ]; do sleep 0.1; i=$((i+1)); done"#;
+    let child = Command::new(xtask_bin())
+        .args(["plan", "--no-build", "--stack"])
+        .arg(&d.stack)
+        .env("NO_COLOR", "1")
+        .env("TF_BIN", &bin)
+        .env("FAKE_PLAN", graceful)
+        .env_remove("AWS_PROFILE")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        // Its own group, as under `timeout`, which signals the process and then its group.
+        .process_group(0)
+        .spawn()
+        .unwrap();
+    wait_for("the fake plan", Duration::from_secs(60), || {
+        record(&bin).contains("started")
+    });
+    let pid = child.id();
+    let sent = Command::new("sh")
+        .args(["-c", &format!("kill -TERM {pid}; kill -TERM -{pid}")])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    let (code, stderr) = finish(child, Duration::from_secs(20));
+    let rec = record(&bin);
+    assert_eq!(code, 130, "{stderr}");
+    assert_eq!(rec.matches("got-int").count(), 1, "{rec}");
+    assert!(
+        rec.contains("stopped-cleanly"),
+        "terraform was killed mid-stop: {stderr}"
+    );
+    assert!(!stderr.contains("killed"), "{stderr}");
 }
