@@ -573,7 +573,7 @@ fn make_plan(t: &Target, opts: &Options) -> Result<(Summary, Terraform)> {
         &opts.var_files,
         &cwd,
     )?;
-    let tf = locate(t, opts, &vars)?;
+    let mut tf = locate(t, opts, &vars)?;
     build_first(t, opts)?;
     preflight_check(t.cfg, &t.infra, &t.env)?;
     t.state_dir()?;
@@ -597,8 +597,8 @@ fn make_plan(t: &Target, opts: &Options) -> Result<(Summary, Terraform)> {
         out: plan_file.clone(),
         lock_timeout: opts.lock_timeout.clone(),
     });
-    let code = match tf.stream(&cmd, "plan", &Activity::new("plan", None), &[0, 2]) {
-        Ok(code) => code,
+    let (code, diff) = match tf.stream_held(&cmd, "plan", &Activity::new("plan", None), &[0, 2]) {
+        Ok(done) => done,
         Err(e) => {
             t.remove_plan()?;
             return Err(unset_variable_hint(t, e));
@@ -607,6 +607,9 @@ fn make_plan(t: &Target, opts: &Options) -> Result<(Summary, Terraform)> {
     // Terraform creates it as the umask says; the directory is private already, the file too.
     private(&plan_file, 0o600)?;
     let json = tf.show_plan_json(&plan_file)?;
+    // The diff is printed once the old values of rotated secrets are known to be secret.
+    tf.add_plan_secrets(&json);
+    tf.print_held(&diff);
     let mut summary = Summary::from_plan(&json, &t.env, code == 2);
     summary.var_files = names;
     summary.plan_file = t.show(&plan_file);

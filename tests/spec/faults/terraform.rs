@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::common::{fake_terraform, record, run, write, xtask_bin, Demo};
+use crate::common::{fake_terraform, record, run, write, xtask_bin, Demo, Out};
 
 /// A generated CORA stack and infra repo whose env `dev` needs no provider: one module, a
 /// gateway module taking `module_routes`, and a `terraform_data` whose input is built from the
@@ -124,6 +124,14 @@ impl Local {
             .env_remove("AWS_PROFILE");
         cmd
     }
+
+    fn xtask(&self, args: &[&str]) -> Out {
+        run(self.command(args))
+    }
+
+    fn secrets(&self, text: &str) {
+        write(&self.env.join("local-secrets.tfvars"), text);
+    }
 }
 
 fn mode(path: &Path) -> u32 {
@@ -228,4 +236,102 @@ fn one_sigterm_sent_as_timeout_sends_it_is_one_graceful_stop() {
         "terraform was killed mid-stop: {stderr}"
     );
     assert!(!stderr.contains("killed"), "{stderr}");
+}
+
+/// Those of `secrets` that appear in what the xtask printed.
+fn leaks<'a>(out: &Out, secrets: &[&'a str]) -> Vec<&'a str> {
+    secrets
+        .iter()
+        .copied()
+        .filter(|s| out.stdout.contains(s) || out.stderr.contains(s))
+        .collect()
+}
+
+#[test]
+fn a_var_file_terraform_cannot_parse_is_named_by_line_never_quoted() {
+    let Some(l) = Local::new("") else {
+        return;
+    };
+    let good = "auth_provider = \"okta\"\ndb_password = \"pw-ok-1\"\n";
+    let cases = [
+        (
+            "api_token = 'single-quoted-9f3k'\n",
+            "single quotes",
+            "single-quoted-9f3k",
+        ),
+        ("api_token = unquoted9f3k\n", "not quoted", "unquoted9f3k"),
+        (
+            "api_token = \"trailing-9f3k\" oops-9f3k\n",
+            "text after the quoted value",
+            "9f3k",
+        ),
+    ];
+    for (broken, what, secret) in cases {
+        l.secrets(&format!("{good}log_level = \"info\"\n{broken}"));
+        let out = l.xtask(&["plan"]);
+        assert_eq!(out.code, 1, "{broken}: {}", out.stderr);
+        assert_eq!(leaks(&out, &[secret]), Vec::<&str>::new(), "{}", out.stderr);
+        assert!(
+            out.stderr
+                .contains("local-secrets.tfvars line 4 (`api_token`)")
+                && out.stderr.contains(what),
+            "{broken}: {}",
+            out.stderr
+        );
+    }
+}
+
+#[test]
+fn masking_hides_every_secret_and_garbles_no_setting() {
+    // The real CORA example file's shape: a provider name and short settings next to secrets.
+    let Some(l) = Local::new(
+        "log_level = \"INFO\"\napi_token = \"tk9\"\nauth_provider = \"okta\"\n\
+         db_password = \"pw7\"\nsession_signing = \"s1gn-9a8b7c6d5e4f3g2h\"\n",
+    ) else {
+        return;
+    };
+    let out = l.xtask(&["plan"]);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    // The declared-sensitive, the secret-named (short too) and the credential-length value.
+    assert_eq!(
+        leaks(&out, &["tk9", "pw7", "s1gn-9a8b7c6d5e4f3g2h"]),
+        Vec::<&str>::new(),
+        "{}",
+        out.stderr
+    );
+    for kept in [
+        "\"okta_domain\"",
+        "\"okta/okta\"",
+        "\"acme-dev-okta-sync\"",
+        "LOG_LEVEL     = \"INFO\"",
+    ] {
+        assert!(out.stderr.contains(kept), "{kept} garbled: {}", out.stderr);
+    }
+}
+
+#[test]
+fn a_rotated_secret_shows_neither_its_old_nor_its_new_value() {
+    let Some(l) = Local::new(
+        "log_level = \"INFO\"\napi_token = \"old-token-7h6g5f4e3d\"\nauth_provider = \"okta\"\n\
+         db_password = \"pw7\"\n",
+    ) else {
+        return;
+    };
+    let planned = l.xtask(&["plan"]);
+    assert_eq!(planned.code, 2, "{}", planned.stderr);
+    let applied = l.xtask(&["apply"]);
+    assert_eq!(applied.code, 0, "{}", applied.stderr);
+    l.secrets(
+        "log_level = \"INFO\"\napi_token = \"new-token-1a2b3c4d5e\"\nauth_provider = \"okta\"\n\
+         db_password = \"pw7\"\n",
+    );
+    let out = l.xtask(&["plan"]);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(out.stderr.contains("~ TOKEN"), "{}", out.stderr);
+    assert_eq!(
+        leaks(&out, &["old-token-7h6g5f4e3d", "new-token-1a2b3c4d5e"]),
+        Vec::<&str>::new(),
+        "{}",
+        out.stderr
+    );
 }
