@@ -519,6 +519,7 @@ fn post_deploy_verify(cfg: &Config, infra: &Path, opts: &Options) -> Result<veri
         url: None,
         tf_bin: opts.tf_bin.clone(),
         aws: opts.aws.clone(),
+        aws_timeout: verify::AWS_TIMEOUT_SECS,
     };
     let report = verify::run(cfg, Some(infra), &vopts)?;
     if !opts.json {

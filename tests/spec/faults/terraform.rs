@@ -180,8 +180,8 @@ fn wait_for(what: &str, limit: Duration, mut done: impl FnMut() -> bool) {
     }
 }
 
-/// The exit code and stderr of `child`, killed (and the spec failed) after `limit`.
-fn finish(mut child: Child, limit: Duration) -> (i32, String) {
+/// What `child` printed, once exited; killed (and the spec failed) after `limit`.
+fn finish(mut child: Child, limit: Duration) -> Out {
     let start = Instant::now();
     while child.try_wait().unwrap().is_none() {
         if start.elapsed() > limit {
@@ -192,10 +192,11 @@ fn finish(mut child: Child, limit: Duration) -> (i32, String) {
         std::thread::sleep(Duration::from_millis(50));
     }
     let out = child.wait_with_output().unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    Out {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
 }
 
 #[test]
@@ -227,7 +228,7 @@ fn one_sigterm_sent_as_timeout_sends_it_is_one_graceful_stop() {
         .status()
         .unwrap();
     assert!(sent.success());
-    let (code, stderr) = finish(child, Duration::from_secs(20));
+    let Out { code, stderr, .. } = finish(child, Duration::from_secs(20));
     let rec = record(&bin);
     assert_eq!(code, 130, "{stderr}");
     assert_eq!(rec.matches("got-int").count(), 1, "{rec}");
@@ -334,4 +335,87 @@ fn a_rotated_secret_shows_neither_its_old_nor_its_new_value() {
         "{}",
         out.stderr
     );
+}
+
+#[test]
+fn verify_against_an_endpoint_that_never_answers_names_the_call_and_gives_up() {
+    if which("aws").is_none() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "the aws CLI is not on PATH (CI needs it)"
+        );
+        eprintln!("SKIPPED: the aws CLI is not on PATH");
+        return;
+    }
+    let help = Demo::new().xtask(&["verify", "--help"]).ok().stdout;
+    assert!(
+        help.contains("--aws-timeout") && help.contains("--cli-read-timeout"),
+        "{help}"
+    );
+    // Accepts every connection and never answers, as a stuck proxy or endpoint does.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for conn in listener.incoming() {
+            held.push(conn);
+        }
+    });
+    let d = Demo::new();
+    let bin = fake_terraform(d.tmp.path());
+    std::fs::create_dir_all(d.infra.join("envs/dev/.terraform")).unwrap();
+    let none = d.tmp.path().join("no-aws-config");
+    let child = Command::new(xtask_bin())
+        .args(["verify", "--json", "--aws-timeout", "2", "--stack"])
+        .arg(&d.stack)
+        .env("NO_COLOR", "1")
+        .env("TF_BIN", &bin)
+        .env("AWS_ENDPOINT_URL", format!("http://127.0.0.1:{port}"))
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_DEFAULT_REGION", "us-east-1")
+        .env("AWS_CONFIG_FILE", &none)
+        .env("AWS_SHARED_CREDENTIALS_FILE", &none)
+        .env_remove("AWS_PROFILE")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Two attempts of 2 s each and a back-off: far below the bound, which only keeps a hung
+    // xtask from hanging the suite (the aws CLI's own defaults take 127 s here).
+    let Out {
+        code,
+        stdout,
+        stderr,
+    } = finish(child, Duration::from_secs(60));
+    assert_eq!(code, 1, "{stderr}");
+    assert!(
+        stderr.contains("still waiting for `aws sts get-caller-identity`"),
+        "{stderr}"
+    );
+    let report = stdout_of_failed_live_check(&stdout);
+    assert!(
+        report.contains("timeout on endpoint URL") && report.contains("--aws-timeout"),
+        "{report}"
+    );
+}
+
+/// The message of the `live` check that failed, from a `verify --json` document.
+fn stdout_of_failed_live_check(stdout: &str) -> String {
+    let doc: serde_json::Value =
+        serde_json::from_str(stdout).unwrap_or_else(|e| panic!("{e}: {stdout}"));
+    doc["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == "live" && c["status"] == "fail")
+        .map(|c| c["message"].as_str().unwrap().to_string())
+        .unwrap_or_else(|| panic!("no failed live check: {stdout}"))
+}
+
+fn which(program: &str) -> Option<PathBuf> {
+    std::env::split_paths(&std::env::var_os("PATH")?)
+        .map(|d| d.join(program))
+        .find(|p| p.is_file())
 }
