@@ -419,3 +419,63 @@ fn which(program: &str) -> Option<PathBuf> {
         .map(|d| d.join(program))
         .find(|p| p.is_file())
 }
+
+#[test]
+fn a_toml_error_on_an_index_url_line_does_not_quote_its_token() {
+    let token = "t0k-9x8y7w";
+    let d = Demo::new();
+    // A type error on an index_url line: the error quotes the line.
+    d.write(
+        "xtask.toml",
+        &format!(
+            "[installer_options]\nindex_url = [\"https://me:{token}@pypi.example.com/simple\"]\n"
+        ),
+    );
+    let out = d.xtask(&["build"]).fails();
+    assert!(!out.stderr.contains(token), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("index_url") && out.stderr.contains("xtask.toml"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn credentials_in_find_links_stay_out_of_the_installer_s_command_line() {
+    let token = "t0k-9x8y7w";
+    let d = Demo::new();
+    // An installer that records its command line (what `ps` shows) and its links setting.
+    let bin = d.tmp.path().join("bin");
+    let rec = d.tmp.path().join("uv-record");
+    write(
+        &bin.join("uv"),
+        &format!(
+            "#!/bin/sh\n{{ echo \"args:$*\"; echo \"links:$UV_FIND_LINKS\"; }} >> '{}'\nexit 1\n",
+            rec.display()
+        ),
+    );
+    std::fs::set_permissions(bin.join("uv"), std::fs::Permissions::from_mode(0o755)).unwrap();
+    d.write(
+        "xtask.toml",
+        &format!(
+            "installer = \"uv\"\n[installer_options]\nfind_links = [\"https://me:{token}@links.example.com/wheels/\", \"../wheelhouse\"]\nno_index = true\n"
+        ),
+    );
+    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap());
+    let out = d.xtask_env(&["build"], &[("PATH", &path)]).fails();
+    assert!(!out.stderr.contains(token), "{}", out.stderr);
+    let record = std::fs::read_to_string(&rec).unwrap();
+    let args: Vec<&str> = record.lines().filter(|l| l.starts_with("args:")).collect();
+    assert!(!args.is_empty(), "{record}");
+    assert!(
+        args.iter()
+            .all(|l| !l.contains(token) && !l.contains("links.example.com")),
+        "{record}"
+    );
+    assert!(
+        record.contains(&format!(
+            "links:https://me:{token}@links.example.com/wheels/,"
+        )),
+        "{record}"
+    );
+}
