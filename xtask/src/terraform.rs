@@ -3,8 +3,10 @@
 //! manner of hashicorp/terraform-exec), so argument lists and environments are unit-testable.
 //!
 //! Nothing read from Terraform is printed raw: streamed lines, error tails and any value a
-//! caller prints (`Terraform::scrub`) are scrubbed of the values of sensitive variables and of
-//! `local-secrets.tfvars`, and the JSON readers null sensitive values out.
+//! caller prints (`Terraform::scrub`) are scrubbed of the secrets of the env's var files
+//! (`secrets.rs`), a plan's diff only once its before-values are known, and the JSON readers
+//! null sensitive values out. Var files are checked before terraform reads (and would quote)
+//! them (`var_syntax.rs`); which are passed is `var_files.rs`.
 
 use std::borrow::Cow;
 use std::collections::BTreeSet;

@@ -222,12 +222,18 @@ fn one_sigterm_sent_as_timeout_sends_it_is_one_graceful_stop() {
     wait_for("the fake plan", Duration::from_secs(60), || {
         record(&bin).contains("started")
     });
-    let pid = child.id();
-    let sent = Command::new("sh")
-        .args(["-c", &format!("kill -TERM {pid}; kill -TERM -{pid}")])
-        .status()
-        .unwrap();
-    assert!(sent.success());
+    // To the process, then a few milliseconds later (a preempted sender) to its group.
+    let pid = child.id().to_string();
+    for (i, target) in [pid.clone(), format!("-{pid}")].iter().enumerate() {
+        if i > 0 {
+            std::thread::sleep(Duration::from_millis(4));
+        }
+        let sent = Command::new("kill")
+            .args(["-s", "TERM", "--", target])
+            .status()
+            .unwrap();
+        assert!(sent.success());
+    }
     let Out { code, stderr, .. } = finish(child, Duration::from_secs(20));
     let rec = record(&bin);
     assert_eq!(code, 130, "{stderr}");
