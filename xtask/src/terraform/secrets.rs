@@ -41,8 +41,8 @@ enum Kind {
 }
 
 /// Values that must never be printed: those of variables declared `sensitive` in the env's
-/// `.tf` or `.tf.json` files or named like a secret (from any var file, or `TF_VAR_*` for the
-/// declared ones), and the credential-length strings of `local-secrets.tfvars`. Terraform
+/// `.tf` or `.tf.json` files or named like a secret (from any var file or `TF_VAR_*`), and the
+/// credential-length strings of `local-secrets.tfvars`. Terraform
 /// redacts sensitive values itself, but quotes var-file source lines in its diagnostics and
 /// prints non-sensitive variables in plans.
 #[derive(Debug, Default, Clone)]
@@ -79,8 +79,12 @@ impl Secrets {
                 }
             }
         }
-        for name in &sensitive {
-            if let Some(v) = std::env::var_os(format!("TF_VAR_{name}")) {
+        for (key, v) in std::env::vars_os() {
+            let key = key.to_string_lossy();
+            let Some(name) = key.strip_prefix("TF_VAR_") else {
+                continue;
+            };
+            if sensitive.contains(name) || looks_secret(name) {
                 s.add(v.to_string_lossy().into_owned(), Kind::Declared);
             }
         }
