@@ -138,6 +138,7 @@ fn mode(path: &Path) -> u32 {
     std::fs::metadata(path).unwrap().permissions().mode() & 0o777
 }
 
+/// Saved plans hold every variable in clear (issue 9, item 11).
 #[test]
 fn the_saved_plan_and_its_directory_are_private_whatever_the_umask() {
     let Some(l) = Local::new(
@@ -199,6 +200,7 @@ fn finish(mut child: Child, limit: Duration) -> Out {
     }
 }
 
+/// `timeout` or a CI runner stopping a deploy must not kill terraform mid-apply (issue 9, item 6).
 #[test]
 fn one_sigterm_sent_as_timeout_sends_it_is_one_graceful_stop() {
     let d = Demo::new();
@@ -254,6 +256,7 @@ fn leaks<'a>(out: &Out, secrets: &[&'a str]) -> Vec<&'a str> {
         .collect()
 }
 
+/// Terraform quotes the line it cannot parse (issue 9, item 8).
 #[test]
 fn a_var_file_terraform_cannot_parse_is_named_by_line_never_quoted() {
     let Some(l) = Local::new("") else {
@@ -288,6 +291,7 @@ fn a_var_file_terraform_cannot_parse_is_named_by_line_never_quoted() {
     }
 }
 
+/// Substring masking of short settings garbled output (issue 9, item 10).
 #[test]
 fn masking_hides_every_secret_and_garbles_no_setting() {
     // The real CORA example file's shape: a provider name and short settings next to secrets.
@@ -316,6 +320,7 @@ fn masking_hides_every_secret_and_garbles_no_setting() {
     }
 }
 
+/// The old value of a rotated secret lives in the state only (issue 9, item 9).
 #[test]
 fn a_rotated_secret_shows_neither_its_old_nor_its_new_value() {
     let Some(l) = Local::new(
@@ -343,6 +348,7 @@ fn a_rotated_secret_shows_neither_its_old_nor_its_new_value() {
     );
 }
 
+/// A stuck endpoint kept verify silent for 127 s (issue 9, item 7).
 #[test]
 fn verify_against_an_endpoint_that_never_answers_names_the_call_and_gives_up() {
     if which("aws").is_none() {
@@ -426,6 +432,7 @@ fn which(program: &str) -> Option<PathBuf> {
         .find(|p| p.is_file())
 }
 
+/// TOML errors quote the offending line (issue 9, item 12).
 #[test]
 fn a_toml_error_on_an_index_url_line_does_not_quote_its_token() {
     let token = "t0k-9x8y7w";
@@ -446,6 +453,7 @@ fn a_toml_error_on_an_index_url_line_does_not_quote_its_token() {
     );
 }
 
+/// Anything on a command line is visible in `ps` (issue 9, item 12).
 #[test]
 fn credentials_in_find_links_stay_out_of_the_installer_s_command_line() {
     let token = "t0k-9x8y7w";
