@@ -366,11 +366,12 @@ pub fn infra_dir(cfg: &Config, flag: Option<&Path>) -> Result<Option<PathBuf>> {
 
 fn read_file(path: &Path) -> Result<File> {
     match std::fs::read_to_string(path) {
+        // The error quotes the line: an index or links URL there may carry a token.
         Ok(text) => toml::from_str(&text).map_err(|e| {
             anyhow::anyhow!(
                 "{}: {}\nfix the file; keys are documented in the README",
                 path.display(),
-                e.to_string().trim_end()
+                crate::install::redact_userinfo(e.to_string().trim_end())
             )
         }),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(File::default()),

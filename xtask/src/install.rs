@@ -118,8 +118,25 @@ impl Installer {
                 cmd = cmd.env_remove("UV_EXTRA_INDEX_URL");
             }
         }
-        for link in &opts.find_links {
-            cmd = cmd.args(["--find-links", link]);
+        if !opts.find_links.is_empty() {
+            // Through the environment too: a links URL may carry credentials. uv splits the
+            // variable on commas, pip on whitespace; a local path holding the separator goes
+            // as a percent-encoded file:// URL, which both read as the directory.
+            let (var, sep) = match self {
+                Installer::Uv(_) => ("UV_FIND_LINKS", ","),
+                Installer::Pip(_) => ("PIP_FIND_LINKS", " "),
+            };
+            let links: Vec<String> = opts
+                .find_links
+                .iter()
+                .map(|l| match self {
+                    _ if l.contains("://") => l.clone(),
+                    Installer::Uv(_) if l.contains(',') => file_url(l),
+                    Installer::Pip(_) if l.contains(char::is_whitespace) => file_url(l),
+                    _ => l.clone(),
+                })
+                .collect();
+            cmd = cmd.env(var, links.join(sep));
         }
         if opts.no_index {
             cmd = cmd.arg("--no-index");
@@ -131,7 +148,10 @@ impl Installer {
     /// and the fix for that cause.
     pub fn install(&self, cfg: &Config, requirements: &Path, target: &Path) -> Result<()> {
         missing_find_links(cfg)?;
-        let out = self.command(cfg, requirements, target).own_group().output()?;
+        let out = self
+            .command(cfg, requirements, target)
+            .own_group()
+            .output()?;
         if out.success() {
             return Ok(());
         }
@@ -314,9 +334,22 @@ fn package_name(requirement: &str) -> &str {
     &requirement[..end]
 }
 
+/// `file://` and an absolute path, percent-encoded but for `/` and the unreserved characters.
+fn file_url(path: &str) -> String {
+    let mut url = String::from("file://");
+    for b in path.bytes() {
+        if b.is_ascii_alphanumeric() || b"/-._~".contains(&b) {
+            url.push(b as char);
+        } else {
+            url.push_str(&format!("%{b:02X}"));
+        }
+    }
+    url
+}
+
 /// `scheme://user:secret@host…` → `scheme://***@host…` for every URL in `text`: installers
 /// quote index URLs in their errors, and pip masks only the password.
-fn redact_userinfo(text: &str) -> String {
+pub fn redact_userinfo(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
     while let Some(i) = rest.find("://") {
@@ -438,7 +471,7 @@ mod tests {
             let cmd = installer.command(&c, req, target);
             let line = cmd.display();
             assert!(!line.contains("example.com"), "{line}");
-            assert!(line.contains("--find-links /s/wh"), "{line}");
+            assert!(!line.contains("--find-links"), "{line}");
             assert_eq!(
                 env_of(&cmd, index).as_deref(),
                 Some("https://me:s3cret@pypi.example.com/simple")
@@ -455,6 +488,33 @@ mod tests {
         let plain = Installer::Pip("python3".into()).command(&cfg(None, &[]), req, target);
         assert_eq!(env_of(&plain, "PIP_INDEX_URL"), None);
         assert_eq!(env_of(&plain, "PIP_EXTRA_INDEX_URL"), None);
+    }
+
+    #[test]
+    fn find_links_go_through_the_environment_in_each_installer_s_syntax() {
+        let mut c = cfg(None, &[]);
+        c.installer_options.find_links = vec![
+            "https://me:t0k@links.example.com/wheels/".into(),
+            "/home/John Doe/acme, ltd/wh".into(),
+        ];
+        let (req, target) = (Path::new("/s/requirements.txt"), Path::new("/t"));
+        let uv = Installer::Uv("uv".into()).command(&c, req, target);
+        assert_eq!(
+            env_of(&uv, "UV_FIND_LINKS").as_deref(),
+            Some(
+                "https://me:t0k@links.example.com/wheels/,file:///home/John%20Doe/acme%2C%20ltd/wh"
+            )
+        );
+        let pip = Installer::Pip("python3".into()).command(&c, req, target);
+        assert_eq!(
+            env_of(&pip, "PIP_FIND_LINKS").as_deref(),
+            Some(
+                "https://me:t0k@links.example.com/wheels/ file:///home/John%20Doe/acme%2C%20ltd/wh"
+            )
+        );
+        for cmd in [uv, pip] {
+            assert!(!cmd.display().contains("example.com"), "{}", cmd.display());
+        }
     }
 
     #[test]

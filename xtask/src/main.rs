@@ -278,6 +278,11 @@ struct VerifyArgs {
     /// Base URL for --http instead of the `api_gateway_url` output (implies --http)
     #[arg(long, value_name = "URL")]
     url: Option<String>,
+    /// Seconds each AWS call may take to connect and, again, to answer (the aws CLI's
+    /// --cli-connect-timeout and --cli-read-timeout); the first call is tried twice at most
+    #[arg(long, value_name = "SECS", default_value_t = verify::AWS_TIMEOUT_SECS,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    aws_timeout: u64,
 }
 
 fn main() -> ExitCode {
@@ -380,6 +385,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 url: args.url,
                 env: args.tf.env,
                 offline: args.offline,
+                aws_timeout: args.aws_timeout,
                 tf_bin: args.tf.tf_bin,
                 aws: terraform::Aws {
                     profile: args.tf.profile,

@@ -73,11 +73,13 @@ impl<'a> Target<'a> {
         })
     }
 
-    /// `envs/<env>/.xtask`, ignored by git whatever the repo's .gitignore says.
+    /// `envs/<env>/.xtask`, ignored by git whatever the repo's .gitignore says, and readable
+    /// by its owner only (0700 whatever the umask): the saved plan holds every variable in clear.
     fn state_dir(&self) -> Result<PathBuf> {
         let dir = self.dir.join(".xtask");
         std::fs::create_dir_all(&dir)
             .with_context(|| format!("cannot create {}", dir.display()))?;
+        private(&dir, 0o700)?;
         let ignore = dir.join(".gitignore");
         if !ignore.exists() {
             write_atomic(
@@ -92,10 +94,12 @@ impl<'a> Target<'a> {
     /// place, so two at once would apply or record each other's half-written plan.
     fn lock(&self) -> Result<std::fs::File> {
         let dir = self.state_dir()?;
-        build::lock(
+        let lock = build::lock(
             &dir,
             &format!("another plan, apply or deploy of env {}", self.env),
-        )
+        )?;
+        private(&dir.join("lock"), 0o600)?;
+        Ok(lock)
     }
 
     fn plan_file(&self) -> PathBuf {
@@ -149,6 +153,13 @@ impl<'a> Target<'a> {
         }
         Ok(())
     }
+}
+
+/// Sets `path`'s mode exactly (chmod ignores the umask).
+fn private(path: &Path, mode: u32) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+        .with_context(|| format!("cannot restrict the permissions of {}", path.display()))
 }
 
 /// Written next to the saved plan: what it was made from.
@@ -312,6 +323,7 @@ fn post_deploy_verify(cfg: &Config, infra: &Path, opts: &Options) -> Result<veri
         url: None,
         tf_bin: opts.tf_bin.clone(),
         aws: opts.aws.clone(),
+        aws_timeout: verify::AWS_TIMEOUT_SECS,
     };
     let report = verify::run(cfg, Some(infra), &vopts)?;
     if !opts.json {
@@ -374,7 +386,7 @@ fn make_plan(
         &opts.var_files,
         &cwd,
     )?;
-    let tf = locate(t, opts, &vars)?;
+    let mut tf = locate(t, opts, &vars)?;
     if prepare {
         build_first(t, opts)?;
         preflight_check(t.cfg, &t.infra, &t.env)?;
@@ -401,14 +413,19 @@ fn make_plan(
         lock_timeout: opts.lock_timeout.clone(),
         extra: plan_args.to_vec(),
     });
-    let code = match tf.stream(&cmd, "plan", &Activity::new("plan", None), &[0, 2]) {
-        Ok(code) => code,
+    let (code, diff) = match tf.stream_held(&cmd, "plan", &Activity::new("plan", None), &[0, 2]) {
+        Ok(done) => done,
         Err(e) => {
             t.remove_plan()?;
             return Err(unset_variable_hint(t, e));
         }
     };
+    // Terraform creates it as the umask says; the directory is private already, the file too.
+    private(&plan_file, 0o600)?;
     let json = tf.show_plan_json(&plan_file)?;
+    // The diff is printed once the old values of rotated secrets are known to be secret.
+    tf.add_plan_secrets(&json);
+    tf.print_held(&diff);
     let mut summary = Summary::from_plan(&json, &t.env, code == 2);
     summary.var_files = names;
     summary.plan_file = t.show(&plan_file);

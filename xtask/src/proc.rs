@@ -6,7 +6,7 @@ use std::ffi::{OsStr, OsString};
 use std::io::BufRead;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicI32, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{mpsc, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -70,8 +70,39 @@ pub enum Event<'a> {
     Notice(&'a str),
 }
 
-/// Signals received while a streamed command runs.
+/// Signals received while a streamed command runs, an echo of the first not counted.
 static INTERRUPTS: AtomicUsize = AtomicUsize::new(0);
+/// When the first of them came (monotonic nanoseconds; 0: none yet).
+static FIRST_AT: AtomicU64 = AtomicU64::new(0);
+/// A signal this soon after the first is the same one delivered twice (to the process and to its
+/// group), never a second Ctrl-C.
+const ECHO_NS: u64 = 20_000_000;
+
+fn monotonic_ns() -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime(2) writes the struct it is given and is async-signal-safe.
+    unsafe {
+        libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts);
+    }
+    (ts.tv_sec as u64) * 1_000_000_000 + ts.tv_nsec as u64
+}
+
+/// The signal handler's action: count a signal unless it echoes the first.
+fn count_interrupt() {
+    let now = monotonic_ns().max(1);
+    match FIRST_AT.compare_exchange(0, now, Ordering::SeqCst, Ordering::SeqCst) {
+        Ok(_) => {
+            INTERRUPTS.fetch_add(1, Ordering::SeqCst);
+        }
+        Err(first) if now.saturating_sub(first) >= ECHO_NS => {
+            INTERRUPTS.fetch_add(1, Ordering::SeqCst);
+        }
+        Err(_) => {}
+    }
+}
 /// True when no streamed command runs: a signal then does what it does by default (terminate).
 static IDLE: AtomicBool = AtomicBool::new(true);
 
@@ -85,13 +116,10 @@ fn install_interrupt_handlers() -> Result<()> {
             // Registered first, so it runs first: when idle it terminates before any counting.
             signal_hook::flag::register_conditional_default(sig, &IDLE)
                 .map_err(|e| e.to_string())?;
-            // SAFETY: the action only increments an atomic, which is async-signal-safe.
-            unsafe {
-                signal_hook::low_level::register(sig, || {
-                    INTERRUPTS.fetch_add(1, Ordering::SeqCst);
-                })
-            }
-            .map_err(|e| e.to_string())?;
+            // SAFETY: the action only reads the clock and updates atomics, which are
+            // async-signal-safe.
+            unsafe { signal_hook::low_level::register(sig, count_interrupt) }
+                .map_err(|e| e.to_string())?;
         }
         Ok(())
     })
@@ -105,6 +133,7 @@ struct Busy;
 impl Busy {
     fn start() -> Busy {
         INTERRUPTS.store(0, Ordering::SeqCst);
+        FIRST_AT.store(0, Ordering::SeqCst);
         IDLE.store(false, Ordering::SeqCst);
         Busy
     }
@@ -360,6 +389,9 @@ impl Cmd {
                 Err(mpsc::RecvTimeoutError::Timeout) => {}
             }
             // Checked on every pass: a command that prints steadily never lets the wait time out.
+            // Every signal that came before the stop was forwarded is that one stop: one SIGTERM
+            // often arrives twice at once (`timeout` and CI runners signal the process and then
+            // its group). Only one that comes after it kills.
             let signals = INTERRUPTS.load(Ordering::SeqCst);
             if signals > handled && exited.is_none() {
                 if handled == 0 {
@@ -367,8 +399,7 @@ impl Cmd {
                     on_event(Event::Notice(
                         "interrupted: waiting for the command to stop cleanly (Ctrl-C again to kill it)",
                     ));
-                }
-                if signals >= 2 {
+                } else {
                     // The whole group: terraform's provider plugins must not outlive it.
                     send_signal(-pid, libc::SIGKILL);
                     on_event(Event::Notice("killed"));

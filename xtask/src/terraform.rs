@@ -3,18 +3,27 @@
 //! manner of hashicorp/terraform-exec), so argument lists and environments are unit-testable.
 //!
 //! Nothing read from Terraform is printed raw: streamed lines, error tails and any value a
-//! caller prints (`Terraform::scrub`) are scrubbed of the values of sensitive variables and of
-//! `local-secrets.tfvars`, and the JSON readers null sensitive values out.
+//! caller prints (`Terraform::scrub`) are scrubbed of the secrets of the env's var files
+//! (`secrets.rs`), a plan's diff only once its before-values are known, and the JSON readers
+//! null sensitive values out. Var files are checked before terraform reads (and would quote)
+//! them (`var_syntax.rs`); which are passed is `var_files.rs`.
 
 use std::borrow::Cow;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
-use hcl_edit::expr::{Expression, ObjectKey};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
+
+mod secrets;
+mod var_files;
+mod var_syntax;
+
+pub use secrets::Secrets;
+use secrets::VarFileQuotes;
+pub use var_files::VarFiles;
 
 use crate::proc::{Cmd, Event, Output};
 use crate::tf;
@@ -93,300 +102,11 @@ pub fn data_dir(env_dir: &Path) -> PathBuf {
         .map_or_else(|| env_dir.join(".terraform"), |d| env_dir.join(d))
 }
 
-/// Whether Terraform loads this file of the env dir by itself.
-fn is_auto_loaded(name: &str) -> bool {
-    name == "terraform.tfvars"
-        || name == "terraform.tfvars.json"
-        || name.ends_with(".auto.tfvars")
-        || name.ends_with(".auto.tfvars.json")
-}
-
-/// The var files of one plan, in the order they are passed.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct VarFiles {
-    /// Passed with `-var-file`: `local-secrets.tfvars`, then xtask.toml's, then `--var-file`s.
-    pub passed: Vec<PathBuf>,
-    /// Loaded by Terraform itself (`terraform.tfvars`, `*.auto.tfvars`): never passed again.
-    pub auto: Vec<PathBuf>,
-}
-
-impl VarFiles {
-    /// `local-secrets.tfvars` when present, then the env's files under [terraform.var_files]
-    /// (relative to the env dir, each must exist), then `--var-file`s (relative to `cwd`).
-    pub fn resolve(
-        env_dir: &Path,
-        env: &str,
-        configured: &BTreeMap<String, Vec<String>>,
-        flags: &[PathBuf],
-        cwd: &Path,
-    ) -> Result<VarFiles> {
-        let auto = VarFiles::auto_loaded(env_dir)?;
-        let mut candidates = Vec::new();
-        let secrets = env_dir.join(LOCAL_SECRETS);
-        if secrets.is_file() {
-            candidates.push(secrets);
-        }
-        for rel in configured.get(env).into_iter().flatten() {
-            let path = env_dir.join(rel);
-            if !path.is_file() {
-                bail!(
-                    "var file {} does not exist: it is listed for env {env:?} under \
-                     [terraform.var_files] in xtask.toml; create it or remove it from the list",
-                    path.display()
-                );
-            }
-            candidates.push(path);
-        }
-        for flag in flags {
-            let path = cwd.join(flag);
-            if !path.is_file() {
-                bail!(
-                    "--var-file {}: {} does not exist",
-                    flag.display(),
-                    path.display()
-                );
-            }
-            candidates.push(path);
-        }
-        let mut passed: Vec<PathBuf> = Vec::new();
-        for path in candidates {
-            let same = |p: &PathBuf| same_file(p, &path);
-            if auto.iter().any(same) || passed.iter().any(same) {
-                continue;
-            }
-            passed.push(path);
-        }
-        Ok(VarFiles { passed, auto })
-    }
-
-    /// `terraform.tfvars` and `*.auto.tfvars` of the env dir, sorted: what Terraform loads
-    /// itself, so what any command in the env sees (and must mask) besides the passed files.
-    pub fn auto_loaded(env_dir: &Path) -> Result<Vec<PathBuf>> {
-        let mut auto: Vec<PathBuf> = std::fs::read_dir(env_dir)
-            .with_context(|| format!("cannot read {}", env_dir.display()))?
-            .filter_map(|e| e.ok())
-            .filter(|e| is_auto_loaded(&e.file_name().to_string_lossy()) && e.path().is_file())
-            .map(|e| e.path())
-            .collect();
-        auto.sort();
-        Ok(auto)
-    }
-
-    /// Names as the user knows them: relative to the env dir where possible.
-    pub fn describe(&self, env_dir: &Path) -> Vec<String> {
-        let mut names: Vec<String> = self
-            .passed
-            .iter()
-            .map(|p| relative(env_dir, p).display().to_string())
-            .collect();
-        names.extend(self.auto.iter().map(|p| {
-            format!(
-                "{} (loaded by terraform itself)",
-                relative(env_dir, p).display()
-            )
-        }));
-        names
-    }
-}
-
-fn same_file(a: &Path, b: &Path) -> bool {
-    match (a.canonicalize(), b.canonicalize()) {
-        (Ok(a), Ok(b)) => a == b,
-        _ => a == b,
-    }
-}
-
 /// `path` relative to `base` when inside it (what terraform prints), else as given.
 pub fn relative(base: &Path, path: &Path) -> PathBuf {
     path.strip_prefix(base)
         .map(Path::to_path_buf)
         .unwrap_or_else(|_| path.to_path_buf())
-}
-
-/// Values that must never be printed: those of variables declared `sensitive` in the env's
-/// `.tf` or `.tf.json` files (from any var file or `TF_VAR_*`), and every string in
-/// `local-secrets.tfvars`. Terraform redacts sensitive values itself, but quotes var-file source
-/// lines in its diagnostics.
-#[derive(Debug, Default, Clone)]
-pub struct Secrets {
-    values: Vec<String>,
-}
-
-impl Secrets {
-    pub fn collect(env_dir: &Path, var_files: &VarFiles) -> Secrets {
-        let (files, _) = tf::parse_dir(env_dir);
-        let mut sensitive: BTreeSet<String> = files
-            .iter()
-            .flat_map(|f| f.body.get_blocks("variable"))
-            .filter(|b| matches!(tf::attr(&b.body, "sensitive"), Some(Expression::Bool(v)) if *v.value()))
-            .filter_map(|b| b.labels.first().map(|l| l.as_str().to_string()))
-            .collect();
-        sensitive.extend(json_sensitive_variables(env_dir));
-        let mut values = Vec::new();
-        for path in var_files.passed.iter().chain(&var_files.auto) {
-            let all = path.file_name().is_some_and(|n| n == LOCAL_SECRETS);
-            for (name, strings) in var_file_strings(path) {
-                if all || sensitive.contains(&name) {
-                    values.extend(strings);
-                }
-            }
-        }
-        for name in &sensitive {
-            if let Some(v) = std::env::var_os(format!("TF_VAR_{name}")) {
-                values.push(v.to_string_lossy().into_owned());
-            }
-        }
-        Secrets::new(values)
-    }
-
-    fn new(given: Vec<String>) -> Secrets {
-        let mut values = Vec::new();
-        for v in given {
-            if v.trim_end().contains('\n') {
-                // Streamed output is scrubbed line by line, and terraform prints values
-                // JSON-escaped: a multi-line value must be found by its lines and escaped too.
-                values.extend(
-                    v.lines()
-                        .map(str::trim)
-                        .filter(|l| l.len() >= 8)
-                        .map(str::to_string),
-                );
-                values.push(v.replace('\n', "\\n"));
-            }
-            values.push(v);
-        }
-        // Very short values would garble every line they happen to appear in.
-        values.retain(|v| v.len() >= 4);
-        // Longest first, so a secret containing another is hidden whole.
-        values.sort_by_key(|v| std::cmp::Reverse(v.len()));
-        values.dedup();
-        Secrets { values }
-    }
-
-    pub fn scrub<'a>(&self, text: &'a str) -> Cow<'a, str> {
-        let mut out = Cow::Borrowed(text);
-        for v in &self.values {
-            if out.contains(v.as_str()) {
-                out = Cow::Owned(out.replace(v.as_str(), "(sensitive value)"));
-            }
-        }
-        out
-    }
-}
-
-/// Variables declared `sensitive` in the `.tf.json` files of a directory:
-/// `{"variable": {"name": {"sensitive": true}}}`, where JSON syntax also allows each level to be
-/// an array of such objects.
-fn json_sensitive_variables(dir: &Path) -> Vec<String> {
-    fn objects(v: &Value) -> Vec<&serde_json::Map<String, Value>> {
-        match v {
-            Value::Object(map) => vec![map],
-            Value::Array(items) => items.iter().filter_map(Value::as_object).collect(),
-            _ => Vec::new(),
-        }
-    }
-    let texts = std::fs::read_dir(dir)
-        .into_iter()
-        .flatten()
-        .filter_map(|e| e.ok())
-        .filter(|e| e.file_name().to_string_lossy().ends_with(".tf.json"))
-        .filter_map(|e| std::fs::read_to_string(e.path()).ok());
-    let mut names = Vec::new();
-    for text in texts {
-        let Ok(doc) = serde_json::from_str::<Value>(&text) else {
-            continue;
-        };
-        for vars in objects(&doc["variable"]) {
-            for (name, decl) in vars {
-                if objects(decl)
-                    .iter()
-                    .any(|d| d.get("sensitive") == Some(&Value::Bool(true)))
-                {
-                    names.push(name.clone());
-                }
-            }
-        }
-    }
-    names
-}
-
-/// Every string value of each top-level variable of a `.tfvars` or `.tfvars.json` file.
-fn var_file_strings(path: &Path) -> Vec<(String, Vec<String>)> {
-    let Ok(text) = std::fs::read_to_string(path) else {
-        return Vec::new();
-    };
-    if path.extension().is_some_and(|e| e == "json") {
-        let Ok(Value::Object(map)) = serde_json::from_str::<Value>(&text) else {
-            return Vec::new();
-        };
-        return map
-            .into_iter()
-            .map(|(k, v)| {
-                let mut out = Vec::new();
-                json_strings(&v, &mut out);
-                (k, out)
-            })
-            .collect();
-    }
-    let Ok(body) = hcl_edit::parser::parse_body(&text) else {
-        // Terraform quotes the broken line in its error: take `name = "…"` lines as they are.
-        return text
-            .lines()
-            .filter_map(|l| l.split_once('='))
-            .map(|(k, v)| {
-                let quoted = v.split('"').skip(1).step_by(2).map(str::to_string);
-                (k.trim().to_string(), quoted.collect())
-            })
-            .collect();
-    };
-    body.attributes()
-        .map(|a| {
-            let mut out = Vec::new();
-            hcl_strings(&a.value, &text, &mut out);
-            (a.key.as_str().to_string(), out)
-        })
-        .collect()
-}
-
-fn json_strings(v: &Value, out: &mut Vec<String>) {
-    match v {
-        Value::String(s) => out.push(s.clone()),
-        Value::Array(items) => items.iter().for_each(|i| json_strings(i, out)),
-        Value::Object(map) => map.values().for_each(|i| json_strings(i, out)),
-        _ => {}
-    }
-}
-
-/// The strings of `expr` (`text` is its file's source); a quoted string written with escapes
-/// (`"a\nb"`) is also taken as written, the form terraform quotes in its diagnostics.
-fn hcl_strings(expr: &Expression, text: &str, out: &mut Vec<String>) {
-    match expr {
-        Expression::String(_) | Expression::StringTemplate(_) | Expression::HeredocTemplate(_) => {
-            let Some(value) = tf::template_text(expr) else {
-                return;
-            };
-            let written = hcl_edit::Span::span(expr)
-                .and_then(|r| text.get(r))
-                .filter(|_| !matches!(expr, Expression::HeredocTemplate(_)))
-                .map(|w| w.strip_prefix('"').unwrap_or(w))
-                .map(|w| w.strip_suffix('"').unwrap_or(w));
-            if let Some(w) = written.filter(|w| *w != value) {
-                out.push(w.to_string());
-            }
-            out.push(value);
-        }
-        Expression::Array(items) => items.iter().for_each(|i| hcl_strings(i, text, out)),
-        Expression::Object(obj) => {
-            for (key, value) in obj.iter() {
-                if let ObjectKey::Expression(k) = key {
-                    hcl_strings(k, text, out);
-                }
-                hcl_strings(value.expr(), text, out);
-            }
-        }
-        Expression::Parenthesis(p) => hcl_strings(p.inner(), text, out),
-        _ => {}
-    }
 }
 
 /// AWS settings exported to terraform: `--profile` and `--region`.
@@ -497,6 +217,7 @@ impl Terraform {
             ));
         }
         tf.version = tf.probe_version()?;
+        var_syntax::check(dir, vars)?;
         Ok(tf.with_secrets(Secrets::collect(dir, vars)))
     }
 
@@ -527,7 +248,7 @@ impl Terraform {
                 "`{}` failed ({}):\n{}\n{INSTALL}",
                 cmd.display(),
                 exit_text(out.code),
-                self.secrets.scrub(&out.tail(20))
+                self.secrets.scrub(&VarFileQuotes::text(&out.tail(20)))
             );
         }
         let version = serde_json::from_str::<Value>(&out.stdout)
@@ -655,9 +376,62 @@ impl Terraform {
     /// Runs a long command (init, plan, apply) showing its lines on `activity`, scrubbed.
     /// Exit codes in `ok` are success; any other is `Failed` with the tail of stderr.
     pub fn stream(&self, cmd: &Cmd, what: &str, activity: &Activity, ok: &[i32]) -> Result<i32> {
+        self.stream_lines(cmd, what, activity, ok, None)
+    }
+
+    /// `stream` for `plan`: progress lines (refreshing, reading) are shown as they come, the
+    /// rest (the diff, which holds before-values from the state) is returned unprinted, for
+    /// `print_held` once the plan's secrets are known. Printed at once when the plan fails.
+    pub fn stream_held(
+        &self,
+        cmd: &Cmd,
+        what: &str,
+        activity: &Activity,
+        ok: &[i32],
+    ) -> Result<(i32, Vec<String>)> {
+        let mut held = Vec::new();
+        match self.stream_lines(cmd, what, activity, ok, Some(&mut held)) {
+            Ok(code) => Ok((code, held)),
+            Err(e) => {
+                self.print_held(&held);
+                Err(e)
+            }
+        }
+    }
+
+    /// Lines `stream_held` kept, scrubbed with the secrets known now. On a terminal, where
+    /// terraform's lines only pass through a progress bar, they are not printed.
+    pub fn print_held(&self, held: &[String]) {
+        if ui::interactive() {
+            return;
+        }
+        let mut quotes = VarFileQuotes::default();
+        for l in held {
+            ui::eprint_line(&self.secrets.scrub(&quotes.line(l)));
+        }
+    }
+
+    /// Masks the old values of attributes a plan (`show -json`) changes to hold a secret.
+    pub fn add_plan_secrets(&mut self, plan: &Value) {
+        self.secrets.add_before_values(plan);
+    }
+
+    fn stream_lines(
+        &self,
+        cmd: &Cmd,
+        what: &str,
+        activity: &Activity,
+        ok: &[i32],
+        mut held: Option<&mut Vec<String>>,
+    ) -> Result<i32> {
+        let mut quotes = VarFileQuotes::default();
         let out = cmd.stream(|e| match e {
             Event::Stdout(l) => {
-                activity.line(&self.secrets.scrub(l));
+                if let Some(held) = held.as_deref_mut().filter(|_| !is_progress(l)) {
+                    held.push(l.to_string());
+                    return;
+                }
+                activity.line(&self.secrets.scrub(&quotes.line(l)));
                 if step_done(l) {
                     activity.step();
                 }
@@ -681,7 +455,7 @@ impl Terraform {
                 "{} {what} failed ({}):\n{}",
                 self.name,
                 exit_text(out.code),
-                self.secrets.scrub(&out.tail(40))
+                self.secrets.scrub(&VarFileQuotes::text(&out.tail(40)))
             ),
         }
     }
@@ -689,6 +463,18 @@ impl Terraform {
 
 fn exit_text(code: Option<i32>) -> String {
     code.map_or("killed by a signal".into(), |c| format!("exit code {c}"))
+}
+
+/// A line of terraform's progress while it reads the state and data sources: no values.
+fn is_progress(line: &str) -> bool {
+    [
+        ": Refreshing state...",
+        ": Reading...",
+        ": Read complete after ",
+        ": Still reading...",
+    ]
+    .iter()
+    .any(|m| line.contains(m))
 }
 
 /// A line saying one resource operation of an apply has finished.
@@ -1098,74 +884,6 @@ mod tests {
     }
 
     #[test]
-    fn var_files_order_skips_auto_loaded_and_dedupes() {
-        let d = tempfile::tempdir().unwrap();
-        let env = d.path().join("envs/dev");
-        write(&env.join("main.tf"), "");
-        for f in [
-            "local-secrets.tfvars",
-            "x.tfvars",
-            "terraform.tfvars",
-            "a.auto.tfvars",
-        ] {
-            write(&env.join(f), "");
-        }
-        write(&d.path().join("cli.tfvars"), "");
-        let configured = BTreeMap::from([
-            (
-                "dev".to_string(),
-                vec!["x.tfvars".to_string(), "local-secrets.tfvars".into()],
-            ),
-            ("prd".to_string(), vec!["p.tfvars".to_string()]),
-        ]);
-        let flags = [
-            PathBuf::from("cli.tfvars"),
-            PathBuf::from("envs/dev/terraform.tfvars"),
-        ];
-        let v = VarFiles::resolve(&env, "dev", &configured, &flags, d.path()).unwrap();
-        assert_eq!(
-            v.passed,
-            [
-                env.join("local-secrets.tfvars"),
-                env.join("x.tfvars"),
-                d.path().join("cli.tfvars")
-            ]
-        );
-        assert_eq!(
-            v.auto,
-            [env.join("a.auto.tfvars"), env.join("terraform.tfvars")]
-        );
-        let names = v.describe(&env);
-        assert_eq!(names[0], "local-secrets.tfvars");
-        assert_eq!(names[3], "a.auto.tfvars (loaded by terraform itself)");
-    }
-
-    #[test]
-    fn missing_var_files_are_named() {
-        let d = tempfile::tempdir().unwrap();
-        let env = d.path().join("envs/dev");
-        write(&env.join("main.tf"), "");
-        let configured = BTreeMap::from([("dev".to_string(), vec!["x.tfvars".to_string()])]);
-        let err = VarFiles::resolve(&env, "dev", &configured, &[], d.path())
-            .unwrap_err()
-            .to_string();
-        assert!(
-            err.contains("x.tfvars does not exist") && err.contains("[terraform.var_files]"),
-            "{err}"
-        );
-        let err = VarFiles::resolve(
-            &env,
-            "dev",
-            &BTreeMap::new(),
-            &[PathBuf::from("n.tfvars")],
-            d.path(),
-        )
-        .unwrap_err()
-        .to_string();
-        assert!(err.contains("--var-file n.tfvars"), "{err}");
-    }
-
-    #[test]
     fn unknown_envs_list_the_known_ones() {
         let d = tempfile::tempdir().unwrap();
         write(&d.path().join("envs/dev/main.tf"), "");
@@ -1179,112 +897,6 @@ mod tests {
         );
         let err = env_dir(d.path(), "empty").unwrap_err().to_string();
         assert!(err.contains("has no .tf files"), "{err}");
-    }
-
-    #[test]
-    fn secrets_come_from_sensitive_variables_and_local_secrets() {
-        let d = tempfile::tempdir().unwrap();
-        let env = d.path().join("envs/dev");
-        write(
-            &env.join("variables.tf"),
-            "variable \"key\" {\n  sensitive = true\n}\nvariable \"url\" {}\n",
-        );
-        write(
-            &env.join("terraform.tfvars"),
-            "url = \"https://public.example\"\nkey = \"from-tfvars-key\"\n",
-        );
-        write(
-            &env.join("local-secrets.tfvars"),
-            "other = { nested = \"deep-secret-1\" }\n",
-        );
-        let v = VarFiles::resolve(&env, "dev", &BTreeMap::new(), &[], d.path()).unwrap();
-        let s = Secrets::collect(&env, &v);
-        let line = "a from-tfvars-key b deep-secret-1 c https://public.example";
-        assert_eq!(
-            s.scrub(line),
-            "a (sensitive value) b (sensitive value) c https://public.example"
-        );
-        // A file terraform cannot parse either is the one it quotes in its error.
-        write(
-            &env.join("local-secrets.tfvars"),
-            "key = \"broken-secret-2\" junk\n",
-        );
-        let s = Secrets::collect(&env, &v);
-        assert_eq!(
-            s.scrub("1: key = \"broken-secret-2\" junk"),
-            "1: key = \"(sensitive value)\" junk"
-        );
-    }
-
-    #[test]
-    fn sensitive_variables_declared_in_tf_json_are_masked() {
-        let d = tempfile::tempdir().unwrap();
-        let env = d.path().join("envs/dev");
-        write(
-            &env.join("variables.tf.json"),
-            r#"{"variable": {"token": {"sensitive": true}, "name": {}}}"#,
-        );
-        write(
-            &env.join("other.tf.json"),
-            r#"{"variable": [{"key": [{"type": "string", "sensitive": true}]}]}"#,
-        );
-        write(
-            &env.join("terraform.tfvars"),
-            "token = \"json-declared-1\"\nkey = \"json-declared-2\"\nname = \"public-name\"\n",
-        );
-        let v = VarFiles::resolve(&env, "dev", &BTreeMap::new(), &[], d.path()).unwrap();
-        assert_eq!(
-            Secrets::collect(&env, &v).scrub("json-declared-1 json-declared-2 public-name"),
-            "(sensitive value) (sensitive value) public-name"
-        );
-    }
-
-    #[test]
-    fn multi_line_and_escaped_secrets_are_masked_in_every_form() {
-        let d = tempfile::tempdir().unwrap();
-        let env = d.path().join("envs/dev");
-        write(&env.join("main.tf"), "");
-        let pem = [
-            "-----BEGIN PRIVATE KEY-----",
-            "MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7",
-            "VJTUt9Us8cKjMzEfYyjiWA4R4/M2bS1GB4t7NXp98C3SC6dVMvDu",
-            "-----END PRIVATE KEY-----",
-        ];
-        write(
-            &env.join("local-secrets.tfvars"),
-            &format!(
-                "tls_key = <<EOT\n{}\nEOT\nindented = <<-EOT\n    indented-secret-1\n    second-line-2\n    EOT\n\
-                 escaped = \"first-line-3\\nsecond-line-4\"\n",
-                pem.join("\n")
-            ),
-        );
-        let v = VarFiles::resolve(&env, "dev", &BTreeMap::new(), &[], d.path()).unwrap();
-        let s = Secrets::collect(&env, &v);
-        let leaks = |text: &str| {
-            let scrubbed = s.scrub(text);
-            pem[1..3]
-                .iter()
-                .copied()
-                .chain([
-                    "indented-secret-1",
-                    "second-line-2",
-                    "first-line-3",
-                    "second-line-4",
-                ])
-                .filter(|secret| scrubbed.contains(secret))
-                .map(str::to_string)
-                .collect::<Vec<_>>()
-        };
-        // Streamed line by line, as terraform prints a plan or a diagnostic.
-        for line in pem.iter().chain(&["  indented-secret-1", "second-line-2"]) {
-            assert_eq!(leaks(line), Vec::<String>::new(), "{line}");
-        }
-        // JSON-escaped, and quoted from the source as written.
-        let escaped = format!("\"value\": \"{}\\n\"", pem.join("\\n"));
-        assert_eq!(leaks(&escaped), Vec::<String>::new(), "{escaped}");
-        let quoted = "  3: escaped = \"first-line-3\\nsecond-line-4\"";
-        assert_eq!(leaks(quoted), Vec::<String>::new(), "{quoted}");
-        assert_eq!(leaks(&pem.join("\n")), Vec::<String>::new());
     }
 
     #[test]

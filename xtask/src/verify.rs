@@ -37,7 +37,12 @@ pub struct Options {
     pub tf_bin: Option<String>,
     /// Exported to terraform and to the aws CLI.
     pub aws: terraform::Aws,
+    /// Connect and read timeout of each aws CLI call, in seconds.
+    pub aws_timeout: u64,
 }
+
+/// `--aws-timeout`'s default: as long as the HTTP checks wait.
+pub const AWS_TIMEOUT_SECS: u64 = 15;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -172,7 +177,14 @@ pub fn run(cfg: &Config, infra: Option<&Path>, opts: &Options) -> Result<Report>
         gateway: gateway.as_ref(),
     });
     if !opts.offline {
-        checks.extend(live::checks(&deployed, &zips, &runtime, &env, &opts.aws));
+        checks.extend(live::checks(
+            &deployed,
+            &zips,
+            &runtime,
+            &env,
+            &opts.aws,
+            opts.aws_timeout,
+        ));
     }
     if let Some(outputs) = outputs {
         checks.extend(http::checks(&deployed, &outputs?, opts.url.as_deref()));

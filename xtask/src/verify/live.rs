@@ -1,16 +1,21 @@
 //! Live checks: AWS = state = local build, through the aws CLI, so profiles, SSO, regions and
 //! `AWS_ENDPOINT_URL` work as they do for the user. Each call passes the region of its
-//! resource's ARN, so the profile's default region does not matter. Calls run in parallel
-//! (bounded); the comparisons are pure functions of their JSON answers.
+//! resource's ARN, so the profile's default region does not matter. Calls run in parallel, one
+//! per core; each is bounded by connect and read timeouts, and one that has not answered after
+//! a few seconds is named; the comparisons are pure functions of their JSON answers.
+
+use std::sync::mpsc;
+use std::time::Duration;
 
 use serde_json::Value;
 
 use super::{region_of, Api, Authorizer, Check, Deployed, Env, Function, Layer, Zips};
 use crate::proc::Cmd;
 use crate::terraform::Aws;
+use crate::ui;
 
-/// aws CLI processes at once: enough to hide network latency, few enough for a laptop.
-const BOUND: usize = 8;
+/// How long a call runs before the xtask says which one it is waiting for.
+const NAMED_AFTER: Duration = Duration::from_secs(3);
 
 #[derive(Debug, Clone)]
 pub(super) struct AwsError {
@@ -76,6 +81,42 @@ impl Call<'_> {
     }
 }
 
+/// The aws CLI with the user's settings and every call's bounds.
+struct AwsCli {
+    base: Cmd,
+    timeout: u64,
+}
+
+impl AwsCli {
+    fn call(&self, region: Option<&str>, args: &[String]) -> Answer {
+        let t = self.timeout.to_string();
+        let cmd = self
+            .base
+            .clone()
+            .args(["--cli-connect-timeout", &t, "--cli-read-timeout", &t]);
+        let what = format!("aws {}", args.join(" "));
+        named_when_slow(&what, self.timeout, || aws_cmd(cmd, region, args))
+    }
+}
+
+/// Runs `f`, saying after `NAMED_AFTER` which call is still waiting.
+fn named_when_slow<R>(what: &str, timeout: u64, f: impl FnOnce() -> R) -> R {
+    let (done, wait) = mpsc::channel::<()>();
+    std::thread::scope(|s| {
+        s.spawn(move || {
+            if wait.recv_timeout(NAMED_AFTER) == Err(mpsc::RecvTimeoutError::Timeout) {
+                ui::warn(&format!(
+                    "verify: still waiting for `{what}` after {} s (each attempt gives up after                      {timeout} s without an answer; --aws-timeout)",
+                    NAMED_AFTER.as_secs()
+                ));
+            }
+        });
+        let r = f();
+        drop(done);
+        r
+    })
+}
+
 fn aws_cmd(cmd: Cmd, region: Option<&str>, args: &[String]) -> Answer {
     let mut cmd = cmd
         .args(args)
@@ -110,6 +151,7 @@ pub(super) fn checks(
     runtime: &str,
     env: &Env,
     settings: &Aws,
+    timeout: u64,
 ) -> Vec<Check> {
     let Ok(bin) = which::which("aws") else {
         return vec![Check::fail(
@@ -135,15 +177,24 @@ pub(super) fn checks(
         base = base.env("AWS_PROFILE", p);
     }
     if let Some(r) = &settings.region {
-        base = base.env("AWS_REGION", r);
+        // aws CLI v1 reads only the second.
+        base = base.env("AWS_REGION", r).env("AWS_DEFAULT_REGION", r);
     }
-    let probe = base.clone().env("AWS_MAX_ATTEMPTS", "2");
-    if let Err(e) = aws_cmd(probe, region.as_deref(), &identity) {
+    let probe = AwsCli {
+        base: base.clone().env("AWS_MAX_ATTEMPTS", "2"),
+        timeout,
+    };
+    if let Err(e) = probe.call(region.as_deref(), &identity) {
+        let slow = if e.message.contains("timeout on endpoint URL") {
+            format!(" (no answer within {timeout} s: a slow endpoint needs a larger --aws-timeout)")
+        } else {
+            String::new()
+        };
         return vec![Check::fail(
             "live",
             "",
             "AWS credentials".into(),
-            format!("cannot call AWS: {}", e.message),
+            format!("cannot call AWS: {}{slow}", e.message),
             "log in (`aws sso login`, AWS_PROFILE and AWS_REGION), check AWS_ENDPOINT_URL, or pass --offline"
                 .into(),
         )];
@@ -173,9 +224,13 @@ pub(super) fn checks(
         calls.push(Call::Layer(arn, d.layers.iter().find(|l| l.arn == arn)));
     }
 
-    let answers = crate::pool::parallel(&calls, BOUND, |c| {
+    // One aws CLI process per core: each is a Python interpreter that spends most of its
+    // time starting up, not waiting for the network.
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let aws = AwsCli { base, timeout };
+    let answers = crate::pool::parallel(&calls, cores, |c| {
         let (region, args) = c.args();
-        aws_cmd(base.clone(), region.as_deref(), &args)
+        aws.call(region.as_deref(), &args)
     });
 
     let mut out = Vec::new();
