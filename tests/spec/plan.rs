@@ -168,7 +168,7 @@ fn terraform_gets_a_clean_environment_and_the_var_files_in_order() {
         calls[4..],
         [
             "version -json",
-            "apply -input=false -no-color -lock-timeout=2m .xtask/dev.tfplan"
+            "apply -input=false -no-color -lock-timeout=2m -json .xtask/dev.tfplan"
         ]
     );
     assert!(
@@ -232,17 +232,27 @@ fn apply_masks_sensitive_values_of_auto_loaded_var_files_as_plan_does() {
         ("FAKE_PLAN", "cat terraform.tfvars"),
         ("FAKE_APPLY", "cat terraform.tfvars"),
     ];
-    for (args, code) in [(&["plan", "--no-build"][..], 2), (&["apply"][..], 0)] {
+    // Streamed (--verbose) and condensed into the log alike.
+    for (args, code) in [
+        (&["plan", "--no-build", "--verbose"][..], 2),
+        (&["apply", "--verbose"][..], 0),
+        (&["plan", "--no-build"][..], 2),
+    ] {
         let out = d.xtask_env(args, &env);
         assert_eq!(out.code, code, "{}", out.stderr);
-        assert!(
-            !out.stderr.contains("auto-loaded-secret-7")
-                && out
-                    .stderr
-                    .contains("supabase_service_role_key = \"(sensitive value)\""),
-            "{args:?}:\n{}",
-            out.stderr
-        );
+        let log = std::fs::read_to_string(env_dir(&d).join(".xtask/dev.log")).unwrap();
+        let verbose = args.contains(&"--verbose");
+        for (what, text) in [("stderr", &out.stderr), ("log", &log)] {
+            if what == "stderr" && !verbose {
+                continue;
+            }
+            assert!(
+                !text.contains("auto-loaded-secret-7")
+                    && text.contains("supabase_service_role_key = \"(sensitive value)\""),
+                "{args:?} {what}:\n{text}"
+            );
+        }
+        assert!(!out.stderr.contains("auto-loaded-secret-7"));
     }
 }
 
@@ -569,7 +579,8 @@ fn the_demo_plans_applies_and_stays_in_sync_on_a_local_aws() {
     assert_eq!(p["routes_added"].as_array().unwrap().len(), 13);
 
     // Ctrl-C during the apply: terraform stops cleanly and releases the state lock.
-    let mut child = spawn(&d, &["apply"], &aws.env_refs());
+    // --verbose: terraform's own lines, to interrupt at a known moment.
+    let mut child = spawn(&d, &["apply", "--verbose"], &aws.env_refs());
     let stderr = child.stderr.take().unwrap();
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
@@ -635,7 +646,25 @@ fn the_demo_plans_applies_and_stays_in_sync_on_a_local_aws() {
         .all(|d| d["action"] == "replace" && d["reason"] == "tainted");
     assert!(tainted, "{}", out.stdout);
     let out = run(&mut t, "apply", &["apply", "--auto-approve"]).ok();
-    assert!(out.stderr.contains("Apply complete!"), "{}", out.stderr);
+    // Condensed: progress and the xtask's summary, terraform's own stream in the log.
+    assert!(out.stderr.contains("applied in"), "{}", out.stderr);
+    assert!(
+        !out.stderr.contains("Creation complete after"),
+        "{}",
+        out.stderr
+    );
+    let log = std::fs::read_to_string(env.join(".xtask/dev.log")).unwrap();
+    assert!(
+        log.contains("==> terraform apply") && log.contains("Creation complete after"),
+        "{log}"
+    );
+    assert!(!log.contains(t.secret));
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(env.join(".xtask/dev.log"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600);
 
     // What Terraform created is really there.
     let deployed: Vec<String> = aws.aws(&["lambda", "list-functions"])["Functions"]
@@ -807,7 +836,7 @@ fn the_demo_plans_applies_and_stays_in_sync_on_a_local_aws() {
     );
     assert!(
         out.stdout
-            .contains("routes removed (1):\n  module-mgmt (1):\n    PUT /mgmt/warming"),
+            .contains("routes removed (1):\n  undeclared (1):\n    PUT /mgmt/warming"),
         "{}",
         out.stdout
     );

@@ -138,6 +138,10 @@ struct StateLock {
     /// How long terraform waits for the state lock (-lock-timeout), e.g. 30s, 1m30s, 500ms
     #[arg(long, value_name = "DURATION", default_value = "2m", value_parser = duration)]
     lock_timeout: String,
+    /// Stream terraform's own output instead of progress and a summary (it is always in full
+    /// in <env dir>/.xtask/<env>.log)
+    #[arg(long, short = 'v')]
+    verbose: bool,
 }
 
 /// What goes into a plan, for plan and deploy.
@@ -345,6 +349,7 @@ fn plan_options(
             region: tf.region,
         },
         lock_timeout: lock.lock_timeout,
+        verbose: lock.verbose,
         build,
         auto_approve,
         json,

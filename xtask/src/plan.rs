@@ -9,6 +9,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
@@ -46,6 +47,8 @@ pub struct Options {
     pub markdown: Option<PathBuf>,
     /// Terraform plan arguments after `--`.
     pub plan_args: Vec<String>,
+    /// `--verbose`: terraform's own output streamed, not condensed.
+    pub verbose: bool,
 }
 
 /// One env of the infra repo and where the xtask keeps its plan for it.
@@ -54,6 +57,8 @@ struct Target<'a> {
     infra: PathBuf,
     env: String,
     dir: PathBuf,
+    /// This run's log of everything terraform printed, made on first use.
+    log: std::sync::OnceLock<Arc<terraform::Log>>,
 }
 
 impl<'a> Target<'a> {
@@ -70,7 +75,20 @@ impl<'a> Target<'a> {
             dir: terraform::env_dir(infra, env)?,
             infra: infra.to_path_buf(),
             env: env.to_string(),
+            log: std::sync::OnceLock::new(),
         })
+    }
+
+    /// `envs/<env>/.xtask/<env>.log`: one per run of plan, apply or deploy, whose path is
+    /// printed when it is made.
+    fn log(&self) -> Result<Arc<terraform::Log>> {
+        if let Some(log) = self.log.get() {
+            return Ok(log.clone());
+        }
+        let path = self.state_dir()?.join(format!("{}.log", self.env));
+        let log = Arc::new(terraform::Log::create(&path)?);
+        ui::step(&format!("terraform's full output: {}", self.show(&path)));
+        Ok(self.log.get_or_init(|| log).clone())
     }
 
     /// `envs/<env>/.xtask`, ignored by git whatever the repo's .gitignore says, and readable
@@ -250,7 +268,7 @@ fn changes(
 /// The env's terraform, named in the progress output.
 fn locate(t: &Target, opts: &Options, vars: &VarFiles) -> Result<Terraform> {
     let name = terraform::configured_bin(opts.tf_bin.as_deref(), t.cfg.terraform.bin.as_deref());
-    let tf = Terraform::locate(&name, &t.dir, &opts.aws, vars)?;
+    let tf = Terraform::locate(&name, &t.dir, &opts.aws, vars)?.with_output(t.log()?, opts.verbose);
     ui::step(&format!(
         "{} {} ({})",
         tf.name,
@@ -682,12 +700,7 @@ fn apply_saved(
     ui::step(&format!("apply {}: {}", t.env, t.show(&t.plan_file())));
     let started = Instant::now();
     let activity = Activity::new("apply", Some(summary.steps()));
-    match tf.stream(
-        &tf.apply(&t.plan_file(), &opts.lock_timeout),
-        "apply",
-        &activity,
-        &[0],
-    ) {
+    match tf.stream_apply(&tf.apply(&t.plan_file(), &opts.lock_timeout), &activity) {
         Ok(_) => {}
         Err(e) if e.is::<Cancelled>() => {
             ui::warn(&format!(

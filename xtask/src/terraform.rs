@@ -12,20 +12,23 @@ use std::borrow::Cow;
 use std::collections::BTreeSet;
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use anyhow::{bail, Context, Result};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
+mod output;
 mod secrets;
 mod var_files;
 mod var_syntax;
 
+pub use output::Log;
 pub use secrets::Secrets;
 use secrets::VarFileQuotes;
 pub use var_files::VarFiles;
 
-use crate::proc::{Cmd, Event, Output};
+use crate::proc::{Cmd, Event};
 use crate::tf;
 use crate::ui::{self, Activity};
 
@@ -162,6 +165,10 @@ pub struct Terraform {
     /// Inherited variables removed from terraform's environment.
     pub removed: Vec<String>,
     secrets: Secrets,
+    /// Where what terraform prints goes in full; without one, it is all streamed.
+    log: Option<Arc<Log>>,
+    /// `--verbose`: stream terraform's own output even with a log.
+    verbose: bool,
 }
 
 impl Terraform {
@@ -198,6 +205,8 @@ impl Terraform {
             env,
             removed,
             secrets: Secrets::default(),
+            log: None,
+            verbose: false,
         }
     }
 
@@ -225,6 +234,24 @@ impl Terraform {
     pub fn with_secrets(mut self, secrets: Secrets) -> Terraform {
         self.secrets = secrets;
         self
+    }
+
+    /// Terraform's output goes to `log` in full; the terminal gets progress, unless `verbose`.
+    pub fn with_output(mut self, log: Arc<Log>, verbose: bool) -> Terraform {
+        self.log = Some(log);
+        self.verbose = verbose;
+        self
+    }
+
+    /// Progress and a summary rather than terraform's own stream.
+    fn condensed(&self) -> bool {
+        self.log.is_some() && !self.verbose
+    }
+
+    fn log_line(&self, line: &str) {
+        if let Some(log) = &self.log {
+            log.line(line);
+        }
     }
 
     /// `text` with every secret masked: for anything read from terraform that is printed.
@@ -302,13 +329,16 @@ impl Terraform {
 
     /// Applies a saved plan: terraform asks nothing, the plan is the approval.
     pub fn apply(&self, planfile: &Path, lock_timeout: &str) -> Cmd {
-        self.cmd().args([
-            "apply".to_string(),
-            "-input=false".into(),
-            "-no-color".into(),
-            format!("-lock-timeout={lock_timeout}"),
-            self.path_arg(planfile),
-        ])
+        let json = self.condensed().then(|| "-json".to_string());
+        self.cmd()
+            .args([
+                "apply".to_string(),
+                "-input=false".into(),
+                "-no-color".into(),
+                format!("-lock-timeout={lock_timeout}"),
+            ])
+            .args(json)
+            .arg(self.path_arg(planfile))
     }
 
     pub fn show_json(&self, what: Show) -> Cmd {
@@ -328,7 +358,7 @@ impl Terraform {
     fn json(&self, cmd: Cmd, what: &str) -> Result<Value> {
         let out = cmd.output()?;
         if !out.success() {
-            return Err(self.failed(what, &out).into());
+            return Err(self.failed(what, out.code, &out.tail(usize::MAX)).into());
         }
         serde_json::from_str(&out.stdout)
             .with_context(|| format!("{} {what} printed something that is not JSON", self.name))
@@ -368,7 +398,9 @@ impl Terraform {
     pub fn eval(&self, expr: &str, var_files: &[PathBuf]) -> Result<String> {
         let out = self.console(expr, var_files).output()?;
         if !out.success() {
-            return Err(self.failed("console", &out).into());
+            return Err(self
+                .failed("console", out.code, &out.tail(usize::MAX))
+                .into());
         }
         Ok(out.stdout)
     }
@@ -380,7 +412,7 @@ impl Terraform {
     }
 
     /// `stream` for `plan`: progress lines (refreshing, reading) are shown as they come, the
-    /// rest (the diff, which holds before-values from the state) is returned unprinted, for
+    /// rest (the diff, which holds before-values from the state) is kept back, for
     /// `print_held` once the plan's secrets are known. Printed at once when the plan fails.
     pub fn stream_held(
         &self,
@@ -399,15 +431,16 @@ impl Terraform {
         }
     }
 
-    /// Lines `stream_held` kept, scrubbed with the secrets known now. On a terminal, where
-    /// terraform's lines only pass through a progress bar, they are not printed.
+    /// Lines `stream_held` kept, scrubbed with the secrets known now: into the log, and printed
+    /// with `--verbose` off a terminal (on one, terraform's lines only pass through a bar).
     pub fn print_held(&self, held: &[String]) {
-        if ui::interactive() {
-            return;
-        }
         let mut quotes = VarFileQuotes::default();
         for l in held {
-            ui::eprint_line(&self.secrets.scrub(&quotes.line(l)));
+            let l = self.secrets.scrub(&quotes.line(l)).into_owned();
+            self.log_line(&l);
+            if !self.condensed() && !ui::interactive() {
+                ui::eprint_line(&l);
+            }
         }
     }
 
@@ -424,38 +457,120 @@ impl Terraform {
         ok: &[i32],
         mut held: Option<&mut Vec<String>>,
     ) -> Result<i32> {
+        if let Some(log) = &self.log {
+            log.section(what);
+        }
         let mut quotes = VarFileQuotes::default();
+        let mut err_quotes = VarFileQuotes::default();
+        let mut counts = output::Counts::default();
         let out = cmd.stream(|e| match e {
             Event::Stdout(l) => {
                 if let Some(held) = held.as_deref_mut().filter(|_| !is_progress(l)) {
                     held.push(l.to_string());
                     return;
                 }
-                activity.line(&self.secrets.scrub(&quotes.line(l)));
-                if step_done(l) {
-                    activity.step();
+                let l = self.secrets.scrub(&quotes.line(l)).into_owned();
+                self.log_line(&l);
+                if !self.condensed() {
+                    activity.line(&l);
+                    if step_done(&l) {
+                        activity.step();
+                    }
+                } else if let Some(status) = counts.status(&l) {
+                    activity.status(&status);
                 }
             }
             // Kept for the error message; terraform writes only diagnostics there.
-            Event::Stderr(_) => {}
+            Event::Stderr(l) => self.log_line(&self.secrets.scrub(&err_quotes.line(l))),
             Event::Notice(l) => activity.note(&format!("{}: {l}", self.name)),
         });
         activity.finish();
         let out = out?;
         match out.code {
             Some(c) if ok.contains(&c) => Ok(c),
-            _ => Err(self.failed(what, &out).into()),
+            _ => Err(self.failed(what, out.code, &out.tail(usize::MAX)).into()),
         }
     }
 
-    fn failed(&self, what: &str, out: &Output) -> Failed {
+    /// Runs an apply. Condensed, it reads `apply -json` events: progress from each completed
+    /// resource operation, errors from the diagnostics; the log gets each event's message.
+    pub fn stream_apply(&self, cmd: &Cmd, activity: &Activity) -> Result<i32> {
+        if !self.condensed() {
+            return self.stream(cmd, "apply", activity, &[0]);
+        }
+        if let Some(log) = &self.log {
+            log.section("apply");
+        }
+        let mut errors: Vec<String> = Vec::new();
+        let mut done = 0u64;
+        let out = cmd.stream(|e| match e {
+            Event::Stdout(l) => match output::Event::parse(l) {
+                Some((event, message)) => {
+                    let message = self.secrets.scrub(&message).into_owned();
+                    match event {
+                        output::Event::Version { ui } if !output::ui_supported(&ui) => {
+                            activity.note(&format!(
+                                "warning: {} speaks machine-readable UI {ui}; the xtask reads                                  1.x, so its progress may be off (--verbose shows {}'s own)",
+                                self.name, self.name
+                            ));
+                        }
+                        output::Event::Started { address, action } => {
+                            activity.status(&format!("{action} {address}"));
+                        }
+                        output::Event::Completed { address, action } => {
+                            done += 1;
+                            activity.step();
+                            activity.status(&format!("{done} done; {action} {address} complete"));
+                        }
+                        output::Event::Diagnostic { severity, text } => {
+                            let text = self.secrets.scrub(&text).into_owned();
+                            self.log_line(&text);
+                            if severity == "error" {
+                                errors.push(text);
+                            } else {
+                                activity.note(&text);
+                            }
+                            return;
+                        }
+                        _ => {}
+                    }
+                    self.log_line(&message);
+                }
+                // Not an event (a crash, a plugin's own line): logged, and kept for the error.
+                None => self.log_line(&self.secrets.scrub(l)),
+            },
+            Event::Stderr(l) => self.log_line(&self.secrets.scrub(l)),
+            Event::Notice(l) => activity.note(&format!("{}: {l}", self.name)),
+        });
+        activity.finish();
+        let out = out?;
+        match out.code {
+            Some(0) => Ok(0),
+            code => {
+                let stderr = self.secrets.scrub(out.stderr.trim()).into_owned();
+                errors.extend((!stderr.is_empty()).then_some(stderr));
+                if errors.is_empty() {
+                    errors.push(self.secrets.scrub(&out.tail(usize::MAX)).into_owned());
+                }
+                Err(self.failed("apply", code, &errors.join("\n\n")).into())
+            }
+        }
+    }
+
+    /// Terraform's error blocks in full (masked), then where the whole output is.
+    fn failed(&self, what: &str, code: Option<i32>, errors: &str) -> Failed {
+        let log = self
+            .log
+            .as_ref()
+            .map(|l| format!("\nfull output: {}", l.path().display()))
+            .unwrap_or_default();
         Failed {
-            code: out.code,
+            code,
             message: format!(
-                "{} {what} failed ({}):\n{}",
+                "{} {what} failed ({}):\n{}{log}",
                 self.name,
-                exit_text(out.code),
-                self.secrets.scrub(&VarFileQuotes::text(&out.tail(40)))
+                exit_text(code),
+                self.secrets.scrub(&VarFileQuotes::text(errors))
             ),
         }
     }

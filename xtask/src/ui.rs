@@ -63,8 +63,14 @@ pub fn step(msg: &str) {
 /// One long external command: on a terminal a spinner, or a bar when its number of steps is
 /// known, showing its latest line; elsewhere each of its lines, as they come.
 pub struct Activity {
+    what: String,
     bar: Option<ProgressBar>,
+    /// Off a terminal, when the last status line was printed: one every `STATUS_EVERY`.
+    last_status: std::sync::Mutex<Option<std::time::Instant>>,
 }
+
+/// How often a long command's status is printed off a terminal (CI logs).
+const STATUS_EVERY: Duration = Duration::from_secs(10);
 
 impl Activity {
     pub fn new(what: &str, steps: Option<u64>) -> Activity {
@@ -89,7 +95,25 @@ impl Activity {
             bar.enable_steady_tick(Duration::from_millis(120));
             bar
         });
-        Activity { bar }
+        Activity {
+            what: what.to_string(),
+            bar,
+            last_status: std::sync::Mutex::new(None),
+        }
+    }
+
+    /// Where a long command stands: the bar's message on a terminal, else a plain line at most
+    /// every ten seconds.
+    pub fn status(&self, msg: &str) {
+        if let Some(b) = &self.bar {
+            return b.set_message(msg.to_string());
+        }
+        let mut last = self.last_status.lock().unwrap_or_else(|p| p.into_inner());
+        if last.is_none_or(|t| t.elapsed() >= STATUS_EVERY) {
+            *last = Some(std::time::Instant::now());
+            let prefix = self.what.as_str();
+            eprint_line(&format!("{prefix}: {msg}"));
+        }
     }
 
     /// A line of the command's output: the bar's message, or printed as is.

@@ -256,6 +256,22 @@ fn leaks<'a>(out: &Out, secrets: &[&'a str]) -> Vec<&'a str> {
         .collect()
 }
 
+impl Local {
+    /// `plan` twice: streamed (`--verbose`), and condensed, with terraform's output in the
+    /// env's log. Returns the streamed run, and the log with the condensed run's output.
+    fn plan_both_ways(&self) -> (Out, Out) {
+        let streamed = self.xtask(&["plan", "--verbose"]);
+        let condensed = self.xtask(&["plan"]);
+        let log = std::fs::read_to_string(self.env.join(".xtask/dev.log")).unwrap_or_default();
+        let logged = Out {
+            code: condensed.code,
+            stdout: condensed.stdout,
+            stderr: format!("{}\n{log}", condensed.stderr),
+        };
+        (streamed, logged)
+    }
+}
+
 /// Terraform quotes the line it cannot parse (issue 9, item 8).
 #[test]
 fn a_var_file_terraform_cannot_parse_is_named_by_line_never_quoted() {
@@ -301,22 +317,24 @@ fn masking_hides_every_secret_and_garbles_no_setting() {
     ) else {
         return;
     };
-    let out = l.xtask(&["plan"]);
-    assert_eq!(out.code, 2, "{}", out.stderr);
-    // The declared-sensitive, the secret-named (short too) and the credential-length value.
-    assert_eq!(
-        leaks(&out, &["tk9", "pw7", "s1gn-9a8b7c6d5e4f3g2h"]),
-        Vec::<&str>::new(),
-        "{}",
-        out.stderr
-    );
-    for kept in [
-        "\"okta_domain\"",
-        "\"okta/okta\"",
-        "\"acme-dev-okta-sync\"",
-        "LOG_LEVEL     = \"INFO\"",
-    ] {
-        assert!(out.stderr.contains(kept), "{kept} garbled: {}", out.stderr);
+    let (streamed, logged) = l.plan_both_ways();
+    for out in [streamed, logged] {
+        assert_eq!(out.code, 2, "{}", out.stderr);
+        // The declared-sensitive, the secret-named (short too) and the credential-length value.
+        assert_eq!(
+            leaks(&out, &["tk9", "pw7", "s1gn-9a8b7c6d5e4f3g2h"]),
+            Vec::<&str>::new(),
+            "{}",
+            out.stderr
+        );
+        for kept in [
+            "\"okta_domain\"",
+            "\"okta/okta\"",
+            "\"acme-dev-okta-sync\"",
+            "LOG_LEVEL     = \"INFO\"",
+        ] {
+            assert!(out.stderr.contains(kept), "{kept} garbled: {}", out.stderr);
+        }
     }
 }
 
@@ -337,15 +355,17 @@ fn a_rotated_secret_shows_neither_its_old_nor_its_new_value() {
         "log_level = \"INFO\"\napi_token = \"new-token-1a2b3c4d5e\"\nauth_provider = \"okta\"\n\
          db_password = \"pw7\"\n",
     );
-    let out = l.xtask(&["plan"]);
-    assert_eq!(out.code, 2, "{}", out.stderr);
-    assert!(out.stderr.contains("~ TOKEN"), "{}", out.stderr);
-    assert_eq!(
-        leaks(&out, &["old-token-7h6g5f4e3d", "new-token-1a2b3c4d5e"]),
-        Vec::<&str>::new(),
-        "{}",
-        out.stderr
-    );
+    let (streamed, logged) = l.plan_both_ways();
+    for out in [streamed, logged] {
+        assert_eq!(out.code, 2, "{}", out.stderr);
+        assert!(out.stderr.contains("~ TOKEN"), "{}", out.stderr);
+        assert_eq!(
+            leaks(&out, &["old-token-7h6g5f4e3d", "new-token-1a2b3c4d5e"]),
+            Vec::<&str>::new(),
+            "{}",
+            out.stderr
+        );
+    }
 }
 
 /// A stuck endpoint kept verify silent for 127 s (issue 9, item 7).

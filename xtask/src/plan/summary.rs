@@ -36,7 +36,7 @@ pub struct Summary {
     #[serde(default)]
     pub code_changes: Vec<CodeChange>,
     /// Routes added and removed, grouped by the stack module whose `api_routes` declares
-    /// them (`other` when none does).
+    /// them (`undeclared` when none does, as for a route just removed from its module).
     #[serde(default)]
     pub routes_by_module: BTreeMap<String, RouteChanges>,
     /// Terraform plan arguments passed through after `--` (`-target=…`, `-replace=…`).
@@ -215,7 +215,12 @@ impl Summary {
     /// (`GET /orgs/{orgId}`) to its module (`module-access`).
     pub fn group_routes(&mut self, owners: &BTreeMap<String, String>) {
         let mut groups: BTreeMap<String, RouteChanges> = BTreeMap::new();
-        let owner = |key: &String| owners.get(key).cloned().unwrap_or_else(|| "other".into());
+        let owner = |key: &String| {
+            owners
+                .get(key)
+                .cloned()
+                .unwrap_or_else(|| "undeclared".into())
+        };
         for key in &self.routes_added {
             groups
                 .entry(owner(key))
@@ -572,11 +577,14 @@ mod tests {
     }
 
     #[test]
-    fn a_route_no_module_declares_is_grouped_as_other() {
+    fn a_route_no_module_declares_is_grouped_as_undeclared() {
         let s = plan_with_changes();
         let mut other = s.clone();
         other.group_routes(&BTreeMap::new());
-        assert_eq!(other.routes_by_module.keys().collect::<Vec<_>>(), ["other"]);
+        assert_eq!(
+            other.routes_by_module.keys().collect::<Vec<_>>(),
+            ["undeclared"]
+        );
         assert!(s
             .human(None)
             .contains("routes removed (1):\n  module-mgmt (1):\n    PUT /mgmt/warming\n"));
