@@ -45,6 +45,7 @@
 //! | `F17-param-name` | warning | the same path position is a parameter with different names |
 //! | `F18-unresolved-import` | error | a function or layer imports a module nothing provides |
 //! | `F18-optional-import` | warning | the same, for an import guarded by `except ImportError` |
+//! | `DEP-stale-lock` | error | a `requirements.lock` was made from other requirements (or their `-r`/`-c` includes) or for another target than xtask.toml's |
 //! | `SEC-secret-shipped` | error | a secret-looking file (`.env*`, a `.pem` with a private key, `id_rsa*`, `credentials`) ships because an `include` glob matches it |
 //! | `SEC-secret-in-source` | warning | a secret-looking file sits in a function's or layer's source tree (the build leaves it out) |
 //!
@@ -60,6 +61,7 @@
 //! Layer code may also import any other layer of the stack: which layers sit beside it depends
 //! on the function. Tests (`tests/`, `test_*.py`, `conftest.py`) are not checked.
 
+mod locks;
 mod python;
 mod secrets;
 
@@ -151,6 +153,7 @@ pub fn run(cfg: &Config, infra: Option<&Path>, env: &str) -> Result<Vec<Finding>
     c.route_rules(&modules, &routes);
     c.sources(&found, &code);
     secrets::check(&mut c, &found);
+    locks::check(&mut c, &found);
     let mut findings = c.findings;
     findings.sort_by(|a, b| {
         (&a.file, a.line, a.code, &a.message).cmp(&(&b.file, b.line, b.code, &b.message))

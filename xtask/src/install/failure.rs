@@ -18,6 +18,8 @@ pub enum Cause {
     FindLinks,
     Syntax,
     DiskFull,
+    /// A wheel's bytes are not the ones the lock recorded.
+    HashMismatch,
     Other,
 }
 
@@ -56,6 +58,10 @@ const SIGNS: &[(Cause, &[&str])] = &[
             "invalid peer certificate",
             "Failed to fetch",
         ],
+    ),
+    (
+        Cause::HashMismatch,
+        &["Hash mismatch for", "DO NOT MATCH THE HASHES"],
     ),
     (
         Cause::FindLinks,
@@ -116,6 +122,9 @@ impl Cause {
             Cause::FindLinks => "a find_links directory does not exist".into(),
             Cause::Syntax => "a line of the requirements is not a requirement".into(),
             Cause::DiskFull => "the disk is full".into(),
+            Cause::HashMismatch => {
+                "a wheel is not the one the lock was made with (its sha256 differs)".into()
+            }
             Cause::Other => "the installer failed".into(),
         }
     }
@@ -158,6 +167,11 @@ impl Cause {
             ),
             Cause::DiskFull => "free disk space (the dependency cache is .xtask/deps in the stack; \
                                 `uv cache clean` or `pip cache purge` free the installers' caches), then build again"
+                .into(),
+            Cause::HashMismatch => "find out why the index or wheelhouse serves other bytes \
+                                    under the same file name (a re-published or tampered wheel); \
+                                    only if the new wheel is trusted, `cargo xtask lock --upgrade \
+                                    PACKAGE` records its hash"
                 .into(),
             Cause::Other => format!("fix what the installer reports above in {req}"),
         }
@@ -217,6 +231,8 @@ mod tests {
             ("ERROR: Invalid requirement: 'this is not valid!!' (from line 2 of r.txt)", Cause::Syntax),
             ("error: Failed to write to the target: No space left on device (os error 28)", Cause::DiskFull),
             ("ERROR: Could not install packages due to an OSError: [Errno 28] No space left on device", Cause::DiskFull),
+            ("error: Failed to download `acme==1.3.0`\n  cause: Hash mismatch for `acme==1.3.0`", Cause::HashMismatch),
+            ("ERROR: THESE PACKAGES DO NOT MATCH THE HASHES FROM THE REQUIREMENTS FILE.", Cause::HashMismatch),
             ("  cause: Because a==1 depends on b==1 and you require b==2, we can conclude that your requirements are unsatisfiable.", Cause::Other),
         ];
         for (text, want) in cases {
