@@ -249,6 +249,17 @@ fn a_wheel_swapped_under_the_same_name_is_refused_by_uv_and_pip() {
         s.xtask(&["build"]).ok();
         let good = std::fs::read(d.path(ZIP)).unwrap();
 
+        // A package added to the lock by hand, without its hash: refused.
+        let lock = d.read(LOCK);
+        d.write(LOCK, &format!("{lock}six==1.17.0\n"));
+        let failed = s.xtask(&["build"]).fails();
+        assert!(
+            failed.stderr.contains("a line of the lock has no --hash"),
+            "{installer}: {}",
+            failed.stderr
+        );
+        d.write(LOCK, &lock);
+
         // Same file name, other bytes; a machine that has never seen the real one.
         let wheel = acmeclient(d, "1.2.0", "evil");
         assert!(!d.read(LOCK).contains(&sha256(&wheel)));

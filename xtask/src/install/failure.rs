@@ -20,6 +20,8 @@ pub enum Cause {
     DiskFull,
     /// A wheel's bytes are not the ones the lock recorded.
     HashMismatch,
+    /// A lock line without `--hash` (edited by hand).
+    HashMissing,
     Other,
 }
 
@@ -62,6 +64,13 @@ const SIGNS: &[(Cause, &[&str])] = &[
     (
         Cause::HashMismatch,
         &["Hash mismatch for", "DO NOT MATCH THE HASHES"],
+    ),
+    (
+        Cause::HashMissing,
+        &[
+            "all requirements must have a hash",
+            "Hashes are required in --require-hashes mode",
+        ],
     ),
     (
         Cause::FindLinks,
@@ -125,6 +134,7 @@ impl Cause {
             Cause::HashMismatch => {
                 "a wheel is not the one the lock was made with (its sha256 differs)".into()
             }
+            Cause::HashMissing => "a line of the lock has no --hash (edited by hand?)".into(),
             Cause::Other => "the installer failed".into(),
         }
     }
@@ -172,6 +182,9 @@ impl Cause {
                                     under the same file name (a re-published or tampered wheel); \
                                     only if the new wheel is trusted, `cargo xtask lock --upgrade \
                                     PACKAGE` records its hash"
+                .into(),
+            Cause::HashMissing => "`cargo xtask lock` rewrites the lock with the sha256 of \
+                                   every wheel; add packages to requirements.txt, not to the lock"
                 .into(),
             Cause::Other => format!("fix what the installer reports above in {req}"),
         }
@@ -233,6 +246,8 @@ mod tests {
             ("ERROR: Could not install packages due to an OSError: [Errno 28] No space left on device", Cause::DiskFull),
             ("error: Failed to download `acme==1.3.0`\n  cause: Hash mismatch for `acme==1.3.0`", Cause::HashMismatch),
             ("ERROR: THESE PACKAGES DO NOT MATCH THE HASHES FROM THE REQUIREMENTS FILE.", Cause::HashMismatch),
+            ("error: In `--require-hashes` mode, all requirements must have a hash, but none were provided for: six==1.17.0", Cause::HashMissing),
+            ("ERROR: Hashes are required in --require-hashes mode, but they are missing from some requirements.", Cause::HashMissing),
             ("  cause: Because a==1 depends on b==1 and you require b==2, we can conclude that your requirements are unsatisfiable.", Cause::Other),
         ];
         for (text, want) in cases {
