@@ -280,3 +280,41 @@ fn a_wheel_swapped_under_the_same_name_is_refused_by_uv_and_pip() {
         );
     }
 }
+
+#[test]
+fn a_locked_version_gone_from_the_wheelhouse_is_named_with_its_lock_line_and_the_fix() {
+    let mut s = Stack::new("");
+    s.xtask(&["lock"]).ok();
+    // A machine that never cached the locked wheel.
+    s.fresh_uv_cache("uv-cache-2");
+    let d = &s.demo;
+    std::fs::remove_file(wheelhouse(d).join("acmeclient-1.2.0-py3-none-any.whl")).unwrap();
+    acmeclient(d, "1.3.0", "1.3.0");
+    let failed = s.xtask(&["build"]).fails();
+    let line = d
+        .read(LOCK)
+        .lines()
+        .position(|l| l.starts_with("acmeclient==1.2.0"))
+        .unwrap()
+        + 1;
+    assert!(
+        failed
+            .stderr
+            .contains(&format!("{LOCK}:{line}: `acmeclient==1.2.0 --hash=sha256:")),
+        "{}",
+        failed.stderr
+    );
+    assert!(
+        failed
+            .stderr
+            .contains("re-resolve that package with `cargo xtask lock --upgrade PACKAGE`"),
+        "{}",
+        failed.stderr
+    );
+    s.xtask(&["lock", "--upgrade", "acmeclient"]).ok();
+    s.xtask(&["build", "--locked"]).ok();
+    assert_eq!(
+        shipped_acmeclient(d).as_deref(),
+        Some("VERSION = \"1.3.0\"\n")
+    );
+}

@@ -141,6 +141,13 @@ impl Cause {
 
     pub fn fix(self, cfg: &Config, requirements: &Path) -> String {
         let req = requirements.display();
+        let lock = requirements.file_name() == Some(super::lock::FILE.as_ref());
+        if lock && self.per_requirement() {
+            return format!(
+                "{req} pins a version the index or wheelhouse no longer serves: bring its wheel \
+                 back, or re-resolve that package with `cargo xtask lock --upgrade PACKAGE`"
+            );
+        }
         let indexes = "index_url / extra_index_urls under [installer_options] in xtask.toml \
                        (else pip.conf, PIP_INDEX_URL or UV_DEFAULT_INDEX)";
         match self {
