@@ -318,3 +318,21 @@ fn a_locked_version_gone_from_the_wheelhouse_is_named_with_its_lock_line_and_the
         Some("VERSION = \"1.3.0\"\n")
     );
 }
+
+#[test]
+fn lock_without_uv_says_it_needs_uv_and_writes_nothing() {
+    let s = Stack::new("");
+    let empty = s.demo.tmp.path().join("no-tools");
+    std::fs::create_dir_all(&empty).unwrap();
+    let out = s
+        .demo
+        .xtask_env(&["lock"], &[("PATH", &empty.to_string_lossy())])
+        .fails();
+    assert!(
+        out.stderr.contains("`cargo xtask lock` needs uv")
+            && out.stderr.contains("pip cannot without pip-tools"),
+        "{}",
+        out.stderr
+    );
+    assert!(!s.demo.path(LOCK).exists());
+}
