@@ -116,6 +116,18 @@ fn a_lock_pins_versions_and_hashes_a_newer_wheel_changes_no_locked_build_and_upg
         .stdout
         .contains("module-access/profiles: nothing to lock"));
 
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(d.path(LOCK))
+        .unwrap()
+        .permissions()
+        .mode();
+    let req_mode = std::fs::metadata(d.path(REQ)).unwrap().permissions().mode();
+    assert_eq!(
+        mode & 0o777,
+        req_mode & 0o666,
+        "as readable as requirements.txt"
+    );
+
     let again = s.xtask(&["lock"]).ok();
     assert!(again.stdout.contains("module-ai/provider: unchanged"));
     assert_eq!(d.read(LOCK), lock);

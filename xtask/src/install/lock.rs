@@ -7,6 +7,7 @@
 //! `-r`/`-c` include's): a lock made from other requirements, or for another target, is stale.
 
 use std::collections::BTreeMap;
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
@@ -361,6 +362,10 @@ fn lock_one(
     let unchanged = std::fs::read_to_string(lock).is_ok_and(|t| t == text);
     if !unchanged {
         crate::build::write_atomic(lock, text.as_bytes())?;
+        // A temporary file is private; a lock is source, readable as requirements.txt is.
+        let mode = std::fs::metadata(req).map_or(0o644, |m| m.permissions().mode() & 0o666);
+        std::fs::set_permissions(lock, std::fs::Permissions::from_mode(mode))
+            .with_context(|| format!("cannot set the mode of {}", lock.display()))?;
     }
     let new = read(lock)?.context("the lock just written is gone")?;
     let changes = diff(old.as_ref(), &new);
