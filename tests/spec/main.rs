@@ -10,6 +10,7 @@ mod faults;
 mod install;
 mod keys;
 mod local_aws;
+mod lock;
 mod plan;
 mod ships;
 mod size;

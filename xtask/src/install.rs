@@ -10,6 +10,7 @@ use failure::Cause;
 use requirements::Pin;
 
 mod failure;
+pub mod lock;
 pub mod requirements;
 
 #[derive(Debug, Clone)]
@@ -51,22 +52,15 @@ impl Installer {
 
     /// The argument list that installs `requirements` into `target` for the configured Lambda target.
     pub fn command(&self, cfg: &Config, requirements: &Path, target: &Path) -> Cmd {
-        let opts = &cfg.installer_options;
         let cmd = match self {
-            Installer::Uv(uv) => {
-                let platform = match cfg.arch {
-                    Arch::X86_64 => "x86_64-manylinux_2_34",
-                    Arch::Arm64 => "aarch64-manylinux_2_34",
-                };
-                Cmd::new(uv)
-                    .args(["pip", "install", "--target"])
-                    .arg(target)
-                    .args(["--python-version", &cfg.python])
-                    .args(["--python-platform", platform])
-                    .args(["--only-binary", ":all:", "--no-compile", "--quiet", "-r"])
-                    .arg(requirements)
-                    .env("UV_NO_PROGRESS", "1")
-            }
+            Installer::Uv(uv) => Cmd::new(uv)
+                .args(["pip", "install", "--target"])
+                .arg(target)
+                .args(["--python-version", &cfg.python])
+                .args(["--python-platform", uv_platform(cfg.arch)])
+                .args(["--only-binary", ":all:", "--no-compile", "--quiet", "-r"])
+                .arg(requirements)
+                .env("UV_NO_PROGRESS", "1"),
             Installer::Pip(python) => {
                 let arch = match cfg.arch {
                     Arch::X86_64 => "x86_64",
@@ -94,6 +88,12 @@ impl Installer {
                     .arg(requirements)
             }
         };
+        self.with_options(cmd, cfg)
+    }
+
+    /// `cmd` with xtask.toml's `[installer_options]`: indexes, find-links, no-index.
+    pub fn with_options(&self, cmd: Cmd, cfg: &Config) -> Cmd {
+        let opts = &cfg.installer_options;
         // Index URLs often carry credentials (`https://user:token@host/simple`): passed in the
         // environment they stay out of `ps` and out of `Cmd::display` in error messages.
         let (index, extra) = match self {
@@ -145,13 +145,21 @@ impl Installer {
     }
 
     /// Installs, or fails with the installer's own words, every requirement it cannot place
-    /// and the fix for that cause.
-    pub fn install(&self, cfg: &Config, requirements: &Path, target: &Path) -> Result<()> {
+    /// and the fix for that cause. `require_hashes` (a lock): every wheel must have the sha256
+    /// the file records, so a wheel swapped on the index or in the wheelhouse is refused.
+    pub fn install(
+        &self,
+        cfg: &Config,
+        requirements: &Path,
+        target: &Path,
+        require_hashes: bool,
+    ) -> Result<()> {
         missing_find_links(cfg)?;
-        let out = self
-            .command(cfg, requirements, target)
-            .own_group()
-            .output()?;
+        let mut cmd = self.command(cfg, requirements, target);
+        if require_hashes {
+            cmd = cmd.arg("--require-hashes");
+        }
+        let out = cmd.own_group().output()?;
         if out.success() {
             return Ok(());
         }
@@ -270,9 +278,17 @@ fn same_name(requirement: &str, name: &str) -> bool {
     norm(package_name(requirement)) == norm(name)
 }
 
+/// uv's `--python-platform` for the Lambda target (Amazon Linux 2023: glibc 2.34).
+pub fn uv_platform(arch: Arch) -> &'static str {
+    match arch {
+        Arch::X86_64 => "x86_64-manylinux_2_34",
+        Arch::Arm64 => "aarch64-manylinux_2_34",
+    }
+}
+
 /// A local find_links folder that does not exist, before any installer reads it (pip would
 /// only warn, then report every package as missing).
-fn missing_find_links(cfg: &Config) -> Result<()> {
+pub fn missing_find_links(cfg: &Config) -> Result<()> {
     for link in &cfg.installer_options.find_links {
         if !link.contains("://") && !Path::new(link).is_dir() {
             bail!(
@@ -423,7 +439,7 @@ mod tests {
         assert!(requirement_lines("# nothing\n\n").is_empty());
     }
 
-    fn cfg(index_url: Option<&str>, extra: &[&str]) -> Config {
+    pub(crate) fn cfg(index_url: Option<&str>, extra: &[&str]) -> Config {
         Config {
             stack: PathBuf::from("/s"),
             python: "3.13".into(),

@@ -66,6 +66,16 @@ enum Command {
     Check(CheckArgs),
     /// Remove the zips the build produces, its state and its dependency cache
     Clean,
+    /// Resolve each requirements.txt into requirements.lock: exact versions, sha256 of each wheel
+    #[command(
+        long_about = "Resolve the requirements.txt of every function and layer (and the files it \
+        includes) for the Lambda target (python and arch in xtask.toml) into requirements.lock \
+        beside it: exact versions and the sha256 of every wheel. Versions already locked are \
+        kept unless --upgrade frees them; what changed is printed. `build` installs from the \
+        lock with hashes required. Needs uv.\n\n\
+        Exit codes: 0 ok, 1 a requirements file does not resolve."
+    )]
+    Lock(LockArgs),
     /// Why a zip is big: bytes by distribution, each function plus its layers against 250 MiB
     #[command(
         long_about = "Builds first (incrementally), then prints per artifact: zipped and unzipped \
@@ -250,9 +260,22 @@ struct BuildArgs {
     /// Rebuild everything, ignoring the cache
     #[arg(long)]
     force: bool,
+    /// Fail an artifact whose requirements.lock is missing or older than its requirements (CI)
+    #[arg(long)]
+    locked: bool,
     /// Artifacts built at once (default: number of cores)
     #[arg(long, short = 'j', value_name = "N")]
     jobs: Option<usize>,
+}
+
+#[derive(Args)]
+struct LockArgs {
+    /// Only lock this module's artifacts (`access` or `module-access`; `infra`); repeatable
+    #[arg(long = "module", value_name = "NAME")]
+    modules: Vec<String>,
+    /// Move locked versions to the newest the requirements allow: every package, or PACKAGE only
+    #[arg(long, value_name = "PACKAGE", num_args = 0..=1)]
+    upgrade: Option<Option<String>>,
 }
 
 #[derive(Args)]
@@ -321,6 +344,7 @@ fn build_options(jobs: Option<usize>) -> build::Options {
         jobs: jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get())),
         force: false,
         modules: Vec::new(),
+        locked: false,
     }
 }
 
@@ -367,6 +391,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let opts = build::Options {
                 force: args.force,
                 modules: args.modules,
+                locked: args.locked,
                 ..build_options(args.jobs)
             };
             let report = build::run(&cfg, infra.as_deref(), &opts)?;
@@ -406,6 +431,23 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let rows = build::size::rows(&report, &args.artifacts)?;
             report::size(&rows, args.top, g.json)?;
             Ok(exit(rows.iter().all(|r| r.status != build::Status::Failed)))
+        }
+        Command::Lock(args) => {
+            let upgrade = match args.upgrade {
+                None => install::lock::Upgrade::Keep,
+                Some(None) => install::lock::Upgrade::All,
+                Some(Some(p)) => install::lock::Upgrade::Package(p),
+            };
+            discover::require_stack(&cfg.stack)?;
+            let found = discover::discover(&cfg, infra.as_deref(), &args.modules)?;
+            let jobs = build_options(None).jobs;
+            let outcomes = install::lock::run(&cfg, &found.artifacts, &upgrade, jobs)?;
+            report::lock(&outcomes, &cfg.stack, g.json)?;
+            Ok(exit(
+                outcomes
+                    .iter()
+                    .all(|o| o.status != install::lock::Status::Failed),
+            ))
         }
         Command::Clean => {
             for p in build::clean(&cfg, infra.as_deref())? {

@@ -109,6 +109,43 @@ pub fn build_errors(report: &Report) {
     }
 }
 
+/// `lock`: each artifact's lock and what moved in it; errors on stderr.
+pub fn lock(outcomes: &[crate::install::lock::Outcome], stack: &Path, json: bool) -> Result<()> {
+    use crate::install::lock::Status as S;
+    if json {
+        let doc = serde_json::json!({ "locks": outcomes });
+        ui::out(&format!("{}\n", serde_json::to_string_pretty(&doc)?))?;
+    }
+    let base = stack.parent().unwrap_or(stack);
+    let mut text = String::new();
+    for o in outcomes {
+        let word = match o.status {
+            S::Created => "created",
+            S::Updated => "updated",
+            S::Unchanged => "unchanged",
+            S::Empty => "nothing to lock (requirements.txt lists no package)",
+            S::Failed => "failed",
+        };
+        let path = o.lock.strip_prefix(base).unwrap_or(&o.lock);
+        match o.status {
+            S::Empty => text += &format!("{}: {word}\n", o.artifact),
+            _ => text += &format!("{}: {word} ({})\n", o.artifact, path.display()),
+        }
+        for c in &o.changes {
+            text += &format!("  {c}\n");
+        }
+    }
+    if !json {
+        ui::out(&text)?;
+    }
+    for o in outcomes {
+        if let Some(e) = &o.error {
+            ui::error(&format!("{}: {e}", o.artifact));
+        }
+    }
+    Ok(())
+}
+
 /// `size`: one table of artifacts against Lambda's budget, then what each holds, largest first.
 pub fn size(rows: &[build::size::Row], top: usize, json: bool) -> Result<()> {
     if json {

@@ -18,7 +18,7 @@ mod deps_cache;
 use crate::archive;
 use crate::config::Config;
 use crate::discover::{self, Artifact, Kind};
-use crate::install::{requirements, Installer};
+use crate::install::{lock, requirements, Installer};
 use crate::pool;
 use crate::tf::{self, LayerRef};
 use crate::ui::Progress;
@@ -37,6 +37,8 @@ pub struct Options {
     pub jobs: usize,
     pub force: bool,
     pub modules: Vec<String>,
+    /// A stale or missing requirements.lock fails the artifact (CI).
+    pub locked: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -148,6 +150,7 @@ pub fn run(cfg: &Config, infra: Option<&Path>, opts: &Options) -> Result<Report>
         deps: Mutex::new(HashMap::new()),
         saved: &state.artifacts,
         force: opts.force,
+        locked: opts.locked,
         select: select::Selector::new(cfg),
     };
 
@@ -282,6 +285,7 @@ struct Ctx<'a> {
     deps: Mutex<HashMap<String, Arc<DepsCell>>>,
     saved: &'a BTreeMap<String, Saved>,
     force: bool,
+    locked: bool,
     select: select::Selector<'a>,
 }
 
@@ -357,7 +361,15 @@ impl Ctx<'_> {
                 a.src.join("python").display()
             );
         }
-        let deps_key = (!reqs.is_empty()).then(|| self.deps_key(&reqs.key_lines));
+        let source = match &a.requirements {
+            Some(path) if !reqs.is_empty() => {
+                let s = lock::source(path, &reqs)?;
+                s.enforce(self.cfg, path, &reqs, self.locked, warnings)?;
+                Some(s)
+            }
+            _ => None,
+        };
+        let deps_key = source.as_ref().map(|s| self.deps_key(&s.key_lines));
         // What the function's layers carry decides what its dependencies ship (dedupe).
         let deps_and_layers = deps_key.as_ref().map(|d| format!("{d}\0{}", env.key()));
         let key = cache::artifact_key(a.kind, &a.zip_name(), deps_and_layers.as_deref(), &code)?;
@@ -384,14 +396,14 @@ impl Ctx<'_> {
 
         let mut entries = Vec::new();
         let mut deps_dir = None;
-        if let (Some(dk), Some(req)) = (&deps_key, &a.requirements) {
+        if let (Some(dk), Some(src)) = (&deps_key, &source) {
             let cached = !self.force && self.cache.join("deps").join(dk).is_dir();
             task.phase(if cached {
                 "dependencies (cached)"
             } else {
                 "installing dependencies"
             });
-            let dir = self.deps(dk, req)?;
+            let dir = self.deps(dk, &src.file, src.lock.is_some())?;
             entries = select::installed(&dir, prefix)?;
             deps_dir = Some(dir);
         }
@@ -466,7 +478,7 @@ impl Ctx<'_> {
     }
 
     /// The installed dependency tree for `key`, installing it once if no build has yet.
-    fn deps(&self, key: &str, requirements: &Path) -> Result<PathBuf> {
+    fn deps(&self, key: &str, requirements: &Path, require_hashes: bool) -> Result<PathBuf> {
         let cell = self
             .deps
             .lock()
@@ -492,7 +504,7 @@ impl Ctx<'_> {
                 .tempdir_in(self.cache.join("deps"))
                 .map_err(|e| format!("cannot create a temporary directory: {e}"))?;
             installer
-                .install(self.cfg, requirements, tmp.path())
+                .install(self.cfg, requirements, tmp.path(), require_hashes)
                 .map_err(|e| format!("{}: {e:#}", requirements.display()))?;
             deps_cache::write_manifest(tmp.path(), &dir).map_err(|e| format!("{e:#}"))?;
             if dir.is_dir() {
@@ -516,10 +528,11 @@ pub fn installed_deps(cfg: &Config, requirements: &Path) -> Option<PathBuf> {
     if reqs.is_empty() {
         return None;
     }
+    let source = lock::source(requirements, &reqs).ok()?;
     ["uv", "pip"]
         .iter()
         .map(|i| {
-            let key = cache::deps_key(cfg, i, &reqs.key_lines);
+            let key = cache::deps_key(cfg, i, &source.key_lines);
             cache_dir(cfg).join("deps").join(key)
         })
         .find(|d| d.is_dir())

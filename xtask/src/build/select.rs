@@ -296,7 +296,7 @@ fn built_in_drop(name: &str, path: &Path, is_dir: bool) -> bool {
     }
     let requirements = |stem: &str| {
         name.strip_prefix(stem)
-            .is_some_and(|r| r.ends_with(".txt") || r.ends_with(".in"))
+            .is_some_and(|r| r.ends_with(".txt") || r.ends_with(".in") || r.ends_with(".lock"))
     };
     name.ends_with(".pyc")
         || name.ends_with(".pyo")
@@ -505,6 +505,7 @@ mod tests {
             ("conftest.py", false),
             ("requirements.txt", false),
             ("requirements-dev.txt", false),
+            ("requirements.lock", false),
             ("uv.lock", false),
         ] {
             assert!(built_in_drop(name, p, dir), "{name}");

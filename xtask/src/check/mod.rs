@@ -50,6 +50,7 @@
 //! | `F18-unresolved-import` | error | a function or layer imports a module nothing provides |
 //! | `F18-uncertain-import` | warning | the same, when the requirements are not installed (the build failed or has not run) and some of their import names are unknown |
 //! | `F18-optional-import` | warning | the same, for an import guarded by `except ImportError` |
+//! | `DEP-stale-lock` | error | a `requirements.lock` was made from other requirements (or their `-r`/`-c` includes) or for another target than xtask.toml's |
 //! | `SEC-secret-shipped` | error | a secret-looking file (`.env*`, a `.pem` with a private key, `id_rsa*`, `credentials`) ships because an `include` glob matches it |
 //! | `SEC-secret-in-source` | warning | a secret-looking file sits in a function's or layer's source tree (the build leaves it out) |
 //! | `XT-unknown-code` | error | `[check] severity` in xtask.toml names a code not in this table |
@@ -74,6 +75,7 @@ mod dists;
 pub mod fix;
 mod imports;
 mod layout;
+mod locks;
 mod python;
 mod routes;
 mod runtime;
@@ -141,6 +143,7 @@ pub fn run(cfg: &Config, infra: Option<&Path>, env: &str) -> Result<Vec<Finding>
     c.handlers(&found);
     c.sources(&found, &code);
     secrets::check(&mut c, &found);
+    locks::check(&mut c, &found);
     c.waivers(&found, env.as_ref());
     let mut findings = c.findings;
     findings.sort_by(|a, b| {

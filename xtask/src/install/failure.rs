@@ -18,6 +18,10 @@ pub enum Cause {
     FindLinks,
     Syntax,
     DiskFull,
+    /// A wheel's bytes are not the ones the lock recorded.
+    HashMismatch,
+    /// A lock line without `--hash` (edited by hand).
+    HashMissing,
     Other,
 }
 
@@ -55,6 +59,17 @@ const SIGNS: &[(Cause, &[&str])] = &[
             "certificate verify failed",
             "invalid peer certificate",
             "Failed to fetch",
+        ],
+    ),
+    (
+        Cause::HashMismatch,
+        &["Hash mismatch for", "DO NOT MATCH THE HASHES"],
+    ),
+    (
+        Cause::HashMissing,
+        &[
+            "all requirements must have a hash",
+            "Hashes are required in --require-hashes mode",
         ],
     ),
     (
@@ -116,12 +131,23 @@ impl Cause {
             Cause::FindLinks => "a find_links directory does not exist".into(),
             Cause::Syntax => "a line of the requirements is not a requirement".into(),
             Cause::DiskFull => "the disk is full".into(),
+            Cause::HashMismatch => {
+                "a wheel is not the one the lock was made with (its sha256 differs)".into()
+            }
+            Cause::HashMissing => "a line of the lock has no --hash (edited by hand?)".into(),
             Cause::Other => "the installer failed".into(),
         }
     }
 
     pub fn fix(self, cfg: &Config, requirements: &Path) -> String {
         let req = requirements.display();
+        let lock = requirements.file_name() == Some(super::lock::FILE.as_ref());
+        if lock && self.per_requirement() {
+            return format!(
+                "{req} pins a version the index or wheelhouse no longer serves: bring its wheel \
+                 back, or re-resolve that package with `cargo xtask lock --upgrade PACKAGE`"
+            );
+        }
         let indexes = "index_url / extra_index_urls under [installer_options] in xtask.toml \
                        (else pip.conf, PIP_INDEX_URL or UV_DEFAULT_INDEX)";
         match self {
@@ -158,6 +184,14 @@ impl Cause {
             ),
             Cause::DiskFull => "free disk space (the dependency cache is .xtask/deps in the stack; \
                                 `uv cache clean` or `pip cache purge` free the installers' caches), then build again"
+                .into(),
+            Cause::HashMismatch => "find out why the index or wheelhouse serves other bytes \
+                                    under the same file name (a re-published or tampered wheel); \
+                                    only if the new wheel is trusted, `cargo xtask lock --upgrade \
+                                    PACKAGE` records its hash"
+                .into(),
+            Cause::HashMissing => "`cargo xtask lock` rewrites the lock with the sha256 of \
+                                   every wheel; add packages to requirements.txt, not to the lock"
                 .into(),
             Cause::Other => format!("fix what the installer reports above in {req}"),
         }
@@ -217,6 +251,10 @@ mod tests {
             ("ERROR: Invalid requirement: 'this is not valid!!' (from line 2 of r.txt)", Cause::Syntax),
             ("error: Failed to write to the target: No space left on device (os error 28)", Cause::DiskFull),
             ("ERROR: Could not install packages due to an OSError: [Errno 28] No space left on device", Cause::DiskFull),
+            ("error: Failed to download `acme==1.3.0`\n  cause: Hash mismatch for `acme==1.3.0`", Cause::HashMismatch),
+            ("ERROR: THESE PACKAGES DO NOT MATCH THE HASHES FROM THE REQUIREMENTS FILE.", Cause::HashMismatch),
+            ("error: In `--require-hashes` mode, all requirements must have a hash, but none were provided for: six==1.17.0", Cause::HashMissing),
+            ("ERROR: Hashes are required in --require-hashes mode, but they are missing from some requirements.", Cause::HashMissing),
             ("  cause: Because a==1 depends on b==1 and you require b==2, we can conclude that your requirements are unsatisfiable.", Cause::Other),
         ];
         for (text, want) in cases {

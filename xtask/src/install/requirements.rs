@@ -48,8 +48,8 @@ fn follow(
     out: &mut Requirements,
     chain: &mut Vec<PathBuf>,
 ) -> Result<()> {
-    for (i, raw) in text.lines().enumerate() {
-        let Some(line) = meaningful(raw) else {
+    for (i, raw) in logical_lines(text) {
+        let Some(line) = meaningful(&raw) else {
             continue;
         };
         out.key_lines.push(line.to_string());
@@ -85,6 +85,36 @@ fn follow(
         out.key_lines.push(format!("\0end {target}"));
     }
     Ok(())
+}
+
+/// (0-based index of its first line, text) of each line as pip reads it: a line ending in `\`
+/// continues on the next (as lock files write `--hash` options), unless it is a comment.
+fn logical_lines(text: &str) -> Vec<(usize, String)> {
+    let mut out: Vec<(usize, String)> = Vec::new();
+    let mut open: Option<(usize, String)> = None;
+    for (i, line) in text.lines().enumerate() {
+        let comment = line.trim_start().starts_with('#');
+        match (line.strip_suffix('\\'), comment) {
+            (Some(head), false) => {
+                let (_, joined) = open.get_or_insert((i, String::new()));
+                joined.push_str(head.trim());
+                joined.push(' ');
+            }
+            _ => match open.take() {
+                Some((first, mut joined)) if !comment => {
+                    joined.push_str(line.trim());
+                    out.push((first, joined));
+                }
+                Some(done) => {
+                    out.push(done);
+                    out.push((i, line.to_string()));
+                }
+                None => out.push((i, line.to_string())),
+            },
+        }
+    }
+    out.extend(open);
+    out
 }
 
 fn same_file(a: &Path, b: &Path) -> bool {
@@ -143,6 +173,24 @@ mod tests {
         assert_eq!(include("requests==2"), None);
         assert_eq!(include("--requirementx"), None);
         assert_eq!(include("--index-url https://x"), None);
+    }
+
+    #[test]
+    fn continued_lines_are_one_requirement_at_their_first_line() {
+        let text = "# c \\\nacme==1.2.0 \\\n    --hash=sha256:ab \\\n    --hash=sha256:cd\n    # via x\nsix==1 \\\n";
+        let lines: Vec<(usize, String)> = logical_lines(text);
+        assert_eq!(
+            lines,
+            [
+                (0, "# c \\".to_string()),
+                (
+                    1,
+                    "acme==1.2.0 --hash=sha256:ab --hash=sha256:cd".to_string()
+                ),
+                (4, "    # via x".to_string()),
+                (5, "six==1 ".to_string()),
+            ]
+        );
     }
 
     #[test]
