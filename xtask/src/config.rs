@@ -70,6 +70,18 @@ pub struct VerifyConfig {
     pub unrouted: Vec<String>,
 }
 
+/// `[smoke]`: the interpreter and limits of `cargo xtask smoke`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SmokeConfig {
+    /// The target interpreter (`python3.13` or a path); default: discovered.
+    pub python: Option<String>,
+    /// Seconds one handler import may take.
+    pub timeout: Option<u64>,
+    /// What the Lambda runtime bundles, as requirement lines; default: `smoke::RUNTIME_PACKAGES`.
+    pub runtime_packages: Option<Vec<String>>,
+}
+
 /// The file as written. Every key is optional: zero config works on a standard CORA stack.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -84,6 +96,7 @@ struct File {
     exclude: Vec<String>,
     terraform: Option<TerraformConfig>,
     verify: Option<VerifyConfig>,
+    smoke: Option<SmokeConfig>,
 }
 
 /// The resolved configuration every subcommand works from.
@@ -101,6 +114,7 @@ pub struct Config {
     pub exclude: Vec<glob::Pattern>,
     pub terraform: TerraformConfig,
     pub verify: VerifyConfig,
+    pub smoke: SmokeConfig,
 }
 
 impl Config {
@@ -185,6 +199,7 @@ fn from_file(stack: PathBuf, file: File, path: &Path) -> Result<Config> {
         exclude,
         terraform: file.terraform.unwrap_or_default(),
         verify: file.verify.unwrap_or_default(),
+        smoke: file.smoke.unwrap_or_default(),
         stack,
     })
 }

@@ -239,6 +239,7 @@ mod tests {
             exclude: Vec::new(),
             terraform: Default::default(),
             verify: Default::default(),
+            smoke: Default::default(),
         }
     }
 

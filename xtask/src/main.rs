@@ -18,6 +18,8 @@ mod plan;
 mod pool;
 mod proc;
 mod report;
+mod smoke;
+mod stack;
 mod terraform;
 mod tf;
 mod ui;
@@ -100,6 +102,19 @@ enum Command {
         Exit codes: 0 deployed (or nothing to change), 1 failure, 130 cancelled."
     )]
     Deploy(DeployArgs),
+    /// Import every handler in a Lambda-shaped sandbox with the target interpreter (nothing invoked)
+    #[command(
+        long_about = "For every function: its zip as the task root, its attached layers' zips \
+        merged into one opt/ in Terraform's order (layers passed in through module variables \
+        are followed through the env's module calls), the Lambda runtime's boto3 after them; \
+        then the target interpreter imports the handler's module with Lambda's sys.path and \
+        checks the handler exists. Nothing is invoked; the network is pointed at a closed port.\n\n\
+        Interpreter: `python` under [smoke] in xtask.toml, else `uv python find 3.X`, else \
+        python3.X on PATH, else pyenv's. Without one every function is skipped (exit 0), \
+        except with --require.\n\n\
+        Exit codes: 0 nothing failed, 1 a function failed (or --require without an interpreter)."
+    )]
+    Smoke(SmokeArgs),
     /// After an apply: check that every route reaches a function, every function is reached,
     /// and what runs in AWS is the local build
     Verify(VerifyArgs),
@@ -143,6 +158,9 @@ struct PlanInputs {
     /// Artifacts built at once (default: number of cores)
     #[arg(long, short = 'j', value_name = "N")]
     jobs: Option<usize>,
+    /// Do not import the handlers (`cargo xtask smoke`) after the check
+    #[arg(long)]
+    no_smoke: bool,
 }
 
 #[derive(Args)]
@@ -216,6 +234,22 @@ struct CheckArgs {
 }
 
 #[derive(Args)]
+struct SmokeArgs {
+    /// The env whose module calls pass layers between modules: <infra>/envs/ENV
+    #[arg(long, value_name = "ENV", default_value = "dev")]
+    env: String,
+    /// Only this module's functions (`access` or `module-access`; `infra`); repeatable
+    #[arg(long = "module", value_name = "NAME")]
+    modules: Vec<String>,
+    /// Imports run at once (default: number of cores)
+    #[arg(long, short = 'j', value_name = "N")]
+    jobs: Option<usize>,
+    /// Fail when no target interpreter is found, instead of skipping every function (CI)
+    #[arg(long)]
+    require: bool,
+}
+
+#[derive(Args)]
 struct BuildArgs {
     /// Only build this module (`access` or `module-access`; `infra` for the infra Lambdas); repeatable
     #[arg(long = "module", value_name = "NAME")]
@@ -286,9 +320,13 @@ fn plan_options(
     auto_approve: bool,
     json: bool,
 ) -> plan::Options {
-    let (var_files, build) = match inputs {
-        Some(i) => (i.var_files, (!i.no_build).then(|| build_options(i.jobs))),
-        None => (Vec::new(), None),
+    let (var_files, build, smoke) = match inputs {
+        Some(i) => (
+            i.var_files,
+            (!i.no_build).then(|| build_options(i.jobs)),
+            (!i.no_smoke).then(|| smoke_options(&tf.env, i.jobs)),
+        ),
+        None => (Vec::new(), None, None),
     };
     plan::Options {
         env: tf.env,
@@ -300,8 +338,18 @@ fn plan_options(
         },
         lock_timeout: lock.lock_timeout,
         build,
+        smoke,
         auto_approve,
         json,
+    }
+}
+
+fn smoke_options(env: &str, jobs: Option<usize>) -> smoke::Options {
+    smoke::Options {
+        env: env.to_string(),
+        modules: Vec::new(),
+        jobs: build_options(jobs).jobs,
+        require: false,
     }
 }
 
@@ -324,6 +372,16 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let findings = check::run(&cfg, infra.as_deref(), &args.env)?;
             report::check(&findings, g.json)?;
             Ok(exit(check::passed(&findings)))
+        }
+        Command::Smoke(args) => {
+            let opts = smoke::Options {
+                modules: args.modules,
+                require: args.require,
+                ..smoke_options(&args.env, args.jobs)
+            };
+            let report = smoke::run(&cfg, infra.as_deref(), &opts)?;
+            smoke::print(&report, g.json)?;
+            Ok(exit(report.count(smoke::Status::Failed) == 0))
         }
         Command::Verify(args) => {
             let opts = verify::Options {

@@ -37,6 +37,8 @@ pub struct Options {
     pub lock_timeout: String,
     /// `None` with `--no-build`.
     pub build: Option<build::Options>,
+    /// `None` with `--no-smoke`.
+    pub smoke: Option<crate::smoke::Options>,
     pub auto_approve: bool,
     pub json: bool,
 }
@@ -565,6 +567,9 @@ fn make_plan(t: &Target, opts: &Options) -> Result<(Summary, Terraform)> {
     let tf = locate(t, opts, &vars)?;
     build_first(t, opts)?;
     preflight_check(t.cfg, &t.infra, &t.env)?;
+    if let Some(smoke) = &opts.smoke {
+        crate::smoke::preflight(t.cfg, &t.infra, smoke)?;
+    }
     t.state_dir()?;
     ensure_init(t, &tf)?;
 

@@ -1,0 +1,399 @@
+//! `cargo xtask smoke`: imports every function's handler in a Lambda-shaped sandbox — the
+//! function's zip as the task root, its attached layers' zips merged into one `opt/` in the
+//! order Terraform lists them, the runtime's bundled packages last — with the target
+//! interpreter, and checks the handler exists. Nothing is invoked.
+//!
+//! Results are cached by everything an import depends on (zips, layers, interpreter, runtime
+//! emulation, handler, environment names, timeout): a no-op run starts no interpreter.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::build::{self, hex};
+use crate::config::Config;
+use crate::discover::{self, Kind};
+use crate::stack::terraform::Model;
+use crate::ui;
+
+mod interp;
+mod sandbox;
+
+pub use interp::RUNTIME_MODULES;
+
+/// Bump when the driver or what a result means changes: every function is imported again.
+const RECIPE: &str = "cora-xtask-smoke-1";
+const DEFAULT_TIMEOUT_SECS: u64 = 10;
+
+pub struct Options {
+    pub env: String,
+    pub modules: Vec<String>,
+    pub jobs: usize,
+    /// No interpreter is a failure (CI), not a reason to skip.
+    pub require: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Passed,
+    Failed,
+    Skipped,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Record {
+    pub module: String,
+    pub name: String,
+    pub status: Status,
+    /// `ModuleNotFoundError: No module named 'acmeclient'`, or why it was skipped.
+    pub error: Option<String>,
+    /// The innermost frame of the stack's own code: `lambda_function.py`, `/opt/python/x.py`.
+    pub file: Option<String>,
+    pub line: Option<u32>,
+    pub fix: Option<String>,
+    /// Taken from the cache (not in `--json`).
+    #[serde(skip)]
+    pub cached: bool,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Report {
+    pub functions: Vec<Record>,
+}
+
+impl Report {
+    pub fn count(&self, s: Status) -> usize {
+        self.functions.iter().filter(|r| r.status == s).count()
+    }
+}
+
+/// `.xtask/smoke/state.json`.
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct State {
+    interpreter: Option<interp::Interpreter>,
+    /// SHA-256 of zips by path, trusted while their size and mtime are unchanged.
+    zips: BTreeMap<PathBuf, (String, String)>,
+    /// The last result of each function (`module/name`) and the key it was computed for.
+    results: BTreeMap<String, (String, Record)>,
+}
+
+/// One function ready to import.
+pub struct Job {
+    pub id: String,
+    pub name: String,
+    pub zip: PathBuf,
+    pub layers: Vec<PathBuf>,
+    pub handler: String,
+    pub environment: Vec<(String, String)>,
+    /// What the result depends on: the result cache's key.
+    pub key: String,
+}
+
+pub fn run(cfg: &Config, infra: Option<&Path>, opts: &Options) -> Result<Report> {
+    let found = discover::discover(cfg, infra, &opts.modules)?;
+    let cache = build::cache_dir(cfg).join("smoke");
+    std::fs::create_dir_all(&cache)
+        .with_context(|| format!("cannot create {}", cache.display()))?;
+    let state_path = cache.join("state.json");
+    let mut state: State = std::fs::read(&state_path)
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .unwrap_or_default();
+    let functions: Vec<_> = found
+        .artifacts
+        .iter()
+        .filter(|a| a.kind == Kind::Function)
+        .collect();
+
+    let python = interp::find(cfg, state.interpreter.as_ref());
+    if let Err(why) = &python {
+        if opts.require {
+            anyhow::bail!("{why}\n(--require: smoke cannot be skipped)");
+        }
+        ui::warn(&format!("smoke: every function skipped: {why}"));
+    }
+    state.interpreter = python.as_ref().ok().cloned();
+    let runtime = match &python {
+        Ok(_) => match interp::runtime(cfg, &cache) {
+            Ok(r) => Some(r),
+            Err(why) => {
+                ui::warn(&format!(
+                    "smoke: the Lambda runtime's packages (boto3, botocore, …) cannot be installed, \
+                     so functions that import them are skipped: {why}"
+                ));
+                None
+            }
+        },
+        Err(_) => None,
+    };
+    let timeout = cfg.smoke.timeout.unwrap_or(DEFAULT_TIMEOUT_SECS).max(1);
+
+    let mut model = Model::new(cfg, infra, &opts.env);
+    let mut records = Vec::new();
+    let mut jobs = Vec::new();
+    for a in &functions {
+        let skip = |why: String| Record {
+            module: a.module.clone(),
+            name: a.name.clone(),
+            status: Status::Skipped,
+            error: Some(why),
+            file: None,
+            line: None,
+            fix: None,
+            cached: false,
+        };
+        let python = match &python {
+            Ok(p) => p,
+            Err(_) => {
+                records.push(skip("no target interpreter".into()));
+                continue;
+            }
+        };
+        match prepare(
+            cfg,
+            &mut model,
+            &mut state,
+            a,
+            python,
+            runtime.as_ref(),
+            timeout,
+        ) {
+            Err(why) => records.push(skip(why)),
+            Ok(job) => match state.results.get(&job.id) {
+                Some((key, r)) if *key == job.key => records.push(Record {
+                    cached: true,
+                    ..r.clone()
+                }),
+                _ => jobs.push((a.module.clone(), job)),
+            },
+        }
+    }
+
+    if let Ok(python) = &python {
+        let runner = sandbox::Runner::new(
+            cfg,
+            &python.path,
+            runtime.as_ref().map(|(d, _)| d.as_path()),
+            timeout,
+            &cache,
+            &found.artifacts,
+        )?;
+        let progress = ui::Progress::new(jobs.len(), "smoke");
+        let done = crate::pool::parallel(&jobs, opts.jobs, |(module, job)| {
+            let task = progress.task(&job.id);
+            let r = runner.import(module, job);
+            task.done(status_word(r.status));
+            r
+        });
+        progress.finish();
+        for ((_, job), r) in jobs.iter().zip(done) {
+            // Skips say something about this machine (no runtime emulation), not the code.
+            if r.status != Status::Skipped {
+                state
+                    .results
+                    .insert(job.id.clone(), (job.key.clone(), r.clone()));
+            }
+            records.push(r);
+        }
+    }
+    records.sort_by(|a, b| (&a.module, &a.name).cmp(&(&b.module, &b.name)));
+    if let Err(e) = build::write_atomic(&state_path, &serde_json::to_vec(&state)?) {
+        ui::warn(&format!(
+            "{e:#}; the next smoke imports every function again"
+        ));
+    }
+    Ok(Report { functions: records })
+}
+
+pub fn status_word(s: Status) -> &'static str {
+    match s {
+        Status::Passed => "passed",
+        Status::Failed => "failed",
+        Status::Skipped => "skipped",
+    }
+}
+
+/// Reads what Terraform deploys for `a`, or says why it cannot be imported.
+fn prepare(
+    cfg: &Config,
+    model: &mut Model,
+    state: &mut State,
+    a: &discover::Artifact,
+    python: &interp::Interpreter,
+    runtime: Option<&(PathBuf, String)>,
+    timeout: u64,
+) -> Result<Job, String> {
+    let rel = |p: &Path| {
+        let base = cfg.stack.parent().unwrap_or(&cfg.stack);
+        p.strip_prefix(base).unwrap_or(p).display().to_string()
+    };
+    let f = model.function(&a.module, &a.zip_name()).ok_or_else(|| {
+        format!(
+            "no aws_lambda_function in {} deploys {}",
+            model
+                .tf_dir(&a.module)
+                .map_or("the env".into(), |d| rel(&d)),
+            a.zip_name()
+        )
+    })?;
+    let handler = f.handler.clone().ok_or_else(|| {
+        format!(
+            "{} ({}:{}) has no literal `handler`",
+            f.resource,
+            rel(&f.file),
+            f.line
+        )
+    })?;
+    let mut layers = Vec::new();
+    for l in &f.layers {
+        let zip = l
+            .as_ref()
+            .map_err(|why| format!("a layer cannot be resolved: {why}"))?;
+        layers.push(zip.clone());
+    }
+    let mut h = Sha256::new();
+    h.update(format!(
+        "{RECIPE}\0{}\0{}\0{}\0{handler}\0{timeout}",
+        python.stamp,
+        runtime.map_or("no-runtime", |(_, k)| k),
+        a.id()
+    ));
+    for zip in std::iter::once(&a.out).chain(&layers) {
+        let sha = zip_sha(state, zip)
+            .ok_or_else(|| format!("{} is not built: run cargo xtask build", rel(zip)))?;
+        h.update(format!("\0{sha}"));
+    }
+    let environment: Vec<(String, String)> = f
+        .environment
+        .into_iter()
+        .map(|(k, v)| (k, v.unwrap_or_else(|| "xtask-smoke".into())))
+        .collect();
+    for (k, v) in &environment {
+        h.update(format!("\0{k}={v}"));
+    }
+    Ok(Job {
+        id: a.id(),
+        name: a.name.clone(),
+        zip: a.out.clone(),
+        layers,
+        handler,
+        environment,
+        key: hex(&h.finalize()),
+    })
+}
+
+/// The zip's SHA-256, hashed again only when its size or mtime changed.
+fn zip_sha(state: &mut State, zip: &Path) -> Option<String> {
+    let m = std::fs::metadata(zip).ok()?;
+    let mtime = m
+        .modified()
+        .ok()?
+        .duration_since(std::time::UNIX_EPOCH)
+        .ok()?;
+    let stamp = format!("{}:{}", m.len(), mtime.as_nanos());
+    if let Some((s, sha)) = state.zips.get(zip) {
+        if *s == stamp {
+            return Some(sha.clone());
+        }
+    }
+    let sha = hex(&Sha256::digest(std::fs::read(zip).ok()?));
+    state.zips.insert(zip.to_path_buf(), (stamp, sha.clone()));
+    Some(sha)
+}
+
+/// The report: a table on stdout, then each failure and skip with where and the fix; or
+/// `{"functions": [...]}` with `--json`. A one-line summary goes to stderr.
+pub fn print(report: &Report, json: bool) -> Result<()> {
+    summary(report);
+    if json {
+        return ui::out(&format!("{}\n", serde_json::to_string_pretty(report)?));
+    }
+    let rows: Vec<Vec<String>> = report
+        .functions
+        .iter()
+        .map(|r| {
+            vec![
+                r.module.clone(),
+                r.name.clone(),
+                format!(
+                    "{}{}",
+                    status_word(r.status),
+                    if r.cached { " (cached)" } else { "" }
+                ),
+            ]
+        })
+        .collect();
+    crate::report::table(&["module", "function", "status"], &rows)?;
+    let details = details(report);
+    if details.is_empty() {
+        return Ok(());
+    }
+    ui::out(&format!("\n{details}"))
+}
+
+fn summary(report: &Report) {
+    ui::step(&format!(
+        "smoke: {} functions, {} passed, {} failed, {} skipped ({} cached)",
+        report.functions.len(),
+        report.count(Status::Passed),
+        report.count(Status::Failed),
+        report.count(Status::Skipped),
+        report.functions.iter().filter(|r| r.cached).count()
+    ));
+}
+
+/// Each function that did not pass, compiler-style.
+fn details(report: &Report) -> String {
+    let mut out = String::new();
+    for r in report
+        .functions
+        .iter()
+        .filter(|r| r.status != Status::Passed)
+    {
+        out += &format!(
+            "{} {}/{}: {}\n",
+            status_word(r.status),
+            r.module,
+            r.name,
+            r.error.as_deref().unwrap_or_default()
+        );
+        if let Some(file) = &r.file {
+            match r.line {
+                Some(line) => out += &format!("  --> {file}:{line}\n"),
+                None => out += &format!("  --> {file}\n"),
+            }
+        }
+        if let Some(fix) = &r.fix {
+            out += &format!("  = fix: {fix}\n");
+        }
+    }
+    out
+}
+
+/// Before `plan` and `deploy`: a failed import stops them, as a check error does.
+pub fn preflight(cfg: &Config, infra: &Path, opts: &Options) -> Result<()> {
+    let report = run(cfg, Some(infra), opts)?;
+    summary(&report);
+    let failed: Vec<&Record> = report
+        .functions
+        .iter()
+        .filter(|r| r.status == Status::Failed)
+        .collect();
+    if failed.is_empty() {
+        return Ok(());
+    }
+    ui::eprint_line(
+        details(&Report {
+            functions: failed.into_iter().cloned().collect(),
+        })
+        .trim_end(),
+    );
+    anyhow::bail!(
+        "smoke found handlers that fail to import (listed above), so terraform was not run: fix \
+         them, or pass --no-smoke"
+    )
+}
