@@ -9,4 +9,5 @@ mod faults;
 mod install;
 mod local_aws;
 mod plan;
+mod smoke;
 mod verify;
