@@ -247,6 +247,9 @@ struct SmokeArgs {
     /// Fail when no target interpreter is found, instead of skipping every function (CI)
     #[arg(long)]
     require: bool,
+    /// Import the zips already built instead of building (incrementally) first
+    #[arg(long)]
+    no_build: bool,
 }
 
 #[derive(Args)]
@@ -350,6 +353,7 @@ fn smoke_options(env: &str, jobs: Option<usize>) -> smoke::Options {
         modules: Vec::new(),
         jobs: build_options(jobs).jobs,
         require: false,
+        build: None,
     }
 }
 
@@ -377,6 +381,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let opts = smoke::Options {
                 modules: args.modules,
                 require: args.require,
+                build: (!args.no_build).then(|| build_options(args.jobs)),
                 ..smoke_options(&args.env, args.jobs)
             };
             let report = smoke::run(&cfg, infra.as_deref(), &opts)?;

@@ -182,6 +182,9 @@ pub fn runtime(cfg: &Config, cache: &Path) -> Result<(PathBuf, String), String> 
         Some(p) => p.clone(),
         None => RUNTIME_PACKAGES.iter().map(|s| s.to_string()).collect(),
     };
+    if packages.is_empty() {
+        return Err("`runtime_packages` under [smoke] in xtask.toml is empty".into());
+    }
     let installer = Installer::detect(cfg.installer).map_err(|e| format!("{e:#}"))?;
     let mut h = Sha256::new();
     h.update(format!(
@@ -196,12 +199,49 @@ pub fn runtime(cfg: &Config, cache: &Path) -> Result<(PathBuf, String), String> 
     if dir.is_dir() {
         return Ok((dir, key));
     }
-    let parent = cache.join("runtime");
+    // A failed install is not retried on every run: an unreachable index can take the
+    // installer minutes to give up.
+    let marker = cache.join("runtime").join(format!("{key}.failed"));
+    let recent = std::fs::metadata(&marker)
+        .and_then(|m| m.modified())
+        .ok()
+        .and_then(|t| t.elapsed().ok())
+        .is_some_and(|age| age < RETRY_AFTER);
+    if recent {
+        let why = std::fs::read_to_string(&marker).unwrap_or_default();
+        return Err(format!(
+            "{} (the last attempt's error; retried an hour after it, or once {} is removed)",
+            why.trim_end(),
+            marker.display()
+        ));
+    }
+    let result = install_runtime(cfg, &installer, &packages, &dir);
+    match &result {
+        Ok(()) => {
+            let _ = std::fs::remove_file(&marker);
+        }
+        Err(why) => {
+            let _ = std::fs::write(&marker, why);
+        }
+    }
+    result.map(|()| (dir, key))
+}
+
+/// How long a failed runtime install is remembered.
+const RETRY_AFTER: std::time::Duration = std::time::Duration::from_secs(3600);
+
+fn install_runtime(
+    cfg: &Config,
+    installer: &Installer,
+    packages: &[String],
+    dir: &Path,
+) -> Result<(), String> {
+    let parent = dir.parent().unwrap_or(dir);
     let tmp = (|| {
-        std::fs::create_dir_all(&parent)?;
+        std::fs::create_dir_all(parent)?;
         let tmp = tempfile::Builder::new()
             .prefix(".tmp-")
-            .tempdir_in(&parent)?;
+            .tempdir_in(parent)?;
         std::fs::write(tmp.path().join("requirements.txt"), packages.join("\n"))?;
         std::io::Result::Ok(tmp)
     })()
@@ -215,6 +255,5 @@ pub fn runtime(cfg: &Config, cache: &Path) -> Result<(PathBuf, String), String> 
             let e = format!("{e:#}");
             e.split("\nfix:").next().unwrap_or_default().to_string()
         })?;
-    std::fs::rename(&target, &dir).map_err(|e| format!("cannot store {}: {e}", dir.display()))?;
-    Ok((dir, key))
+    std::fs::rename(&target, dir).map_err(|e| format!("cannot store {}: {e}", dir.display()))
 }

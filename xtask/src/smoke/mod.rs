@@ -34,6 +34,8 @@ pub struct Options {
     pub jobs: usize,
     /// No interpreter is a failure (CI), not a reason to skip.
     pub require: bool,
+    /// Build (incrementally) first; `None` when the caller just did (plan, deploy).
+    pub build: Option<build::Options>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -94,6 +96,22 @@ pub struct Job {
 }
 
 pub fn run(cfg: &Config, infra: Option<&Path>, opts: &Options) -> Result<Report> {
+    // Zips that failed to build: what is on disk under their name is not the source's.
+    let mut failed_zips = Vec::new();
+    if let Some(b) = &opts.build {
+        // Every module: a function's layers may come from another one.
+        for r in build::run(cfg, infra, b)?.artifacts {
+            if r.status == build::Status::Failed {
+                ui::error(&format!(
+                    "{}/{}: {}",
+                    r.module,
+                    r.name,
+                    r.error.as_deref().unwrap_or("failed")
+                ));
+                failed_zips.push(r.path);
+            }
+        }
+    }
     let found = discover::discover(cfg, infra, &opts.modules)?;
     let cache = build::cache_dir(cfg).join("smoke");
     std::fs::create_dir_all(&cache)
