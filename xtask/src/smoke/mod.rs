@@ -116,6 +116,7 @@ pub fn run(cfg: &Config, infra: Option<&Path>, opts: &Options) -> Result<Report>
     let cache = build::cache_dir(cfg).join("smoke");
     std::fs::create_dir_all(&cache)
         .with_context(|| format!("cannot create {}", cache.display()))?;
+    sweep_sandboxes(&cache);
     let state_path = cache.join("state.json");
     let mut state: State = std::fs::read(&state_path)
         .ok()
@@ -414,4 +415,19 @@ pub fn preflight(cfg: &Config, infra: &Path, opts: &Options) -> Result<()> {
         "smoke found handlers that fail to import (listed above), so terraform was not run: fix \
          them, or pass --no-smoke"
     )
+}
+
+/// Removes sandboxes a killed run left (an hour old: a concurrent run's are younger).
+fn sweep_sandboxes(cache: &Path) {
+    for e in std::fs::read_dir(cache).into_iter().flatten().flatten() {
+        let old = e
+            .metadata()
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|age| age.as_secs() > 3600);
+        if old && e.file_name().to_string_lossy().starts_with(".tmp-") {
+            let _ = std::fs::remove_dir_all(e.path());
+        }
+    }
 }
