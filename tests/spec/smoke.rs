@@ -481,3 +481,41 @@ fn plan_refuses_to_run_terraform_when_a_handler_fails_to_import() {
     let out = d.xtask(&["plan", "--tf-bin", &tf, "--no-smoke"]);
     assert_eq!(out.code, 2, "{}", out.stderr);
 }
+
+#[test]
+fn later_layers_overwrite_earlier_ones_and_the_function_shadows_them_as_in_lambda() {
+    let Some(python) = python313() else { return };
+    let dup = "aws_lambda_layer_version.dup_a.arn, aws_lambda_layer_version.dup_b.arn";
+    let s = stack(&[("later", dup), ("own", dup)]);
+    let chat = s.stack.join("packages/module-chat");
+    for (layer, v) in [("dup-a", 1), ("dup-b", 2)] {
+        write(
+            &chat.join(format!("backend/layers/{layer}/python/shared/__init__.py")),
+            &format!("V = {v}\n"),
+        );
+        let tf = chat.join("infrastructure/main.tf");
+        let text = std::fs::read_to_string(&tf).unwrap();
+        let res = layer.replace('-', "_");
+        write(
+            &tf,
+            &format!(
+                "{text}\nresource \"aws_lambda_layer_version\" \"{res}\" {{\n  filename = \"${{local.build_dir}}/{layer}-layer.zip\"\n}}\n"
+            ),
+        );
+    }
+    let check = |v: u32| {
+        format!("import shared\nif shared.V != {v}:\n    raise RuntimeError(f'V={{shared.V}}'){HANDLER}")
+    };
+    s.function("module-chat", "later", &check(2), None);
+    s.function("module-chat", "own", &check(0), None);
+    write(
+        &s.stack
+            .join("packages/module-chat/backend/lambdas/own/shared.py"),
+        "V = 0\n",
+    );
+    s.config(&format!("python = {:?}", python.display().to_string()));
+    let out = s.xtask(&["smoke", "--json"]);
+    let r = results(&out);
+    assert_eq!(r["later"]["status"], "passed", "{:#}", r["later"]);
+    assert_eq!(r["own"]["status"], "passed", "{:#}", r["own"]);
+}

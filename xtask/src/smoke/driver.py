@@ -20,10 +20,13 @@ def main():
     # -I -S leaves only the standard library on sys.path; Lambda puts the function and its
     # layers before it and the runtime's bundled packages (boto3) after it.
     stdlib = [p for p in sys.path if p]
+    # OPT is one merged /opt, or (layers that share no top-level name) one directory per
+    # layer, last attached first: the same lookups as the merge.
+    opts = [o for o in reversed(opt.split("\n")) if o]
     sys.path[:] = [
         task,
-        os.path.join(opt, "python", "lib", "python" + minor, "site-packages"),
-        os.path.join(opt, "python"),
+        *(os.path.join(o, "python", "lib", "python" + minor, "site-packages") for o in opts),
+        *(os.path.join(o, "python") for o in opts),
         *stdlib,
         *([runtime] if runtime else []),
     ]

@@ -88,7 +88,8 @@ pub struct Job {
     pub id: String,
     pub name: String,
     pub zip: PathBuf,
-    pub layers: Vec<PathBuf>,
+    /// Attached layers' zips in Terraform's order, with their SHA-256.
+    pub layers: Vec<(PathBuf, String)>,
     pub handler: String,
     pub environment: Vec<(String, String)>,
     /// What the result depends on: the result cache's key.
@@ -154,6 +155,7 @@ pub fn run(cfg: &Config, infra: Option<&Path>, opts: &Options) -> Result<Report>
     let mut model = Model::new(cfg, infra, &opts.env);
     let mut records = Vec::new();
     let mut jobs = Vec::new();
+    let mut in_use = std::collections::BTreeSet::new();
     for a in &functions {
         let skip = |why: String| Record {
             module: a.module.clone(),
@@ -172,7 +174,7 @@ pub fn run(cfg: &Config, infra: Option<&Path>, opts: &Options) -> Result<Report>
                 continue;
             }
         };
-        match prepare(
+        let job = prepare(
             cfg,
             &mut model,
             &mut state,
@@ -180,7 +182,21 @@ pub fn run(cfg: &Config, infra: Option<&Path>, opts: &Options) -> Result<Report>
             python,
             runtime.as_ref(),
             timeout,
-        ) {
+        );
+        let job = job.and_then(|job| {
+            let mut zips = std::iter::once(&job.zip).chain(job.layers.iter().map(|(z, _)| z));
+            match zips.find(|z| failed_zips.contains(z)) {
+                Some(z) => Err(format!(
+                    "{} failed to build (above): run cargo xtask build",
+                    z.file_name().unwrap_or_default().to_string_lossy()
+                )),
+                None => Ok(job),
+            }
+        });
+        if let Ok(job) = &job {
+            in_use.extend(job.layers.iter().map(|(_, sha)| sha.clone()));
+        }
+        match job {
             Err(why) => records.push(skip(why)),
             Ok(job) => match state.results.get(&job.id) {
                 Some((key, r)) if *key == job.key => records.push(Record {
@@ -217,6 +233,17 @@ pub fn run(cfg: &Config, infra: Option<&Path>, opts: &Options) -> Result<Report>
                     .insert(job.id.clone(), (job.key.clone(), r.clone()));
             }
             records.push(r);
+        }
+    }
+    // Layers no function attaches any more.
+    for e in std::fs::read_dir(cache.join("layers"))
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
+        let name = e.file_name().to_string_lossy().into_owned();
+        if !name.starts_with(".tmp-") && !in_use.contains(&name) {
+            let _ = std::fs::remove_dir_all(e.path());
         }
     }
     records.sort_by(|a, b| (&a.module, &a.name).cmp(&(&b.module, &b.name)));
@@ -281,10 +308,12 @@ fn prepare(
         runtime.map_or("no-runtime", |(_, k)| k),
         a.id()
     ));
+    let mut shas = Vec::new();
     for zip in std::iter::once(&a.out).chain(&layers) {
         let sha = zip_sha(state, zip)
             .ok_or_else(|| format!("{} is not built: run cargo xtask build", rel(zip)))?;
         h.update(format!("\0{sha}"));
+        shas.push(sha);
     }
     let environment: Vec<(String, String)> = f
         .environment
@@ -298,7 +327,7 @@ fn prepare(
         id: a.id(),
         name: a.name.clone(),
         zip: a.out.clone(),
-        layers,
+        layers: layers.into_iter().zip(shas.into_iter().skip(1)).collect(),
         handler,
         environment,
         key: hex(&h.finalize()),

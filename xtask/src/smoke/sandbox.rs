@@ -103,19 +103,21 @@ impl<'a> Runner<'a> {
             .prefix(".tmp-")
             .tempdir_in(self.cache)
             .with_context(|| format!("cannot create a sandbox in {}", self.cache.display()))?;
-        let (task, opt) = (tmp.path().join("task"), tmp.path().join("opt"));
+        let task = tmp.path().join("task");
         extract(&job.zip, &task)?;
-        std::fs::create_dir_all(&opt)?;
-        for layer in &job.layers {
-            extract(layer, &opt)?;
-        }
+        let opt = self.opt(job, tmp.path())?;
         let result = tmp.path().join("result.json");
         let proxy = format!("http://127.0.0.1:{}", self.dead_port);
         let runtime = self.runtime.map(Path::to_path_buf).unwrap_or_default();
         let mut cmd = Cmd::new(self.python)
             .args(["-I", "-S", "-c", DRIVER])
             .arg(&task)
-            .arg(&opt)
+            .arg(
+                opt.iter()
+                    .map(|o| o.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join("\n"),
+            )
             .arg(&runtime)
             .arg(&job.handler)
             .arg(self.timeout.to_string())
@@ -253,6 +255,49 @@ impl<'a> Runner<'a> {
         Ok(record)
     }
 
+    /// What `/opt` holds: each layer extracted once into `<cache>/layers/<sha>` and shared by
+    /// every function attaching it, unless two of the function's layers ship the same
+    /// top-level name — then they are merged, later over earlier, into the sandbox, as Lambda
+    /// does.
+    fn opt(&self, job: &Job, sandbox: &Path) -> Result<Vec<PathBuf>> {
+        let mut trees = Vec::new();
+        for (zip, sha) in &job.layers {
+            let tree = self.cache.join("layers").join(sha);
+            if !tree.is_dir() {
+                let parent = self.cache.join("layers");
+                std::fs::create_dir_all(&parent)?;
+                let tmp = tempfile::Builder::new()
+                    .prefix(".tmp-")
+                    .tempdir_in(&parent)?;
+                extract(zip, tmp.path())?;
+                // Another import may have extracted the same layer meanwhile: same bytes.
+                if std::fs::rename(tmp.path(), &tree).is_ok() {
+                    let _ = tmp.keep();
+                }
+            }
+            trees.push(tree);
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        let site = format!("python/lib/python{}/site-packages", self.minor);
+        let overlap = trees.iter().any(|t| {
+            let names: std::collections::BTreeSet<_> = [t.join("python"), t.join(&site)]
+                .iter()
+                .flat_map(|d| std::fs::read_dir(d).into_iter().flatten().flatten())
+                .map(|e| e.file_name())
+                .filter(|n| n != "lib")
+                .collect();
+            names.into_iter().any(|n| !seen.insert(n))
+        });
+        if !overlap {
+            return Ok(trees);
+        }
+        let merged = sandbox.join("opt");
+        for (zip, _) in &job.layers {
+            extract(zip, &merged)?;
+        }
+        Ok(vec![merged])
+    }
+
     fn fix(&self, kind: &str, message: &str, missing: Option<&str>, job: &Job) -> Option<String> {
         let so_error = [
             "invalid ELF header",
@@ -296,14 +341,16 @@ impl<'a> Runner<'a> {
 /// The sandbox's directories, to show paths as Lambda would (`/var/task`, `/opt`).
 struct Sandbox<'a> {
     task: &'a Path,
-    opt: &'a Path,
+    opt: &'a [PathBuf],
     runtime: Option<&'a Path>,
 }
 
 impl Sandbox<'_> {
     fn show(&self, text: &str) -> String {
         let mut s = text.replace(&self.task.display().to_string(), "/var/task");
-        s = s.replace(&self.opt.display().to_string(), "/opt");
+        for o in self.opt {
+            s = s.replace(&o.display().to_string(), "/opt");
+        }
         if let Some(r) = self.runtime {
             s = s.replace(&r.display().to_string(), "/var/runtime");
         }
@@ -318,9 +365,10 @@ impl Sandbox<'_> {
             if let Ok(rel) = p.strip_prefix(self.task) {
                 Some((rel.display().to_string(), line))
             } else {
-                p.strip_prefix(self.opt)
-                    .ok()
-                    .map(|rel| (format!("/opt/{}", rel.display()), line))
+                self.opt.iter().find_map(|o| {
+                    let rel = p.strip_prefix(o).ok()?;
+                    Some((format!("/opt/{}", rel.display()), line))
+                })
             }
         })
     }
