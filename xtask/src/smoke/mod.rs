@@ -294,6 +294,13 @@ fn prepare(
             f.line
         )
     })?;
+    if let Some(runtime) = f.runtime.as_ref().filter(|r| **r != cfg.runtime()) {
+        return Err(format!(
+            "{} runs {runtime}; smoke imports with {} (`python` in xtask.toml)",
+            f.resource,
+            cfg.runtime()
+        ));
+    }
     let mut layers = Vec::new();
     for l in &f.layers {
         let zip = l

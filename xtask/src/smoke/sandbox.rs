@@ -381,6 +381,7 @@ fn extract(zip: &Path, dir: &Path) -> Result<()> {
         std::fs::File::open(zip).with_context(|| format!("cannot open {}", zip.display()))?;
     let mut z =
         zip::ZipArchive::new(file).with_context(|| format!("{} is not a zip", zip.display()))?;
+    let mut made = std::collections::HashSet::new();
     for i in 0..z.len() {
         let mut entry = z.by_index(i)?;
         let Some(rel) = entry.enclosed_name() else {
@@ -396,7 +397,9 @@ fn extract(zip: &Path, dir: &Path) -> Result<()> {
             continue;
         }
         if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent)?;
+            if made.insert(parent.to_path_buf()) {
+                std::fs::create_dir_all(parent)?;
+            }
         }
         let mut bytes = Vec::with_capacity(entry.size() as usize);
         entry.read_to_end(&mut bytes)?;

@@ -25,7 +25,10 @@ pub struct Function {
     pub line: usize,
     /// `lambda_function.lambda_handler`; `None` when it is not a literal (or missing).
     pub handler: Option<String>,
-    /// `environment { variables = { … } }`: names, with the value when it is a literal.
+    /// `runtime`, when Terraform's files alone decide it (`local.lambda_runtime` followed).
+    pub runtime: Option<String>,
+    /// `environment { variables = { … } }`: names, with the value when Terraform's files alone
+    /// decide it (a sensitive variable's default is never read).
     pub environment: Vec<(String, Option<String>)>,
     /// Each `layers` entry in order: the zip it publishes, or why it cannot be followed.
     pub layers: Vec<Result<PathBuf, String>>,
@@ -124,9 +127,11 @@ impl Model {
             file: file.path.clone(),
             line: file.line_of(block),
             handler,
+            runtime: None,
             environment: Vec::new(),
             layers: Vec::new(),
         };
+        let runtime = tf::attr(&block.body, "runtime").and_then(|e| self.text(&dir, &e.clone(), 0));
         let environment = variables
             .into_iter()
             .map(|(k, e)| (k, self.text(&dir, &e, 0)))
@@ -134,6 +139,7 @@ impl Model {
         let layers = entries.iter().map(|e| self.layer(&dir, e, 0)).collect();
         Some(Function {
             layers,
+            runtime,
             environment,
             ..function
         })
@@ -209,6 +215,9 @@ impl Model {
         let default = files
             .iter()
             .find_map(|f| f.labeled("variable").find(|(n, _)| *n == name))
+            .filter(|(_, b)| {
+                !matches!(tf::attr(&b.body, "sensitive"), Some(Expression::Bool(t)) if *t.value())
+            })
             .and_then(|(_, b)| tf::attr(&b.body, "default").cloned())
             .map(|e| (dir.to_path_buf(), e));
         let env_dir = self.env_dir.clone().ok_or_else(|| {
@@ -311,14 +320,20 @@ output "layer_arn" { value = aws_lambda_layer_version.common.arn }
         );
         write(
             &pkg("module-ai"),
-            r#"resource "aws_lambda_layer_version" "own" { filename = "${path.module}/../backend/.build/ai-layer.zip" }
+            r#"locals { runtime = "python3.13" }
+resource "aws_lambda_layer_version" "own" { filename = "${path.module}/../backend/.build/ai-layer.zip" }
 variable "secret" { default = "s3" }
+variable "key" {
+  default   = "hidden"
+  sensitive = true
+}
 variable "level" {}
 resource "aws_lambda_function" "chat" {
   filename = "${path.module}/../backend/.build/chat.zip"
   handler  = "lambda_function.lambda_handler"
+  runtime  = local.runtime
   layers   = [var.org_common_layer_arn, aws_lambda_layer_version.own.arn, var.missing, "arn:aws:lambda:us-east-1:1:layer:x:1"]
-  environment { variables = { TABLE = "chats", SECRET = var.secret, LEVEL = var.level } }
+  environment { variables = { TABLE = "chats", SECRET = var.secret, LEVEL = var.level, KEY = var.key } }
 }
 "#,
         );
@@ -337,6 +352,7 @@ variable "log_level" { default = "INFO" }
         cfg.stack = stack.canonicalize().unwrap();
         let mut m = Model::new(&cfg, Some(&infra), "dev");
         let f = m.function("module-ai", "chat.zip").unwrap();
+        assert_eq!(f.runtime.as_deref(), Some("python3.13"));
         assert_eq!(f.resource, "aws_lambda_function.chat");
         assert_eq!(f.handler.as_deref(), Some("lambda_function.lambda_handler"));
         assert_eq!(
@@ -344,7 +360,8 @@ variable "log_level" { default = "INFO" }
             [
                 ("TABLE".into(), Some("chats".into())),
                 ("SECRET".into(), Some("s3".into())),
-                ("LEVEL".into(), Some("INFO".into()))
+                ("LEVEL".into(), Some("INFO".into())),
+                ("KEY".into(), None)
             ]
         );
         let common = cfg
