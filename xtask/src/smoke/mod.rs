@@ -455,14 +455,22 @@ pub fn preflight(cfg: &Config, infra: &Path, opts: &Options) -> Result<()> {
 
 /// Removes sandboxes a killed run left (an hour old: a concurrent run's are younger).
 fn sweep_sandboxes(cache: &Path) {
-    for e in std::fs::read_dir(cache).into_iter().flatten().flatten() {
+    let roots = [cache.to_path_buf(), sandbox::sandbox_root(cache)];
+    for e in roots
+        .iter()
+        .flat_map(|r| std::fs::read_dir(r).into_iter().flatten().flatten())
+    {
         let old = e
             .metadata()
             .and_then(|m| m.modified())
             .ok()
             .and_then(|t| t.elapsed().ok())
             .is_some_and(|age| age.as_secs() > 3600);
-        if old && e.file_name().to_string_lossy().starts_with(".tmp-") {
+        if old
+            && e.file_name()
+                .to_string_lossy()
+                .starts_with(sandbox::SANDBOX_PREFIX)
+        {
             let _ = std::fs::remove_dir_all(e.path());
         }
     }

@@ -99,10 +99,11 @@ impl<'a> Runner<'a> {
     }
 
     fn try_import(&self, job: &Job) -> Result<Record> {
+        let root = sandbox_root(self.cache);
         let tmp = tempfile::Builder::new()
-            .prefix(".tmp-")
-            .tempdir_in(self.cache)
-            .with_context(|| format!("cannot create a sandbox in {}", self.cache.display()))?;
+            .prefix(SANDBOX_PREFIX)
+            .tempdir_in(&root)
+            .with_context(|| format!("cannot create a sandbox in {}", root.display()))?;
         let task = tmp.path().join("task");
         extract(&job.zip, &task)?;
         let opt = self.opt(job, tmp.path())?;
@@ -371,6 +372,26 @@ impl Sandbox<'_> {
                 })
             }
         })
+    }
+}
+
+/// Sandboxes are named so, wherever they are, for a later run to sweep what a killed one left.
+pub const SANDBOX_PREFIX: &str = ".tmp-xtask-smoke-";
+
+/// Where sandboxes go: `/dev/shm` when it is a tmpfs that may hold loadable code (a function's
+/// zip is thousands of small files, and creating them on a disk file system costs more than
+/// the import), else the cache directory.
+pub fn sandbox_root(cache: &Path) -> PathBuf {
+    let shm = Path::new("/dev/shm");
+    // SAFETY: statvfs is plain data, for which all zeroes is a valid value.
+    let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
+    // SAFETY: statvfs only writes the struct it is given; the path is NUL-terminated.
+    let found = unsafe { libc::statvfs(c"/dev/shm".as_ptr(), &mut st) } == 0;
+    let usable = found && st.f_flag & (libc::ST_NOEXEC | libc::ST_RDONLY) == 0;
+    if usable && shm.is_dir() {
+        shm.to_path_buf()
+    } else {
+        cache.to_path_buf()
     }
 }
 
