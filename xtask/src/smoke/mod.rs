@@ -24,7 +24,8 @@ mod sandbox;
 
 pub use interp::RUNTIME_MODULES;
 
-/// Bump when the driver or what a result means changes: every function is imported again.
+/// Bump when what a result means changes (the driver's source is in the key already): every
+/// function is imported again.
 const RECIPE: &str = "cora-xtask-smoke-1";
 const DEFAULT_TIMEOUT_SECS: u64 = 10;
 
@@ -220,14 +221,14 @@ pub fn run(cfg: &Config, infra: Option<&Path>, opts: &Options) -> Result<Report>
         let progress = ui::Progress::new(jobs.len(), "smoke");
         let done = crate::pool::parallel(&jobs, opts.jobs, |(module, job)| {
             let task = progress.task(&job.id);
-            let r = runner.import(module, job);
+            let (r, lasting) = runner.import(module, job);
             task.done(status_word(r.status));
-            r
+            (r, lasting)
         });
         progress.finish();
-        for ((_, job), r) in jobs.iter().zip(done) {
+        for ((_, job), (r, lasting)) in jobs.iter().zip(done) {
             // Skips say something about this machine (no runtime emulation), not the code.
-            if r.status != Status::Skipped {
+            if lasting {
                 state
                     .results
                     .insert(job.id.clone(), (job.key.clone(), r.clone()));
@@ -310,7 +311,8 @@ fn prepare(
     }
     let mut h = Sha256::new();
     h.update(format!(
-        "{RECIPE}\0{}\0{}\0{}\0{handler}\0{timeout}",
+        "{RECIPE}\0{}\0{}\0{}\0{}\0{handler}\0{timeout}",
+        sandbox::DRIVER,
         python.stamp,
         runtime.map_or("no-runtime", |(_, k)| k),
         a.id()

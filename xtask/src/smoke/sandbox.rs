@@ -14,7 +14,7 @@ use crate::config::Config;
 use crate::discover::{Artifact, Kind};
 use crate::proc::Cmd;
 
-const DRIVER: &str = include_str!("driver.py");
+pub const DRIVER: &str = include_str!("driver.py");
 
 pub struct Runner<'a> {
     python: &'a Path,
@@ -79,26 +79,32 @@ impl<'a> Runner<'a> {
         })
     }
 
-    pub fn import(&self, module: &str, job: &Job) -> Record {
-        let mut r = match self.try_import(job) {
+    /// The result, and whether it may be cached: an error of the sandbox itself (a full disk)
+    /// or a timeout (a loaded machine) says nothing lasting about the code.
+    pub fn import(&self, module: &str, job: &Job) -> (Record, bool) {
+        let (mut r, lasting) = match self.try_import(job) {
             Ok(r) => r,
-            Err(e) => Record {
-                module: String::new(),
-                name: String::new(),
-                status: Status::Failed,
-                error: Some(format!("{e:#}")),
-                file: None,
-                line: None,
-                fix: None,
-                cached: false,
-            },
+            Err(e) => (
+                Record {
+                    module: String::new(),
+                    name: String::new(),
+                    status: Status::Failed,
+                    error: Some(format!("{e:#}")),
+                    file: None,
+                    line: None,
+                    fix: None,
+                    cached: false,
+                },
+                false,
+            ),
         };
         r.module = module.to_string();
         r.name = job.name.clone();
-        r
+        let lasting = lasting && r.status != Status::Skipped;
+        (r, lasting)
     }
 
-    fn try_import(&self, job: &Job) -> Result<Record> {
+    fn try_import(&self, job: &Job) -> Result<(Record, bool)> {
         let root = sandbox_root(self.cache);
         let tmp = tempfile::Builder::new()
             .prefix(SANDBOX_PREFIX)
@@ -189,6 +195,7 @@ impl<'a> Runner<'a> {
             runtime: self.runtime,
         };
         let outcome: Option<Outcome> = serde_json::from_str(&read(result.clone())).ok();
+        let mut lasting = true;
         match outcome {
             Some(o) if o.status == "passed" => {}
             Some(o) => {
@@ -209,7 +216,7 @@ impl<'a> Runner<'a> {
                         record.error = Some(format!(
                             "imports {m}, which the Lambda runtime provides, and its emulation is not installed"
                         ));
-                        return Ok(record);
+                        return Ok((record, true));
                     }
                 }
                 record.status = Status::Failed;
@@ -237,6 +244,7 @@ impl<'a> Runner<'a> {
                         "timeout: the import did not finish within {} s",
                         self.timeout
                     ));
+                    lasting = false;
                     record.fix = Some(
                         "move network calls and heavy work out of module scope into the handler, \
                          or raise `timeout` under [smoke] in xtask.toml"
@@ -253,7 +261,7 @@ impl<'a> Runner<'a> {
                 }
             }
         }
-        Ok(record)
+        Ok((record, lasting))
     }
 
     /// What `/opt` holds: each layer extracted once into `<cache>/layers/<sha>` and shared by
