@@ -20,7 +20,10 @@ use crate::stack::terraform::Model;
 use crate::ui;
 
 mod interp;
+mod report;
 mod sandbox;
+
+pub use report::{preflight, print};
 
 pub use interp::RUNTIME_MODULES;
 
@@ -98,22 +101,10 @@ pub struct Job {
 }
 
 pub fn run(cfg: &Config, infra: Option<&Path>, opts: &Options) -> Result<Report> {
-    // Zips that failed to build: what is on disk under their name is not the source's.
-    let mut failed_zips = Vec::new();
-    if let Some(b) = &opts.build {
-        // Every module: a function's layers may come from another one.
-        for r in build::run(cfg, infra, b)?.artifacts {
-            if r.status == build::Status::Failed {
-                ui::error(&format!(
-                    "{}/{}: {}",
-                    r.module,
-                    r.name,
-                    r.error.as_deref().unwrap_or("failed")
-                ));
-                failed_zips.push(r.path);
-            }
-        }
-    }
+    let failed_zips = match &opts.build {
+        Some(b) => build_first(cfg, infra, b)?,
+        None => Vec::new(),
+    };
     let found = discover::discover(cfg, infra, &opts.modules)?;
     let cache = build::cache_dir(cfg).join("smoke");
     std::fs::create_dir_all(&cache)
@@ -138,19 +129,7 @@ pub fn run(cfg: &Config, infra: Option<&Path>, opts: &Options) -> Result<Report>
         ui::warn(&format!("smoke: every function skipped: {why}"));
     }
     state.interpreter = python.as_ref().ok().cloned();
-    let runtime = match &python {
-        Ok(_) => match interp::runtime(cfg, &cache) {
-            Ok(r) => Some(r),
-            Err(why) => {
-                ui::warn(&format!(
-                    "smoke: the Lambda runtime's packages (boto3, botocore, …) cannot be installed, \
-                     so functions that import them are skipped: {why}"
-                ));
-                None
-            }
-        },
-        Err(_) => None,
-    };
+    let runtime = python.as_ref().ok().and_then(|_| runtime(cfg, &cache));
     let timeout = cfg.smoke.timeout.unwrap_or(DEFAULT_TIMEOUT_SECS).max(1);
 
     let mut model = Model::new(cfg, infra, &opts.env);
@@ -227,7 +206,6 @@ pub fn run(cfg: &Config, infra: Option<&Path>, opts: &Options) -> Result<Report>
         });
         progress.finish();
         for ((_, job), (r, lasting)) in jobs.iter().zip(done) {
-            // Skips say something about this machine (no runtime emulation), not the code.
             if lasting {
                 state
                     .results
@@ -236,7 +214,46 @@ pub fn run(cfg: &Config, infra: Option<&Path>, opts: &Options) -> Result<Report>
             records.push(r);
         }
     }
-    // Layers no function attaches any more.
+    if python.is_ok() && opts.modules.is_empty() {
+        prune_layers(&cache, &in_use);
+    }
+    records.sort_by(|a, b| (&a.module, &a.name).cmp(&(&b.module, &b.name)));
+    if let Err(e) = build::write_atomic(&state_path, &serde_json::to_vec(&state)?) {
+        ui::warn(&format!(
+            "{e:#}; the next smoke imports every function again"
+        ));
+    }
+    Ok(Report { functions: records })
+}
+
+/// The incremental build; returns the zips that failed, after printing why.
+fn build_first(cfg: &Config, infra: Option<&Path>, b: &build::Options) -> Result<Vec<PathBuf>> {
+    let mut failed = Vec::new();
+    // Every module: a function's layers may come from another one.
+    for r in build::run(cfg, infra, b)?.artifacts {
+        if r.status == build::Status::Failed {
+            let why = r.error.as_deref().unwrap_or("failed");
+            ui::error(&format!("{}/{}: {why}", r.module, r.name));
+            failed.push(r.path);
+        }
+    }
+    Ok(failed)
+}
+
+/// The runtime emulation's directory and key, or `None` after saying why, once.
+fn runtime(cfg: &Config, cache: &Path) -> Option<(PathBuf, String)> {
+    interp::runtime(cfg, cache)
+        .map_err(|why| {
+            ui::warn(&format!(
+                "smoke: the Lambda runtime's packages (boto3, botocore, …) cannot be installed, \
+                 so functions that import them are skipped: {why}"
+            ))
+        })
+        .ok()
+}
+
+/// Removes extracted layers no function attaches any more.
+fn prune_layers(cache: &Path, in_use: &std::collections::BTreeSet<String>) {
     for e in std::fs::read_dir(cache.join("layers"))
         .into_iter()
         .flatten()
@@ -247,13 +264,6 @@ pub fn run(cfg: &Config, infra: Option<&Path>, opts: &Options) -> Result<Report>
             let _ = std::fs::remove_dir_all(e.path());
         }
     }
-    records.sort_by(|a, b| (&a.module, &a.name).cmp(&(&b.module, &b.name)));
-    if let Err(e) = build::write_atomic(&state_path, &serde_json::to_vec(&state)?) {
-        ui::warn(&format!(
-            "{e:#}; the next smoke imports every function again"
-        ));
-    }
-    Ok(Report { functions: records })
 }
 
 pub fn status_word(s: Status) -> &'static str {
@@ -360,99 +370,6 @@ fn zip_sha(state: &mut State, zip: &Path) -> Option<String> {
     let sha = hex(&Sha256::digest(std::fs::read(zip).ok()?));
     state.zips.insert(zip.to_path_buf(), (stamp, sha.clone()));
     Some(sha)
-}
-
-/// The report: a table on stdout, then each failure and skip with where and the fix; or
-/// `{"functions": [...]}` with `--json`. A one-line summary goes to stderr.
-pub fn print(report: &Report, json: bool) -> Result<()> {
-    summary(report);
-    if json {
-        return ui::out(&format!("{}\n", serde_json::to_string_pretty(report)?));
-    }
-    let rows: Vec<Vec<String>> = report
-        .functions
-        .iter()
-        .map(|r| {
-            vec![
-                r.module.clone(),
-                r.name.clone(),
-                format!(
-                    "{}{}",
-                    status_word(r.status),
-                    if r.cached { " (cached)" } else { "" }
-                ),
-            ]
-        })
-        .collect();
-    crate::report::table(&["module", "function", "status"], &rows)?;
-    let details = details(report);
-    if details.is_empty() {
-        return Ok(());
-    }
-    ui::out(&format!("\n{details}"))
-}
-
-fn summary(report: &Report) {
-    ui::step(&format!(
-        "smoke: {} functions, {} passed, {} failed, {} skipped ({} cached)",
-        report.functions.len(),
-        report.count(Status::Passed),
-        report.count(Status::Failed),
-        report.count(Status::Skipped),
-        report.functions.iter().filter(|r| r.cached).count()
-    ));
-}
-
-/// Each function that did not pass, compiler-style.
-fn details(report: &Report) -> String {
-    let mut out = String::new();
-    for r in report
-        .functions
-        .iter()
-        .filter(|r| r.status != Status::Passed)
-    {
-        out += &format!(
-            "{} {}/{}: {}\n",
-            status_word(r.status),
-            r.module,
-            r.name,
-            r.error.as_deref().unwrap_or_default()
-        );
-        if let Some(file) = &r.file {
-            match r.line {
-                Some(line) => out += &format!("  --> {file}:{line}\n"),
-                None => out += &format!("  --> {file}\n"),
-            }
-        }
-        if let Some(fix) = &r.fix {
-            out += &format!("  = fix: {fix}\n");
-        }
-    }
-    out
-}
-
-/// Before `plan` and `deploy`: a failed import stops them, as a check error does.
-pub fn preflight(cfg: &Config, infra: &Path, opts: &Options) -> Result<()> {
-    let report = run(cfg, Some(infra), opts)?;
-    summary(&report);
-    let failed: Vec<&Record> = report
-        .functions
-        .iter()
-        .filter(|r| r.status == Status::Failed)
-        .collect();
-    if failed.is_empty() {
-        return Ok(());
-    }
-    ui::eprint_line(
-        details(&Report {
-            functions: failed.into_iter().cloned().collect(),
-        })
-        .trim_end(),
-    );
-    anyhow::bail!(
-        "smoke found handlers that fail to import (listed above), so terraform was not run: fix \
-         them, or pass --no-smoke"
-    )
 }
 
 /// Removes sandboxes a killed run left (an hour old: a concurrent run's are younger).
