@@ -114,70 +114,7 @@ impl<'a> Runner<'a> {
         extract(&job.zip, &task)?;
         let opt = self.opt(job, tmp.path())?;
         let result = tmp.path().join("result.json");
-        let proxy = format!("http://127.0.0.1:{}", self.dead_port);
-        let runtime = self.runtime.map(Path::to_path_buf).unwrap_or_default();
-        let mut cmd = Cmd::new(self.python)
-            .args(["-I", "-S", "-c", DRIVER])
-            .arg(&task)
-            .arg(
-                opt.iter()
-                    .map(|o| o.display().to_string())
-                    .collect::<Vec<_>>()
-                    .join("\n"),
-            )
-            .arg(&runtime)
-            .arg(&job.handler)
-            .arg(self.timeout.to_string())
-            .arg(&result)
-            .arg(&self.minor)
-            .dir(&task)
-            .clear_env()
-            .own_group();
-        let lambda_env = [
-            ("PATH", "/usr/local/bin:/usr/bin:/bin".to_string()),
-            ("LANG", "en_US.UTF-8".into()),
-            ("TZ", ":UTC".into()),
-            ("LAMBDA_TASK_ROOT", task.display().to_string()),
-            ("LAMBDA_RUNTIME_DIR", runtime.display().to_string()),
-            ("_HANDLER", job.handler.clone()),
-            (
-                "AWS_EXECUTION_ENV",
-                format!("AWS_Lambda_python{}", self.minor),
-            ),
-            ("AWS_LAMBDA_FUNCTION_NAME", job.name.clone()),
-            ("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST".into()),
-            ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128".into()),
-            (
-                "AWS_LAMBDA_LOG_GROUP_NAME",
-                format!("/aws/lambda/{}", job.name),
-            ),
-            ("AWS_LAMBDA_LOG_STREAM_NAME", "xtask-smoke".into()),
-            ("AWS_REGION", "us-east-1".into()),
-            ("AWS_DEFAULT_REGION", "us-east-1".into()),
-            ("AWS_ACCESS_KEY_ID", "AKIAXTASKSMOKE000000".into()),
-            ("AWS_SECRET_ACCESS_KEY", "xtask-smoke".into()),
-            ("AWS_SESSION_TOKEN", "xtask-smoke".into()),
-            ("AWS_EC2_METADATA_DISABLED", "true".into()),
-            ("AWS_CONFIG_FILE", "/dev/null".into()),
-            ("AWS_SHARED_CREDENTIALS_FILE", "/dev/null".into()),
-        ];
-        for (k, v) in lambda_env {
-            cmd = cmd.env(k, v);
-        }
-        for k in [
-            "HTTP_PROXY",
-            "HTTPS_PROXY",
-            "ALL_PROXY",
-            "http_proxy",
-            "https_proxy",
-            "all_proxy",
-        ] {
-            cmd = cmd.env(k, &proxy);
-        }
-        for (k, v) in &job.environment {
-            cmd = cmd.env(k, v);
-        }
-        let out = cmd.output()?;
+        let out = self.command(job, &task, &opt, &result).output()?;
         let read = |p: PathBuf| std::fs::read_to_string(p).unwrap_or_default();
         let mut record = Record {
             module: String::new(),
@@ -262,6 +199,74 @@ impl<'a> Runner<'a> {
             }
         }
         Ok((record, lasting))
+    }
+
+    /// The driver's command line, with Lambda's environment and nothing else.
+    fn command(&self, job: &Job, task: &Path, opt: &[PathBuf], result: &Path) -> Cmd {
+        let proxy = format!("http://127.0.0.1:{}", self.dead_port);
+        let runtime = self.runtime.map(Path::to_path_buf).unwrap_or_default();
+        let mut cmd = Cmd::new(self.python)
+            .args(["-I", "-S", "-c", DRIVER])
+            .arg(task)
+            .arg(
+                opt.iter()
+                    .map(|o| o.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join("\n"),
+            )
+            .arg(&runtime)
+            .arg(&job.handler)
+            .arg(self.timeout.to_string())
+            .arg(result)
+            .arg(&self.minor)
+            .dir(task)
+            .clear_env()
+            .own_group();
+        let lambda_env = [
+            ("PATH", "/usr/local/bin:/usr/bin:/bin".to_string()),
+            ("LANG", "en_US.UTF-8".into()),
+            ("TZ", ":UTC".into()),
+            ("LAMBDA_TASK_ROOT", task.display().to_string()),
+            ("LAMBDA_RUNTIME_DIR", runtime.display().to_string()),
+            ("_HANDLER", job.handler.clone()),
+            (
+                "AWS_EXECUTION_ENV",
+                format!("AWS_Lambda_python{}", self.minor),
+            ),
+            ("AWS_LAMBDA_FUNCTION_NAME", job.name.clone()),
+            ("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST".into()),
+            ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128".into()),
+            (
+                "AWS_LAMBDA_LOG_GROUP_NAME",
+                format!("/aws/lambda/{}", job.name),
+            ),
+            ("AWS_LAMBDA_LOG_STREAM_NAME", "xtask-smoke".into()),
+            ("AWS_REGION", "us-east-1".into()),
+            ("AWS_DEFAULT_REGION", "us-east-1".into()),
+            ("AWS_ACCESS_KEY_ID", "AKIAXTASKSMOKE000000".into()),
+            ("AWS_SECRET_ACCESS_KEY", "xtask-smoke".into()),
+            ("AWS_SESSION_TOKEN", "xtask-smoke".into()),
+            ("AWS_EC2_METADATA_DISABLED", "true".into()),
+            ("AWS_CONFIG_FILE", "/dev/null".into()),
+            ("AWS_SHARED_CREDENTIALS_FILE", "/dev/null".into()),
+        ];
+        for (k, v) in lambda_env {
+            cmd = cmd.env(k, v);
+        }
+        for k in [
+            "HTTP_PROXY",
+            "HTTPS_PROXY",
+            "ALL_PROXY",
+            "http_proxy",
+            "https_proxy",
+            "all_proxy",
+        ] {
+            cmd = cmd.env(k, &proxy);
+        }
+        for (k, v) in &job.environment {
+            cmd = cmd.env(k, v);
+        }
+        cmd
     }
 
     /// What `/opt` holds: each layer extracted once into `<cache>/layers/<sha>` and shared by
