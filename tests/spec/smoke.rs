@@ -526,3 +526,32 @@ fn later_layers_overwrite_earlier_ones_and_the_function_shadows_them_as_in_lambd
     assert_eq!(r["later"]["status"], "passed", "{:#}", r["later"]);
     assert_eq!(r["own"]["status"], "passed", "{:#}", r["own"]);
 }
+
+#[test]
+fn an_import_that_calls_out_fails_at_once_on_the_dead_proxy() {
+    let Some(python) = python313() else { return };
+    let s = stack(&[("online", ORG)]);
+    // Through the proxy smoke sets (a closed loopback port): no DNS, no packet leaves the host.
+    s.function(
+        "module-chat",
+        "online",
+        &format!(
+            "import urllib.request\nCONFIG = urllib.request.urlopen('http://config.example.com/', timeout=30).read(){HANDLER}"
+        ),
+        None,
+    );
+    s.config(&format!(
+        "python = {:?}\ntimeout = 20",
+        python.display().to_string()
+    ));
+    let out = s.xtask(&["smoke", "--json"]);
+    let r = &results(&out)["online"];
+    assert_eq!(r["status"], "failed", "{r:#}");
+    let err = r["error"].as_str().unwrap();
+    assert!(
+        err.contains("Connection refused") && !err.contains("timeout"),
+        "{err}"
+    );
+    assert_eq!(r["line"], 2);
+    assert!(r["fix"].as_str().unwrap().contains("network"), "{r:#}");
+}

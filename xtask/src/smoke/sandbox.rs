@@ -247,6 +247,9 @@ impl<'a> Runner<'a> {
             ("AWS_SECRET_ACCESS_KEY", "xtask-smoke".into()),
             ("AWS_SESSION_TOKEN", "xtask-smoke".into()),
             ("AWS_EC2_METADATA_DISABLED", "true".into()),
+            // A call at import time meets the dead proxy: fail it at once, not after retries.
+            ("AWS_MAX_ATTEMPTS", "1".into()),
+            ("AWS_RETRY_MODE", "standard".into()),
             ("AWS_CONFIG_FILE", "/dev/null".into()),
             ("AWS_SHARED_CREDENTIALS_FILE", "/dev/null".into()),
         ];
@@ -333,6 +336,16 @@ impl<'a> Runner<'a> {
                          or attach a layer that ships it"
                     ),
                 })
+            }
+            _ if kind.contains("ConnectionError")
+                || message.contains("Connection refused")
+                || message.contains(&self.dead_port.to_string()) =>
+            {
+                Some(
+                    "the import calls out over the network (smoke gives it none): create clients \
+                     at module scope if you like, but make calls inside the handler"
+                        .into(),
+                )
             }
             "HandlerNotFound" => {
                 let (module, func) = job.handler.rsplit_once('.')?;
