@@ -168,12 +168,7 @@ impl<'a> Runner<'a> {
                 record.status = Status::Failed;
                 let dump = read(tmp.path().join("result.json.timeout"));
                 if dump.contains("Timeout (") {
-                    let frames = dump.lines().filter_map(|l| {
-                        let l = l.trim().strip_prefix("File \"")?;
-                        let (file, rest) = l.split_once("\", line ")?;
-                        Some((file, rest.split_whitespace().next()?.parse().ok()?))
-                    });
-                    if let Some((file, line)) = sandbox.frame(frames) {
+                    if let Some((file, line)) = sandbox.frame(dumped_frames(&dump)) {
                         record.file = Some(file);
                         record.line = Some(line);
                     }
@@ -401,6 +396,15 @@ impl Sandbox<'_> {
     }
 }
 
+/// The frames of faulthandler's dump, innermost first: `  File "/x/y.py", line 3 in <module>`.
+fn dumped_frames(dump: &str) -> impl Iterator<Item = (&str, u32)> {
+    dump.lines().filter_map(|l| {
+        let l = l.trim().strip_prefix("File \"")?;
+        let (file, rest) = l.split_once("\", line ")?;
+        Some((file, rest.split_whitespace().next()?.parse().ok()?))
+    })
+}
+
 /// Sandboxes are named so, wherever they are, for a later run to sweep what a killed one left.
 pub const SANDBOX_PREFIX: &str = ".tmp-xtask-smoke-";
 
@@ -453,4 +457,40 @@ fn extract(zip: &Path, dir: &Path) -> Result<()> {
         std::fs::write(&path, bytes).with_context(|| format!("cannot write {}", path.display()))?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frames_and_paths_read_as_lambdas() {
+        let (task, opt) = (
+            PathBuf::from("/s/task"),
+            vec![PathBuf::from("/c/layers/ab")],
+        );
+        let sandbox = Sandbox {
+            task: &task,
+            opt: &opt,
+            runtime: Some(Path::new("/c/runtime/k")),
+        };
+        let dump = "Timeout (0:00:01)!\nThread 0x7f (most recent call first):\n  \
+                    File \"/c/runtime/k/botocore/x.py\", line 9 in f\n  \
+                    File \"/c/layers/ab/python/org/db.py\", line 4 in g\n  \
+                    File \"/s/task/lambda_function.py\", line 2 in <module>\n  \
+                    File \"<frozen importlib._bootstrap>\", line 488 in _call\n";
+        // The innermost frame of the stack's own code, shown where Lambda would put it.
+        assert_eq!(
+            sandbox.frame(dumped_frames(dump)),
+            Some(("/opt/python/org/db.py".to_string(), 4))
+        );
+        assert_eq!(
+            sandbox.frame([("/s/task/pkg/m.py", 7)].into_iter()),
+            Some(("pkg/m.py".to_string(), 7))
+        );
+        assert_eq!(
+            sandbox.show("No module named 'x' (/s/task/a.py, /c/runtime/k/b.py)"),
+            "No module named 'x' (/var/task/a.py, /var/runtime/b.py)"
+        );
+    }
 }
