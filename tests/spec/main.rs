@@ -14,5 +14,6 @@ mod lock;
 mod plan;
 mod ships;
 mod size;
+mod smoke;
 mod truth;
 mod verify;

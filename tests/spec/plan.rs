@@ -532,6 +532,15 @@ fn strings(v: &serde_json::Value) -> Vec<String> {
 fn the_demo_plans_applies_and_stays_in_sync_on_a_local_aws() {
     let Some(aws) = LocalAws::start() else { return };
     let d = Demo::new();
+    // smoke runs in plan and deploy: the runtime's boto3 comes from the wheelhouse.
+    let Some(python) = crate::smoke::python313() else {
+        return;
+    };
+    crate::smoke::runtime_wheels(&Wheelhouse::new(&d.tmp.path().join("wheelhouse")));
+    d.config(&format!(
+        "[smoke]\npython = {:?}",
+        python.display().to_string()
+    ));
     let env = env_dir(&d);
     let mut t = Transcript {
         secret: "sr-SENTINEL-5b1f0e9d",
@@ -846,6 +855,13 @@ fn the_demo_plans_applies_and_stays_in_sync_on_a_local_aws() {
         &["deploy", "--auto-approve", "--json"],
     )
     .ok();
+    // Every handler of the demo imported in its Lambda-shaped sandbox before the plan.
+    assert!(
+        out.stderr
+            .contains("smoke: 8 functions, 8 passed, 0 failed, 0 skipped"),
+        "{}",
+        out.stderr
+    );
     let p = out.json();
     assert_eq!(p["applied"], true);
     // deploy ends with verify, green: every check of the deploy passed, live included.

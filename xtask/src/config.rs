@@ -160,6 +160,18 @@ pub struct Waiver {
 /// Python versions Lambda offers as a managed runtime (`python3.x`).
 pub const LAMBDA_PYTHONS: [&str; 5] = ["3.10", "3.11", "3.12", "3.13", "3.14"];
 
+/// `[smoke]`: the interpreter and limits of `cargo xtask smoke`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SmokeConfig {
+    /// The target interpreter (`python3.13` or a path); default: discovered.
+    pub python: Option<String>,
+    /// Seconds one handler import may take.
+    pub timeout: Option<u64>,
+    /// What the Lambda runtime bundles, as requirement lines; default: `smoke::RUNTIME_PACKAGES`.
+    pub runtime_packages: Option<Vec<String>>,
+}
+
 /// The file as written. Every key is optional: zero config works on a standard CORA stack.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -177,6 +189,7 @@ struct File {
     verify: Option<VerifyConfig>,
     files: Option<FilesFile>,
     check: Option<CheckConfig>,
+    smoke: Option<SmokeConfig>,
 }
 
 /// The resolved configuration every subcommand works from.
@@ -198,6 +211,7 @@ pub struct Config {
     /// `[files]`, globs checked to compile.
     pub files: FilesConfig,
     pub check: CheckConfig,
+    pub smoke: SmokeConfig,
 }
 
 impl Config {
@@ -333,6 +347,7 @@ fn from_file(stack: PathBuf, file: File, path: &Path) -> Result<Config> {
         verify: file.verify.unwrap_or_default(),
         files,
         check,
+        smoke: file.smoke.unwrap_or_default(),
         stack,
     })
 }

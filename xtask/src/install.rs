@@ -458,6 +458,7 @@ mod tests {
             terraform: Default::default(),
             verify: Default::default(),
             check: Default::default(),
+            smoke: Default::default(),
         }
     }
 

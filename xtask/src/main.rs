@@ -18,6 +18,8 @@ mod plan;
 mod pool;
 mod proc;
 mod report;
+mod smoke;
+mod stack;
 mod terraform;
 mod tf;
 mod ui;
@@ -119,6 +121,19 @@ enum Command {
         Exit codes: 0 deployed (or nothing to change), 1 failure, 130 cancelled."
     )]
     Deploy(DeployArgs),
+    /// Import every handler in a Lambda-shaped sandbox with the target interpreter (nothing invoked)
+    #[command(
+        long_about = "For every function: its zip as the task root, its attached layers' zips \
+        merged into one opt/ in Terraform's order (layers passed in through module variables \
+        are followed through the env's module calls), the Lambda runtime's boto3 after them; \
+        then the target interpreter imports the handler's module with Lambda's sys.path and \
+        checks the handler exists. Nothing is invoked; the network is pointed at a closed port.\n\n\
+        Interpreter: `python` under [smoke] in xtask.toml, else `uv python find 3.X`, else \
+        python3.X on PATH, else pyenv's. Without one every function is skipped (exit 0), \
+        except with --require.\n\n\
+        Exit codes: 0 nothing failed, 1 a function failed (or --require without an interpreter)."
+    )]
+    Smoke(SmokeArgs),
     /// After an apply: check that every route reaches a function, every function is reached,
     /// and what runs in AWS is the local build
     Verify(VerifyArgs),
@@ -174,6 +189,9 @@ struct PlanInputs {
     /// -refresh=false, -destroy, -parallelism=N. Recorded with the saved plan.
     #[arg(last = true, value_name = "TERRAFORM PLAN ARGS")]
     plan_args: Vec<String>,
+    /// Do not import the handlers (`cargo xtask smoke`) after the check
+    #[arg(long)]
+    no_smoke: bool,
 }
 
 #[derive(Args)]
@@ -250,6 +268,25 @@ struct CheckArgs {
     /// With --fix: print the edits, write nothing
     #[arg(long, requires = "fix")]
     dry_run: bool,
+}
+
+#[derive(Args)]
+struct SmokeArgs {
+    /// The env whose module calls pass layers between modules: <infra>/envs/ENV
+    #[arg(long, value_name = "ENV", default_value = "dev")]
+    env: String,
+    /// Only this module's functions (`access` or `module-access`; `infra`); repeatable
+    #[arg(long = "module", value_name = "NAME")]
+    modules: Vec<String>,
+    /// Imports run at once (default: number of cores)
+    #[arg(long, short = 'j', value_name = "N")]
+    jobs: Option<usize>,
+    /// Fail when no target interpreter is found, instead of skipping every function (CI)
+    #[arg(long)]
+    require: bool,
+    /// Import the zips already built instead of building (incrementally) first
+    #[arg(long)]
+    no_build: bool,
 }
 
 #[derive(Args)]
@@ -355,14 +392,15 @@ fn plan_options(
     auto_approve: bool,
     json: bool,
 ) -> plan::Options {
-    let (var_files, build, markdown, plan_args) = match inputs {
+    let (var_files, build, smoke, markdown, plan_args) = match inputs {
         Some(i) => (
             i.var_files,
             (!i.no_build).then(|| build_options(i.jobs)),
+            (!i.no_smoke).then(|| smoke_options(&tf.env, i.jobs)),
             i.markdown,
             i.plan_args,
         ),
-        None => (Vec::new(), None, None, Vec::new()),
+        None => (Vec::new(), None, None, None, Vec::new()),
     };
     plan::Options {
         env: tf.env,
@@ -375,10 +413,21 @@ fn plan_options(
         lock_timeout: lock.lock_timeout,
         verbose: lock.verbose,
         build,
+        smoke,
         auto_approve,
         json,
         markdown,
         plan_args,
+    }
+}
+
+fn smoke_options(env: &str, jobs: Option<usize>) -> smoke::Options {
+    smoke::Options {
+        env: env.to_string(),
+        modules: Vec::new(),
+        jobs: build_options(jobs).jobs,
+        require: false,
+        build: None,
     }
 }
 
@@ -408,6 +457,17 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let findings = check::run(&cfg, infra.as_deref(), &args.env)?;
             report::check(&findings, g.json)?;
             Ok(exit(check::passed(&findings)))
+        }
+        Command::Smoke(args) => {
+            let opts = smoke::Options {
+                modules: args.modules,
+                require: args.require,
+                build: (!args.no_build).then(|| build_options(args.jobs)),
+                ..smoke_options(&args.env, args.jobs)
+            };
+            let report = smoke::run(&cfg, infra.as_deref(), &opts)?;
+            smoke::print(&report, g.json)?;
+            Ok(exit(report.count(smoke::Status::Failed) == 0))
         }
         Command::Verify(args) => {
             let opts = verify::Options {

@@ -41,6 +41,8 @@ pub struct Options {
     pub lock_timeout: String,
     /// `None` with `--no-build`.
     pub build: Option<build::Options>,
+    /// `None` with `--no-smoke`.
+    pub smoke: Option<crate::smoke::Options>,
     pub auto_approve: bool,
     pub json: bool,
     /// `--markdown FILE`: the summary as Markdown there too.
@@ -408,6 +410,9 @@ fn make_plan(
     if prepare {
         build_first(t, opts)?;
         preflight_check(t.cfg, &t.infra, &t.env)?;
+        if let Some(smoke) = &opts.smoke {
+            crate::smoke::preflight(t.cfg, &t.infra, smoke)?;
+        }
     }
     t.state_dir()?;
     ensure_init(t, &tf)?;

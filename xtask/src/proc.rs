@@ -21,6 +21,7 @@ pub struct Cmd {
     env_remove: Vec<OsString>,
     stdin: Option<Vec<u8>>,
     own_group: bool,
+    clear_env: bool,
 }
 
 #[derive(Debug)]
@@ -211,6 +212,7 @@ impl Cmd {
             env_remove: Vec::new(),
             stdin: None,
             own_group: false,
+            clear_env: false,
         }
     }
 
@@ -256,6 +258,12 @@ impl Cmd {
         self
     }
 
+    /// Starts the command with only the variables given by `env`, nothing inherited.
+    pub fn clear_env(mut self) -> Cmd {
+        self.clear_env = true;
+        self
+    }
+
     #[cfg(test)]
     pub fn get_args(&self) -> &[OsString] {
         &self.args
@@ -285,6 +293,9 @@ impl Cmd {
         let mut e = duct::cmd(&self.program, &self.args);
         if let Some(d) = &self.dir {
             e = e.dir(d);
+        }
+        if self.clear_env {
+            return e.full_env(self.env.iter().cloned());
         }
         for k in &self.env_remove {
             e = e.env_remove(k);

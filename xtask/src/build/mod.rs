@@ -711,7 +711,7 @@ pub fn clean(cfg: &Config, infra: Option<&Path>) -> Result<Vec<PathBuf>> {
         &cache.join("deps"),
         out_dirs(&found.artifacts),
     )?);
-    for sub in ["deps", "state.json"] {
+    for sub in ["deps", "state.json", "smoke"] {
         let p = cache.join(sub);
         if p.is_dir() {
             std::fs::remove_dir_all(&p)
