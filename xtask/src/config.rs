@@ -102,6 +102,19 @@ pub struct VerifyConfig {
     pub unrouted: Vec<String>,
 }
 
+/// `[cache]`: the build cache shared through S3 (see `build::remote`).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CacheConfig {
+    /// `s3://bucket/prefix`; `XTASK_CACHE` and `--cache` take precedence.
+    pub url: Option<String>,
+    /// Download hits, never upload (untrusted branches).
+    #[serde(default)]
+    pub read_only: bool,
+    /// Seconds the aws CLI waits for a connection or a read before the cache is given up.
+    pub timeout: Option<u64>,
+}
+
 /// `[files]`: per-file globs matched against the path inside the zip (`lib/data.json`,
 /// `python/pkg/x.sql` in a layer). `include` ships what a built-in rule or `.gitignore` drops;
 /// `exclude` never ships and beats `include`. Sub-tables keyed `module/name` add rules for one
@@ -149,6 +162,7 @@ struct File {
     terraform: Option<TerraformConfig>,
     verify: Option<VerifyConfig>,
     files: Option<FilesFile>,
+    cache: Option<CacheConfig>,
 }
 
 /// The resolved configuration every subcommand works from.
@@ -169,6 +183,7 @@ pub struct Config {
     pub verify: VerifyConfig,
     /// `[files]`, globs checked to compile.
     pub files: FilesConfig,
+    pub cache: CacheConfig,
 }
 
 impl Config {
@@ -294,6 +309,7 @@ fn from_file(stack: PathBuf, file: File, path: &Path) -> Result<Config> {
         terraform: file.terraform.unwrap_or_default(),
         verify: file.verify.unwrap_or_default(),
         files,
+        cache: file.cache.unwrap_or_default(),
         stack,
     })
 }

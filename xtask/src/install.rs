@@ -131,7 +131,10 @@ impl Installer {
     /// and the fix for that cause.
     pub fn install(&self, cfg: &Config, requirements: &Path, target: &Path) -> Result<()> {
         missing_find_links(cfg)?;
-        let out = self.command(cfg, requirements, target).own_group().output()?;
+        let out = self
+            .command(cfg, requirements, target)
+            .own_group()
+            .output()?;
         if out.success() {
             return Ok(());
         }
@@ -408,6 +411,7 @@ mod tests {
             files: Default::default(),
             terraform: Default::default(),
             verify: Default::default(),
+            cache: Default::default(),
         }
     }
 

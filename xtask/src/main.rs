@@ -243,6 +243,12 @@ struct BuildArgs {
     /// Artifacts built at once (default: number of cores)
     #[arg(long, short = 'j', value_name = "N")]
     jobs: Option<usize>,
+    /// Shared build cache, s3://bucket/prefix [default: $XTASK_CACHE, else [cache] url in xtask.toml]
+    #[arg(long, value_name = "URL")]
+    cache: Option<String>,
+    /// Download from the shared cache, never upload (untrusted branches)
+    #[arg(long)]
+    cache_read_only: bool,
 }
 
 #[derive(Args)]
@@ -306,6 +312,7 @@ fn build_options(jobs: Option<usize>) -> build::Options {
         jobs: jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get())),
         force: false,
         modules: Vec::new(),
+        cache: build::remote::Flags::default(),
     }
 }
 
@@ -351,6 +358,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let opts = build::Options {
                 force: args.force,
                 modules: args.modules,
+                cache: build::remote::Flags {
+                    url: args.cache,
+                    read_only: args.cache_read_only,
+                },
                 ..build_options(args.jobs)
             };
             let report = build::run(&cfg, infra.as_deref(), &opts)?;
