@@ -11,6 +11,7 @@ mod install;
 mod keys;
 mod local_aws;
 mod plan;
+mod remote_cache;
 mod ships;
 mod size;
 mod truth;
