@@ -316,3 +316,40 @@ fn which_aws() -> Option<PathBuf> {
             .find(|p| p.is_file())
     })
 }
+
+#[test]
+fn a_runner_without_an_installer_builds_an_edited_layer_from_the_shared_dependency_set() {
+    let Some(aws) = cache_server() else { return };
+    let a = stack();
+    build(&a, &aws, &[], &[]).ok();
+    let deps: Vec<String> = objects(&aws)
+        .into_iter()
+        .filter(|k| k.starts_with("acme/stack/deps/"))
+        .collect();
+    assert_eq!(deps.len(), 1, "org-common's python-dateutil set: {deps:?}");
+
+    // The layer's own code changed: its zip is not in the cache, its dependencies are.
+    let b = stack();
+    let file = "packages/module-access/backend/layers/org-common/python/org_common/errors.py";
+    let text = b.read(file);
+    b.write(file, &format!("{text}\n# edited\n"));
+    let path = path_with_only_aws(&b.tmp.path().join("only-aws"));
+    let out = build(&b, &aws, &[("PATH", &path)], &[]).ok();
+    let o = statuses(&outcome(&out));
+    assert_eq!(
+        o["module-access/org-common"], "built",
+        "{o:?}\n{}",
+        out.stderr
+    );
+    assert_eq!(
+        o.values().filter(|s| *s == "remote").count(),
+        o.len() - 1,
+        "{o:?}"
+    );
+    let zip = b.path("packages/module-access/backend/.build/org-common-layer.zip");
+    let names = crate::common::zip_names(&zip);
+    assert!(
+        names.iter().any(|n| n.starts_with("python/dateutil/")),
+        "{names:?}"
+    );
+}

@@ -589,14 +589,20 @@ impl Ctx<'_> {
                     )),
                 }
             }
-            let installer = self.installer.as_ref().map_err(Clone::clone)?;
             let tmp = tempfile::Builder::new()
                 .prefix(deps_cache::TMP_PREFIX)
                 .tempdir_in(self.cache.join("deps"))
                 .map_err(|e| format!("cannot create a temporary directory: {e}"))?;
-            installer
-                .install(self.cfg, requirements, tmp.path())
-                .map_err(|e| format!("{}: {e:#}", requirements.display()))?;
+            let remote = self.remote.as_ref().filter(|_| !self.force);
+            if !remote.is_some_and(|r| r.get_deps(key, tmp.path())) {
+                let installer = self.installer.as_ref().map_err(Clone::clone)?;
+                installer
+                    .install(self.cfg, requirements, tmp.path())
+                    .map_err(|e| format!("{}: {e:#}", requirements.display()))?;
+                if let Some(r) = remote {
+                    r.stage_deps(key, tmp.path());
+                }
+            }
             deps_cache::write_manifest(tmp.path(), &dir).map_err(|e| format!("{e:#}"))?;
             if dir.is_dir() {
                 std::fs::remove_dir_all(&dir)

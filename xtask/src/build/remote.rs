@@ -1,13 +1,16 @@
-//! The build cache shared through S3: each finished zip is stored under its artifact key, so a
-//! runner downloads what another already built from the same inputs. Through the aws CLI, as
+//! The build cache shared through S3: each finished zip is stored under its artifact key, and each
+//! installed dependency set under its dependency key, so a runner downloads what another already
+//! built from the same inputs. Through the aws CLI, as
 //! `verify` does: the standard credential chain, regions and `AWS_ENDPOINT_URL` work as they do
 //! for the user, and no SDK is compiled into every stack (BENCHMARKS.md has the figures).
 //!
-//! One object per key, `<prefix>/artifacts/<key>`: a header line, a JSON line (the zip's SHA-256,
+//! One object per key, `<prefix>/artifacts/<key>` (or `<prefix>/deps/<key>`, the installed tree
+//! as an uncompressed zip): a header line, a JSON line (the zip's SHA-256,
 //! sizes and what it holds), then the zip. One object, so a reader never sees a zip without the
 //! hash it must match, and two runners racing on a key each put a whole object of the same
 //! bytes (builds are reproducible): the last write leaves one object, never a mix. Lookups and
-//! uploads are batched, one aws process per build phase, as each costs ~0.5 s of start-up.
+//! uploads are batched, one aws process per build phase, as each costs ~0.5 s of start-up; a
+//! dependency set is looked up alone, only when an artifact missed and needs it installed.
 //!
 //! A cache that cannot be reached, refuses the credentials or times out is a warning: the build
 //! carries on locally and does not call it again.
@@ -49,8 +52,8 @@ pub struct Meta {
 }
 
 pub struct Remote {
-    /// `s3://bucket/prefix/artifacts/`.
-    base: String,
+    /// `s3://bucket/prefix/`.
+    root: String,
     read_only: bool,
     timeout: String,
     aws: PathBuf,
@@ -61,6 +64,7 @@ pub struct Remote {
     fetched: Mutex<HashMap<String, PathBuf>>,
     /// Keys looked up and absent: only these are uploaded once built (check, then put).
     missed: Mutex<HashSet<String>>,
+    missed_deps: Mutex<HashSet<String>>,
     staged: Mutex<usize>,
 }
 
@@ -76,7 +80,7 @@ pub fn open(cfg: &Config, flags: &Flags, scratch: &Path) -> Result<Option<Remote
     else {
         return Ok(None);
     };
-    let base = parse_url(&url)?;
+    let root = parse_url(&url)?;
     let read_only = flags.read_only
         || cfg.cache.read_only
         || env("XTASK_CACHE_READ_ONLY").is_some_and(|v| v != "0" && v != "false");
@@ -91,12 +95,12 @@ pub fn open(cfg: &Config, flags: &Flags, scratch: &Path) -> Result<Option<Remote
         .prefix(&format!("{}remote-", super::deps_cache::TMP_PREFIX))
         .tempdir_in(scratch)
         .with_context(|| format!("cannot create a directory in {}", scratch.display()))?;
-    for sub in ["get", "put"] {
-        std::fs::create_dir(dir.path().join(sub))
+    for sub in ["get", "put/artifacts", "put/deps"] {
+        std::fs::create_dir_all(dir.path().join(sub))
             .with_context(|| format!("cannot create a directory in {}", dir.path().display()))?;
     }
     Ok(Some(Remote {
-        base,
+        root,
         read_only,
         timeout: cfg.cache.timeout.unwrap_or(TIMEOUT_SECS).to_string(),
         aws,
@@ -104,11 +108,12 @@ pub fn open(cfg: &Config, flags: &Flags, scratch: &Path) -> Result<Option<Remote
         dir,
         fetched: Mutex::default(),
         missed: Mutex::default(),
+        missed_deps: Mutex::default(),
         staged: Mutex::new(0),
     }))
 }
 
-/// `s3://bucket[/prefix]` → `s3://bucket/prefix/artifacts/`.
+/// `s3://bucket[/prefix]` → `s3://bucket/prefix/`.
 fn parse_url(url: &str) -> Result<String> {
     let rest = url.strip_prefix("s3://").unwrap_or_default();
     let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
@@ -125,8 +130,8 @@ fn parse_url(url: &str) -> Result<String> {
     }
     let prefix = prefix.trim_matches('/');
     Ok(match prefix {
-        "" => format!("s3://{bucket}/artifacts/"),
-        p => format!("s3://{bucket}/{p}/artifacts/"),
+        "" => format!("s3://{bucket}/"),
+        p => format!("s3://{bucket}/{p}/"),
     })
 }
 
@@ -155,7 +160,7 @@ impl Remote {
             crate::ui::warn(&format!(
                 "shared cache {}: cannot {doing} ({}); building locally without it. Check \
                  AWS_PROFILE / AWS_REGION / AWS_ENDPOINT_URL and the bucket policy",
-                self.base.trim_end_matches("artifacts/"),
+                self.root.trim_end_matches('/'),
                 why.trim().replace('\n', " ")
             ));
         }
@@ -167,11 +172,12 @@ impl Remote {
             return;
         }
         let dest = self.dir.path().join("get");
-        let mut cmd = self.cmd().args(["s3", "cp", &self.base]).arg(&dest).args([
-            "--recursive",
-            "--exclude",
-            "*",
-        ]);
+        let from = format!("{}artifacts/", self.root);
+        let mut cmd =
+            self.cmd()
+                .args(["s3", "cp", &from])
+                .arg(&dest)
+                .args(["--recursive", "--exclude", "*"]);
         for k in keys {
             cmd = cmd.args(["--include", k]);
         }
@@ -199,9 +205,9 @@ impl Remote {
             Ok(hit) => Some(hit),
             Err(e) => {
                 crate::ui::warn(&format!(
-                    "shared cache object {}{key} is not trusted: {e:#}; built locally instead. \
-                     Delete the object so other runners stop downloading it",
-                    self.base
+                    "shared cache object {}artifacts/{key} is not trusted: {e:#}; built locally \
+                     instead. Delete the object so other runners stop downloading it",
+                    self.root
                 ));
                 None
             }
@@ -217,7 +223,7 @@ impl Remote {
         if !self.missed.lock().expect("no panics").contains(key) {
             return;
         }
-        let path = self.dir.path().join("put").join(key);
+        let path = self.dir.path().join("put/artifacts").join(key);
         if let Err(e) = pack(meta, zip, &path) {
             crate::ui::warn(&format!("{e:#}; not uploaded to the shared cache"));
             return;
@@ -235,10 +241,76 @@ impl Remote {
             .cmd()
             .args(["s3", "cp"])
             .arg(self.dir.path().join("put"))
-            .args([&self.base, "--recursive"]);
+            .args([&self.root, "--recursive"]);
         if let Err(why) = self.run(cmd) {
-            self.give_up(&format!("upload {n} artifacts"), &why);
+            self.give_up(&format!("upload {n} objects"), &why);
         }
+    }
+
+    /// Fills the empty directory `into` with the dependency set of `key` from the cache: true on
+    /// a hit that matches its recorded hash. On a miss or a damaged object `into` is left empty.
+    pub fn get_deps(&self, key: &str, into: &Path) -> bool {
+        if self.off.load(Ordering::SeqCst) {
+            return false;
+        }
+        let obj = self.dir.path().join("get").join(format!("deps-{key}"));
+        let cmd = self
+            .cmd()
+            .args(["s3", "cp", &format!("{}deps/{key}", self.root)])
+            .arg(&obj);
+        match self.run(cmd) {
+            Ok(()) => {}
+            Err(why) if why.contains("(404)") || why.contains("does not exist") => {
+                self.missed_deps
+                    .lock()
+                    .expect("no panics")
+                    .insert(key.to_string());
+                return false;
+            }
+            Err(why) => {
+                self.give_up("read", &why);
+                return false;
+            }
+        }
+        let zip = self.dir.path().join("get").join(format!("deps-{key}.zip"));
+        let got = unpack(&obj, &zip).and_then(|(_, tmp)| {
+            tmp.persist(&zip)?;
+            tree::extract(&zip, into)
+        });
+        let _ = std::fs::remove_file(&obj);
+        let _ = std::fs::remove_file(&zip);
+        match got {
+            Ok(()) => true,
+            Err(e) => {
+                crate::ui::warn(&format!(
+                    "shared cache object {}deps/{key} is not trusted: {e:#}; installing instead. \
+                     Delete the object so other runners stop downloading it",
+                    self.root
+                ));
+                let _ = std::fs::remove_dir_all(into);
+                let _ = std::fs::create_dir_all(into);
+                false
+            }
+        }
+    }
+
+    /// Queues the dependency tree just installed for `key` for upload, as `stage` does.
+    pub fn stage_deps(&self, key: &str, tree: &Path) {
+        if self.read_only || self.off.load(Ordering::SeqCst) {
+            return;
+        }
+        if !self.missed_deps.lock().expect("no panics").contains(key) {
+            return;
+        }
+        let zip = self.dir.path().join("put").join(format!("deps-{key}.zip"));
+        let path = self.dir.path().join("put/deps").join(key);
+        let staged = tree::pack(tree, &zip).and_then(|meta| pack(&meta, &zip, &path));
+        let _ = std::fs::remove_file(&zip);
+        if let Err(e) = staged {
+            crate::ui::warn(&format!("{e:#}; not uploaded to the shared cache"));
+            return;
+        }
+        *self.staged.lock().expect("no panics") += 1;
     }
 }
 
@@ -298,19 +370,95 @@ fn unpack(obj: &Path, out: &Path) -> Result<(Meta, tempfile::NamedTempFile)> {
     Ok((meta, tmp))
 }
 
+/// A dependency tree as an uncompressed zip (it is compressed again where it ships), and back.
+mod tree {
+    use std::io::Write;
+    use std::os::unix::fs::PermissionsExt;
+    use std::path::Path;
+
+    use anyhow::{bail, Context, Result};
+    use zip::write::SimpleFileOptions;
+
+    use super::Meta;
+
+    fn files(dir: &Path, rel: &str, out: &mut Vec<(String, std::path::PathBuf)>) -> Result<()> {
+        for e in std::fs::read_dir(dir).with_context(|| format!("cannot read {}", dir.display()))? {
+            let e = e?;
+            let name = format!("{rel}{}", e.file_name().to_string_lossy());
+            if e.path().is_dir() {
+                files(&e.path(), &format!("{name}/"), out)?;
+            } else {
+                out.push((name, e.path()));
+            }
+        }
+        Ok(())
+    }
+
+    pub fn pack(tree: &Path, zip: &Path) -> Result<Meta> {
+        let mut all = Vec::new();
+        files(tree, "", &mut all)?;
+        all.sort();
+        let f = std::fs::File::create(zip)
+            .with_context(|| format!("cannot write {}", zip.display()))?;
+        let mut w = zip::ZipWriter::new(std::io::BufWriter::new(f));
+        let mut unzipped = 0;
+        for (name, path) in &all {
+            let mode = std::fs::metadata(path)?.permissions().mode() & 0o777;
+            let opts = SimpleFileOptions::default()
+                .compression_method(zip::CompressionMethod::Stored)
+                .unix_permissions(mode)
+                .large_file(true);
+            w.start_file(name.as_str(), opts)?;
+            let mut src = std::fs::File::open(path)
+                .with_context(|| format!("cannot read {}", path.display()))?;
+            unzipped += std::io::copy(&mut src, &mut w)?;
+        }
+        w.finish()?.flush()?;
+        Ok(Meta {
+            sha256_base64: crate::archive::sha256_base64(zip)?,
+            zip_bytes: std::fs::metadata(zip)?.len(),
+            unzipped_bytes: unzipped,
+            size: None,
+        })
+    }
+
+    pub fn extract(zip: &Path, into: &Path) -> Result<()> {
+        let mut z = zip::ZipArchive::new(std::fs::File::open(zip)?).context("not a zip")?;
+        for i in 0..z.len() {
+            let mut f = z.by_index(i)?;
+            let Some(rel) = f.enclosed_name() else {
+                bail!("entry {:?} would land outside the tree", f.name());
+            };
+            let path = into.join(rel);
+            if f.is_dir() {
+                std::fs::create_dir_all(&path)?;
+                continue;
+            }
+            if let Some(parent) = path.parent() {
+                std::fs::create_dir_all(parent)?;
+            }
+            let mut out = std::fs::File::create(&path)
+                .with_context(|| format!("cannot write {}", path.display()))?;
+            std::io::copy(&mut f, &mut out)
+                .with_context(|| format!("cannot write {}", path.display()))?;
+            if let Some(mode) = f.unix_mode() {
+                std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode & 0o777))?;
+            }
+        }
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn urls_are_checked_and_normalized() {
-        assert_eq!(
-            parse_url("s3://ci-cache").unwrap(),
-            "s3://ci-cache/artifacts/"
-        );
+        assert_eq!(parse_url("s3://ci-cache").unwrap(), "s3://ci-cache/");
         assert_eq!(
             parse_url("s3://ci-cache/acme/stack/").unwrap(),
-            "s3://ci-cache/acme/stack/artifacts/"
+            "s3://ci-cache/acme/stack/"
         );
         for bad in [
             "ci-cache",
@@ -346,5 +494,31 @@ mod tests {
         std::fs::write(&obj, bytes).unwrap();
         let e = unpack(&obj, &out).unwrap_err().to_string();
         assert!(e.contains("does not match"), "{e}");
+    }
+
+    #[test]
+    fn a_dependency_tree_round_trips_with_its_exec_bits() {
+        use std::os::unix::fs::PermissionsExt;
+        let d = tempfile::tempdir().unwrap();
+        let src = d.path().join("src");
+        std::fs::create_dir_all(src.join("pkg-1.0.dist-info")).unwrap();
+        std::fs::write(src.join("pkg-1.0.dist-info/METADATA"), "Name: pkg\n").unwrap();
+        std::fs::write(src.join("tool.so"), "\x7fELF").unwrap();
+        std::fs::set_permissions(src.join("tool.so"), std::fs::Permissions::from_mode(0o755))
+            .unwrap();
+        let zip = d.path().join("t.zip");
+        let meta = tree::pack(&src, &zip).unwrap();
+        assert_eq!(meta.unzipped_bytes, 14);
+        let dst = d.path().join("dst");
+        tree::extract(&zip, &dst).unwrap();
+        assert_eq!(
+            std::fs::read_to_string(dst.join("pkg-1.0.dist-info/METADATA")).unwrap(),
+            "Name: pkg\n"
+        );
+        let mode = std::fs::metadata(dst.join("tool.so"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o755);
     }
 }
