@@ -149,6 +149,7 @@ secs() { awk -v s="$1" 'BEGIN { printf (s < 1 ? "%.3f s" : s < 10 ? "%.2f s" : "
 le() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a <= b) }'; }
 median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { printf "%.3f", (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2) }'; }
 passfail() { if "$@"; then echo PASS; else echo FAIL; fi; }
+cpu_s() { awk -F': *' '/User time|System time/ { s += $2 } END { printf "%.2f", s }' "$1"; }
 rss_mb() { awk -F': *' '/Maximum resident set size/ { printf "%.0f MB", $2 / 1024 }' "$1"; }
 
 # A requirements file with at least one line that is not a comment (what CORA's test meant).
@@ -297,6 +298,7 @@ if [ "$have_cache" = 1 ]; then
   stack="$tmp/fresh/$(basename "$home_stack")"
   reset_outputs
   UV_CACHE_DIR=$(mktemp -d "$tmp/uv-cache-cold.XXXXXX")
+  timer=("${cache_env[@]}" /usr/bin/time -v -o "$tmp/cache-remote.time")
   say "xtask fresh machine, warm shared cache..."
   xtask_run "cache-remote" --built 0 --cached 0 --remote "$ARTIFACTS" --total "$ARTIFACTS"
   remote_s=$elapsed
@@ -422,6 +424,11 @@ row() { printf '%-40s%s\n' "$1" "$2"; }
     pct=$(awk -v a="$remote_s" -v b="${cold_s[$last]}" 'BEGIN { printf "%.0f", (b > 0 ? 100 * a / b : 0) }')
     row "xtask cold ($last) + upload to S3:" "$(secs "$upload_s")   (moto_server on 127.0.0.1)"
     row "xtask fresh machine, warm S3 cache:" "$(secs "$remote_s")   ${pct}% of cold ($last) (target <= 10 %)   all $ARTIFACTS remote, byte-identical"
+    cold_cpu=$(cpu_s "$tmp/cold-$last.time")
+    remote_cpu=$(cpu_s "$tmp/cache-remote.time")
+    echo "  CPU (user + sys, the xtask and its children; a busy machine inflates wall times, not these):" \
+      "cold ($last) ${cold_cpu} s, fresh machine with the warm cache ${remote_cpu} s" \
+      "($(awk -v a="$remote_cpu" -v b="$cold_cpu" 'BEGIN { printf "%.0f", (b > 0 ? 100 * a / b : 0) }')%)"
   fi
   row "xtask no-op (median of $runs):" "$(secs "$noop_med")  (target <= 0.3 s)   peak RSS $noop_rss"
   row "xtask one handler edited (median $runs):" "$(secs "$edit_med")  (target <= 1 s)   $EDIT_MODULE/$EDIT_FUNCTION"

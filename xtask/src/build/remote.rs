@@ -5,7 +5,7 @@
 //! for the user, and no SDK is compiled into every stack (BENCHMARKS.md has the figures).
 //!
 //! One object per key, `<prefix>/artifacts/<key>` (or `<prefix>/deps/<key>`, the installed tree
-//! as an uncompressed zip): a header line, a JSON line (the zip's SHA-256,
+//! as a zip): a header line, a JSON line (the zip's SHA-256,
 //! sizes and what it holds), then the zip. One object, so a reader never sees a zip without the
 //! hash it must match, and two runners racing on a key each put a whole object of the same
 //! bytes (builds are reproducible): the last write leaves one object, never a mix. Lookups and
@@ -370,7 +370,7 @@ fn unpack(obj: &Path, out: &Path) -> Result<(Meta, tempfile::NamedTempFile)> {
     Ok((meta, tmp))
 }
 
-/// A dependency tree as an uncompressed zip (it is compressed again where it ships), and back.
+/// A dependency tree as a quickly compressed zip, and back.
 mod tree {
     use std::io::Write;
     use std::os::unix::fs::PermissionsExt;
@@ -404,8 +404,10 @@ mod tree {
         let mut unzipped = 0;
         for (name, path) in &all {
             let mode = std::fs::metadata(path)?.permissions().mode() & 0o777;
+            // Level 1: a third of the bytes to send for little CPU; it is recompressed where it ships.
             let opts = SimpleFileOptions::default()
-                .compression_method(zip::CompressionMethod::Stored)
+                .compression_method(zip::CompressionMethod::Deflated)
+                .compression_level(Some(1))
                 .unix_permissions(mode)
                 .large_file(true);
             w.start_file(name.as_str(), opts)?;
