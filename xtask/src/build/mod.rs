@@ -408,7 +408,6 @@ impl Ctx<'_> {
 
         let mut entries = Vec::new();
         let mut deps_dir = None;
-
         if let (Some(dk), Some(req)) = (&deps_key, &a.requirements) {
             let cached = !self.force && self.cache.join("deps").join(dk).is_dir();
             task.phase(if cached {
