@@ -83,7 +83,8 @@ pub fn open(cfg: &Config, flags: &Flags, scratch: &Path) -> Result<Option<Remote
     let root = parse_url(&url)?;
     let read_only = flags.read_only
         || cfg.cache.read_only
-        || env("XTASK_CACHE_READ_ONLY").is_some_and(|v| v != "0" && v != "false");
+        || env("XTASK_CACHE_READ_ONLY")
+            .is_some_and(|v| v != "0" && !v.eq_ignore_ascii_case("false"));
     let Ok(aws) = which::which("aws") else {
         crate::ui::warn(&format!(
             "the aws CLI is not on PATH, so the shared cache {url} is not used and everything \
@@ -102,7 +103,8 @@ pub fn open(cfg: &Config, flags: &Flags, scratch: &Path) -> Result<Option<Remote
     Ok(Some(Remote {
         root,
         read_only,
-        timeout: cfg.cache.timeout.unwrap_or(TIMEOUT_SECS).to_string(),
+        // 0 would mean "wait forever" to the aws CLI.
+        timeout: cfg.cache.timeout.unwrap_or(TIMEOUT_SECS).max(1).to_string(),
         aws,
         off: AtomicBool::new(false),
         dir,
@@ -117,7 +119,7 @@ pub fn open(cfg: &Config, flags: &Flags, scratch: &Path) -> Result<Option<Remote
 fn parse_url(url: &str) -> Result<String> {
     let rest = url.strip_prefix("s3://").unwrap_or_default();
     let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
-    let valid = bucket.len() >= 3
+    let valid = (3..=63).contains(&bucket.len())
         && bucket
             .chars()
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.');
