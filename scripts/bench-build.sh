@@ -21,6 +21,10 @@
 #   3. xtask: cold with each installer (no .xtask/, no .build/, empty installer caches), then
 #      no-op, one-handler-edited, stack-copied (cp -a) and every-file-touched rebuilds (median of N). Every xtask report is checked: no
 #      failed artifact, the expected built/cached counts, the same files as the baseline's zips.
+#   4. shared cache (when moto_server and the aws CLI are on PATH): a cold build that uploads to
+#      an S3 bucket on moto_server (127.0.0.1), then a fresh machine (the stack copied elsewhere,
+#      no .xtask/, no zips, an empty uv cache) that downloads every zip: its time against the
+#      cold uv build (target <= 10 %).
 #
 # Needs: python3 with pip, zip, GNU time (/usr/bin/time; Debian: apt-get install time), cargo
 # (unless --xtask); uv is optional (measured when present).
@@ -69,8 +73,10 @@ command -v zip >/dev/null || die "zip is missing (the baseline zips like build.s
 # ---- the work directory, the binary -----------------------------------------------------------
 tail_of() { tail -n 25 "$1" | sed 's/^/    /' >&2; }
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/bench-build.XXXXXX")
+moto_pid=""
 finish() {
   local rc=$?
+  [ -z "$moto_pid" ] || kill "$moto_pid" 2>/dev/null || true
   if [ "$keep" = 1 ] || [ "$rc" != 0 ]; then
     say "kept $tmp"
   else
@@ -93,6 +99,15 @@ if command -v uv >/dev/null; then
   fi
   printf '#!/bin/sh\nexec "%s" "$@"\n' "$real_uv" >"$tmp/bin/uv"
   have_uv=1
+fi
+have_cache=0
+if command -v moto_server >/dev/null && command -v aws >/dev/null && command -v curl >/dev/null; then
+  real_aws=$(command -v aws)
+  if command -v pyenv >/dev/null && pyenv which aws >/dev/null 2>&1; then
+    real_aws=$(pyenv which aws)
+  fi
+  printf '#!/bin/sh\nexec "%s" "$@"\n' "$real_aws" >"$tmp/bin/aws"
+  have_cache=1
 fi
 chmod +x "$tmp/bin"/*
 export PATH="$tmp/bin:$PATH"
@@ -134,6 +149,7 @@ secs() { awk -v s="$1" 'BEGIN { printf (s < 1 ? "%.3f s" : s < 10 ? "%.2f s" : "
 le() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a <= b) }'; }
 median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { printf "%.3f", (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2) }'; }
 passfail() { if "$@"; then echo PASS; else echo FAIL; fi; }
+cpu_s() { awk -F': *' '/User time|System time/ { s += $2 } END { printf "%.2f", s }' "$1"; }
 rss_mb() { awk -F': *' '/Maximum resident set size/ { printf "%.0f MB", $2 / 1024 }' "$1"; }
 
 # A requirements file with at least one line that is not a comment (what CORA's test meant).
@@ -252,6 +268,52 @@ for inst in "${installers[@]}"; do
 done
 last=${installers[${#installers[@]} - 1]}
 
+# ---- 2b. shared cache: machine A uploads, a fresh machine B downloads ------------------------
+upload_s="" remote_s=""
+if [ "$have_cache" = 1 ]; then
+  port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  moto_server -H 127.0.0.1 -p "$port" >"$tmp/moto.log" 2>&1 &
+  moto_pid=$!
+  for _ in $(seq 150); do
+    curl -fsS -o /dev/null --max-time 2 "http://127.0.0.1:$port/moto-api/data.json" 2>/dev/null && break
+    sleep 0.2
+  done
+  cache_env=(env AWS_ENDPOINT_URL="http://127.0.0.1:$port" AWS_ACCESS_KEY_ID=testing
+    AWS_SECRET_ACCESS_KEY=testing AWS_REGION=us-east-1 AWS_EC2_METADATA_DISABLED=true
+    XTASK_CACHE=s3://bench-cache/stack)
+  "${cache_env[@]}" aws s3api create-bucket --bucket bench-cache >/dev/null ||
+    die "cannot create the cache bucket on moto_server (log: $tmp/moto.log)"
+  reset_outputs
+  UV_CACHE_DIR=$(mktemp -d "$tmp/uv-cache-cold.XXXXXX")
+  export UV_CACHE_DIR
+  timer=("${cache_env[@]}")
+  say "xtask cold ($last) uploading to the shared cache..."
+  xtask_run "cache-upload" --built "$ARTIFACTS" --cached 0 --total "$ARTIFACTS"
+  upload_s=$elapsed
+  say "  $(secs "$elapsed"), $(cat "$tmp/cache-upload.check")"
+  # A fresh machine: the stack at another path, no .xtask/, no zips, an empty uv cache.
+  home_stack=$stack
+  mkdir -p "$tmp/fresh"
+  cp -a "$home_stack" "$tmp/fresh/" # not timed
+  stack="$tmp/fresh/$(basename "$home_stack")"
+  reset_outputs
+  UV_CACHE_DIR=$(mktemp -d "$tmp/uv-cache-cold.XXXXXX")
+  timer=("${cache_env[@]}" /usr/bin/time -v -o "$tmp/cache-remote.time")
+  say "xtask fresh machine, warm shared cache..."
+  xtask_run "cache-remote" --built 0 --cached 0 --remote "$ARTIFACTS" --total "$ARTIFACTS"
+  remote_s=$elapsed
+  say "  $(secs "$elapsed"), $(cat "$tmp/cache-remote.check")"
+  read -r ndiff _ < <(python3 "$gen" shas "$tmp/cache-upload.json" "$tmp/cache-remote.json")
+  [ "$ndiff" = 0 ] || die "$ndiff zips downloaded from the shared cache differ from the ones uploaded"
+  stack=$home_stack
+  rm -rf "$tmp/fresh"
+  timer=()
+  kill "$moto_pid" 2>/dev/null || true
+  moto_pid=""
+else
+  say "shared cache: skipped (needs moto_server, the aws CLI and curl on PATH)"
+fi
+
 # What each zip holds (all cached: not timed), for the comparison and the bytes summary.
 "$xtask" size --stack "$stack" --json >"$tmp/size.json" 2>"$tmp/size.log" || {
   tail_of "$tmp/size.log"
@@ -358,6 +420,16 @@ row() { printf '%-40s%s\n' "$1" "$2"; }
     [ -n "$baseline_nc_s" ] && extra="  ($(ratio "$baseline_nc_s" "${cold_s[$inst]}")x vs --no-compile baseline)"
     row "xtask cold ($inst):" "$(secs "${cold_s[$inst]}")   $(ratio "$baseline_s" "${cold_s[$inst]}")x faster   peak RSS ${cold_rss[$inst]}$extra"
   done
+  if [ -n "$remote_s" ]; then
+    pct=$(awk -v a="$remote_s" -v b="${cold_s[$last]}" 'BEGIN { printf "%.0f", (b > 0 ? 100 * a / b : 0) }')
+    row "xtask cold ($last) + upload to S3:" "$(secs "$upload_s")   (moto_server on 127.0.0.1)"
+    row "xtask fresh machine, warm S3 cache:" "$(secs "$remote_s")   ${pct}% of cold ($last) (target <= 10 %)   all $ARTIFACTS remote, byte-identical"
+    cold_cpu=$(cpu_s "$tmp/cold-$last.time")
+    remote_cpu=$(cpu_s "$tmp/cache-remote.time")
+    echo "  CPU (user + sys, the xtask and its children; a busy machine inflates wall times, not these):" \
+      "cold ($last) ${cold_cpu} s, fresh machine with the warm cache ${remote_cpu} s" \
+      "($(awk -v a="$remote_cpu" -v b="$cold_cpu" 'BEGIN { printf "%.0f", (b > 0 ? 100 * a / b : 0) }')%)"
+  fi
   row "xtask no-op (median of $runs):" "$(secs "$noop_med")  (target <= 0.3 s)   peak RSS $noop_rss"
   row "xtask one handler edited (median $runs):" "$(secs "$edit_med")  (target <= 1 s)   $EDIT_MODULE/$EDIT_FUNCTION"
   row "xtask stack copied, cp -a (median $runs):" "$(secs "$copy_med")  (target <= 0.1 s)   all $ARTIFACTS cached"
@@ -376,5 +448,6 @@ row() { printf '%-40s%s\n' "$1" "$2"; }
     "  no-op <= 0.3 s: $(passfail le "$noop_med" 0.3) ($(secs "$noop_med"))" \
     "  one edit <= 1 s: $(passfail le "$edit_med" 1) ($(secs "$edit_med"))" \
     "  copy <= 0.1 s: $(passfail le "$copy_med" 0.1) ($(secs "$copy_med"))" \
-    "  touch <= 0.1 s: $(passfail le "$touch_med" 0.1) ($(secs "$touch_med"))"
+    "  touch <= 0.1 s: $(passfail le "$touch_med" 0.1) ($(secs "$touch_med"))" \
+    "${remote_s:+  warm S3 cache <= 10 % of cold: $(passfail le "$pct" 10) (${pct}%)}"
 }

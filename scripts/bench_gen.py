@@ -3,7 +3,7 @@
 
   generate OUT [--quick]      write OUT/wheelhouse (local wheels) and OUT/bench-stack (a CORA-shaped
                               stack whose requirements name those wheels), and OUT/stats.env
-  check JSON --built N --cached N [--total N]
+  check JSON --built N --cached N [--remote N] [--total N]
                               verify an `xtask build --json` report: no failed artifact, these counts
   shas A.json B.json          how many artifacts differ in sha256 between two reports
   compare BASELINE_DIR JSON SIZE_JSON
@@ -613,10 +613,10 @@ def load_report(path):
         return json.load(f)
 
 
-def check(path, built, cached, total):
+def check(path, built, cached, total, remote=None):
     rep = load_report(path)
     arts = rep.get("artifacts", [])
-    counts = {s: sum(1 for a in arts if a["status"] == s) for s in ("built", "cached", "failed")}
+    counts = {s: sum(1 for a in arts if a["status"] == s) for s in ("built", "cached", "remote", "failed")}
     problems = []
     if counts["failed"]:
         bad = [f'{a["module"]}/{a["name"]}: {a.get("error", "")}' for a in arts if a["status"] == "failed"]
@@ -627,10 +627,13 @@ def check(path, built, cached, total):
         problems.append(f"{counts['built']} built, expected {built}")
     if cached is not None and counts["cached"] != cached:
         problems.append(f"{counts['cached']} cached, expected {cached}")
+    if remote is not None and counts["remote"] != remote:
+        problems.append(f"{counts['remote']} remote, expected {remote}")
     if problems:
         print(f"{path}: " + "; ".join(problems), file=sys.stderr)
         return 1
-    print(f"{counts['built']} built, {counts['cached']} cached, 0 failed, installer {rep.get('installer')}")
+    remote_part = f"{counts['remote']} remote, " if counts["remote"] else ""
+    print(f"{counts['built']} built, {counts['cached']} cached, {remote_part}0 failed, installer {rep.get('installer')}")
     return 0
 
 
@@ -746,6 +749,7 @@ def main():
     c.add_argument("json")
     c.add_argument("--built", type=int)
     c.add_argument("--cached", type=int)
+    c.add_argument("--remote", type=int)
     c.add_argument("--total", type=int)
     s = sub.add_parser("shas")
     s.add_argument("a")
@@ -766,7 +770,7 @@ def main():
         generate(a.out, a.quick)
         return 0
     if a.cmd == "check":
-        return check(a.json, a.built, a.cached, a.total)
+        return check(a.json, a.built, a.cached, a.total, a.remote)
     if a.cmd == "shas":
         return shas(a.a, a.b)
     if a.cmd == "compare":

@@ -12,6 +12,7 @@ mod keys;
 mod local_aws;
 mod lock;
 mod plan;
+mod remote_cache;
 mod ships;
 mod size;
 mod smoke;

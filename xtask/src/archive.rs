@@ -39,16 +39,20 @@ pub fn is_temp_name(name: &str) -> bool {
     name.starts_with(TEMP_PREFIX) && name.ends_with(TEMP_SUFFIX)
 }
 
+/// A temporary zip in `dir`, named so the next build sweeps it if this one is interrupted.
+pub fn temp_zip(dir: &Path) -> std::io::Result<NamedTempFile> {
+    tempfile::Builder::new()
+        .prefix(TEMP_PREFIX)
+        .suffix(TEMP_SUFFIX)
+        .tempfile_in(dir)
+}
+
 pub fn write(out: &Path, mut entries: Vec<Entry>) -> Result<Written> {
     entries.sort();
     entries.dedup_by(|a, b| a.name == b.name);
     let dir = out.parent().context("zip path has no parent directory")?;
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    let file = tempfile::Builder::new()
-        .prefix(TEMP_PREFIX)
-        .suffix(TEMP_SUFFIX)
-        .tempfile_in(dir)
-        .map_err(|e| write_failed(out, e))?;
+    let file = temp_zip(dir).map_err(|e| write_failed(out, e))?;
 
     let mut zip = ZipWriter::new(BufWriter::new(file.as_file()));
     let unzipped = match fill(&mut zip, &entries) {

@@ -102,6 +102,19 @@ pub struct VerifyConfig {
     pub unrouted: Vec<String>,
 }
 
+/// `[cache]`: the build cache shared through S3 (see `build::remote`).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CacheConfig {
+    /// `s3://bucket/prefix`; `XTASK_CACHE` and `--cache` take precedence.
+    pub url: Option<String>,
+    /// Download hits, never upload (untrusted branches).
+    #[serde(default)]
+    pub read_only: bool,
+    /// Seconds the aws CLI waits for a connection or a read before the cache is given up.
+    pub timeout: Option<u64>,
+}
+
 /// `[files]`: per-file globs matched against the path inside the zip (`lib/data.json`,
 /// `python/pkg/x.sql` in a layer). `include` ships what a built-in rule or `.gitignore` drops;
 /// `exclude` never ships and beats `include`. Sub-tables keyed `module/name` add rules for one
@@ -190,6 +203,7 @@ struct File {
     files: Option<FilesFile>,
     check: Option<CheckConfig>,
     smoke: Option<SmokeConfig>,
+    cache: Option<CacheConfig>,
 }
 
 /// The resolved configuration every subcommand works from.
@@ -212,6 +226,7 @@ pub struct Config {
     pub files: FilesConfig,
     pub check: CheckConfig,
     pub smoke: SmokeConfig,
+    pub cache: CacheConfig,
 }
 
 impl Config {
@@ -348,6 +363,7 @@ fn from_file(stack: PathBuf, file: File, path: &Path) -> Result<Config> {
         files,
         check,
         smoke: file.smoke.unwrap_or_default(),
+        cache: file.cache.unwrap_or_default(),
         stack,
     })
 }

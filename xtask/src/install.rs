@@ -459,6 +459,7 @@ mod tests {
             verify: Default::default(),
             check: Default::default(),
             smoke: Default::default(),
+            cache: Default::default(),
         }
     }
 

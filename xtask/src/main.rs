@@ -303,6 +303,12 @@ struct BuildArgs {
     /// Artifacts built at once (default: number of cores)
     #[arg(long, short = 'j', value_name = "N")]
     jobs: Option<usize>,
+    /// Shared build cache, s3://bucket/prefix [default: $XTASK_CACHE, else [cache] url in xtask.toml]
+    #[arg(long, value_name = "URL")]
+    cache: Option<String>,
+    /// Download from the shared cache, never upload (untrusted branches)
+    #[arg(long)]
+    cache_read_only: bool,
 }
 
 #[derive(Args)]
@@ -382,6 +388,7 @@ fn build_options(jobs: Option<usize>) -> build::Options {
         force: false,
         modules: Vec::new(),
         locked: false,
+        cache: build::remote::Flags::default(),
     }
 }
 
@@ -441,6 +448,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 force: args.force,
                 modules: args.modules,
                 locked: args.locked,
+                cache: build::remote::Flags {
+                    url: args.cache,
+                    read_only: args.cache_read_only,
+                },
                 ..build_options(args.jobs)
             };
             let report = build::run(&cfg, infra.as_deref(), &opts)?;

@@ -54,6 +54,7 @@ pub fn build(report: &Report, stack: &Path, json: bool) -> Result<()> {
             let status = match r.status {
                 Status::Built => style(word).green().to_string(),
                 Status::Cached => style(word).dim().to_string(),
+                Status::Remote => style(word).cyan().to_string(),
                 Status::Failed => style(word).red().bold().to_string(),
             };
             vec![
@@ -83,9 +84,13 @@ pub fn build(report: &Report, stack: &Path, json: bool) -> Result<()> {
         ui::out(&format!("\n{line}\n"))?;
     }
     ui::out(&format!(
-        "\n{} built, {} cached, {} failed ({}; installer {})\n",
+        "\n{} built, {} cached, {}{} failed ({}; installer {})\n",
         count(Status::Built),
         count(Status::Cached),
+        match count(Status::Remote) {
+            0 => String::new(),
+            n => format!("{n} remote, "),
+        },
         count(Status::Failed),
         stack.display(),
         report.installer.unwrap_or("none")

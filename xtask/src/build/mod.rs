@@ -24,6 +24,7 @@ use crate::tf::{self, LayerRef};
 use crate::ui::Progress;
 
 mod cache;
+pub mod remote;
 pub mod select;
 
 /// Bump when the zip layout or normalization changes: every artifact rebuilds once.
@@ -39,6 +40,7 @@ pub struct Options {
     pub modules: Vec<String>,
     /// A stale or missing requirements.lock fails the artifact (CI).
     pub locked: bool,
+    pub cache: remote::Flags,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -46,6 +48,8 @@ pub struct Options {
 pub enum Status {
     Built,
     Cached,
+    /// Downloaded from the shared cache.
+    Remote,
     Failed,
 }
 
@@ -108,6 +112,17 @@ struct Saved {
     size: Option<size::Composition>,
 }
 
+impl Saved {
+    fn meta(&self) -> remote::Meta {
+        remote::Meta {
+            sha256_base64: self.sha256_base64.clone(),
+            zip_bytes: self.zip_bytes,
+            unzipped_bytes: self.unzipped_bytes,
+            size: self.size.clone(),
+        }
+    }
+}
+
 /// Who holds the stack's lock, as the build that waits for it says.
 const BUILD_HOLDER: &str = "another build of this stack";
 
@@ -143,6 +158,7 @@ pub fn run(cfg: &Config, infra: Option<&Path>, opts: &Options) -> Result<Report>
         .unwrap_or_default();
 
     let installer = Installer::detect(cfg.installer).map_err(|e| format!("{e:#}"));
+    let remote = remote::open(cfg, &opts.cache, &cache.join("deps"))?;
     let ctx = Ctx {
         cfg,
         installer: &installer,
@@ -152,6 +168,8 @@ pub fn run(cfg: &Config, infra: Option<&Path>, opts: &Options) -> Result<Report>
         force: opts.force,
         locked: opts.locked,
         select: select::Selector::new(cfg),
+        remote,
+        prepared: Mutex::new(HashMap::new()),
     };
 
     let progress = Progress::new(found.artifacts.len(), "build");
@@ -177,11 +195,9 @@ pub fn run(cfg: &Config, infra: Option<&Path>, opts: &Options) -> Result<Report>
         };
         (a, env)
     };
-    let mut results = pool::parallel(
-        &layers.into_iter().map(bare).collect::<Vec<_>>(),
-        opts.jobs,
-        build,
-    );
+    let layers: Vec<_> = layers.into_iter().map(bare).collect();
+    ctx.prefetch(&layers, opts.jobs);
+    let mut results = pool::parallel(&layers, opts.jobs, build);
     let mut fresh: HashMap<String, &Saved> = HashMap::new();
     for (record, saved) in &results {
         if let Some(saved) = saved {
@@ -217,8 +233,12 @@ pub fn run(cfg: &Config, infra: Option<&Path>, opts: &Options) -> Result<Report>
             (a, env)
         })
         .collect();
+    ctx.prefetch(&functions, opts.jobs);
     results.extend(pool::parallel(&functions, opts.jobs, build));
     progress.finish();
+    if let Some(r) = &ctx.remote {
+        r.upload();
+    }
 
     let mut records = Vec::new();
     for (record, saved) in results {
@@ -270,6 +290,7 @@ pub fn status_word(s: Status) -> &'static str {
     match s {
         Status::Built => "built",
         Status::Cached => "cached",
+        Status::Remote => "remote",
         Status::Failed => "failed",
     }
 }
@@ -287,6 +308,20 @@ struct Ctx<'a> {
     force: bool,
     locked: bool,
     select: select::Selector<'a>,
+    remote: Option<remote::Remote>,
+    /// What `prefetch` worked out per artifact id, so `try_build` does not hash it again.
+    prepared: Mutex<HashMap<String, Prepared>>,
+}
+
+/// An artifact's inputs and key, and its zip when the last build's is still valid.
+struct Prepared {
+    code: Vec<archive::Entry>,
+    /// Where the dependencies come from: the requirements, or their lock.
+    source: Option<lock::Source>,
+    deps_key: Option<String>,
+    key: String,
+    cached: Option<Saved>,
+    warnings: Vec<String>,
 }
 
 impl Ctx<'_> {
@@ -338,61 +373,45 @@ impl Ctx<'_> {
         warnings: &mut Vec<String>,
         composition: &mut Option<size::Composition>,
     ) -> Result<(Status, Saved)> {
-        let selected = self.select.source(a)?;
-        for s in &selected.secrets {
-            if let Some(glob) = &s.shipped_by {
-                warnings.push(format!(
-                    "{} looks like a secret and ships because include {glob:?} matches it; \
-                     narrow the glob or add it to [files] exclude in xtask.toml",
-                    s.name
-                ));
-            }
-        }
-        let code = selected.entries;
-        let reqs = match &a.requirements {
-            Some(path) => requirements::read(path)?,
-            None => Default::default(),
+        let prepared = self.prepared.lock().expect("no panics").remove(&a.id());
+        let Prepared {
+            code,
+            source,
+            deps_key,
+            key,
+            cached,
+            warnings: found,
+        } = match prepared {
+            Some(p) => p,
+            None => self.prepare(a, env)?,
         };
-        if a.kind == Kind::Layer && code.is_empty() && reqs.is_empty() {
-            bail!(
-                "layer {} has nothing to ship: {} is empty or missing and requirements.txt lists nothing; \
-                 put the layer's package under python/<package>/ or delete the layer directory",
-                a.name,
-                a.src.join("python").display()
-            );
-        }
-        let source = match &a.requirements {
-            Some(path) if !reqs.is_empty() => {
-                let s = lock::source(path, &reqs)?;
-                s.enforce(self.cfg, path, &reqs, self.locked, warnings)?;
-                Some(s)
+        warnings.extend(found);
+        if let Some(saved) = cached {
+            *composition = saved.size.clone();
+            if a.kind == Kind::Function {
+                // Its layers may have grown since: the zip stays, the function fails.
+                env.check_budget(&a.name, saved.unzipped_bytes, warnings)?;
             }
-            _ => None,
-        };
-        let deps_key = source.as_ref().map(|s| self.deps_key(&s.key_lines));
-        // What the function's layers carry decides what its dependencies ship (dedupe).
-        let deps_and_layers = deps_key.as_ref().map(|d| format!("{d}\0{}", env.key()));
-        let key = cache::artifact_key(a.kind, &a.zip_name(), deps_and_layers.as_deref(), &code)?;
+            return Ok((Status::Cached, saved));
+        }
+        if let Some((meta, tmp)) = self.remote.as_ref().and_then(|r| r.get(&key, &a.out)) {
+            *composition = meta.size.clone();
+            if a.kind == Kind::Function {
+                env.check_budget(&a.name, meta.unzipped_bytes, warnings)?;
+            }
+            tmp.persist(&a.out)
+                .with_context(|| format!("cannot move the zip to {}", a.out.display()))?;
+            let saved = Saved {
+                key,
+                sha256_base64: meta.sha256_base64,
+                zip_bytes: meta.zip_bytes,
+                unzipped_bytes: meta.unzipped_bytes,
+                stamp: cache::stamp(&a.out).unwrap_or_default(),
+                size: meta.size,
+            };
+            return Ok((Status::Remote, saved));
+        }
         let prefix = if a.kind == Kind::Layer { "python/" } else { "" };
-
-        let saved = self
-            .saved
-            .get(&a.id())
-            .filter(|s| !self.force && s.key == key && s.size.is_some());
-        if let Some(saved) = saved {
-            if let Some(stamp) = cache::valid_output(&a.out, &saved.stamp, &saved.sha256_base64) {
-                *composition = saved.size.clone();
-                if a.kind == Kind::Function {
-                    // Its layers may have grown since: the zip stays, the function fails.
-                    env.check_budget(&a.name, saved.unzipped_bytes, warnings)?;
-                }
-                let saved = Saved {
-                    stamp,
-                    ..saved.clone()
-                };
-                return Ok((Status::Cached, saved));
-            }
-        }
 
         let mut entries = Vec::new();
         let mut deps_dir = None;
@@ -466,13 +485,100 @@ impl Ctx<'_> {
             stamp: cache::stamp(&a.out).unwrap_or_default(),
             size: composition.clone(),
         };
+        if let Some(r) = &self.remote {
+            r.stage(&saved.key, &saved.meta(), &a.out);
+        }
         Ok((Status::Built, saved))
     }
 
+    /// The artifact's files, keys and whether its last zip still stands, without building.
+    fn prepare(&self, a: &Artifact, env: &size::Env) -> Result<Prepared> {
+        let selected = self.select.source(a)?;
+        let mut warnings = Vec::new();
+        for s in &selected.secrets {
+            if let Some(glob) = &s.shipped_by {
+                warnings.push(format!(
+                    "{} looks like a secret and ships because include {glob:?} matches it; \
+                     narrow the glob or add it to [files] exclude in xtask.toml",
+                    s.name
+                ));
+            }
+        }
+        let code = selected.entries;
+        let reqs = match &a.requirements {
+            Some(path) => requirements::read(path)?,
+            None => Default::default(),
+        };
+        if a.kind == Kind::Layer && code.is_empty() && reqs.is_empty() {
+            bail!(
+                "layer {} has nothing to ship: {} is empty or missing and requirements.txt lists nothing; \
+                 put the layer's package under python/<package>/ or delete the layer directory",
+                a.name,
+                a.src.join("python").display()
+            );
+        }
+        let source = match &a.requirements {
+            Some(path) if !reqs.is_empty() => {
+                let s = lock::source(path, &reqs)?;
+                s.enforce(self.cfg, path, &reqs, self.locked, &mut warnings)?;
+                Some(s)
+            }
+            _ => None,
+        };
+        let deps_key = source.as_ref().map(|s| self.deps_key(&s.key_lines));
+        // What the function's layers carry decides what its dependencies ship (dedupe).
+        let deps_and_layers = deps_key.as_ref().map(|d| format!("{d}\0{}", env.key()));
+        let key = cache::artifact_key(a.kind, &a.zip_name(), deps_and_layers.as_deref(), &code)?;
+        let cached = self
+            .saved
+            .get(&a.id())
+            .filter(|s| !self.force && s.key == key && s.size.is_some())
+            .and_then(|saved| {
+                let stamp = cache::valid_output(&a.out, &saved.stamp, &saved.sha256_base64)?;
+                Some(Saved {
+                    stamp,
+                    ..saved.clone()
+                })
+            });
+        Ok(Prepared {
+            code,
+            source,
+            deps_key,
+            key,
+            cached,
+            warnings,
+        })
+    }
+
+    /// With a shared cache: the keys of this phase's artifacts whose zips are not already
+    /// here, looked up together (one aws call for the phase). `--force` skips the cache.
+    fn prefetch(&self, items: &[(&Artifact, size::Env)], jobs: usize) {
+        let Some(remote) = self.remote.as_ref().filter(|_| !self.force) else {
+            return;
+        };
+        let wanted = pool::parallel(items, jobs, |(a, env)| {
+            // An error surfaces again, and is reported, when the artifact is built.
+            let p = self.prepare(a, env).ok()?;
+            let key = p.cached.is_none().then(|| p.key.clone());
+            self.prepared.lock().expect("no panics").insert(a.id(), p);
+            key
+        });
+        let mut keys: Vec<String> = wanted.into_iter().flatten().collect();
+        keys.sort();
+        keys.dedup();
+        remote.fetch(&keys);
+    }
+
     fn deps_key(&self, reqs: &[String]) -> String {
+        // The installer the stack asks for, even when this machine has none: a runner that
+        // only downloads from the shared cache keys as the one that built.
+        let wanted = match self.cfg.installer {
+            crate::config::InstallerChoice::Pip => "pip",
+            _ => "uv",
+        };
         cache::deps_key(
             self.cfg,
-            self.installer.as_ref().map_or("none", |i| i.name()),
+            self.installer.as_ref().map_or(wanted, |i| i.name()),
             reqs,
         )
     }
@@ -498,14 +604,20 @@ impl Ctx<'_> {
                     )),
                 }
             }
-            let installer = self.installer.as_ref().map_err(Clone::clone)?;
             let tmp = tempfile::Builder::new()
                 .prefix(deps_cache::TMP_PREFIX)
                 .tempdir_in(self.cache.join("deps"))
                 .map_err(|e| format!("cannot create a temporary directory: {e}"))?;
-            installer
-                .install(self.cfg, requirements, tmp.path(), require_hashes)
-                .map_err(|e| format!("{}: {e:#}", requirements.display()))?;
+            let remote = self.remote.as_ref().filter(|_| !self.force);
+            if !remote.is_some_and(|r| r.get_deps(key, tmp.path())) {
+                let installer = self.installer.as_ref().map_err(Clone::clone)?;
+                installer
+                    .install(self.cfg, requirements, tmp.path(), require_hashes)
+                    .map_err(|e| format!("{}: {e:#}", requirements.display()))?;
+                if let Some(r) = remote {
+                    r.stage_deps(key, tmp.path());
+                }
+            }
             deps_cache::write_manifest(tmp.path(), &dir).map_err(|e| format!("{e:#}"))?;
             if dir.is_dir() {
                 std::fs::remove_dir_all(&dir)

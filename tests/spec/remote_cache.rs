@@ -1,0 +1,360 @@
+//! The build cache shared through S3 (issue 12 §2): against moto_server on loopback, with the
+//! aws CLI the xtask drives, as CI runners would share a bucket.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::common::{artifacts, workspace, write, Demo, Out};
+use crate::local_aws::LocalAws;
+
+const BUCKET: &str = "xtask-cache";
+const URL: &str = "s3://xtask-cache/acme/stack";
+
+/// A moto with an empty cache bucket.
+fn cache_server() -> Option<LocalAws> {
+    let aws = LocalAws::start()?;
+    aws.aws(&["s3api", "create-bucket", "--bucket", BUCKET]);
+    Some(aws)
+}
+
+/// A demo copy that asks for uv by name, as a CI stack would, so a runner without it keys the same.
+fn stack() -> Demo {
+    let d = Demo::new();
+    d.config("installer = \"uv\"");
+    d
+}
+
+fn build(d: &Demo, aws: &LocalAws, extra_env: &[(&str, &str)], args: &[&str]) -> Out {
+    let mut env = aws.env_refs();
+    env.push(("XTASK_CACHE", URL));
+    env.extend_from_slice(extra_env);
+    let mut all = vec!["build", "--json"];
+    all.extend_from_slice(args);
+    d.xtask_env(&all, &env)
+}
+
+/// Object keys in the cache bucket.
+fn objects(aws: &LocalAws) -> Vec<String> {
+    let v = aws.aws(&["s3api", "list-objects-v2", "--bucket", BUCKET]);
+    let mut keys: Vec<String> = v["Contents"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|o| o["Key"].as_str().unwrap().to_string())
+                .collect()
+        })
+        .unwrap_or_default();
+    keys.sort();
+    keys
+}
+
+/// status and zip bytes of every artifact of a `build --json` report, by `module/name`.
+fn outcome(out: &Out) -> BTreeMap<String, (String, Vec<u8>)> {
+    artifacts(&out.json())
+        .into_iter()
+        .map(|(id, a)| {
+            let status = a["status"].as_str().unwrap().to_string();
+            let zip = std::fs::read(a["path"].as_str().unwrap()).unwrap_or_default();
+            (id, (status, zip))
+        })
+        .collect()
+}
+
+fn statuses(o: &BTreeMap<String, (String, Vec<u8>)>) -> BTreeMap<String, String> {
+    o.iter()
+        .map(|(id, (s, _))| (id.clone(), s.clone()))
+        .collect()
+}
+
+fn all(o: &BTreeMap<String, (String, Vec<u8>)>, status: &str) -> bool {
+    !o.is_empty() && o.values().all(|(s, _)| s == status)
+}
+
+/// The real aws CLI program, not a version manager's shim (which needs the manager on PATH).
+fn real_aws() -> PathBuf {
+    let out = Command::new("sh")
+        .args(["-c", "pyenv which aws 2>/dev/null || command -v aws"])
+        .output()
+        .unwrap();
+    PathBuf::from(String::from_utf8_lossy(&out.stdout).trim())
+}
+
+/// A PATH holding only the aws CLI: no uv, no python3, no pip.
+fn path_with_only_aws(dir: &Path) -> String {
+    std::fs::create_dir_all(dir).unwrap();
+    std::os::unix::fs::symlink(real_aws(), dir.join("aws")).unwrap();
+    dir.display().to_string()
+}
+
+#[test]
+fn a_fresh_clone_without_an_installer_gets_every_zip_from_the_cache_byte_identical() {
+    let Some(aws) = cache_server() else { return };
+    let a = stack();
+    let first = outcome(&build(&a, &aws, &[], &[]).ok());
+    assert!(all(&first, "built"), "{:?}", statuses(&first));
+    let stored = objects(&aws);
+    assert!(
+        stored
+            .iter()
+            .filter(|k| k.starts_with("acme/stack/artifacts/"))
+            .count()
+            == first.len()
+            && stored.iter().all(|k| k.starts_with("acme/stack/")),
+        "{stored:?}"
+    );
+
+    // Another machine: another path, an empty .xtask/, nothing to install with.
+    let b = stack();
+    let bin = b.tmp.path().join("only-aws");
+    let path = path_with_only_aws(&bin);
+    let out = build(&b, &aws, &[("PATH", &path)], &[]).ok();
+    assert!(out.json()["installer"].is_null(), "{}", out.stdout);
+    let second = outcome(&out);
+    assert!(
+        all(&second, "remote"),
+        "{:?}\n{}",
+        statuses(&second),
+        out.stderr
+    );
+    assert_eq!(first.len(), second.len());
+    for (id, (_, zip)) in &first {
+        assert!(
+            second[id].1 == *zip,
+            "{id}: the downloaded zip differs from A's"
+        );
+    }
+    assert!(
+        !b.path(".xtask/deps").read_dir().unwrap().any(|e| {
+            let name = e.unwrap().file_name();
+            !name.to_string_lossy().starts_with('.')
+        }),
+        "nothing was installed"
+    );
+    // The state knows them: the next build is a no-op without the cache.
+    let again = outcome(&b.xtask_env(&["build", "--json"], &[("PATH", &path)]).ok());
+    assert!(all(&again, "cached"), "{:?}", statuses(&again));
+}
+
+#[test]
+fn a_read_only_run_downloads_hits_and_uploads_nothing() {
+    let Some(aws) = cache_server() else { return };
+    let a = stack();
+    build(&a, &aws, &[], &[]).ok();
+    let before = objects(&aws);
+
+    let b = stack();
+    let handler = "packages/module-access/backend/lambdas/profiles/lambda_function.py";
+    let text = b.read(handler);
+    b.write(handler, &format!("{text}\n# edited on a branch\n"));
+    let out = build(&b, &aws, &[], &["--cache-read-only"]).ok();
+    let o = statuses(&outcome(&out));
+    assert_eq!(o["module-access/profiles"], "built", "{o:?}");
+    let remote = o.values().filter(|s| *s == "remote").count();
+    assert_eq!(remote, o.len() - 1, "{o:?}");
+    assert_eq!(objects(&aws), before, "a read-only run uploaded");
+
+    // read_only in xtask.toml does the same.
+    let c = stack();
+    c.config("installer = \"uv\"\n[cache]\nread_only = true");
+    c.write(handler, &format!("{text}\n# another edit\n"));
+    let o = statuses(&outcome(&build(&c, &aws, &[], &[]).ok()));
+    assert_eq!(o["module-access/profiles"], "built", "{o:?}");
+    assert_eq!(objects(&aws), before, "read_only = true uploaded");
+}
+
+#[test]
+fn a_corrupted_object_is_caught_by_its_hash_rebuilt_locally_and_not_trusted() {
+    let Some(aws) = cache_server() else { return };
+    let a = stack();
+    let first = outcome(&build(&a, &aws, &[], &[]).ok());
+    let stored = objects(&aws);
+
+    // One byte of one object's zip flipped in the bucket (bit rot, a bad proxy, a tamperer).
+    let victim = stored
+        .iter()
+        .find(|k| k.starts_with("acme/stack/artifacts/"))
+        .unwrap();
+    let local = a.tmp.path().join("obj");
+    let file = local.to_str().unwrap();
+    aws.aws(&[
+        "s3api",
+        "get-object",
+        "--bucket",
+        BUCKET,
+        "--key",
+        victim,
+        file,
+    ]);
+    let mut bytes = std::fs::read(&local).unwrap();
+    let n = bytes.len();
+    bytes[n - 30] ^= 0x55;
+    std::fs::write(&local, bytes).unwrap();
+    aws.aws(&[
+        "s3api",
+        "put-object",
+        "--bucket",
+        BUCKET,
+        "--key",
+        victim,
+        "--body",
+        file,
+    ]);
+
+    let b = stack();
+    let out = build(&b, &aws, &[], &[]).ok();
+    let second = outcome(&out);
+    let built: Vec<&String> = second
+        .iter()
+        .filter(|(_, (s, _))| s == "built")
+        .map(|(id, _)| id)
+        .collect();
+    assert_eq!(built.len(), 1, "{:?}\n{}", statuses(&second), out.stderr);
+    assert_eq!(
+        second.values().filter(|(s, _)| s == "remote").count(),
+        second.len() - 1
+    );
+    assert!(
+        out.stderr.contains("is not trusted") && out.stderr.contains(victim.as_str()),
+        "{}",
+        out.stderr
+    );
+    for (id, (_, zip)) in &first {
+        assert!(second[id].1 == *zip, "{id}: differs from A's");
+    }
+}
+
+#[test]
+fn the_cache_stopped_mid_build_falls_back_to_local_builds() {
+    let Some(aws) = cache_server() else { return };
+    let a = stack();
+    let first = outcome(&build(&a, &aws, &[], &[]).ok());
+
+    // The first aws call (the layers' lookup) reaches the cache; before the second (the
+    // functions') the server is stopped.
+    let b = stack();
+    let bin = b.tmp.path().join("wrap");
+    write(
+        &bin.join("aws"),
+        &format!(
+            "#!/bin/sh\nif [ -e \"$0.called\" ]; then {} stop {} >/dev/null 2>&1; fi\n\
+             : > \"$0.called\"\nexec {} \"$@\"\n",
+            workspace().join("scripts/local-aws.sh").display(),
+            aws.dir.path().display(),
+            real_aws().display()
+        ),
+    );
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(bin.join("aws"), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap());
+    let out = build(&b, &aws, &[("PATH", &path)], &[]).ok();
+    let second = outcome(&out);
+    for (id, (status, zip)) in &second {
+        let layer = out.json()["artifacts"].as_array().unwrap().iter().any(|x| {
+            format!(
+                "{}/{}",
+                x["module"].as_str().unwrap(),
+                x["name"].as_str().unwrap()
+            ) == *id
+                && x["kind"] == "layer"
+        });
+        let want = if layer { "remote" } else { "built" };
+        assert_eq!(
+            status,
+            want,
+            "{id}: {:?}\n{}",
+            statuses(&second),
+            out.stderr
+        );
+        assert!(first[id].1 == *zip, "{id}: differs from A's");
+    }
+    assert!(
+        out.stderr
+            .contains("shared cache s3://xtask-cache/acme/stack: cannot read"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn a_cache_that_never_answers_is_a_warning_after_its_timeout() {
+    if which_aws().is_none() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI must install the aws CLI"
+        );
+        eprintln!("SKIPPED: the aws CLI is not on PATH");
+        return;
+    }
+    // Accepts connections (the kernel's backlog) and never says a word.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let endpoint = format!("http://{}", silent.local_addr().unwrap());
+    let d = stack();
+    d.config("installer = \"uv\"\n[cache]\nurl = \"s3://xtask-cache/p\"\ntimeout = 1");
+    let out = d
+        .xtask_env(
+            &["build", "--json"],
+            &[
+                ("AWS_ENDPOINT_URL", &endpoint),
+                ("AWS_ACCESS_KEY_ID", "testing"),
+                ("AWS_SECRET_ACCESS_KEY", "testing"),
+                ("AWS_REGION", "us-east-1"),
+            ],
+        )
+        .ok();
+    let o = outcome(&out);
+    assert!(all(&o, "built"), "{:?}", statuses(&o));
+    assert!(
+        out.stderr
+            .contains("shared cache s3://xtask-cache/p: cannot read")
+            && out.stderr.contains("building locally"),
+        "{}",
+        out.stderr
+    );
+    drop(silent);
+}
+
+fn which_aws() -> Option<PathBuf> {
+    std::env::var_os("PATH").and_then(|p| {
+        std::env::split_paths(&p)
+            .map(|d| d.join("aws"))
+            .find(|p| p.is_file())
+    })
+}
+
+#[test]
+fn a_runner_without_an_installer_builds_an_edited_layer_from_the_shared_dependency_set() {
+    let Some(aws) = cache_server() else { return };
+    let a = stack();
+    build(&a, &aws, &[], &[]).ok();
+    let deps: Vec<String> = objects(&aws)
+        .into_iter()
+        .filter(|k| k.starts_with("acme/stack/deps/"))
+        .collect();
+    assert_eq!(deps.len(), 1, "org-common's python-dateutil set: {deps:?}");
+
+    // The layer's own code changed: its zip is not in the cache, its dependencies are.
+    let b = stack();
+    let file = "packages/module-access/backend/layers/org-common/python/org_common/errors.py";
+    let text = b.read(file);
+    b.write(file, &format!("{text}\n# edited\n"));
+    let path = path_with_only_aws(&b.tmp.path().join("only-aws"));
+    let out = build(&b, &aws, &[("PATH", &path)], &[]).ok();
+    let o = statuses(&outcome(&out));
+    assert_eq!(
+        o["module-access/org-common"], "built",
+        "{o:?}\n{}",
+        out.stderr
+    );
+    assert_eq!(
+        o.values().filter(|s| *s == "remote").count(),
+        o.len() - 1,
+        "{o:?}"
+    );
+    let zip = b.path("packages/module-access/backend/.build/org-common-layer.zip");
+    let names = crate::common::zip_names(&zip);
+    assert!(
+        names.iter().any(|n| n.starts_with("python/dateutil/")),
+        "{names:?}"
+    );
+}

@@ -1,0 +1,528 @@
+//! The build cache shared through S3: each finished zip is stored under its artifact key, and each
+//! installed dependency set under its dependency key, so a runner downloads what another already
+//! built from the same inputs. Through the aws CLI, as
+//! `verify` does: the standard credential chain, regions and `AWS_ENDPOINT_URL` work as they do
+//! for the user, and no SDK is compiled into every stack (BENCHMARKS.md has the figures).
+//!
+//! One object per key, `<prefix>/artifacts/<key>` (or `<prefix>/deps/<key>`, the installed tree
+//! as a zip): a header line, a JSON line (the zip's SHA-256,
+//! sizes and what it holds), then the zip. One object, so a reader never sees a zip without the
+//! hash it must match, and two runners racing on a key each put a whole object of the same
+//! bytes (builds are reproducible): the last write leaves one object, never a mix. Lookups and
+//! uploads are batched, one aws process per build phase, as each costs ~0.5 s of start-up; a
+//! dependency set is looked up alone, only when an artifact missed and needs it installed.
+//!
+//! A cache that cannot be reached, refuses the credentials or times out is a warning: the build
+//! carries on locally and does not call it again.
+
+use std::collections::{HashMap, HashSet};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex;
+
+use anyhow::{bail, Context, Result};
+use base64::Engine;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use super::size::Composition;
+use crate::config::Config;
+use crate::proc::Cmd;
+
+/// The first line of every object: what wrote it and in which layout.
+const MAGIC: &str = "cora-xtask-cache 1";
+/// Seconds the aws CLI waits to connect, and for each read, unless `[cache] timeout` says.
+const TIMEOUT_SECS: u64 = 15;
+
+/// `--cache URL` and `--cache-read-only`.
+#[derive(Debug, Clone, Default)]
+pub struct Flags {
+    pub url: Option<String>,
+    pub read_only: bool,
+}
+
+/// What is recorded beside each zip in its object.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Meta {
+    pub sha256_base64: String,
+    pub zip_bytes: u64,
+    pub unzipped_bytes: u64,
+    pub size: Option<Composition>,
+}
+
+pub struct Remote {
+    /// `s3://bucket/prefix/`.
+    root: String,
+    read_only: bool,
+    timeout: String,
+    aws: PathBuf,
+    /// Set once a call failed: the rest of the build runs without the cache.
+    off: AtomicBool,
+    /// Downloads and objects to upload; under `.xtask/deps/.tmp-*`, swept if interrupted.
+    dir: tempfile::TempDir,
+    fetched: Mutex<HashMap<String, PathBuf>>,
+    /// Keys looked up and absent: only these are uploaded once built (check, then put).
+    missed: Mutex<HashSet<String>>,
+    missed_deps: Mutex<HashSet<String>>,
+    staged: Mutex<usize>,
+}
+
+/// The shared cache of this build, if one is configured: `--cache`, else `XTASK_CACHE`, else
+/// `[cache] url`. A malformed URL is an error; a missing aws CLI a warning (built locally).
+pub fn open(cfg: &Config, flags: &Flags, scratch: &Path) -> Result<Option<Remote>> {
+    let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+    let Some(url) = flags
+        .url
+        .clone()
+        .or_else(|| env("XTASK_CACHE"))
+        .or_else(|| cfg.cache.url.clone())
+    else {
+        return Ok(None);
+    };
+    let root = parse_url(&url)?;
+    let read_only = flags.read_only
+        || cfg.cache.read_only
+        || env("XTASK_CACHE_READ_ONLY")
+            .is_some_and(|v| v != "0" && !v.eq_ignore_ascii_case("false"));
+    let Ok(aws) = which::which("aws") else {
+        crate::ui::warn(&format!(
+            "the aws CLI is not on PATH, so the shared cache {url} is not used and everything \
+             is built here; install it (`pip install awscli`) to use the cache"
+        ));
+        return Ok(None);
+    };
+    let dir = tempfile::Builder::new()
+        .prefix(&format!("{}remote-", super::deps_cache::TMP_PREFIX))
+        .tempdir_in(scratch)
+        .with_context(|| format!("cannot create a directory in {}", scratch.display()))?;
+    for sub in ["get", "put/artifacts", "put/deps"] {
+        std::fs::create_dir_all(dir.path().join(sub))
+            .with_context(|| format!("cannot create a directory in {}", dir.path().display()))?;
+    }
+    Ok(Some(Remote {
+        root,
+        read_only,
+        // 0 would mean "wait forever" to the aws CLI.
+        timeout: cfg.cache.timeout.unwrap_or(TIMEOUT_SECS).max(1).to_string(),
+        aws,
+        off: AtomicBool::new(false),
+        dir,
+        fetched: Mutex::default(),
+        missed: Mutex::default(),
+        missed_deps: Mutex::default(),
+        staged: Mutex::new(0),
+    }))
+}
+
+/// `s3://bucket[/prefix]` → `s3://bucket/prefix/`.
+fn parse_url(url: &str) -> Result<String> {
+    let rest = url.strip_prefix("s3://").unwrap_or_default();
+    let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+    let valid = (3..=63).contains(&bucket.len())
+        && bucket
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.');
+    if !url.starts_with("s3://") || !valid {
+        bail!(
+            "shared cache URL {url:?} is not s3://bucket/prefix (a bucket name is 3-63 lowercase \
+             letters, digits, dots or hyphens); fix `url` under [cache] in xtask.toml, \
+             XTASK_CACHE or --cache"
+        );
+    }
+    let prefix = prefix.trim_matches('/');
+    Ok(match prefix {
+        "" => format!("s3://{bucket}/"),
+        p => format!("s3://{bucket}/{p}/"),
+    })
+}
+
+impl Remote {
+    fn cmd(&self) -> Cmd {
+        Cmd::new(&self.aws)
+            .args(["--cli-connect-timeout", &self.timeout])
+            .args(["--cli-read-timeout", &self.timeout])
+            .args(["--only-show-errors", "--no-progress"])
+            .env("AWS_MAX_ATTEMPTS", "2")
+            .env("AWS_PAGER", "")
+            .own_group()
+    }
+
+    fn run(&self, cmd: Cmd) -> std::result::Result<(), String> {
+        let out = cmd.output().map_err(|e| format!("{e:#}"))?;
+        match out.success() {
+            true => Ok(()),
+            false => Err(out.tail(3)),
+        }
+    }
+
+    /// Turns the cache off for the rest of the build, saying why once.
+    fn give_up(&self, doing: &str, why: &str) {
+        if !self.off.swap(true, Ordering::SeqCst) {
+            crate::ui::warn(&format!(
+                "shared cache {}: cannot {doing} ({}); building locally without it. Check \
+                 AWS_PROFILE / AWS_REGION / AWS_ENDPOINT_URL and the bucket policy",
+                self.root.trim_end_matches('/'),
+                why.trim().replace('\n', " ")
+            ));
+        }
+    }
+
+    /// Downloads the objects of `keys` that exist, in one aws call. Absent keys are misses.
+    pub fn fetch(&self, keys: &[String]) {
+        if keys.is_empty() || self.off.load(Ordering::SeqCst) {
+            return;
+        }
+        let dest = self.dir.path().join("get");
+        let from = format!("{}artifacts/", self.root);
+        let mut cmd =
+            self.cmd()
+                .args(["s3", "cp", &from])
+                .arg(&dest)
+                .args(["--recursive", "--exclude", "*"]);
+        for k in keys {
+            cmd = cmd.args(["--include", k]);
+        }
+        if let Err(why) = self.run(cmd) {
+            return self.give_up("read", &why);
+        }
+        let mut fetched = self.fetched.lock().expect("no panics");
+        let mut missed = self.missed.lock().expect("no panics");
+        for k in keys {
+            let p = dest.join(k);
+            if p.is_file() {
+                fetched.insert(k.clone(), p);
+            } else {
+                missed.insert(k.clone());
+            }
+        }
+    }
+
+    /// The downloaded zip of `key`, verified against the SHA-256 recorded beside it, in a
+    /// temporary file next to `out` (the caller moves it into place). `None` on a miss, and on
+    /// an object that does not match its hash (said in a warning: it is never used).
+    pub fn get(&self, key: &str, out: &Path) -> Option<(Meta, tempfile::NamedTempFile)> {
+        let obj = self.fetched.lock().expect("no panics").get(key).cloned()?;
+        match unpack(&obj, out) {
+            Ok(hit) => Some(hit),
+            Err(e) => {
+                crate::ui::warn(&format!(
+                    "shared cache object {}artifacts/{key} is not trusted: {e:#}; built locally \
+                     instead. Delete the object so other runners stop downloading it",
+                    self.root
+                ));
+                None
+            }
+        }
+    }
+
+    /// Queues the zip just built for `key` for upload, when the cache is writable and the key
+    /// was looked up and found absent.
+    pub fn stage(&self, key: &str, meta: &Meta, zip: &Path) {
+        if self.read_only || self.off.load(Ordering::SeqCst) {
+            return;
+        }
+        if !self.missed.lock().expect("no panics").contains(key) {
+            return;
+        }
+        let path = self.dir.path().join("put/artifacts").join(key);
+        if let Err(e) = pack(meta, zip, &path) {
+            crate::ui::warn(&format!("{e:#}; not uploaded to the shared cache"));
+            return;
+        }
+        *self.staged.lock().expect("no panics") += 1;
+    }
+
+    /// Uploads every staged object in one aws call.
+    pub fn upload(&self) {
+        let n = *self.staged.lock().expect("no panics");
+        if n == 0 || self.off.load(Ordering::SeqCst) {
+            return;
+        }
+        let cmd = self
+            .cmd()
+            .args(["s3", "cp"])
+            .arg(self.dir.path().join("put"))
+            .args([&self.root, "--recursive"]);
+        if let Err(why) = self.run(cmd) {
+            self.give_up(&format!("upload {n} objects"), &why);
+        }
+    }
+
+    /// Fills the empty directory `into` with the dependency set of `key` from the cache: true on
+    /// a hit that matches its recorded hash. On a miss or a damaged object `into` is left empty.
+    pub fn get_deps(&self, key: &str, into: &Path) -> bool {
+        if self.off.load(Ordering::SeqCst) {
+            return false;
+        }
+        let obj = self.dir.path().join("get").join(format!("deps-{key}"));
+        let cmd = self
+            .cmd()
+            .args(["s3", "cp", &format!("{}deps/{key}", self.root)])
+            .arg(&obj);
+        match self.run(cmd) {
+            Ok(()) => {}
+            Err(why) if why.contains("(404)") || why.contains("does not exist") => {
+                self.missed_deps
+                    .lock()
+                    .expect("no panics")
+                    .insert(key.to_string());
+                return false;
+            }
+            Err(why) => {
+                self.give_up("read", &why);
+                return false;
+            }
+        }
+        let zip = self.dir.path().join("get").join(format!("deps-{key}.zip"));
+        let got = unpack(&obj, &zip).and_then(|(_, tmp)| {
+            tmp.persist(&zip)?;
+            tree::extract(&zip, into)
+        });
+        let _ = std::fs::remove_file(&obj);
+        let _ = std::fs::remove_file(&zip);
+        match got {
+            Ok(()) => true,
+            Err(e) => {
+                crate::ui::warn(&format!(
+                    "shared cache object {}deps/{key} is not trusted: {e:#}; installing instead. \
+                     Delete the object so other runners stop downloading it",
+                    self.root
+                ));
+                let _ = std::fs::remove_dir_all(into);
+                let _ = std::fs::create_dir_all(into);
+                false
+            }
+        }
+    }
+
+    /// Queues the dependency tree just installed for `key` for upload, as `stage` does.
+    pub fn stage_deps(&self, key: &str, tree: &Path) {
+        if self.read_only || self.off.load(Ordering::SeqCst) {
+            return;
+        }
+        if !self.missed_deps.lock().expect("no panics").contains(key) {
+            return;
+        }
+        let zip = self.dir.path().join("put").join(format!("deps-{key}.zip"));
+        let path = self.dir.path().join("put/deps").join(key);
+        let staged = tree::pack(tree, &zip).and_then(|meta| pack(&meta, &zip, &path));
+        let _ = std::fs::remove_file(&zip);
+        if let Err(e) = staged {
+            crate::ui::warn(&format!("{e:#}; not uploaded to the shared cache"));
+            return;
+        }
+        *self.staged.lock().expect("no panics") += 1;
+    }
+}
+
+/// Writes `<MAGIC>\n<meta JSON>\n<zip bytes>` to `path`.
+fn pack(meta: &Meta, zip: &Path, path: &Path) -> Result<()> {
+    let mut f = std::io::BufWriter::new(
+        std::fs::File::create(path).with_context(|| format!("cannot write {}", path.display()))?,
+    );
+    let mut src =
+        std::fs::File::open(zip).with_context(|| format!("cannot read {}", zip.display()))?;
+    writeln!(f, "{MAGIC}")?;
+    serde_json::to_writer(&mut f, meta)?;
+    writeln!(f)?;
+    std::io::copy(&mut src, &mut f).with_context(|| format!("cannot write {}", path.display()))?;
+    f.flush()
+        .with_context(|| format!("cannot write {}", path.display()))
+}
+
+/// Reads an object written by `pack`, copying the zip next to `out` while hashing it.
+fn unpack(obj: &Path, out: &Path) -> Result<(Meta, tempfile::NamedTempFile)> {
+    let mut r = BufReader::new(std::fs::File::open(obj)?);
+    let mut line = String::new();
+    r.read_line(&mut line)?;
+    if line.trim_end() != MAGIC {
+        bail!("it does not start with `{MAGIC}`");
+    }
+    line.clear();
+    r.read_line(&mut line)?;
+    let meta: Meta = serde_json::from_str(&line).context("its header is not valid")?;
+    let dir = out.parent().context("zip path has no parent directory")?;
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let mut tmp = crate::archive::temp_zip(dir)
+        .with_context(|| format!("cannot write in {}", dir.display()))?;
+    let mut h = Sha256::new();
+    let mut buf = vec![0; 1 << 16];
+    let mut n = 0u64;
+    loop {
+        let k = r.read(&mut buf)?;
+        if k == 0 {
+            break;
+        }
+        h.update(&buf[..k]);
+        tmp.write_all(&buf[..k])
+            .with_context(|| format!("cannot write in {}", dir.display()))?;
+        n += k as u64;
+    }
+    let sha = base64::engine::general_purpose::STANDARD.encode(h.finalize());
+    if sha != meta.sha256_base64 || n != meta.zip_bytes {
+        bail!(
+            "its zip ({n} bytes, SHA-256 {sha}) does not match the SHA-256 recorded beside it \
+             ({} bytes, {})",
+            meta.zip_bytes,
+            meta.sha256_base64
+        );
+    }
+    tmp.flush()?;
+    Ok((meta, tmp))
+}
+
+/// A dependency tree as a quickly compressed zip, and back.
+mod tree {
+    use std::io::Write;
+    use std::os::unix::fs::PermissionsExt;
+    use std::path::Path;
+
+    use anyhow::{bail, Context, Result};
+    use zip::write::SimpleFileOptions;
+
+    use super::Meta;
+
+    fn files(dir: &Path, rel: &str, out: &mut Vec<(String, std::path::PathBuf)>) -> Result<()> {
+        for e in std::fs::read_dir(dir).with_context(|| format!("cannot read {}", dir.display()))? {
+            let e = e?;
+            let name = format!("{rel}{}", e.file_name().to_string_lossy());
+            if e.path().is_dir() {
+                files(&e.path(), &format!("{name}/"), out)?;
+            } else {
+                out.push((name, e.path()));
+            }
+        }
+        Ok(())
+    }
+
+    pub fn pack(tree: &Path, zip: &Path) -> Result<Meta> {
+        let mut all = Vec::new();
+        files(tree, "", &mut all)?;
+        all.sort();
+        let f = std::fs::File::create(zip)
+            .with_context(|| format!("cannot write {}", zip.display()))?;
+        let mut w = zip::ZipWriter::new(std::io::BufWriter::new(f));
+        let mut unzipped = 0;
+        for (name, path) in &all {
+            let mode = std::fs::metadata(path)?.permissions().mode() & 0o777;
+            // Level 1: a third of the bytes to send for little CPU; it is recompressed where it ships.
+            let opts = SimpleFileOptions::default()
+                .compression_method(zip::CompressionMethod::Deflated)
+                .compression_level(Some(1))
+                .unix_permissions(mode)
+                .large_file(true);
+            w.start_file(name.as_str(), opts)?;
+            let mut src = std::fs::File::open(path)
+                .with_context(|| format!("cannot read {}", path.display()))?;
+            unzipped += std::io::copy(&mut src, &mut w)?;
+        }
+        w.finish()?.flush()?;
+        Ok(Meta {
+            sha256_base64: crate::archive::sha256_base64(zip)?,
+            zip_bytes: std::fs::metadata(zip)?.len(),
+            unzipped_bytes: unzipped,
+            size: None,
+        })
+    }
+
+    pub fn extract(zip: &Path, into: &Path) -> Result<()> {
+        let mut z = zip::ZipArchive::new(std::fs::File::open(zip)?).context("not a zip")?;
+        for i in 0..z.len() {
+            let mut f = z.by_index(i)?;
+            let Some(rel) = f.enclosed_name() else {
+                bail!("entry {:?} would land outside the tree", f.name());
+            };
+            let path = into.join(rel);
+            if f.is_dir() {
+                std::fs::create_dir_all(&path)?;
+                continue;
+            }
+            if let Some(parent) = path.parent() {
+                std::fs::create_dir_all(parent)?;
+            }
+            let mut out = std::fs::File::create(&path)
+                .with_context(|| format!("cannot write {}", path.display()))?;
+            std::io::copy(&mut f, &mut out)
+                .with_context(|| format!("cannot write {}", path.display()))?;
+            if let Some(mode) = f.unix_mode() {
+                std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode & 0o777))?;
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_are_checked_and_normalized() {
+        assert_eq!(parse_url("s3://ci-cache").unwrap(), "s3://ci-cache/");
+        assert_eq!(
+            parse_url("s3://ci-cache/acme/stack/").unwrap(),
+            "s3://ci-cache/acme/stack/"
+        );
+        for bad in [
+            "ci-cache",
+            "https://ci-cache/x",
+            "s3://",
+            "s3://Big_Bucket/x",
+        ] {
+            let e = parse_url(bad).unwrap_err().to_string();
+            assert!(e.contains("s3://bucket/prefix"), "{bad}: {e}");
+        }
+    }
+
+    #[test]
+    fn an_object_round_trips_and_a_flipped_byte_is_caught() {
+        let d = tempfile::tempdir().unwrap();
+        let zip = d.path().join("f.zip");
+        std::fs::write(&zip, b"PK zip bytes").unwrap();
+        let meta = Meta {
+            sha256_base64: crate::archive::sha256_base64(&zip).unwrap(),
+            zip_bytes: 12,
+            unzipped_bytes: 40,
+            size: None,
+        };
+        let obj = d.path().join("obj");
+        pack(&meta, &zip, &obj).unwrap();
+        let out = d.path().join("out/f.zip");
+        let (m, tmp) = unpack(&obj, &out).unwrap();
+        assert_eq!(m.unzipped_bytes, 40);
+        assert_eq!(std::fs::read(tmp.path()).unwrap(), b"PK zip bytes");
+
+        let mut bytes = std::fs::read(&obj).unwrap();
+        *bytes.last_mut().unwrap() ^= 1;
+        std::fs::write(&obj, bytes).unwrap();
+        let e = unpack(&obj, &out).unwrap_err().to_string();
+        assert!(e.contains("does not match"), "{e}");
+    }
+
+    #[test]
+    fn a_dependency_tree_round_trips_with_its_exec_bits() {
+        use std::os::unix::fs::PermissionsExt;
+        let d = tempfile::tempdir().unwrap();
+        let src = d.path().join("src");
+        std::fs::create_dir_all(src.join("pkg-1.0.dist-info")).unwrap();
+        std::fs::write(src.join("pkg-1.0.dist-info/METADATA"), "Name: pkg\n").unwrap();
+        std::fs::write(src.join("tool.so"), "\x7fELF").unwrap();
+        std::fs::set_permissions(src.join("tool.so"), std::fs::Permissions::from_mode(0o755))
+            .unwrap();
+        let zip = d.path().join("t.zip");
+        let meta = tree::pack(&src, &zip).unwrap();
+        assert_eq!(meta.unzipped_bytes, 14);
+        let dst = d.path().join("dst");
+        tree::extract(&zip, &dst).unwrap();
+        assert_eq!(
+            std::fs::read_to_string(dst.join("pkg-1.0.dist-info/METADATA")).unwrap(),
+            "Name: pkg\n"
+        );
+        let mode = std::fs::metadata(dst.join("tool.so"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o755);
+    }
+}
