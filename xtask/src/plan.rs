@@ -308,15 +308,16 @@ fn build_first(t: &Target, opts: &Options) -> Result<()> {
             report.artifacts.len()
         );
     }
-    let built = report
-        .artifacts
-        .iter()
-        .filter(|r| r.status == build::Status::Built)
-        .count();
+    let count = |s: build::Status| report.artifacts.iter().filter(|r| r.status == s).count();
+    let remote = match count(build::Status::Remote) {
+        0 => String::new(),
+        n => format!(", {n} from the shared cache"),
+    };
     ui::step(&format!(
-        "build: {} artifacts, {built} built, {} cached",
+        "build: {} artifacts, {} built, {} cached{remote}",
         report.artifacts.len(),
-        report.artifacts.len() - built
+        count(build::Status::Built),
+        count(build::Status::Cached)
     ));
     Ok(())
 }
