@@ -194,11 +194,11 @@ pub fn list_items<'a>(expr: &'a Expression, files: &'a [TfFile]) -> Option<Vec<&
                 }
                 return Some(out);
             }
-            let name = traversal_path(e)?
+            let path = traversal_path(e)?;
+            let name = path
                 .strip_prefix("local.")
-                .filter(|n| !n.contains(['.', '[']))?
-                .to_string();
-            list_items(local(files, &name)?, files)
+                .filter(|n| !n.contains(['.', '[']))?;
+            list_items(local(files, name)?, files)
         }
     }
 }

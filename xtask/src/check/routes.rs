@@ -57,7 +57,7 @@ impl Checker<'_> {
             return out;
         };
         out.exported = true;
-        let items = tf::attr(&block.body, "value").and_then(|v| route_items(v, &m.files));
+        let items = tf::attr(&block.body, "value").and_then(|v| tf::list_items(v, &m.files));
         let Some(items) = items else {
             self.warn(
                 "F11-routes-unchecked",
@@ -279,28 +279,6 @@ impl Checker<'_> {
                     }
                 }
             }
-        }
-    }
-}
-
-/// The route objects of an `api_routes` value: a list, `concat` of lists, or a local holding one.
-fn route_items<'a>(expr: &'a Expression, files: &'a [TfFile]) -> Option<Vec<&'a Expression>> {
-    match expr {
-        Expression::Array(items) => Some(items.iter().collect()),
-        Expression::Parenthesis(p) => route_items(p.inner(), files),
-        e => {
-            if let Some(("concat", args)) = tf::func_call(e) {
-                let mut out = Vec::new();
-                for a in args {
-                    out.extend(route_items(a, files)?);
-                }
-                return Some(out);
-            }
-            let path = tf::traversal_path(e)?;
-            let name = path
-                .strip_prefix("local.")
-                .filter(|n| !n.contains(['.', '[']))?;
-            route_items(tf::local(files, name)?, files)
         }
     }
 }
