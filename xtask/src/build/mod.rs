@@ -539,13 +539,13 @@ pub fn installed_deps(cfg: &Config, requirements: &Path) -> Option<PathBuf> {
 }
 
 /// Each module's `infrastructure/*.tf`, parsed once per run however many functions ask.
-pub struct ModuleTf<'a> {
+struct ModuleTf<'a> {
     stack: &'a Path,
     parsed: HashMap<String, Vec<tf::TfFile>>,
 }
 
 impl<'a> ModuleTf<'a> {
-    pub fn new(cfg: &'a Config) -> ModuleTf<'a> {
+    fn new(cfg: &'a Config) -> ModuleTf<'a> {
         ModuleTf {
             stack: &cfg.stack,
             parsed: HashMap::new(),
@@ -568,7 +568,7 @@ fn attached_layers(
     module: &str,
     function: &str,
 ) -> (Vec<String>, bool) {
-    match declared_layers(module_tf, artifacts, module, function) {
+    match declared_layers(module_tf.files(module), artifacts, module, function) {
         Some(layers) => (layers, true),
         None => (
             artifacts
@@ -582,14 +582,14 @@ fn attached_layers(
 }
 
 /// The layers a function's `layers = [...]` names, when the function's resource is found (by
-/// its zip) and every entry traces to a layer the build makes; `None` otherwise.
+/// its zip) in its module's Terraform `files` and every entry traces to a layer the build
+/// makes; `None` otherwise.
 pub fn declared_layers(
-    module_tf: &mut ModuleTf,
+    files: &[tf::TfFile],
     artifacts: &[Artifact],
     module: &str,
     function: &str,
 ) -> Option<Vec<String>> {
-    let files = module_tf.files(module);
     let zip = format!("{function}.zip");
     let f = tf::lambda_functions(files)
         .into_iter()

@@ -4,7 +4,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 
 use super::zips::Code;
-use super::{dists, python, Checker, Severity};
+use super::{dists, python, Checker, ModuleTf, Severity};
 use crate::build;
 use crate::config::Config;
 use crate::discover::{self, Artifact, Kind};
@@ -31,7 +31,7 @@ const IMPORT_NAMES: [(&str, &str); 12] = [
 
 impl Checker<'_> {
     /// F18 for every function and layer.
-    pub(super) fn sources(&mut self, found: &discover::Stack, code: &Code) {
+    pub(super) fn sources(&mut self, found: &discover::Stack, modules: &[ModuleTf], code: &Code) {
         let cfg = self.cfg;
         let mut deps: HashMap<PathBuf, Provided> = HashMap::new();
         let mut provided = |a: &Artifact| -> Provided {
@@ -63,7 +63,6 @@ impl Checker<'_> {
             all_layers.names.extend(p.names.iter().cloned());
             all_layers.guessed.extend(p.guessed.iter().cloned());
         }
-        let mut module_tf = build::ModuleTf::new(self.cfg);
         for a in &found.artifacts {
             let own = provided(a);
             match a.kind {
@@ -80,7 +79,12 @@ impl Checker<'_> {
                     let attached = if a.module == "infra" {
                         Some(Vec::new())
                     } else {
-                        build::declared_layers(&mut module_tf, &found.artifacts, &a.module, &a.name)
+                        // The module's Terraform as check parsed it, not parsed again.
+                        let files = modules
+                            .iter()
+                            .find(|m| m.name == a.module)
+                            .map_or(&[][..], |m| &m.files);
+                        build::declared_layers(files, &found.artifacts, &a.module, &a.name)
                     };
                     let mut allowed = own;
                     let whose = match &attached {

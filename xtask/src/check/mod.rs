@@ -141,7 +141,7 @@ pub fn run(cfg: &Config, infra: Option<&Path>, env: &str) -> Result<Vec<Finding>
     c.route_rules(&routes);
     c.timeouts(&modules, &routes);
     c.handlers(&found);
-    c.sources(&found, &code);
+    c.sources(&found, &modules, &code);
     secrets::check(&mut c, &found);
     locks::check(&mut c, &found);
     c.waivers(&found, env.as_ref());
