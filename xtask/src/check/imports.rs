@@ -266,7 +266,7 @@ fn requirement_names(cfg: &Config, req: &Path) -> Provided {
             .chars()
             .take_while(|c| c.is_ascii_alphanumeric() || "-_.".contains(*c))
             .collect();
-        let dist = dists::normalize(&written);
+        let dist = build::size::normalize(&written);
         if let Some(names) = dists::import_names(cfg, &dist) {
             p.names.extend(names);
         } else if let Some((_, import)) = IMPORT_NAMES.iter().find(|(d, _)| *d == dist) {

@@ -16,6 +16,7 @@ use sha2::{Digest, Sha256};
 
 use super::requirements::{self, Requirements};
 use super::{uv_platform, Installer};
+use crate::build::size::normalize;
 use crate::config::Config;
 use crate::discover::Artifact;
 use crate::proc::Cmd;
@@ -104,19 +105,6 @@ fn pin(text: &str) -> Option<(String, String)> {
     let (name, version) = spec.split_once("==")?;
     let name = name.split('[').next()?.trim();
     Some((name.to_string(), version.trim().to_string()))
-}
-
-/// PEP 503: case and runs of `-_.` do not tell names apart.
-fn normalize(name: &str) -> String {
-    let mut out = String::new();
-    for c in name.chars() {
-        match c {
-            '-' | '_' | '.' if out.ends_with('-') => {}
-            '-' | '_' | '.' => out.push('-'),
-            c => out.push(c.to_ascii_lowercase()),
-        }
-    }
-    out
 }
 
 impl Lock {
@@ -409,7 +397,6 @@ mod tests {
         );
         assert_eq!(pin("x[extra]==2;python_version>'3'").unwrap().1, "2");
         assert_eq!(pin("x>=2"), None);
-        assert_eq!(normalize("Zope__Interface.x"), "zope-interface-x");
     }
 
     #[test]
