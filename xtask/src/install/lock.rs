@@ -83,7 +83,7 @@ pub fn read(path: &Path) -> Result<Option<Lock>> {
             .find_map(|l| l.strip_prefix(prefix))
             .map(|v| v.trim().to_string())
     };
-    let parsed = requirements::read(path)?;
+    let parsed = requirements::parse(path, &text)?;
     let pins = parsed
         .pins
         .iter()
