@@ -79,6 +79,26 @@ pub struct Report {
     pub runtime_provided: size::RuntimeCost,
 }
 
+impl Record {
+    /// A failed artifact with nothing measured, until the build says otherwise.
+    fn failed(module: &str, name: &str, kind: Kind, path: PathBuf) -> Record {
+        Record {
+            module: module.to_string(),
+            name: name.to_string(),
+            kind,
+            path,
+            status: Status::Failed,
+            zip_bytes: None,
+            unzipped_bytes: None,
+            sha256_base64: None,
+            error: None,
+            warnings: Vec::new(),
+            composition: None,
+            layers: Vec::new(),
+        }
+    }
+}
+
 impl Report {
     pub fn failed(&self) -> usize {
         self.artifacts
@@ -230,18 +250,8 @@ pub fn run(cfg: &Config, infra: Option<&Path>, opts: &Options) -> Result<Report>
     }
     for p in found.problems.iter().chain(&found.collisions) {
         records.push(Record {
-            module: p.module.clone(),
-            name: p.name.clone(),
-            kind: p.kind,
-            path: PathBuf::new(),
-            status: Status::Failed,
-            zip_bytes: None,
-            unzipped_bytes: None,
-            sha256_base64: None,
             error: Some(p.message.clone()),
-            warnings: Vec::new(),
-            composition: None,
-            layers: Vec::new(),
+            ..Record::failed(&p.module, &p.name, p.kind, PathBuf::new())
         });
     }
     records.sort_by(|a, b| (&a.module, a.kind, &a.name).cmp(&(&b.module, b.kind, &b.name)));
@@ -297,22 +307,12 @@ impl Ctx<'_> {
         task: &crate::ui::Task,
     ) -> (Record, Option<Saved>) {
         let mut record = Record {
-            module: a.module.clone(),
-            name: a.name.clone(),
-            kind: a.kind,
-            path: a.out.clone(),
-            status: Status::Failed,
-            zip_bytes: None,
-            unzipped_bytes: None,
-            sha256_base64: None,
-            error: None,
-            warnings: Vec::new(),
-            composition: None,
             layers: env
                 .layers
                 .iter()
                 .map(|l| (l.id.clone(), l.unzipped_bytes))
                 .collect(),
+            ..Record::failed(&a.module, &a.name, a.kind, a.out.clone())
         };
         match self.try_build(a, env, task, &mut record.warnings, &mut record.composition) {
             Ok((status, saved)) => {
