@@ -3,7 +3,7 @@
 
 use std::path::{Component, Path, PathBuf};
 
-use hcl_edit::expr::{Expression, ObjectKey, Traversal, TraversalOperator};
+use hcl_edit::expr::{Expression, Object, ObjectKey, Traversal, TraversalOperator};
 use hcl_edit::structure::{Block, Body};
 use hcl_edit::template::Element;
 use hcl_edit::visit::{self, Visit};
@@ -203,16 +203,31 @@ pub fn list_items<'a>(expr: &'a Expression, files: &'a [TfFile]) -> Option<Vec<&
     }
 }
 
+/// A module's `output "api_routes"` block and the file that declares it.
+pub fn api_routes_output(files: &[TfFile]) -> Option<(&TfFile, &Block)> {
+    files.iter().find_map(|f| {
+        f.labeled("output")
+            .find(|(n, _)| *n == "api_routes")
+            .map(|(_, b)| (f, b))
+    })
+}
+
+/// The fields of an object literal whose keys are names or string literals.
+pub fn object_fields(obj: &Object) -> impl Iterator<Item = (&str, &Expression)> {
+    obj.iter().filter_map(|(k, v)| {
+        let key = match k {
+            ObjectKey::Ident(id) => id.as_str(),
+            ObjectKey::Expression(e) => e.as_str()?,
+        };
+        Some((key, v.expr()))
+    })
+}
+
 /// The route keys (`GET /orgs/{orgId}`) a module's `api_routes` output declares with literal
 /// `method` and `path`; routes built any other way are left out.
 pub fn api_route_keys(files: &[TfFile]) -> Vec<String> {
-    let output = files.iter().find_map(|f| {
-        f.labeled("output")
-            .find(|(n, _)| *n == "api_routes")
-            .map(|(_, b)| b)
-    });
-    let Some(items) = output
-        .and_then(|b| attr(&b.body, "value"))
+    let Some(items) = api_routes_output(files)
+        .and_then(|(_, b)| attr(&b.body, "value"))
         .and_then(|v| list_items(v, files))
     else {
         return Vec::new();
@@ -224,13 +239,9 @@ pub fn api_route_keys(files: &[TfFile]) -> Vec<String> {
                 return None;
             };
             let field = |name: &str| {
-                obj.iter().find_map(|(k, v)| {
-                    let key = match k {
-                        ObjectKey::Ident(id) => id.as_str(),
-                        ObjectKey::Expression(e) => e.as_str()?,
-                    };
-                    (key == name).then(|| template_text(v.expr())).flatten()
-                })
+                object_fields(obj)
+                    .find(|(k, _)| *k == name)
+                    .and_then(|(_, v)| template_text(v))
             };
             Some(format!("{} {}", field("method")?, field("path")?))
         })

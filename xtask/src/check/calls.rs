@@ -242,12 +242,10 @@ impl Checker<'_> {
             }
             let exports = match stack_module_of.get(call.name) {
                 Some(&i) => routes[i].exported,
-                None => call.dir.as_ref().is_some_and(|d| {
-                    tf::parse_dir(d)
-                        .0
-                        .iter()
-                        .any(|f| f.labeled("output").any(|(n, _)| n == "api_routes"))
-                }),
+                None => call
+                    .dir
+                    .as_ref()
+                    .is_some_and(|d| tf::api_routes_output(&tf::parse_dir(d).0).is_some()),
             };
             if exports {
                 let (gw, attr) = gateways[0];
