@@ -194,11 +194,7 @@ pub fn list_items<'a>(expr: &'a Expression, files: &'a [TfFile]) -> Option<Vec<&
                 }
                 return Some(out);
             }
-            let path = traversal_path(e)?;
-            let name = path
-                .strip_prefix("local.")
-                .filter(|n| !n.contains(['.', '[']))?;
-            list_items(local(files, name)?, files)
+            list_items(local(files, &local_name(e)?)?, files)
         }
     }
 }
@@ -250,10 +246,27 @@ pub fn api_route_keys(files: &[TfFile]) -> Vec<String> {
 
 /// The expression of `local.<name>`, from any `locals` block of a module's files.
 pub fn local<'a>(files: &'a [TfFile], name: &str) -> Option<&'a Expression> {
-    files
-        .iter()
-        .flat_map(|f| f.body.get_blocks("locals"))
-        .find_map(|b| attr(&b.body, name))
+    local_definition(files, name).map(|(_, e)| e)
+}
+
+/// The file and value of `locals { NAME = … }`.
+pub fn local_definition<'a>(
+    files: &'a [TfFile],
+    name: &str,
+) -> Option<(&'a TfFile, &'a Expression)> {
+    files.iter().find_map(|f| {
+        f.body
+            .get_blocks("locals")
+            .find_map(|b| attr(&b.body, name))
+            .map(|e| (f, e))
+    })
+}
+
+/// `NAME` of an expression written `local.NAME`.
+pub fn local_name(expr: &Expression) -> Option<String> {
+    let path = traversal_path(expr)?;
+    let name = path.strip_prefix("local.")?;
+    (!name.contains(['.', '['])).then(|| name.to_string())
 }
 
 /// The value of a string expression as far as it can be known without Terraform: `local.*`
