@@ -349,11 +349,9 @@ fn lock_one(
     let text = format!("{}\n{}", header(cfg, req, &reqs), body.trim_start());
     let unchanged = std::fs::read_to_string(lock).is_ok_and(|t| t == text);
     if !unchanged {
-        crate::build::write_atomic(lock, text.as_bytes())?;
-        // A temporary file is private; a lock is source, readable as requirements.txt is.
+        // A lock is source, readable as requirements.txt is.
         let mode = std::fs::metadata(req).map_or(0o644, |m| m.permissions().mode() & 0o666);
-        std::fs::set_permissions(lock, std::fs::Permissions::from_mode(mode))
-            .with_context(|| format!("cannot set the mode of {}", lock.display()))?;
+        crate::build::write_atomic_with_mode(lock, text.as_bytes(), mode)?;
     }
     let new = read(lock)?.context("the lock just written is gone")?;
     let changes = diff(old.as_ref(), &new);
