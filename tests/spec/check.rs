@@ -1007,6 +1007,33 @@ fn an_empty_layer() {
     );
 }
 
+/// What ships is the build's answer: a layer whose python/ holds only tests builds nothing,
+/// and check says so before the build does.
+#[test]
+fn a_layer_whose_files_never_ship_is_empty() {
+    let d = Demo::new();
+    let tests = d.path(&format!("{MGMT}/backend/layers/reporting/python/tests"));
+    std::fs::create_dir_all(&tests).unwrap();
+    std::fs::write(tests.join("test_report.py"), "def test_x():\n    pass\n").unwrap();
+    assert_eq!(
+        check(&d, &[]),
+        (
+            1,
+            vec!["error[F10-empty-layer] \
+                  demo-stack/packages/module-mgmt/backend/layers/reporting/python:0: \
+                  layer module-mgmt/reporting has nothing to ship: python/ is empty or missing \
+                  and it has no requirements"
+                .into()]
+        )
+    );
+    let build = d.xtask(&["build", "--json"]);
+    assert!(
+        build.stderr.contains("layer reporting has nothing to ship"),
+        "{}",
+        build.stderr
+    );
+}
+
 #[test]
 fn imports_resolve_to_an_attached_layer() {
     let d = Demo::new();

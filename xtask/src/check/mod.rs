@@ -89,6 +89,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Result;
 use serde::{Deserialize, Serialize};
 
+use crate::build::select::Selector;
 use crate::config::Config;
 use crate::discover;
 use crate::tf::{self, TfFile};
@@ -128,6 +129,7 @@ pub fn run(cfg: &Config, infra: Option<&Path>, env: &str) -> Result<Vec<Finding>
         cfg,
         base: cfg.stack.parent().unwrap_or(&cfg.stack).to_path_buf(),
         findings: Vec::new(),
+        select: Selector::new(cfg),
     };
     let modules = c.modules(&found);
     let env = c.env(infra, env);
@@ -181,6 +183,8 @@ struct Checker<'a> {
     cfg: &'a Config,
     base: PathBuf,
     findings: Vec<Finding>,
+    /// What ships, as the build decides it: check never has its own idea.
+    select: Selector<'a>,
 }
 
 /// One stack module's Terraform.
