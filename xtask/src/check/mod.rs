@@ -11,7 +11,7 @@
 //! | `F4-runtime` | error | a function's `runtime` or a layer's `compatible_runtimes` is not the build's target (`python` in xtask.toml), or a zip function has no `runtime`; a runtime held in a local is reported once, at the local |
 //! | `F10-no-handler-file` | error | a directory under `lambdas/` has no `lambda_function.py` |
 //! | `F10-no-lambda-handler` | error | `lambda_function.py` binds no module-level `lambda_handler` |
-//! | `F10-empty-layer` | error | a layer's `python/` is empty or missing and its requirements list nothing |
+//! | `F10-empty-layer` | error | nothing of a layer's `python/` ships (empty, missing, or only tests, ignored or excluded files) and its requirements list nothing |
 //! | `F11-no-modules` | error | the stack has no `packages/module-*` directory |
 //! | `F11-no-infrastructure` | error | a module has no `infrastructure/` |
 //! | `F11-missing-file` | error | `infrastructure/` lacks `main.tf`, `variables.tf` or `outputs.tf` |
