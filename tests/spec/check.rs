@@ -1064,6 +1064,31 @@ fn imports_resolve_to_an_attached_layer() {
     );
 }
 
+/// F18 reads the files that ship, as the build selects them: a git-ignored scratch file and a
+/// `test/` helper are judged apart (the first never runs in Lambda, the second ships).
+#[test]
+fn imports_are_checked_in_the_files_that_ship() {
+    let d = Demo::new();
+    let profiles = d.path(&format!("{ACCESS}/backend/lambdas/profiles"));
+    std::fs::write(profiles.join(".gitignore"), "scratch.py\n").unwrap();
+    std::fs::write(profiles.join("scratch.py"), "import ipdb\n").unwrap();
+    std::fs::create_dir_all(profiles.join("test")).unwrap();
+    std::fs::write(profiles.join("test/fixtures.py"), "import faker\n").unwrap();
+    assert_eq!(
+        check(&d, &[]),
+        (
+            1,
+            vec!["error[F18-unresolved-import] \
+                  demo-stack/packages/module-access/backend/lambdas/profiles/test/fixtures.py:1: \
+                  imports faker, which no layer attached to aws_lambda_function.profiles \
+                  provides \
+                  (nor the standard library, the Lambda runtime, the function's files or its \
+                  requirements)"
+                .into()]
+        )
+    );
+}
+
 #[test]
 fn untraced_layers_let_any_stack_layer_provide() {
     let d = Demo::new();

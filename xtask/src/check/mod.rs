@@ -68,7 +68,8 @@
 //! When a function's layers cannot be traced (no resource found for its zip, a literal ARN),
 //! any layer of the stack counts: only what nothing could provide is reported.
 //! Layer code may also import any other layer of the stack: which layers sit beside it depends
-//! on the function. Tests (`tests/`, `test_*.py`, `conftest.py`) are not checked.
+//! on the function. Only the files that ship are read, as `build::select` decides: not tests
+//! (`tests/`, `test_*.py`, `conftest.py`), nor git-ignored or excluded files.
 
 mod calls;
 mod dists;
