@@ -1007,6 +1007,33 @@ fn an_empty_layer() {
     );
 }
 
+/// What ships is the build's answer: a layer whose python/ holds only tests builds nothing,
+/// and check says so before the build does.
+#[test]
+fn a_layer_whose_files_never_ship_is_empty() {
+    let d = Demo::new();
+    let tests = d.path(&format!("{MGMT}/backend/layers/reporting/python/tests"));
+    std::fs::create_dir_all(&tests).unwrap();
+    std::fs::write(tests.join("test_report.py"), "def test_x():\n    pass\n").unwrap();
+    assert_eq!(
+        check(&d, &[]),
+        (
+            1,
+            vec!["error[F10-empty-layer] \
+                  demo-stack/packages/module-mgmt/backend/layers/reporting/python:0: \
+                  layer module-mgmt/reporting has nothing to ship: python/ is empty or missing \
+                  and it has no requirements"
+                .into()]
+        )
+    );
+    let build = d.xtask(&["build", "--json"]);
+    assert!(
+        build.stderr.contains("layer reporting has nothing to ship"),
+        "{}",
+        build.stderr
+    );
+}
+
 #[test]
 fn imports_resolve_to_an_attached_layer() {
     let d = Demo::new();
@@ -1034,6 +1061,31 @@ fn imports_resolve_to_an_attached_layer() {
         json["findings"][0]["fix"],
         "attach layer module-access/org-common (it provides org_common) to \
          aws_lambda_function.profiles, in its layers list"
+    );
+}
+
+/// F18 reads the files that ship, as the build selects them: a git-ignored scratch file and a
+/// `test/` helper are judged apart (the first never runs in Lambda, the second ships).
+#[test]
+fn imports_are_checked_in_the_files_that_ship() {
+    let d = Demo::new();
+    let profiles = d.path(&format!("{ACCESS}/backend/lambdas/profiles"));
+    std::fs::write(profiles.join(".gitignore"), "scratch.py\n").unwrap();
+    std::fs::write(profiles.join("scratch.py"), "import ipdb\n").unwrap();
+    std::fs::create_dir_all(profiles.join("test")).unwrap();
+    std::fs::write(profiles.join("test/fixtures.py"), "import faker\n").unwrap();
+    assert_eq!(
+        check(&d, &[]),
+        (
+            1,
+            vec!["error[F18-unresolved-import] \
+                  demo-stack/packages/module-access/backend/lambdas/profiles/test/fixtures.py:1: \
+                  imports faker, which no layer attached to aws_lambda_function.profiles \
+                  provides \
+                  (nor the standard library, the Lambda runtime, the function's files or its \
+                  requirements)"
+                .into()]
+        )
     );
 }
 

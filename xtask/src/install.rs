@@ -267,14 +267,7 @@ fn outcome(out: &Output) -> (bool, String, String) {
 
 /// Whether `requirement` is for the distribution `name` (PEP 503: case and `-_.` ignored).
 fn same_name(requirement: &str, name: &str) -> bool {
-    let norm = |s: &str| {
-        s.chars()
-            .map(|c| match c {
-                '_' | '.' => '-',
-                c => c.to_ascii_lowercase(),
-            })
-            .collect::<String>()
-    };
+    let norm = crate::build::size::normalize;
     norm(package_name(requirement)) == norm(name)
 }
 

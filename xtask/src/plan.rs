@@ -514,17 +514,19 @@ fn write_markdown(summary: &Summary, opts: &Options) -> Result<()> {
         std::fs::write(file, &md).with_context(|| format!("cannot write {}", file.display()))?;
     }
     if let Some(step) = std::env::var_os("GITHUB_STEP_SUMMARY").filter(|p| !p.is_empty()) {
+        let cannot = || {
+            format!(
+                "cannot append to GITHUB_STEP_SUMMARY ({})",
+                step.to_string_lossy()
+            )
+        };
         let mut f = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(&step)
-            .with_context(|| {
-                format!(
-                    "cannot append to GITHUB_STEP_SUMMARY ({})",
-                    step.to_string_lossy()
-                )
-            })?;
-        f.write_all(format!("{md}\n").as_bytes())?;
+            .with_context(cannot)?;
+        f.write_all(format!("{md}\n").as_bytes())
+            .with_context(cannot)?;
     }
     Ok(())
 }

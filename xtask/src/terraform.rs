@@ -510,7 +510,8 @@ impl Terraform {
                     match event {
                         output::Event::Version { ui } if !output::ui_supported(&ui) => {
                             activity.note(&format!(
-                                "warning: {} speaks machine-readable UI {ui}; the xtask reads                                  1.x, so its progress may be off (--verbose shows {}'s own)",
+                                "warning: {} speaks machine-readable UI {ui}; the xtask reads \
+                                 1.x, so its progress may be off (--verbose shows {}'s own)",
                                 self.name, self.name
                             ));
                         }

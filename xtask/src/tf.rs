@@ -3,7 +3,7 @@
 
 use std::path::{Component, Path, PathBuf};
 
-use hcl_edit::expr::{Expression, ObjectKey, Traversal, TraversalOperator};
+use hcl_edit::expr::{Expression, Object, ObjectKey, Traversal, TraversalOperator};
 use hcl_edit::structure::{Block, Body};
 use hcl_edit::template::Element;
 use hcl_edit::visit::{self, Visit};
@@ -194,25 +194,36 @@ pub fn list_items<'a>(expr: &'a Expression, files: &'a [TfFile]) -> Option<Vec<&
                 }
                 return Some(out);
             }
-            let name = traversal_path(e)?
-                .strip_prefix("local.")
-                .filter(|n| !n.contains(['.', '[']))?
-                .to_string();
-            list_items(local(files, &name)?, files)
+            list_items(local(files, &local_name(e)?)?, files)
         }
     }
+}
+
+/// A module's `output "api_routes"` block and the file that declares it.
+pub fn api_routes_output(files: &[TfFile]) -> Option<(&TfFile, &Block)> {
+    files.iter().find_map(|f| {
+        f.labeled("output")
+            .find(|(n, _)| *n == "api_routes")
+            .map(|(_, b)| (f, b))
+    })
+}
+
+/// The fields of an object literal whose keys are names or string literals.
+pub fn object_fields(obj: &Object) -> impl Iterator<Item = (&str, &Expression)> {
+    obj.iter().filter_map(|(k, v)| {
+        let key = match k {
+            ObjectKey::Ident(id) => id.as_str(),
+            ObjectKey::Expression(e) => e.as_str()?,
+        };
+        Some((key, v.expr()))
+    })
 }
 
 /// The route keys (`GET /orgs/{orgId}`) a module's `api_routes` output declares with literal
 /// `method` and `path`; routes built any other way are left out.
 pub fn api_route_keys(files: &[TfFile]) -> Vec<String> {
-    let output = files.iter().find_map(|f| {
-        f.labeled("output")
-            .find(|(n, _)| *n == "api_routes")
-            .map(|(_, b)| b)
-    });
-    let Some(items) = output
-        .and_then(|b| attr(&b.body, "value"))
+    let Some(items) = api_routes_output(files)
+        .and_then(|(_, b)| attr(&b.body, "value"))
         .and_then(|v| list_items(v, files))
     else {
         return Vec::new();
@@ -224,13 +235,9 @@ pub fn api_route_keys(files: &[TfFile]) -> Vec<String> {
                 return None;
             };
             let field = |name: &str| {
-                obj.iter().find_map(|(k, v)| {
-                    let key = match k {
-                        ObjectKey::Ident(id) => id.as_str(),
-                        ObjectKey::Expression(e) => e.as_str()?,
-                    };
-                    (key == name).then(|| template_text(v.expr())).flatten()
-                })
+                object_fields(obj)
+                    .find(|(k, _)| *k == name)
+                    .and_then(|(_, v)| template_text(v))
             };
             Some(format!("{} {}", field("method")?, field("path")?))
         })
@@ -239,10 +246,27 @@ pub fn api_route_keys(files: &[TfFile]) -> Vec<String> {
 
 /// The expression of `local.<name>`, from any `locals` block of a module's files.
 pub fn local<'a>(files: &'a [TfFile], name: &str) -> Option<&'a Expression> {
-    files
-        .iter()
-        .flat_map(|f| f.body.get_blocks("locals"))
-        .find_map(|b| attr(&b.body, name))
+    local_definition(files, name).map(|(_, e)| e)
+}
+
+/// The file and value of `locals { NAME = … }`.
+pub fn local_definition<'a>(
+    files: &'a [TfFile],
+    name: &str,
+) -> Option<(&'a TfFile, &'a Expression)> {
+    files.iter().find_map(|f| {
+        f.body
+            .get_blocks("locals")
+            .find_map(|b| attr(&b.body, name))
+            .map(|e| (f, e))
+    })
+}
+
+/// `NAME` of an expression written `local.NAME`.
+pub fn local_name(expr: &Expression) -> Option<String> {
+    let path = traversal_path(expr)?;
+    let name = path.strip_prefix("local.")?;
+    (!name.contains(['.', '['])).then(|| name.to_string())
 }
 
 /// The value of a string expression as far as it can be known without Terraform: `local.*`

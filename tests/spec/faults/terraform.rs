@@ -423,7 +423,8 @@ fn verify_against_an_endpoint_that_never_answers_names_the_call_and_gives_up() {
     } = finish(child, Duration::from_secs(60));
     assert_eq!(code, 1, "{stderr}");
     assert!(
-        stderr.contains("still waiting for `aws sts get-caller-identity`"),
+        stderr.contains("still waiting for `aws sts get-caller-identity`")
+            && stderr.contains("gives up after 2 s without an answer"),
         "{stderr}"
     );
     let report = stdout_of_failed_live_check(&stdout);

@@ -83,6 +83,26 @@ pub struct Report {
     pub runtime_provided: size::RuntimeCost,
 }
 
+impl Record {
+    /// A failed artifact with nothing measured, until the build says otherwise.
+    fn failed(module: &str, name: &str, kind: Kind, path: PathBuf) -> Record {
+        Record {
+            module: module.to_string(),
+            name: name.to_string(),
+            kind,
+            path,
+            status: Status::Failed,
+            zip_bytes: None,
+            unzipped_bytes: None,
+            sha256_base64: None,
+            error: None,
+            warnings: Vec::new(),
+            composition: None,
+            layers: Vec::new(),
+        }
+    }
+}
+
 impl Report {
     pub fn failed(&self) -> usize {
         self.artifacts
@@ -250,18 +270,8 @@ pub fn run(cfg: &Config, infra: Option<&Path>, opts: &Options) -> Result<Report>
     }
     for p in found.problems.iter().chain(&found.collisions) {
         records.push(Record {
-            module: p.module.clone(),
-            name: p.name.clone(),
-            kind: p.kind,
-            path: PathBuf::new(),
-            status: Status::Failed,
-            zip_bytes: None,
-            unzipped_bytes: None,
-            sha256_base64: None,
             error: Some(p.message.clone()),
-            warnings: Vec::new(),
-            composition: None,
-            layers: Vec::new(),
+            ..Record::failed(&p.module, &p.name, p.kind, PathBuf::new())
         });
     }
     records.sort_by(|a, b| (&a.module, a.kind, &a.name).cmp(&(&b.module, b.kind, &b.name)));
@@ -332,22 +342,12 @@ impl Ctx<'_> {
         task: &crate::ui::Task,
     ) -> (Record, Option<Saved>) {
         let mut record = Record {
-            module: a.module.clone(),
-            name: a.name.clone(),
-            kind: a.kind,
-            path: a.out.clone(),
-            status: Status::Failed,
-            zip_bytes: None,
-            unzipped_bytes: None,
-            sha256_base64: None,
-            error: None,
-            warnings: Vec::new(),
-            composition: None,
             layers: env
                 .layers
                 .iter()
                 .map(|l| (l.id.clone(), l.unzipped_bytes))
                 .collect(),
+            ..Record::failed(&a.module, &a.name, a.kind, a.out.clone())
         };
         match self.try_build(a, env, task, &mut record.warnings, &mut record.composition) {
             Ok((status, saved)) => {
@@ -651,13 +651,13 @@ pub fn installed_deps(cfg: &Config, requirements: &Path) -> Option<PathBuf> {
 }
 
 /// Each module's `infrastructure/*.tf`, parsed once per run however many functions ask.
-pub struct ModuleTf<'a> {
+struct ModuleTf<'a> {
     stack: &'a Path,
     parsed: HashMap<String, Vec<tf::TfFile>>,
 }
 
 impl<'a> ModuleTf<'a> {
-    pub fn new(cfg: &'a Config) -> ModuleTf<'a> {
+    fn new(cfg: &'a Config) -> ModuleTf<'a> {
         ModuleTf {
             stack: &cfg.stack,
             parsed: HashMap::new(),
@@ -680,7 +680,7 @@ fn attached_layers(
     module: &str,
     function: &str,
 ) -> (Vec<String>, bool) {
-    match declared_layers(module_tf, artifacts, module, function) {
+    match declared_layers(module_tf.files(module), artifacts, module, function) {
         Some(layers) => (layers, true),
         None => (
             artifacts
@@ -694,14 +694,14 @@ fn attached_layers(
 }
 
 /// The layers a function's `layers = [...]` names, when the function's resource is found (by
-/// its zip) and every entry traces to a layer the build makes; `None` otherwise.
+/// its zip) in its module's Terraform `files` and every entry traces to a layer the build
+/// makes; `None` otherwise.
 pub fn declared_layers(
-    module_tf: &mut ModuleTf,
+    files: &[tf::TfFile],
     artifacts: &[Artifact],
     module: &str,
     function: &str,
 ) -> Option<Vec<String>> {
-    let files = module_tf.files(module);
     let zip = format!("{function}.zip");
     let f = tf::lambda_functions(files)
         .into_iter()
@@ -770,12 +770,29 @@ pub fn lock(dir: &Path, holder: &str) -> Result<std::fs::File> {
 }
 
 /// Writes through a temporary file and a rename, so readers see the old or the new file, whole.
+/// The file is private (0600), as the temporary file was.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    write_atomic_inner(path, bytes, None)
+}
+
+/// `write_atomic` of a file others read (source: a lock, an edited `.tf`), with `mode` set
+/// before the rename, so the file never appears with another.
+pub fn write_atomic_with_mode(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
+    write_atomic_inner(path, bytes, Some(mode))
+}
+
+fn write_atomic_inner(path: &Path, bytes: &[u8], mode: Option<u32>) -> Result<()> {
     let dir = path.parent().context("path has no parent")?;
     let mut tmp = tempfile::NamedTempFile::new_in(dir)
         .with_context(|| format!("cannot write in {}", dir.display()))?;
     std::io::Write::write_all(&mut tmp, bytes)
         .with_context(|| format!("cannot write {}", path.display()))?;
+    if let Some(mode) = mode {
+        use std::os::unix::fs::PermissionsExt;
+        tmp.as_file()
+            .set_permissions(std::fs::Permissions::from_mode(mode))
+            .with_context(|| format!("cannot set the mode of {}", path.display()))?;
+    }
     tmp.persist(path)
         .with_context(|| format!("cannot write {}", path.display()))?;
     Ok(())

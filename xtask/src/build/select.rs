@@ -435,7 +435,10 @@ impl Walk<'_> {
                     path
                 );
             }
-            if child.file_type()?.is_symlink() {
+            let file_type = child
+                .file_type()
+                .with_context(|| format!("cannot stat {}", path.display()))?;
+            if file_type.is_symlink() {
                 let target = path.canonicalize().with_context(|| {
                     format!("{} is a broken symlink; fix or remove it", path.display())
                 })?;

@@ -46,34 +46,34 @@ impl Checker<'_> {
                     }
                 }
                 let dir = dir.filter(|d| d.is_dir()).map(|d| canonical(&d));
-                if let Some(first) = calls.iter().find(|c| c.name == name) {
+                let twin = calls
+                    .iter()
+                    .find(|c| c.name == name)
+                    .map(|c| (c, true))
+                    .or_else(|| {
+                        let same = calls.iter().find(|c| c.dir.is_some() && c.dir == dir);
+                        same.map(|c| (c, false))
+                    });
+                if let Some((first, same_name)) = twin {
                     let at = format!(
                         "{}:{}",
                         self.rel(&first.file.path),
                         first.file.line_of(first.block)
                     );
-                    self.error(
-                        "F12-duplicate-module",
-                        &f.path,
-                        f.line_of(block),
-                        format!("module \"{name}\" is declared twice (also at {at})"),
-                        "remove one of the blocks".into(),
-                    );
-                } else if let Some(first) = calls.iter().find(|c| c.dir.is_some() && c.dir == dir) {
-                    let at = format!(
-                        "{}:{}",
-                        self.rel(&first.file.path),
-                        first.file.line_of(first.block)
-                    );
-                    self.error(
-                        "F12-duplicate-module",
-                        &f.path,
-                        f.line_of(block),
+                    let message = if same_name {
+                        format!("module \"{name}\" is declared twice (also at {at})")
+                    } else {
                         format!(
                             "module \"{name}\" calls the same source as module \"{}\" ({at}): \
                              both deploy the same functions",
                             first.name
-                        ),
+                        )
+                    };
+                    self.error(
+                        "F12-duplicate-module",
+                        &f.path,
+                        f.line_of(block),
+                        message,
                         "remove one of the blocks".into(),
                     );
                 }
@@ -242,12 +242,10 @@ impl Checker<'_> {
             }
             let exports = match stack_module_of.get(call.name) {
                 Some(&i) => routes[i].exported,
-                None => call.dir.as_ref().is_some_and(|d| {
-                    tf::parse_dir(d)
-                        .0
-                        .iter()
-                        .any(|f| f.labeled("output").any(|(n, _)| n == "api_routes"))
-                }),
+                None => call
+                    .dir
+                    .as_ref()
+                    .is_some_and(|d| tf::api_routes_output(&tf::parse_dir(d).0).is_some()),
             };
             if exports {
                 let (gw, attr) = gateways[0];

@@ -8,17 +8,8 @@ use std::io::Read;
 use std::path::Path;
 
 use crate::build;
+use crate::build::size::normalize;
 use crate::config::Config;
-
-/// `Python-Docx` and `python.docx` → `python_docx`, as wheel file names write it.
-pub(super) fn normalize(dist: &str) -> String {
-    dist.chars()
-        .map(|c| match c {
-            '-' | '.' => '_',
-            c => c.to_ascii_lowercase(),
-        })
-        .collect()
-}
 
 /// The top-level import names `dist` provides, when its metadata is at hand.
 pub(super) fn import_names(cfg: &Config, dist: &str) -> Option<BTreeSet<String>> {

@@ -145,12 +145,13 @@ fn splice(text: &str, edits: &[&Edit]) -> String {
 }
 
 fn write_keeping_mode(path: &Path, text: &str) -> Result<()> {
-    let perms = std::fs::metadata(path)
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(path)
         .with_context(|| format!("cannot read {}", path.display()))?
-        .permissions();
-    build::write_atomic(path, text.as_bytes())?;
-    std::fs::set_permissions(path, perms)
-        .with_context(|| format!("cannot set the mode of {}", path.display()))
+        .permissions()
+        .mode()
+        & 0o7777;
+    build::write_atomic_with_mode(path, text.as_bytes(), mode)
 }
 
 #[cfg(test)]

@@ -4,7 +4,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 
 use super::zips::Code;
-use super::{dists, python, Checker, Severity};
+use super::{dists, python, Checker, ModuleTf, Severity};
 use crate::build;
 use crate::config::Config;
 use crate::discover::{self, Artifact, Kind};
@@ -31,7 +31,7 @@ const IMPORT_NAMES: [(&str, &str); 12] = [
 
 impl Checker<'_> {
     /// F18 for every function and layer.
-    pub(super) fn sources(&mut self, found: &discover::Stack, code: &Code) {
+    pub(super) fn sources(&mut self, found: &discover::Stack, modules: &[ModuleTf], code: &Code) {
         let cfg = self.cfg;
         let mut deps: HashMap<PathBuf, Provided> = HashMap::new();
         let mut provided = |a: &Artifact| -> Provided {
@@ -63,16 +63,14 @@ impl Checker<'_> {
             all_layers.names.extend(p.names.iter().cloned());
             all_layers.guessed.extend(p.guessed.iter().cloned());
         }
-        let mut module_tf = build::ModuleTf::new(self.cfg);
         for a in &found.artifacts {
             let own = provided(a);
             match a.kind {
                 Kind::Layer => {
-                    let python = a.src.join("python");
                     let mut allowed = own;
                     allowed.names.extend(all_layers.names.iter().cloned());
                     allowed.guessed.extend(all_layers.guessed.iter().cloned());
-                    self.imports(&python, &allowed, Whose::Layer, &layers, &a.src);
+                    self.imports(a, &allowed, Whose::Layer, &layers);
                 }
                 Kind::Function => {
                     // When the layers cannot be traced, any layer of the stack may provide an
@@ -80,7 +78,12 @@ impl Checker<'_> {
                     let attached = if a.module == "infra" {
                         Some(Vec::new())
                     } else {
-                        build::declared_layers(&mut module_tf, &found.artifacts, &a.module, &a.name)
+                        // The module's Terraform as check parsed it, not parsed again.
+                        let files = modules
+                            .iter()
+                            .find(|m| m.name == a.module)
+                            .map_or(&[][..], |m| &m.files);
+                        build::declared_layers(files, &found.artifacts, &a.module, &a.name)
                     };
                     let mut allowed = own;
                     let whose = match &attached {
@@ -102,22 +105,31 @@ impl Checker<'_> {
                             Whose::UntracedFunction
                         }
                     };
-                    self.imports(&a.src, &allowed, whose, &layers, &a.src);
+                    self.imports(a, &allowed, whose, &layers);
                 }
             }
         }
     }
 
-    /// F18 for the `.py` files under `dir`, which `allowed` names may be imported from.
+    /// F18 for the `.py` files `a` ships (as the build selects them: tests and ignored or
+    /// excluded files do not run), which `allowed` names may be imported from.
     fn imports(
         &mut self,
-        dir: &Path,
+        a: &Artifact,
         allowed: &Provided,
         whose: Whose,
         layers: &BTreeMap<String, Provided>,
-        src: &Path,
     ) {
-        for file in python_files(dir) {
+        // A tree the selection cannot walk fails the build, which names it.
+        let Ok(selected) = self.select.source(a) else {
+            return;
+        };
+        let files = selected
+            .entries
+            .into_iter()
+            .filter(|e| e.name.ends_with(".py"))
+            .map(|e| e.source);
+        for file in files {
             let text = std::fs::read_to_string(&file).unwrap_or_default();
             let mut seen = BTreeSet::new();
             for imp in python::imports(&text) {
@@ -154,7 +166,7 @@ impl Checker<'_> {
                          runtime provides"
                     ),
                 };
-                let requirements = self.rel(&src.join("requirements.txt"));
+                let requirements = self.rel(&a.src.join("requirements.txt"));
                 let provider = layers
                     .iter()
                     .find(|(_, p)| p.names.contains(m))
@@ -262,7 +274,7 @@ fn requirement_names(cfg: &Config, req: &Path) -> Provided {
             .chars()
             .take_while(|c| c.is_ascii_alphanumeric() || "-_.".contains(*c))
             .collect();
-        let dist = dists::normalize(&written);
+        let dist = build::size::normalize(&written);
         if let Some(names) = dists::import_names(cfg, &dist) {
             p.names.extend(names);
         } else if let Some((_, import)) = IMPORT_NAMES.iter().find(|(d, _)| *d == dist) {
@@ -273,37 +285,6 @@ fn requirement_names(cfg: &Config, req: &Path) -> Provided {
         }
     }
     p
-}
-
-/// The `.py` files under `dir` that ship and run, sorted; tests are left out.
-fn python_files(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&d) else {
-            continue;
-        };
-        for e in entries.flatten() {
-            let name = e.file_name().to_string_lossy().into_owned();
-            let path = e.path();
-            if name.starts_with('.') || name == "__pycache__" {
-                continue;
-            }
-            if path.is_dir() {
-                if name != "tests" && name != "test" {
-                    stack.push(path);
-                }
-            } else if name.ends_with(".py")
-                && !name.starts_with("test_")
-                && !name.ends_with("_test.py")
-                && name != "conftest.py"
-            {
-                out.push(path);
-            }
-        }
-    }
-    out.sort();
-    out
 }
 
 #[cfg(test)]

@@ -4,7 +4,7 @@ use std::path::Path;
 
 use super::{python, Checker, Env, ModuleTf};
 use crate::discover::{self, Artifact, Kind};
-use crate::install;
+use crate::install::requirements;
 use crate::tf;
 
 const MODULE_FILES: [&str; 3] = ["main.tf", "variables.tf", "outputs.tf"];
@@ -173,7 +173,7 @@ impl Checker<'_> {
             match a.kind {
                 Kind::Layer => {
                     let python = a.src.join("python");
-                    if empty_layer(a) {
+                    if self.empty_layer(a) {
                         self.error(
                             "F10-empty-layer",
                             &python,
@@ -211,30 +211,14 @@ impl Checker<'_> {
     }
 }
 
-/// A layer the build refuses: nothing under `python/` and no requirements.
-pub(super) fn empty_layer(a: &Artifact) -> bool {
-    let requirements = a.requirements.as_ref().map_or(String::new(), |r| {
-        std::fs::read_to_string(r).unwrap_or_default()
-    });
-    a.kind == Kind::Layer
-        && !has_files(&a.src.join("python"))
-        && install::requirement_lines(&requirements).is_empty()
-}
-
-/// Whether `dir` holds any file the build would ship (bytecode and hidden files do not count).
-fn has_files(dir: &Path) -> bool {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return false;
-    };
-    entries.flatten().any(|e| {
-        let name = e.file_name().to_string_lossy().into_owned();
-        let path = e.path();
-        if name.starts_with('.') || name == "__pycache__" {
-            false
-        } else if path.is_dir() {
-            has_files(&path)
-        } else {
-            !name.ends_with(".pyc")
-        }
-    })
+impl Checker<'_> {
+    /// A layer the build refuses: nothing of `python/` ships and no requirements, as the build
+    /// itself decides both (`select`, `requirements::read`).
+    pub(super) fn empty_layer(&self, a: &Artifact) -> bool {
+        a.kind == Kind::Layer
+            && self.select.source(a).is_ok_and(|s| s.entries.is_empty())
+            && a.requirements
+                .as_deref()
+                .is_none_or(|r| requirements::read(r).is_ok_and(|r| r.is_empty()))
+    }
 }

@@ -11,7 +11,7 @@
 //! | `F4-runtime` | error | a function's `runtime` or a layer's `compatible_runtimes` is not the build's target (`python` in xtask.toml), or a zip function has no `runtime`; a runtime held in a local is reported once, at the local |
 //! | `F10-no-handler-file` | error | a directory under `lambdas/` has no `lambda_function.py` |
 //! | `F10-no-lambda-handler` | error | `lambda_function.py` binds no module-level `lambda_handler` |
-//! | `F10-empty-layer` | error | a layer's `python/` is empty or missing and its requirements list nothing |
+//! | `F10-empty-layer` | error | nothing of a layer's `python/` ships (empty, missing, or only tests, ignored or excluded files) and its requirements list nothing |
 //! | `F11-no-modules` | error | the stack has no `packages/module-*` directory |
 //! | `F11-no-infrastructure` | error | a module has no `infrastructure/` |
 //! | `F11-missing-file` | error | `infrastructure/` lacks `main.tf`, `variables.tf` or `outputs.tf` |
@@ -68,7 +68,8 @@
 //! When a function's layers cannot be traced (no resource found for its zip, a literal ARN),
 //! any layer of the stack counts: only what nothing could provide is reported.
 //! Layer code may also import any other layer of the stack: which layers sit beside it depends
-//! on the function. Tests (`tests/`, `test_*.py`, `conftest.py`) are not checked.
+//! on the function. Only the files that ship are read, as `build::select` decides: not tests
+//! (`tests/`, `test_*.py`, `conftest.py`), nor git-ignored or excluded files.
 
 mod calls;
 mod dists;
@@ -89,6 +90,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Result;
 use serde::{Deserialize, Serialize};
 
+use crate::build::select::Selector;
 use crate::config::Config;
 use crate::discover;
 use crate::tf::{self, TfFile};
@@ -128,6 +130,7 @@ pub fn run(cfg: &Config, infra: Option<&Path>, env: &str) -> Result<Vec<Finding>
         cfg,
         base: cfg.stack.parent().unwrap_or(&cfg.stack).to_path_buf(),
         findings: Vec::new(),
+        select: Selector::new(cfg),
     };
     let modules = c.modules(&found);
     let env = c.env(infra, env);
@@ -141,7 +144,7 @@ pub fn run(cfg: &Config, infra: Option<&Path>, env: &str) -> Result<Vec<Finding>
     c.route_rules(&routes);
     c.timeouts(&modules, &routes);
     c.handlers(&found);
-    c.sources(&found, &code);
+    c.sources(&found, &modules, &code);
     secrets::check(&mut c, &found);
     locks::check(&mut c, &found);
     c.waivers(&found, env.as_ref());
@@ -181,6 +184,8 @@ struct Checker<'a> {
     cfg: &'a Config,
     base: PathBuf,
     findings: Vec<Finding>,
+    /// What ships, as the build decides it: check never has its own idea.
+    select: Selector<'a>,
 }
 
 /// One stack module's Terraform.

@@ -3,7 +3,7 @@
 use std::collections::{BTreeSet, HashMap};
 use std::path::PathBuf;
 
-use hcl_edit::expr::{Expression, ObjectKey};
+use hcl_edit::expr::Expression;
 
 use super::{Checker, ModuleTf};
 use crate::tf::{self, TfFile};
@@ -33,12 +33,7 @@ impl Checker<'_> {
     /// F11: the module's `api_routes` output, route by route.
     pub(super) fn module_routes(&mut self, m: &ModuleTf) -> ModuleRoutes {
         let mut out = ModuleRoutes::default();
-        let output = m.files.iter().find_map(|f| {
-            f.labeled("output")
-                .find(|(n, _)| *n == "api_routes")
-                .map(|(_, b)| (f, b))
-        });
-        let Some((file, block)) = output else {
+        let Some((file, block)) = tf::api_routes_output(&m.files) else {
             if m.readable {
                 self.error(
                     "F11-no-api-routes",
@@ -57,7 +52,7 @@ impl Checker<'_> {
             return out;
         };
         out.exported = true;
-        let items = tf::attr(&block.body, "value").and_then(|v| route_items(v, &m.files));
+        let items = tf::attr(&block.body, "value").and_then(|v| tf::list_items(v, &m.files));
         let Some(items) = items else {
             self.warn(
                 "F11-routes-unchecked",
@@ -89,16 +84,7 @@ impl Checker<'_> {
                 continue;
             };
             out.count += 1;
-            let fields: HashMap<&str, &Expression> = obj
-                .iter()
-                .filter_map(|(k, v)| {
-                    let key = match k {
-                        ObjectKey::Ident(id) => id.as_str(),
-                        ObjectKey::Expression(e) => e.as_str()?,
-                    };
-                    Some((key, v.expr()))
-                })
-                .collect();
+            let fields: HashMap<&str, &Expression> = tf::object_fields(obj).collect();
             if let Some(route) = self.route(m, file, line, &fields) {
                 out.routes.push(route);
             }
@@ -279,28 +265,6 @@ impl Checker<'_> {
                     }
                 }
             }
-        }
-    }
-}
-
-/// The route objects of an `api_routes` value: a list, `concat` of lists, or a local holding one.
-fn route_items<'a>(expr: &'a Expression, files: &'a [TfFile]) -> Option<Vec<&'a Expression>> {
-    match expr {
-        Expression::Array(items) => Some(items.iter().collect()),
-        Expression::Parenthesis(p) => route_items(p.inner(), files),
-        e => {
-            if let Some(("concat", args)) = tf::func_call(e) {
-                let mut out = Vec::new();
-                for a in args {
-                    out.extend(route_items(a, files)?);
-                }
-                return Some(out);
-            }
-            let path = tf::traversal_path(e)?;
-            let name = path
-                .strip_prefix("local.")
-                .filter(|n| !n.contains(['.', '[']))?;
-            route_items(tf::local(files, name)?, files)
         }
     }
 }

@@ -36,7 +36,7 @@ impl Checker<'_> {
                         continue;
                     };
                     match tf::resolve_text(e, scope.files, scope.dir) {
-                        Some(r) if r != want => match runtime_local(e) {
+                        Some(r) if r != want => match tf::local_name(e) {
                             Some(local) => via_local.entry(local).or_default().push(addr),
                             None => {
                                 self.error(
@@ -66,7 +66,7 @@ impl Checker<'_> {
                     let mut wrong = Vec::new();
                     for r in rs.iter() {
                         match tf::resolve_text(r, scope.files, scope.dir) {
-                            Some(text) if text != want => match runtime_local(r) {
+                            Some(text) if text != want => match tf::local_name(r) {
                                 Some(local) => via_local
                                     .entry(local)
                                     .or_default()
@@ -99,7 +99,7 @@ impl Checker<'_> {
                 }
             }
             for (local, users) in via_local {
-                let Some((f, value)) = local_definition(scope.files, &local) else {
+                let Some((f, value)) = tf::local_definition(scope.files, &local) else {
                     continue;
                 };
                 let r = tf::resolve_text(value, scope.files, scope.dir).unwrap_or_default();
@@ -167,23 +167,6 @@ impl Checker<'_> {
             }
         }
     }
-}
-
-/// `NAME` when a runtime is written `local.NAME`.
-fn runtime_local(expr: &Expression) -> Option<String> {
-    let path = tf::traversal_path(expr)?;
-    let name = path.strip_prefix("local.")?;
-    (!name.contains(['.', '['])).then(|| name.to_string())
-}
-
-/// The file and value of `locals { NAME = … }`.
-fn local_definition<'a>(files: &'a [TfFile], name: &str) -> Option<(&'a TfFile, &'a Expression)> {
-    files.iter().find_map(|f| {
-        f.body
-            .get_blocks("locals")
-            .find_map(|b| tf::attr(&b.body, name))
-            .map(|e| (f, e))
-    })
 }
 
 /// `compatible_runtimes` with each wrong literal replaced by the target, once: the whole list

@@ -3,15 +3,13 @@
 //! (`build::select`), so check and build never disagree.
 
 use super::Checker;
-use crate::build::select::Selector;
 use crate::discover;
 
 pub(super) fn check(c: &mut Checker, found: &discover::Stack) {
-    let selector = Selector::new(c.cfg);
     for a in &found.artifacts {
         // A tree the selection cannot walk (a non-UTF-8 name, a link out of the repository)
         // fails the build, which names it.
-        let Ok(selected) = selector.source(a) else {
+        let Ok(selected) = c.select.source(a) else {
             continue;
         };
         for s in selected.secrets {

@@ -6,7 +6,6 @@ use std::path::{Path, PathBuf};
 use hcl_edit::expr::Expression;
 use hcl_edit::structure::Block;
 
-use super::layout::empty_layer;
 use super::{scopes, Checker, Env, ModuleTf, Scope};
 use crate::discover::{Artifact, Kind};
 use crate::tf::{self, TfFile};
@@ -99,7 +98,8 @@ impl Checker<'_> {
         let mut maybe: Vec<Vec<String>> = vec![Vec::new(); unknown.len()];
         for a in artifacts {
             // An empty layer is already an error and builds nothing.
-            if referenced.contains(&a.id()) || unreadable.contains(&a.module) || empty_layer(a) {
+            if referenced.contains(&a.id()) || unreadable.contains(&a.module) || self.empty_layer(a)
+            {
                 continue;
             }
             if a.module == "infra" && env.is_none() {

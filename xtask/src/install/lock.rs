@@ -16,6 +16,7 @@ use sha2::{Digest, Sha256};
 
 use super::requirements::{self, Requirements};
 use super::{uv_platform, Installer};
+use crate::build::size::normalize;
 use crate::config::Config;
 use crate::discover::Artifact;
 use crate::proc::Cmd;
@@ -82,7 +83,7 @@ pub fn read(path: &Path) -> Result<Option<Lock>> {
             .find_map(|l| l.strip_prefix(prefix))
             .map(|v| v.trim().to_string())
     };
-    let parsed = requirements::read(path)?;
+    let parsed = requirements::parse(path, &text)?;
     let pins = parsed
         .pins
         .iter()
@@ -104,19 +105,6 @@ fn pin(text: &str) -> Option<(String, String)> {
     let (name, version) = spec.split_once("==")?;
     let name = name.split('[').next()?.trim();
     Some((name.to_string(), version.trim().to_string()))
-}
-
-/// PEP 503: case and runs of `-_.` do not tell names apart.
-fn normalize(name: &str) -> String {
-    let mut out = String::new();
-    for c in name.chars() {
-        match c {
-            '-' | '_' | '.' if out.ends_with('-') => {}
-            '-' | '_' | '.' => out.push('-'),
-            c => out.push(c.to_ascii_lowercase()),
-        }
-    }
-    out
 }
 
 impl Lock {
@@ -361,11 +349,9 @@ fn lock_one(
     let text = format!("{}\n{}", header(cfg, req, &reqs), body.trim_start());
     let unchanged = std::fs::read_to_string(lock).is_ok_and(|t| t == text);
     if !unchanged {
-        crate::build::write_atomic(lock, text.as_bytes())?;
-        // A temporary file is private; a lock is source, readable as requirements.txt is.
+        // A lock is source, readable as requirements.txt is.
         let mode = std::fs::metadata(req).map_or(0o644, |m| m.permissions().mode() & 0o666);
-        std::fs::set_permissions(lock, std::fs::Permissions::from_mode(mode))
-            .with_context(|| format!("cannot set the mode of {}", lock.display()))?;
+        crate::build::write_atomic_with_mode(lock, text.as_bytes(), mode)?;
     }
     let new = read(lock)?.context("the lock just written is gone")?;
     let changes = diff(old.as_ref(), &new);
@@ -409,7 +395,6 @@ mod tests {
         );
         assert_eq!(pin("x[extra]==2;python_version>'3'").unwrap().1, "2");
         assert_eq!(pin("x>=2"), None);
-        assert_eq!(normalize("Zope__Interface.x"), "zope-interface-x");
     }
 
     #[test]

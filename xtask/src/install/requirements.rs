@@ -36,8 +36,13 @@ impl Requirements {
 pub fn read(path: &Path) -> Result<Requirements> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
+    parse(path, &text)
+}
+
+/// `read` of a file whose `text` the caller already has.
+pub fn parse(path: &Path, text: &str) -> Result<Requirements> {
     let mut out = Requirements::default();
-    follow(path, &text, true, &mut out, &mut vec![path.to_path_buf()])?;
+    follow(path, text, true, &mut out, &mut vec![path.to_path_buf()])?;
     Ok(out)
 }
 

@@ -106,7 +106,8 @@ fn named_when_slow<R>(what: &str, timeout: u64, f: impl FnOnce() -> R) -> R {
         s.spawn(move || {
             if wait.recv_timeout(NAMED_AFTER) == Err(mpsc::RecvTimeoutError::Timeout) {
                 ui::warn(&format!(
-                    "verify: still waiting for `{what}` after {} s (each attempt gives up after                      {timeout} s without an answer; --aws-timeout)",
+                    "verify: still waiting for `{what}` after {} s (each attempt gives up after \
+                     {timeout} s without an answer; --aws-timeout)",
                     NAMED_AFTER.as_secs()
                 ));
             }
