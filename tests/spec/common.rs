@@ -327,7 +327,7 @@ pub fn artifacts(
 /// Names stored in a zip, sorted.
 pub fn zip_names(path: &Path) -> Vec<String> {
     let z = zip::ZipArchive::new(std::fs::File::open(path).unwrap()).unwrap();
-    let mut names: Vec<String> = z.file_names().map(|n| n.unwrap().to_string()).collect();
+    let mut names: Vec<String> = z.file_names().map(|n| n.to_string()).collect();
     names.sort();
     names
 }
