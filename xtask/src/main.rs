@@ -13,6 +13,7 @@ mod build;
 mod check;
 mod config;
 mod discover;
+mod fsutil;
 mod install;
 mod plan;
 mod pool;

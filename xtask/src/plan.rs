@@ -18,9 +18,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use crate::build::{self, write_atomic};
+use crate::build;
 use crate::config::Config;
 use crate::discover;
+use crate::fsutil::write_atomic;
 use crate::proc::Cancelled;
 use crate::terraform::{self, PlanOpts, Terraform, VarFiles};
 use crate::ui::{self, Activity};
@@ -114,7 +115,7 @@ impl<'a> Target<'a> {
     /// place, so two at once would apply or record each other's half-written plan.
     fn lock(&self) -> Result<std::fs::File> {
         let dir = self.state_dir()?;
-        let lock = build::lock(
+        let lock = crate::fsutil::lock(
             &dir,
             &format!("another plan, apply or deploy of env {}", self.env),
         )?;
@@ -198,7 +199,7 @@ struct Manifest {
 
 fn sha256_file(path: &Path) -> Result<String> {
     match std::fs::read(path) {
-        Ok(bytes) => Ok(crate::build::hex(&Sha256::digest(&bytes))),
+        Ok(bytes) => Ok(crate::fsutil::hex(&Sha256::digest(&bytes))),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok("missing".into()),
         Err(e) => Err(e).with_context(|| format!("cannot read {}", path.display())),
     }

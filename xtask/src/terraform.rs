@@ -741,7 +741,7 @@ pub fn init_fingerprint(tf: &Terraform) -> String {
         }
     }
     h.update(std::fs::read(env_dir.join(".terraform.lock.hcl")).unwrap_or_default());
-    crate::build::hex(&h.finalize())
+    crate::fsutil::hex(&h.finalize())
 }
 
 #[cfg(test)]

@@ -9,10 +9,11 @@ use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::{hex, RECIPE};
+use super::RECIPE;
 use crate::archive::{self, Entry};
 use crate::config::Config;
 use crate::discover::Kind;
+use crate::fsutil::hex;
 
 /// The dependency key: requirements (with their includes' contents), target, installer and
 /// installer options.

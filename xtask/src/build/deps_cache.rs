@@ -47,7 +47,7 @@ pub fn write_manifest(tree: &Path, dir: &Path) -> Result<()> {
         .iter()
         .map(|(path, size)| format!("{size} {path}\n"))
         .collect();
-    super::write_atomic(&manifest_path(dir), text.as_bytes())
+    crate::fsutil::write_atomic(&manifest_path(dir), text.as_bytes())
 }
 
 /// `Err(why)` when the entry `dir` no longer holds what its manifest says (a file deleted,

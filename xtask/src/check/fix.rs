@@ -10,7 +10,6 @@ use anyhow::{Context, Result};
 use sha2::{Digest, Sha256};
 
 use super::Finding;
-use crate::build;
 use crate::tf::TfFile;
 
 /// Replace `start..end` of `file` (byte offsets into the text as parsed) by `text`.
@@ -37,7 +36,7 @@ impl Edit {
 }
 
 fn digest(text: &str) -> String {
-    build::hex(&Sha256::digest(text.as_bytes()))
+    crate::fsutil::hex(&Sha256::digest(text.as_bytes()))
 }
 
 /// One edit as the user reads it: `file:line: before → after` (`+ after` for an insertion).
@@ -151,7 +150,7 @@ fn write_keeping_mode(path: &Path, text: &str) -> Result<()> {
         .permissions()
         .mode()
         & 0o7777;
-    build::write_atomic_with_mode(path, text.as_bytes(), mode)
+    crate::fsutil::write_atomic_with_mode(path, text.as_bytes(), mode)
 }
 
 #[cfg(test)]

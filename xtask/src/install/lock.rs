@@ -42,7 +42,7 @@ fn requirements_sha(reqs: &Requirements) -> String {
         h.update(l.as_bytes());
         h.update(b"\n");
     }
-    crate::build::hex(&h.finalize())
+    crate::fsutil::hex(&h.finalize())
 }
 
 fn header(cfg: &Config, requirements: &Path, reqs: &Requirements) -> String {
@@ -351,7 +351,7 @@ fn lock_one(
     if !unchanged {
         // A lock is source, readable as requirements.txt is.
         let mode = std::fs::metadata(req).map_or(0o644, |m| m.permissions().mode() & 0o666);
-        crate::build::write_atomic_with_mode(lock, text.as_bytes(), mode)?;
+        crate::fsutil::write_atomic_with_mode(lock, text.as_bytes(), mode)?;
     }
     let new = read(lock)?.context("the lock just written is gone")?;
     let changes = diff(old.as_ref(), &new);

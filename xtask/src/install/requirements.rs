@@ -74,7 +74,7 @@ fn follow(
         }
         let at = format!("{}:{}: `{line}`", path.display(), i + 1);
         let file = path.parent().unwrap_or(Path::new(".")).join(target);
-        if chain.iter().any(|p| same_file(p, &file)) {
+        if chain.iter().any(|p| crate::fsutil::same_file(p, &file)) {
             bail!("{at} includes a file that includes it back; remove one of the two lines");
         }
         let included = std::fs::read_to_string(&file).map_err(|e| {
@@ -120,13 +120,6 @@ fn logical_lines(text: &str) -> Vec<(usize, String)> {
     }
     out.extend(open);
     out
-}
-
-fn same_file(a: &Path, b: &Path) -> bool {
-    match (a.canonicalize(), b.canonicalize()) {
-        (Ok(a), Ok(b)) => a == b,
-        _ => a == b,
-    }
 }
 
 /// A line without its comment, trimmed; `None` for a comment or blank line.

@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::build::hex;
 use crate::config::{Arch, Config};
+use crate::fsutil::hex;
 use crate::install::Installer;
 use crate::proc::Cmd;
 

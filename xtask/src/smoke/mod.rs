@@ -13,9 +13,10 @@ use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::build::{self, hex};
+use crate::build;
 use crate::config::Config;
 use crate::discover::{self, Kind};
+use crate::fsutil::hex;
 use crate::stack::terraform::Model;
 use crate::ui;
 
@@ -218,7 +219,7 @@ pub fn run(cfg: &Config, infra: Option<&Path>, opts: &Options) -> Result<Report>
         prune_layers(&cache, &in_use);
     }
     records.sort_by(|a, b| (&a.module, &a.name).cmp(&(&b.module, &b.name)));
-    if let Err(e) = build::write_atomic(&state_path, &serde_json::to_vec(&state)?) {
+    if let Err(e) = crate::fsutil::write_atomic(&state_path, &serde_json::to_vec(&state)?) {
         ui::warn(&format!(
             "{e:#}; the next smoke imports every function again"
         ));

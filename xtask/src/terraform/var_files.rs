@@ -64,7 +64,7 @@ impl VarFiles {
         }
         let mut passed: Vec<PathBuf> = Vec::new();
         for path in candidates {
-            let same = |p: &PathBuf| same_file(p, &path);
+            let same = |p: &PathBuf| crate::fsutil::same_file(p, &path);
             if auto.iter().any(same) || passed.iter().any(same) {
                 continue;
             }
@@ -100,13 +100,6 @@ impl VarFiles {
             )
         }));
         names
-    }
-}
-
-fn same_file(a: &Path, b: &Path) -> bool {
-    match (a.canonicalize(), b.canonicalize()) {
-        (Ok(a), Ok(b)) => a == b,
-        _ => a == b,
     }
 }
 
