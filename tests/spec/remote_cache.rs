@@ -1,9 +1,8 @@
 //! The build cache shared through S3 (issue 12 §2): against moto_server on loopback, with the
-//! aws CLI the xtask drives, as CI runners would share a bucket.
+//! client the xtask has (presigned requests through curl), as CI runners would share a bucket.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use crate::common::{artifacts, workspace, write, Demo, Out};
 use crate::local_aws::LocalAws;
@@ -71,19 +70,20 @@ fn all(o: &BTreeMap<String, (String, Vec<u8>)>, status: &str) -> bool {
     !o.is_empty() && o.values().all(|(s, _)| s == status)
 }
 
-/// The real aws CLI program, not a version manager's shim (which needs the manager on PATH).
-fn real_aws() -> PathBuf {
-    let out = Command::new("sh")
-        .args(["-c", "pyenv which aws 2>/dev/null || command -v aws"])
-        .output()
-        .unwrap();
-    PathBuf::from(String::from_utf8_lossy(&out.stdout).trim())
+/// curl, which the xtask talks to S3 through.
+fn curl() -> PathBuf {
+    let found = std::env::var_os("PATH").and_then(|p| {
+        std::env::split_paths(&p)
+            .map(|d| d.join("curl"))
+            .find(|p| p.is_file())
+    });
+    found.expect("curl is on PATH (CI installs it)")
 }
 
-/// A PATH holding only the aws CLI: no uv, no python3, no pip.
-fn path_with_only_aws(dir: &Path) -> String {
+/// A PATH holding only curl: no uv, no python3, no pip, no aws CLI.
+fn path_with_only_curl(dir: &Path) -> String {
     std::fs::create_dir_all(dir).unwrap();
-    std::os::unix::fs::symlink(real_aws(), dir.join("aws")).unwrap();
+    std::os::unix::fs::symlink(curl(), dir.join("curl")).unwrap();
     dir.display().to_string()
 }
 
@@ -106,8 +106,8 @@ fn a_fresh_clone_without_an_installer_gets_every_zip_from_the_cache_byte_identic
 
     // Another machine: another path, an empty .xtask/, nothing to install with.
     let b = stack();
-    let bin = b.tmp.path().join("only-aws");
-    let path = path_with_only_aws(&bin);
+    let bin = b.tmp.path().join("only-curl");
+    let path = path_with_only_curl(&bin);
     let out = build(&b, &aws, &[("PATH", &path)], &[]).ok();
     assert!(out.json()["installer"].is_null(), "{}", out.stdout);
     let second = outcome(&out);
@@ -230,22 +230,22 @@ fn the_cache_stopped_mid_build_falls_back_to_local_builds() {
     let a = stack();
     let first = outcome(&build(&a, &aws, &[], &[]).ok());
 
-    // The first aws call (the layers' lookup) reaches the cache; before the second (the
+    // The first curl call (the layers' lookup) reaches the cache; before the second (the
     // functions') the server is stopped.
     let b = stack();
     let bin = b.tmp.path().join("wrap");
     write(
-        &bin.join("aws"),
+        &bin.join("curl"),
         &format!(
             "#!/bin/sh\nif [ -e \"$0.called\" ]; then {} stop {} >/dev/null 2>&1; fi\n\
              : > \"$0.called\"\nexec {} \"$@\"\n",
             workspace().join("scripts/local-aws.sh").display(),
             aws.dir.path().display(),
-            real_aws().display()
+            curl().display()
         ),
     );
     use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(bin.join("aws"), std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::set_permissions(bin.join("curl"), std::fs::Permissions::from_mode(0o755)).unwrap();
     let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap());
     let out = build(&b, &aws, &[("PATH", &path)], &[]).ok();
     let second = outcome(&out);
@@ -278,26 +278,20 @@ fn the_cache_stopped_mid_build_falls_back_to_local_builds() {
 
 #[test]
 fn a_cache_that_never_answers_is_a_warning_after_its_timeout() {
-    if which_aws().is_none() {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "CI must install the aws CLI"
-        );
-        eprintln!("SKIPPED: the aws CLI is not on PATH");
-        return;
-    }
     // Accepts connections (the kernel's backlog) and never says a word.
     let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let endpoint = format!("http://{}", silent.local_addr().unwrap());
     let d = stack();
     d.config("installer = \"uv\"\n[cache]\nurl = \"s3://xtask-cache/p\"\ntimeout = 1");
+    let started = std::time::Instant::now();
     let out = d
         .xtask_env(
             &["build", "--json"],
             &[
                 ("AWS_ENDPOINT_URL", &endpoint),
                 ("AWS_ACCESS_KEY_ID", "testing"),
-                ("AWS_SECRET_ACCESS_KEY", "testing"),
+                ("AWS_SECRET_ACCESS_KEY", "key-that-is-secret"),
+                ("AWS_SESSION_TOKEN", "token-that-is-secret"),
                 ("AWS_REGION", "us-east-1"),
             ],
         )
@@ -311,15 +305,17 @@ fn a_cache_that_never_answers_is_a_warning_after_its_timeout() {
         "{}",
         out.stderr
     );
+    // One timeout, then the cache is off: not one per artifact.
+    assert!(started.elapsed().as_secs() < 30, "{:?}", started.elapsed());
+    for secret in ["key-that-is-secret", "token-that-is-secret", "X-Amz-"] {
+        assert!(
+            !out.stderr.contains(secret),
+            "{secret} printed:\n{}",
+            out.stderr
+        );
+        assert!(!out.stdout.contains(secret), "{secret} printed");
+    }
     drop(silent);
-}
-
-fn which_aws() -> Option<PathBuf> {
-    std::env::var_os("PATH").and_then(|p| {
-        std::env::split_paths(&p)
-            .map(|d| d.join("aws"))
-            .find(|p| p.is_file())
-    })
 }
 
 #[test]
@@ -338,7 +334,7 @@ fn a_runner_without_an_installer_builds_an_edited_layer_from_the_shared_dependen
     let file = "packages/module-access/backend/layers/org-common/python/org_common/errors.py";
     let text = b.read(file);
     b.write(file, &format!("{text}\n# edited\n"));
-    let path = path_with_only_aws(&b.tmp.path().join("only-aws"));
+    let path = path_with_only_curl(&b.tmp.path().join("only-curl"));
     let out = build(&b, &aws, &[("PATH", &path)], &[]).ok();
     let o = statuses(&outcome(&out));
     assert_eq!(
@@ -357,4 +353,52 @@ fn a_runner_without_an_installer_builds_an_edited_layer_from_the_shared_dependen
         names.iter().any(|n| n.starts_with("python/dateutil/")),
         "{names:?}"
     );
+}
+
+#[test]
+fn an_object_another_runner_stored_meanwhile_is_not_overwritten() {
+    let Some(aws) = cache_server() else { return };
+    // Runner A looks every key up and misses; just before its upload, another runner stores
+    // an object under each of those keys. A's conditional writes must leave them as they are.
+    let a = stack();
+    let bin = a.tmp.path().join("wrap");
+    let marker = a.tmp.path().join("marker");
+    write(&marker, "stored by another runner\n");
+    write(
+        &bin.join("curl"),
+        &format!(
+            "#!/bin/sh\ncfg=$(cat)\nif printf '%s\\n' \"$cfg\" | grep -q '^upload-file'; then\n\
+             printf '%s\\n' \"$cfg\" | sed -n 's|^url = \"http://[^/]*/\\([^?]*\\)?.*|\\1|p' |\n\
+             while read -r key; do aws s3 cp --only-show-errors {} \"s3://$key\"; done\nfi\n\
+             printf '%s\\n' \"$cfg\" | exec {} \"$@\"\n",
+            marker.display(),
+            curl().display()
+        ),
+    );
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(bin.join("curl"), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap());
+    let out = build(&a, &aws, &[("PATH", &path)], &[]).ok();
+    assert!(all(&outcome(&out), "built"), "{}", out.stderr);
+    assert!(
+        !out.stderr.contains("shared cache"),
+        "a refused conditional write is not a failure:\n{}",
+        out.stderr
+    );
+    let v = aws.aws(&["s3api", "list-objects-v2", "--bucket", BUCKET]);
+    let sizes: Vec<(String, u64)> = v["Contents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| {
+            (
+                o["Key"].as_str().unwrap().into(),
+                o["Size"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert!(sizes.len() >= 11, "{sizes:?}");
+    for (key, size) in &sizes {
+        assert_eq!(*size, 25, "{key} was overwritten");
+    }
 }

@@ -111,7 +111,8 @@ pub struct CacheConfig {
     /// Download hits, never upload (untrusted branches).
     #[serde(default)]
     pub read_only: bool,
-    /// Seconds the aws CLI waits for a connection or a read before the cache is given up.
+    /// Seconds to wait for a connection, or for any byte of an answer, before the cache is given
+    /// up.
     pub timeout: Option<u64>,
 }
 

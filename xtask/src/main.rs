@@ -19,6 +19,7 @@ mod plan;
 mod pool;
 mod proc;
 mod report;
+mod s3;
 mod smoke;
 mod stack;
 mod terraform;

@@ -1,16 +1,16 @@
 //! The build cache shared through S3: each finished zip is stored under its artifact key, and each
 //! installed dependency set under its dependency key, so a runner downloads what another already
-//! built from the same inputs. Through the aws CLI, as
-//! `verify` does: the standard credential chain, regions and `AWS_ENDPOINT_URL` work as they do
-//! for the user, and no SDK is compiled into every stack (BENCHMARKS.md has the figures).
+//! built from the same inputs. Through `crate::s3` (presigned requests carried out by curl): the
+//! standard credential chain, regions and `AWS_ENDPOINT_URL` work as they do for the user, and no
+//! SDK is compiled into every stack (BENCHMARKS.md has the figures).
 //!
 //! One object per key, `<prefix>/artifacts/<key>` (or `<prefix>/deps/<key>`, the installed tree
 //! as a zip): a header line, a JSON line (the zip's SHA-256,
 //! sizes and what it holds), then the zip. One object, so a reader never sees a zip without the
-//! hash it must match, and two runners racing on a key each put a whole object of the same
-//! bytes (builds are reproducible): the last write leaves one object, never a mix. Lookups and
-//! uploads are batched, one aws process per build phase, as each costs ~0.5 s of start-up; a
-//! dependency set is looked up alone, only when an artifact missed and needs it installed.
+//! hash it must match; writes are conditional (`If-None-Match: *`), so two runners racing on a
+//! key leave the first one's object, never a mix. Lookups and uploads are batched, one curl
+//! process per build phase; a dependency set is looked up alone, only when an artifact missed
+//! and needs it installed.
 //!
 //! A cache that cannot be reached, refuses the credentials or times out is a warning: the build
 //! carries on locally and does not call it again.
@@ -28,11 +28,11 @@ use sha2::{Digest, Sha256};
 
 use super::size::Composition;
 use crate::config::Config;
-use crate::proc::Cmd;
+use crate::s3::{Answer, Client};
 
 /// The first line of every object: what wrote it and in which layout.
 const MAGIC: &str = "cora-xtask-cache 1";
-/// Seconds the aws CLI waits to connect, and for each read, unless `[cache] timeout` says.
+/// Seconds to wait to connect, and for any byte of an answer, unless `[cache] timeout` says.
 const TIMEOUT_SECS: u64 = 15;
 
 /// `--cache URL` and `--cache-read-only`.
@@ -52,11 +52,12 @@ pub struct Meta {
 }
 
 pub struct Remote {
-    /// `s3://bucket/prefix/`.
+    /// `s3://bucket/prefix/`, for messages.
     root: String,
+    /// `prefix/` (or empty): where the objects' keys start in the bucket.
+    prefix: String,
     read_only: bool,
-    timeout: String,
-    aws: PathBuf,
+    client: Client,
     /// Set once a call failed: the rest of the build runs without the cache.
     off: AtomicBool,
     /// Downloads and objects to upload; under `.xtask/deps/.tmp-*`, swept if interrupted.
@@ -65,11 +66,13 @@ pub struct Remote {
     /// Keys looked up and absent: only these are uploaded once built (check, then put).
     missed: Mutex<HashSet<String>>,
     missed_deps: Mutex<HashSet<String>>,
-    staged: Mutex<usize>,
+    /// Objects to upload: their key in the bucket, and the file.
+    staged: Mutex<Vec<(String, PathBuf)>>,
 }
 
 /// The shared cache of this build, if one is configured: `--cache`, else `XTASK_CACHE`, else
-/// `[cache] url`. A malformed URL is an error; a missing aws CLI a warning (built locally).
+/// `[cache] url`. A malformed URL is an error; no curl or no credentials a warning (built
+/// locally).
 pub fn open(cfg: &Config, flags: &Flags, scratch: &Path) -> Result<Option<Remote>> {
     let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
     let Some(url) = flags
@@ -80,17 +83,19 @@ pub fn open(cfg: &Config, flags: &Flags, scratch: &Path) -> Result<Option<Remote
     else {
         return Ok(None);
     };
-    let root = parse_url(&url)?;
+    let (bucket, prefix) = parse_url(&url)?;
     let read_only = flags.read_only
         || cfg.cache.read_only
         || env("XTASK_CACHE_READ_ONLY")
             .is_some_and(|v| v != "0" && !v.eq_ignore_ascii_case("false"));
-    let Ok(aws) = which::which("aws") else {
-        crate::ui::warn(&format!(
-            "the aws CLI is not on PATH, so the shared cache {url} is not used and everything \
-             is built here; install it (`pip install awscli`) to use the cache"
-        ));
-        return Ok(None);
+    let client = match Client::new(&bucket, cfg.cache.timeout.unwrap_or(TIMEOUT_SECS)) {
+        Ok(c) => c,
+        Err(e) => {
+            crate::ui::warn(&format!(
+                "the shared cache {url} is not used, everything is built here: {e:#}"
+            ));
+            return Ok(None);
+        }
     };
     let dir = tempfile::Builder::new()
         .prefix(&format!("{}remote-", super::deps_cache::TMP_PREFIX))
@@ -101,22 +106,21 @@ pub fn open(cfg: &Config, flags: &Flags, scratch: &Path) -> Result<Option<Remote
             .with_context(|| format!("cannot create a directory in {}", dir.path().display()))?;
     }
     Ok(Some(Remote {
-        root,
+        root: format!("s3://{bucket}/{prefix}"),
+        prefix,
         read_only,
-        // 0 would mean "wait forever" to the aws CLI.
-        timeout: cfg.cache.timeout.unwrap_or(TIMEOUT_SECS).max(1).to_string(),
-        aws,
+        client,
         off: AtomicBool::new(false),
         dir,
         fetched: Mutex::default(),
         missed: Mutex::default(),
         missed_deps: Mutex::default(),
-        staged: Mutex::new(0),
+        staged: Mutex::default(),
     }))
 }
 
-/// `s3://bucket[/prefix]` → `s3://bucket/prefix/`.
-fn parse_url(url: &str) -> Result<String> {
+/// `s3://bucket[/prefix]` → (`bucket`, `prefix/` or empty).
+fn parse_url(url: &str) -> Result<(String, String)> {
     let rest = url.strip_prefix("s3://").unwrap_or_default();
     let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
     let valid = (3..=63).contains(&bucket.len())
@@ -130,68 +134,59 @@ fn parse_url(url: &str) -> Result<String> {
              XTASK_CACHE or --cache"
         );
     }
-    let prefix = prefix.trim_matches('/');
-    Ok(match prefix {
-        "" => format!("s3://{bucket}/"),
-        p => format!("s3://{bucket}/{p}/"),
-    })
+    let prefix = match prefix.trim_matches('/') {
+        "" => String::new(),
+        p => format!("{p}/"),
+    };
+    Ok((bucket.to_string(), prefix))
 }
 
 impl Remote {
-    fn cmd(&self) -> Cmd {
-        Cmd::new(&self.aws)
-            .args(["--cli-connect-timeout", &self.timeout])
-            .args(["--cli-read-timeout", &self.timeout])
-            .args(["--only-show-errors", "--no-progress"])
-            .env("AWS_MAX_ATTEMPTS", "2")
-            .env("AWS_PAGER", "")
-            .own_group()
-    }
-
-    fn run(&self, cmd: Cmd) -> std::result::Result<(), String> {
-        let out = cmd.output().map_err(|e| format!("{e:#}"))?;
-        match out.success() {
-            true => Ok(()),
-            false => Err(out.tail(3)),
-        }
-    }
-
     /// Turns the cache off for the rest of the build, saying why once.
     fn give_up(&self, doing: &str, why: &str) {
         if !self.off.swap(true, Ordering::SeqCst) {
+            let hint = match why.contains("HTTP 403") {
+                // Without s3:ListBucket, S3 answers a missing object with 403, not 404.
+                true => {
+                    "the bucket policy needs s3:GetObject, s3:PutObject and s3:ListBucket \
+                         (README: Shared build cache)"
+                }
+                false => "check AWS_PROFILE / AWS_REGION / AWS_ENDPOINT_URL and the bucket policy",
+            };
             crate::ui::warn(&format!(
-                "shared cache {}: cannot {doing} ({}); building locally without it. Check \
-                 AWS_PROFILE / AWS_REGION / AWS_ENDPOINT_URL and the bucket policy",
+                "shared cache {}: cannot {doing} ({}); building locally without it. {hint}",
                 self.root.trim_end_matches('/'),
                 why.trim().replace('\n', " ")
             ));
         }
     }
 
-    /// Downloads the objects of `keys` that exist, in one aws call. Absent keys are misses.
+    /// Downloads the objects of `keys` in one batch. Absent keys are misses.
     pub fn fetch(&self, keys: &[String]) {
         if keys.is_empty() || self.off.load(Ordering::SeqCst) {
             return;
         }
         let dest = self.dir.path().join("get");
-        let from = format!("{}artifacts/", self.root);
-        let mut cmd =
-            self.cmd()
-                .args(["s3", "cp", &from])
-                .arg(&dest)
-                .args(["--recursive", "--exclude", "*"]);
-        for k in keys {
-            cmd = cmd.args(["--include", k]);
-        }
-        if let Err(why) = self.run(cmd) {
+        let items: Vec<(String, PathBuf)> = keys
+            .iter()
+            .map(|k| (format!("{}artifacts/{k}", self.prefix), dest.join(k)))
+            .collect();
+        let answers = match self.client.get(&items) {
+            Ok(a) => a,
+            Err(e) => return self.give_up("read", &format!("{e:#}")),
+        };
+        if let Some(why) = answers.iter().find_map(|a| match a {
+            Answer::Ok | Answer::Missing => None,
+            Answer::Failed(why) => Some(why.clone()),
+            Answer::Exists => Some("unexpected answer".into()),
+        }) {
             return self.give_up("read", &why);
         }
         let mut fetched = self.fetched.lock().expect("no panics");
         let mut missed = self.missed.lock().expect("no panics");
-        for k in keys {
-            let p = dest.join(k);
-            if p.is_file() {
-                fetched.insert(k.clone(), p);
+        for ((k, (_, path)), answer) in keys.iter().zip(items).zip(answers) {
+            if answer == Answer::Ok {
+                fetched.insert(k.clone(), path);
             } else {
                 missed.insert(k.clone());
             }
@@ -230,21 +225,28 @@ impl Remote {
             crate::ui::warn(&format!("{e:#}; not uploaded to the shared cache"));
             return;
         }
-        *self.staged.lock().expect("no panics") += 1;
+        self.staged
+            .lock()
+            .expect("no panics")
+            .push((format!("{}artifacts/{key}", self.prefix), path));
     }
 
-    /// Uploads every staged object in one aws call.
+    /// Uploads every staged object in one batch. An object another runner stored meanwhile
+    /// under the same key is left as it is (same inputs, same bytes).
     pub fn upload(&self) {
-        let n = *self.staged.lock().expect("no panics");
-        if n == 0 || self.off.load(Ordering::SeqCst) {
+        let staged = std::mem::take(&mut *self.staged.lock().expect("no panics"));
+        if staged.is_empty() || self.off.load(Ordering::SeqCst) {
             return;
         }
-        let cmd = self
-            .cmd()
-            .args(["s3", "cp"])
-            .arg(self.dir.path().join("put"))
-            .args([&self.root, "--recursive"]);
-        if let Err(why) = self.run(cmd) {
+        let n = staged.len();
+        let failed = match self.client.put(&staged) {
+            Ok(answers) => answers.into_iter().find_map(|a| match a {
+                Answer::Failed(why) => Some(why),
+                _ => None,
+            }),
+            Err(e) => Some(format!("{e:#}")),
+        };
+        if let Some(why) = failed {
             self.give_up(&format!("upload {n} objects"), &why);
         }
     }
@@ -256,21 +258,26 @@ impl Remote {
             return false;
         }
         let obj = self.dir.path().join("get").join(format!("deps-{key}"));
-        let cmd = self
-            .cmd()
-            .args(["s3", "cp", &format!("{}deps/{key}", self.root)])
-            .arg(&obj);
-        match self.run(cmd) {
-            Ok(()) => {}
-            Err(why) if why.contains("(404)") || why.contains("does not exist") => {
+        let item = [(format!("{}deps/{key}", self.prefix), obj.clone())];
+        match self.client.get(&item).map(|mut a| a.pop()) {
+            Ok(Some(Answer::Ok)) => {}
+            Ok(Some(Answer::Missing)) => {
                 self.missed_deps
                     .lock()
                     .expect("no panics")
                     .insert(key.to_string());
                 return false;
             }
-            Err(why) => {
+            Ok(other) => {
+                let why = match other {
+                    Some(Answer::Failed(why)) => why,
+                    _ => "no answer".into(),
+                };
                 self.give_up("read", &why);
+                return false;
+            }
+            Err(e) => {
+                self.give_up("read", &format!("{e:#}"));
                 return false;
             }
         }
@@ -312,7 +319,10 @@ impl Remote {
             crate::ui::warn(&format!("{e:#}; not uploaded to the shared cache"));
             return;
         }
-        *self.staged.lock().expect("no panics") += 1;
+        self.staged
+            .lock()
+            .expect("no panics")
+            .push((format!("{}deps/{key}", self.prefix), path));
     }
 }
 
@@ -459,11 +469,12 @@ mod tests {
 
     #[test]
     fn urls_are_checked_and_normalized() {
-        assert_eq!(parse_url("s3://ci-cache").unwrap(), "s3://ci-cache/");
-        assert_eq!(
-            parse_url("s3://ci-cache/acme/stack/").unwrap(),
-            "s3://ci-cache/acme/stack/"
-        );
+        let parsed = |u| {
+            let (b, p) = parse_url(u).unwrap();
+            format!("{b} {p}")
+        };
+        assert_eq!(parsed("s3://ci-cache"), "ci-cache ");
+        assert_eq!(parsed("s3://ci-cache/acme/stack/"), "ci-cache acme/stack/");
         for bad in [
             "ci-cache",
             "https://ci-cache/x",

@@ -1,0 +1,263 @@
+//! A small S3 client: presigned GETs and PUTs (SigV4, signed here) carried out by curl, every
+//! object of a batch in one curl process with parallel transfers. curl starts in milliseconds
+//! where the aws CLI takes half a second, speaks HTTPS with the system's certificates, and adds
+//! nothing to the xtask's compile (BENCHMARKS.md compares it with a Rust S3 client and the SDK).
+//! The presigned URLs reach curl on its standard input, never on a command line others can read.
+
+mod chain;
+mod sigv4;
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+
+use crate::proc::Cmd;
+
+/// Presigned URLs live this long: enough for the longest batch to start every transfer.
+const URL_LIFETIME_SECS: u64 = 3_600;
+/// Transfers at once within a batch.
+const PARALLEL: &str = "8";
+
+pub struct Client {
+    creds: sigv4::Credentials,
+    region: String,
+    scheme: String,
+    host: String,
+    /// Prepended to every key: `/bucket` (path style) or `` (virtual-hosted), after any path
+    /// the endpoint itself has.
+    base: String,
+    curl: PathBuf,
+    timeout_secs: u64,
+}
+
+/// What the server answered one transfer.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Answer {
+    /// 2xx: downloaded to, or uploaded from, the item's path.
+    Ok,
+    /// 404 to a GET.
+    Missing,
+    /// 412 to a conditional PUT: an object is already stored under the key.
+    Exists,
+    /// Anything else: the reason, as S3 or curl gave it (never a URL).
+    Failed(String),
+}
+
+impl Client {
+    /// The client for `bucket` as the AWS chain of this process resolves it; `timeout_secs` is
+    /// how long to wait to connect, and for any byte of an answer.
+    pub fn new(bucket: &str, timeout_secs: u64) -> Result<Client> {
+        let curl = which::which("curl").context(
+            "curl is not on PATH (the shared cache talks to S3 through it); install curl",
+        )?;
+        let r = chain::resolve(&chain::Inputs::of_process())?;
+        let (scheme, host, base) = match &r.endpoint {
+            Some(url) => {
+                let (scheme, rest) = url
+                    .split_once("://")
+                    .filter(|(s, _)| matches!(*s, "http" | "https"))
+                    .with_context(|| {
+                        format!("the S3 endpoint {url:?} is not an http:// or https:// URL")
+                    })?;
+                let (host, path) = rest.split_once('/').unwrap_or((rest, ""));
+                let path = path.trim_end_matches('/');
+                let base = match path {
+                    "" => format!("/{bucket}"),
+                    p => format!("/{p}/{bucket}"),
+                };
+                (scheme.to_string(), host.to_string(), base)
+            }
+            None => {
+                let domain = match r.region.starts_with("cn-") {
+                    true => "amazonaws.com.cn",
+                    false => "amazonaws.com",
+                };
+                let regional = format!("s3.{}.{domain}", r.region);
+                // A dotted bucket name does not match the wildcard certificate of a
+                // virtual-hosted name: path style for those.
+                match bucket.contains('.') {
+                    true => ("https".into(), regional, format!("/{bucket}")),
+                    false => (
+                        "https".into(),
+                        format!("{bucket}.{regional}"),
+                        String::new(),
+                    ),
+                }
+            }
+        };
+        Ok(Client {
+            creds: r.creds,
+            region: r.region,
+            scheme,
+            host,
+            base,
+            curl,
+            timeout_secs: timeout_secs.max(1),
+        })
+    }
+
+    /// Downloads each `(key, path)` to its path, all in one curl process.
+    pub fn get(&self, items: &[(String, PathBuf)]) -> Result<Vec<Answer>> {
+        self.batch("GET", items)
+    }
+
+    /// Uploads each `(key, path)` unless an object is already stored under the key
+    /// (`If-None-Match: *`, so two runners racing on a key leave the first one's object).
+    pub fn put(&self, items: &[(String, PathBuf)]) -> Result<Vec<Answer>> {
+        self.batch("PUT", items)
+    }
+
+    fn url(&self, method: &str, key: &str, now: u64) -> String {
+        sigv4::presign(
+            &sigv4::Request {
+                method,
+                scheme: &self.scheme,
+                host: &self.host,
+                path: &format!("{}/{key}", self.base),
+                region: &self.region,
+                now,
+                expires_secs: URL_LIFETIME_SECS,
+            },
+            &self.creds,
+        )
+    }
+
+    fn batch(&self, method: &str, items: &[(String, PathBuf)]) -> Result<Vec<Answer>> {
+        if items.is_empty() {
+            return Ok(Vec::new());
+        }
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        let t = self.timeout_secs;
+        let mut config = String::new();
+        for (i, (key, path)) in items.iter().enumerate() {
+            if i > 0 {
+                config.push_str("next\n");
+            }
+            let _ = writeln!(config, "url = {}", quote(&self.url(method, key, now)));
+            match method {
+                "PUT" => {
+                    let _ = writeln!(config, "upload-file = {}", quote_path(path));
+                    let _ = writeln!(config, "output = {}", quote_path(&answer_file(path)));
+                    config.push_str("header = \"If-None-Match: *\"\nheader = \"Expect:\"\n");
+                }
+                _ => {
+                    let _ = writeln!(config, "output = {}", quote_path(path));
+                }
+            }
+            // A stalled server: nothing for `t` seconds is a timeout, as is a slow connect.
+            let _ = writeln!(
+                config,
+                "silent\nconnect-timeout = {t}\nspeed-limit = 1\nspeed-time = {t}\n\
+                 write-out = \"{i} %{{http_code}} %{{exitcode}} %{{errormsg}}\\n\""
+            );
+        }
+        let out = Cmd::new(&self.curl)
+            .args(["--disable", "--parallel", "--parallel-max", PARALLEL])
+            .args(["--config", "-"])
+            .stdin(config)
+            .own_group()
+            .output()?;
+        let mut lines: HashMap<usize, (u16, String)> = HashMap::new();
+        for line in out.stdout.lines() {
+            let mut f = line.splitn(4, ' ');
+            let (Some(i), Some(code), Some(exit)) = (f.next(), f.next(), f.next()) else {
+                continue;
+            };
+            let (Ok(i), Ok(code)) = (i.parse::<usize>(), code.parse::<u16>()) else {
+                continue;
+            };
+            let why = match exit {
+                "0" => String::new(),
+                e => format!("curl error {e}: {}", f.next().unwrap_or("").trim()),
+            };
+            lines.insert(i, (code, why));
+        }
+        if lines.is_empty() && !out.success() {
+            bail!("curl failed: {}", out.tail(2));
+        }
+        Ok(items
+            .iter()
+            .enumerate()
+            .map(|(i, (_, path))| {
+                let body = match method {
+                    "PUT" => answer_file(path),
+                    _ => path.clone(),
+                };
+                let answer = match lines.remove(&i) {
+                    None => Answer::Failed("curl gave no answer for it".into()),
+                    Some((_, why)) if !why.is_empty() => Answer::Failed(why),
+                    Some((200..=299, _)) => Answer::Ok,
+                    Some((404, _)) if method == "GET" => Answer::Missing,
+                    Some((412, _)) if method == "PUT" => Answer::Exists,
+                    Some((code, _)) => Answer::Failed(s3_error(code, &body)),
+                };
+                if method == "PUT" || answer != Answer::Ok {
+                    let _ = std::fs::remove_file(&body);
+                }
+                answer
+            })
+            .collect())
+    }
+}
+
+/// Where a PUT's response body goes (an error document, if any).
+fn answer_file(path: &Path) -> PathBuf {
+    let mut s = path.as_os_str().to_owned();
+    s.push(".answer");
+    PathBuf::from(s)
+}
+
+/// `HTTP 403 AccessDenied: Access Denied`, from S3's XML error document when there is one.
+fn s3_error(code: u16, body: &Path) -> String {
+    let text = std::fs::read(body).unwrap_or_default();
+    let text = String::from_utf8_lossy(&text[..text.len().min(4096)]);
+    let tag = |t: &str| {
+        let start = text.find(&format!("<{t}>"))? + t.len() + 2;
+        let len = text[start..].find(&format!("</{t}>"))?;
+        Some(text[start..start + len].to_string())
+    };
+    match (tag("Code"), tag("Message")) {
+        (Some(c), Some(m)) => format!("HTTP {code} {c}: {m}"),
+        (Some(c), None) => format!("HTTP {code} {c}"),
+        _ => format!("HTTP {code}"),
+    }
+}
+
+/// A curl config string: double quotes, with `\` and `"` escaped.
+fn quote(s: &str) -> String {
+    format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))
+}
+
+fn quote_path(p: &Path) -> String {
+    quote(&p.to_string_lossy())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn s3_errors_are_read_from_the_xml_document() {
+        let dir = tempfile::tempdir().unwrap();
+        let body = dir.path().join("b");
+        std::fs::write(
+            &body,
+            "<?xml version=\"1.0\"?><Error><Code>AccessDenied</Code><Message>Access \
+             Denied</Message><RequestId>1</RequestId></Error>",
+        )
+        .unwrap();
+        assert_eq!(s3_error(403, &body), "HTTP 403 AccessDenied: Access Denied");
+        std::fs::write(&body, "<html>bad gateway</html>").unwrap();
+        assert_eq!(s3_error(502, &body), "HTTP 502");
+        assert_eq!(s3_error(500, &dir.path().join("absent")), "HTTP 500");
+    }
+
+    #[test]
+    fn config_strings_escape_quotes_and_backslashes() {
+        assert_eq!(quote(r#"a "b" \c"#), r#""a \"b\" \\c""#);
+    }
+}
