@@ -402,3 +402,76 @@ fn an_object_another_runner_stored_meanwhile_is_not_overwritten() {
         assert_eq!(*size, 25, "{key} was overwritten");
     }
 }
+
+/// The local API's variables without its keys: credentials must come from elsewhere.
+fn env_without_keys(aws: &LocalAws) -> Vec<(&str, &str)> {
+    let mut env: Vec<(&str, &str)> = aws
+        .env_refs()
+        .into_iter()
+        .filter(|(k, _)| !k.starts_with("AWS_ACCESS") && !k.starts_with("AWS_SECRET"))
+        .collect();
+    env.push(("XTASK_CACHE", URL));
+    env
+}
+
+#[test]
+fn credentials_come_from_the_profile_in_the_shared_files() {
+    let Some(aws) = cache_server() else { return };
+    let a = stack();
+    build(&a, &aws, &[], &[]).ok();
+
+    // Machine B has no keys in its environment, only a named profile in its AWS files (with
+    // its own region), as a developer's laptop does.
+    let b = stack();
+    let home = b.tmp.path().join("home");
+    write(
+        &home.join(".aws/credentials"),
+        "[default]\naws_access_key_id = WRONG\n\n[cache]\naws_access_key_id = AKIDPROFILE\n\
+         aws_secret_access_key = profile-secret\n",
+    );
+    write(
+        &home.join(".aws/config"),
+        "[profile cache]\nregion = us-east-1\n",
+    );
+    let mut env = env_without_keys(&aws);
+    let home_s = home.display().to_string();
+    env.extend([("HOME", home_s.as_str()), ("AWS_PROFILE", "cache")]);
+    let out = b.xtask_env(&["build", "--json"], &env).ok();
+    let o = outcome(&out);
+    assert!(all(&o, "remote"), "{:?}\n{}", statuses(&o), out.stderr);
+    assert!(!out.stderr.contains("profile-secret"));
+}
+
+#[test]
+fn no_credentials_at_all_is_one_warning_saying_what_to_set_and_a_local_build() {
+    let Some(aws) = cache_server() else { return };
+    let d = stack();
+    // No keys in the environment, no AWS files; the aws CLI here (v1) cannot help either.
+    let none = d.tmp.path().join("no-such-file");
+    let none = none.display().to_string();
+    let mut env = env_without_keys(&aws);
+    env.extend([
+        ("AWS_SHARED_CREDENTIALS_FILE", none.as_str()),
+        ("AWS_CONFIG_FILE", none.as_str()),
+    ]);
+    let out = d.xtask_env(&["build", "--json"], &env).ok();
+    let o = outcome(&out);
+    assert!(all(&o, "built"), "{:?}\n{}", statuses(&o), out.stderr);
+    assert_eq!(
+        out.stderr.matches("is off for this build").count(),
+        1,
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr
+            .contains("no AWS credentials found for profile default")
+            && out.stderr.contains("AWS_ACCESS_KEY_ID"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        objects(&aws).is_empty(),
+        "nothing uploaded without credentials"
+    );
+}

@@ -19,7 +19,7 @@ use std::collections::{HashMap, HashSet};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Mutex;
+use std::sync::{Mutex, OnceLock};
 
 use anyhow::{bail, Context, Result};
 use base64::Engine;
@@ -56,8 +56,12 @@ pub struct Remote {
     root: String,
     /// `prefix/` (or empty): where the objects' keys start in the bucket.
     prefix: String,
+    bucket: String,
+    timeout: u64,
     read_only: bool,
-    client: Client,
+    /// Made on first use, so a build with nothing to look up resolves no credentials (which
+    /// may mean asking the aws CLI); `None` once that failed.
+    client: OnceLock<Option<Client>>,
     /// Set once a call failed: the rest of the build runs without the cache.
     off: AtomicBool,
     /// Downloads and objects to upload; under `.xtask/deps/.tmp-*`, swept if interrupted.
@@ -88,15 +92,6 @@ pub fn open(cfg: &Config, flags: &Flags, scratch: &Path) -> Result<Option<Remote
         || cfg.cache.read_only
         || env("XTASK_CACHE_READ_ONLY")
             .is_some_and(|v| v != "0" && !v.eq_ignore_ascii_case("false"));
-    let client = match Client::new(&bucket, cfg.cache.timeout.unwrap_or(TIMEOUT_SECS)) {
-        Ok(c) => c,
-        Err(e) => {
-            crate::ui::warn(&format!(
-                "the shared cache {url} is not used, everything is built here: {e:#}"
-            ));
-            return Ok(None);
-        }
-    };
     let dir = tempfile::Builder::new()
         .prefix(&format!("{}remote-", super::deps_cache::TMP_PREFIX))
         .tempdir_in(scratch)
@@ -108,8 +103,10 @@ pub fn open(cfg: &Config, flags: &Flags, scratch: &Path) -> Result<Option<Remote
     Ok(Some(Remote {
         root: format!("s3://{bucket}/{prefix}"),
         prefix,
+        bucket,
+        timeout: cfg.cache.timeout.unwrap_or(TIMEOUT_SECS),
         read_only,
-        client,
+        client: OnceLock::new(),
         off: AtomicBool::new(false),
         dir,
         fetched: Mutex::default(),
@@ -142,6 +139,24 @@ fn parse_url(url: &str) -> Result<(String, String)> {
 }
 
 impl Remote {
+    /// The S3 client, made the first time the cache is needed. Without curl or credentials the
+    /// cache is off for the rest of the build, said once.
+    fn client(&self) -> Option<&Client> {
+        let made = self.client.get_or_init(|| {
+            Client::new(&self.bucket, self.timeout)
+                .map_err(|e| {
+                    self.off.store(true, Ordering::SeqCst);
+                    crate::ui::warn(&format!(
+                        "shared cache {} is off for this build, what is not here is built locally: \
+                         {e:#}",
+                        self.root.trim_end_matches('/')
+                    ));
+                })
+                .ok()
+        });
+        made.as_ref()
+    }
+
     /// Turns the cache off for the rest of the build, saying why once.
     fn give_up(&self, doing: &str, why: &str) {
         if !self.off.swap(true, Ordering::SeqCst) {
@@ -171,7 +186,8 @@ impl Remote {
             .iter()
             .map(|k| (format!("{}artifacts/{k}", self.prefix), dest.join(k)))
             .collect();
-        let answers = match self.client.get(&items) {
+        let Some(client) = self.client() else { return };
+        let answers = match client.get(&items) {
             Ok(a) => a,
             Err(e) => return self.give_up("read", &format!("{e:#}")),
         };
@@ -239,7 +255,8 @@ impl Remote {
             return;
         }
         let n = staged.len();
-        let failed = match self.client.put(&staged) {
+        let Some(client) = self.client() else { return };
+        let failed = match client.put(&staged) {
             Ok(answers) => answers.into_iter().find_map(|a| match a {
                 Answer::Failed(why) => Some(why),
                 _ => None,
@@ -259,7 +276,10 @@ impl Remote {
         }
         let obj = self.dir.path().join("get").join(format!("deps-{key}"));
         let item = [(format!("{}deps/{key}", self.prefix), obj.clone())];
-        match self.client.get(&item).map(|mut a| a.pop()) {
+        let Some(client) = self.client() else {
+            return false;
+        };
+        match client.get(&item).map(|mut a| a.pop()) {
             Ok(Some(Answer::Ok)) => {}
             Ok(Some(Answer::Missing)) => {
                 self.missed_deps

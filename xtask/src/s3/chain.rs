@@ -139,10 +139,11 @@ fn from_aws_cli(profile: &str) -> Result<Credentials> {
         .env("AWS_PAGER", "")
         .output()?;
     if !out.success() {
-        bail!(
-            "no AWS credentials for profile {profile} ({}); {hint}",
-            out.tail(1).trim()
-        );
+        let why = match out.stderr.contains("Invalid choice") {
+            true => "the aws CLI on PATH is v1, which cannot export credentials".to_string(),
+            false => out.tail(1).trim().to_string(),
+        };
+        bail!("no AWS credentials found for profile {profile} ({why}); {hint}");
     }
     parse_process(&out.stdout).context("aws configure export-credentials")
 }
