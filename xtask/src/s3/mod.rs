@@ -220,11 +220,28 @@ fn s3_error(code: u16, body: &Path) -> String {
         let len = text[start..].find(&format!("</{t}>"))?;
         Some(text[start..start + len].to_string())
     };
-    match (tag("Code"), tag("Message")) {
+    let mut why = match (tag("Code"), tag("Message")) {
         (Some(c), Some(m)) => format!("HTTP {code} {c}: {m}"),
         (Some(c), None) => format!("HTTP {code} {c}"),
         _ => format!("HTTP {code}"),
+    };
+    // A bucket in another region than the one resolved: S3 names the right one.
+    if let Some(region) = tag("Region").or_else(|| {
+        let endpoint = tag("Endpoint")?;
+        Some(
+            endpoint
+                .split(".s3.")
+                .nth(1)?
+                .split('.')
+                .next()?
+                .to_string(),
+        )
+    }) {
+        why.push_str(&format!(
+            "; the bucket is in {region}: set AWS_REGION={region}"
+        ));
     }
+    why
 }
 
 /// A curl config string: double quotes, with `\` and `"` escaped.
@@ -254,6 +271,21 @@ mod tests {
         std::fs::write(&body, "<html>bad gateway</html>").unwrap();
         assert_eq!(s3_error(502, &body), "HTTP 502");
         assert_eq!(s3_error(500, &dir.path().join("absent")), "HTTP 500");
+        std::fs::write(
+            &body,
+            "<Error><Code>AuthorizationQueryParametersError</Code><Message>X-Amz-Credential \
+             is wrong</Message><Region>eu-west-1</Region></Error>",
+        )
+        .unwrap();
+        assert!(s3_error(400, &body).ends_with("set AWS_REGION=eu-west-1"));
+        std::fs::write(
+            &body,
+            "<Error><Code>PermanentRedirect</Code><Message>Use the endpoint</Message>\
+             <Endpoint>cache.s3.ap-south-1.amazonaws.com</Endpoint></Error>",
+        )
+        .unwrap();
+        assert!(s3_error(301, &body)
+            .ends_with("the bucket is in ap-south-1: set AWS_REGION=ap-south-1"));
     }
 
     #[test]
