@@ -475,3 +475,74 @@ fn no_credentials_at_all_is_one_warning_saying_what_to_set_and_a_local_build() {
         "nothing uploaded without credentials"
     );
 }
+
+#[test]
+fn a_cache_that_refuses_the_credentials_is_one_warning_naming_the_policy() {
+    // An S3 that answers every request 403 AccessDenied, as a bucket policy without the
+    // xtask's actions does.
+    let server = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let endpoint = format!("http://{}", server.local_addr().unwrap());
+    let requests = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let seen = requests.clone();
+    std::thread::spawn(move || {
+        use std::io::{BufRead, BufReader, Write};
+        for conn in server.incoming() {
+            let Ok(mut conn) = conn else { return };
+            let mut reader = BufReader::new(conn.try_clone().unwrap());
+            let mut line = String::new();
+            while reader.read_line(&mut line).is_ok_and(|n| n > 2) {
+                line.clear();
+            }
+            seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let body = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>AccessDenied\
+                        </Code><Message>Access Denied</Message></Error>";
+            let _ = write!(
+                conn,
+                "HTTP/1.1 403 Forbidden\r\nContent-Type: application/xml\r\nContent-Length: \
+                 {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    let d = stack();
+    d.config("installer = \"uv\"\n[cache]\nurl = \"s3://xtask-cache/p\"");
+    let out = d
+        .xtask_env(
+            &["build", "--json"],
+            &[
+                ("AWS_ENDPOINT_URL", &endpoint),
+                ("AWS_ACCESS_KEY_ID", "testing"),
+                ("AWS_SECRET_ACCESS_KEY", "testing"),
+                ("AWS_REGION", "us-east-1"),
+            ],
+        )
+        .ok();
+    let o = outcome(&out);
+    assert!(all(&o, "built"), "{:?}", statuses(&o));
+    assert_eq!(
+        out.stderr.matches("shared cache").count(),
+        1,
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains(
+            "shared cache s3://xtask-cache/p: cannot read (HTTP 403 AccessDenied: Access Denied)"
+        ) && out.stderr.contains("s3:ListBucket"),
+        "{}",
+        out.stderr
+    );
+    // The layers' batch only: once refused, the cache is not called again.
+    let report = out.json();
+    let layers = report["artifacts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["kind"] == "layer")
+        .count();
+    assert!(
+        requests.load(std::sync::atomic::Ordering::SeqCst) <= layers,
+        "{} requests",
+        requests.load(std::sync::atomic::Ordering::SeqCst)
+    );
+}
