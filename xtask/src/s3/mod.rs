@@ -32,6 +32,12 @@ pub struct Client {
     timeout_secs: u64,
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Method {
+    Get,
+    Put,
+}
+
 /// What the server answered one transfer.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Answer {
@@ -100,19 +106,22 @@ impl Client {
 
     /// Downloads each `(key, path)` to its path, all in one curl process.
     pub fn get(&self, items: &[(String, PathBuf)]) -> Result<Vec<Answer>> {
-        self.batch("GET", items)
+        self.batch(Method::Get, items)
     }
 
     /// Uploads each `(key, path)` unless an object is already stored under the key
     /// (`If-None-Match: *`, so two runners racing on a key leave the first one's object).
     pub fn put(&self, items: &[(String, PathBuf)]) -> Result<Vec<Answer>> {
-        self.batch("PUT", items)
+        self.batch(Method::Put, items)
     }
 
-    fn url(&self, method: &str, key: &str, now: u64) -> String {
+    fn url(&self, method: Method, key: &str, now: u64) -> String {
         sigv4::presign(
             &sigv4::Request {
-                method,
+                method: match method {
+                    Method::Get => "GET",
+                    Method::Put => "PUT",
+                },
                 scheme: &self.scheme,
                 host: &self.host,
                 path: &format!("{}/{key}", self.base),
@@ -124,7 +133,7 @@ impl Client {
         )
     }
 
-    fn batch(&self, method: &str, items: &[(String, PathBuf)]) -> Result<Vec<Answer>> {
+    fn batch(&self, method: Method, items: &[(String, PathBuf)]) -> Result<Vec<Answer>> {
         if items.is_empty() {
             return Ok(Vec::new());
         }
@@ -139,12 +148,12 @@ impl Client {
             }
             let _ = writeln!(config, "url = {}", quote(&self.url(method, key, now)));
             match method {
-                "PUT" => {
+                Method::Put => {
                     let _ = writeln!(config, "upload-file = {}", quote_path(path));
                     let _ = writeln!(config, "output = {}", quote_path(&answer_file(path)));
                     config.push_str("header = \"If-None-Match: *\"\nheader = \"Expect:\"\n");
                 }
-                _ => {
+                Method::Get => {
                     let _ = writeln!(config, "output = {}", quote_path(path));
                 }
             }
@@ -172,7 +181,7 @@ impl Client {
             };
             let why = match exit {
                 "0" => String::new(),
-                e => format!("curl error {e}: {}", f.next().unwrap_or("").trim()),
+                e => format!("curl error {e}: {}", redact(f.next().unwrap_or("").trim())),
             };
             lines.insert(i, (code, why));
         }
@@ -184,24 +193,35 @@ impl Client {
             .enumerate()
             .map(|(i, (_, path))| {
                 let body = match method {
-                    "PUT" => answer_file(path),
-                    _ => path.clone(),
+                    Method::Put => answer_file(path),
+                    Method::Get => path.clone(),
                 };
                 let answer = match lines.remove(&i) {
                     None => Answer::Failed("curl gave no answer for it".into()),
                     Some((_, why)) if !why.is_empty() => Answer::Failed(why),
                     Some((200..=299, _)) => Answer::Ok,
-                    Some((404, _)) if method == "GET" => Answer::Missing,
-                    Some((412, _)) if method == "PUT" => Answer::Exists,
+                    Some((404, _)) if method == Method::Get => Answer::Missing,
+                    Some((412, _)) if method == Method::Put => Answer::Exists,
                     Some((code, _)) => Answer::Failed(s3_error(code, &body)),
                 };
-                if method == "PUT" || answer != Answer::Ok {
+                if method == Method::Put || answer != Answer::Ok {
                     let _ = std::fs::remove_file(&body);
                 }
                 answer
             })
             .collect())
     }
+}
+
+/// A message with any presigned query cut off: the signature and a session token stay here.
+fn redact(msg: &str) -> String {
+    msg.split_whitespace()
+        .map(|w| match w.find("?X-Amz-") {
+            Some(i) => format!("{}?…", &w[..i]),
+            None => w.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// Where a PUT's response body goes (an error document, if any).
@@ -286,6 +306,15 @@ mod tests {
         .unwrap();
         assert!(s3_error(301, &body)
             .ends_with("the bucket is in ap-south-1: set AWS_REGION=ap-south-1"));
+    }
+
+    #[test]
+    fn presigned_queries_are_cut_from_messages() {
+        assert_eq!(
+            redact("Failed to open http://h/b/k?X-Amz-Algorithm=A&X-Amz-Security-Token=t now"),
+            "Failed to open http://h/b/k?… now"
+        );
+        assert_eq!(redact("Connection refused"), "Connection refused");
     }
 
     #[test]
