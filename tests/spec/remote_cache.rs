@@ -456,6 +456,14 @@ fn credentials_come_from_the_profile_in_the_shared_files() {
     let o = outcome(&out);
     assert!(all(&o, "remote"), "{:?}\n{}", statuses(&o), out.stderr);
     assert!(!out.stderr.contains("profile-secret"));
+    // The requests were signed with the profile's key (moto logs each request line).
+    let log = std::fs::read_to_string(aws.dir.path().join("moto.log")).unwrap();
+    assert!(
+        log.contains("X-Amz-Credential=AKIDPROFILE/")
+            || log.contains("X-Amz-Credential=AKIDPROFILE%2F"),
+        "{log}"
+    );
+    assert!(!log.contains("X-Amz-Credential=WRONG"));
 }
 
 #[test]
