@@ -59,40 +59,7 @@ impl Client {
             "curl is not on PATH (the shared cache talks to S3 through it); install curl",
         )?;
         let r = chain::resolve(&chain::Inputs::of_process())?;
-        let (scheme, host, base) = match &r.endpoint {
-            Some(url) => {
-                let (scheme, rest) = url
-                    .split_once("://")
-                    .filter(|(s, _)| matches!(*s, "http" | "https"))
-                    .with_context(|| {
-                        format!("the S3 endpoint {url:?} is not an http:// or https:// URL")
-                    })?;
-                let (host, path) = rest.split_once('/').unwrap_or((rest, ""));
-                let path = path.trim_end_matches('/');
-                let base = match path {
-                    "" => format!("/{bucket}"),
-                    p => format!("/{p}/{bucket}"),
-                };
-                (scheme.to_string(), host.to_string(), base)
-            }
-            None => {
-                let domain = match r.region.starts_with("cn-") {
-                    true => "amazonaws.com.cn",
-                    false => "amazonaws.com",
-                };
-                let regional = format!("s3.{}.{domain}", r.region);
-                // A dotted bucket name does not match the wildcard certificate of a
-                // virtual-hosted name: path style for those.
-                match bucket.contains('.') {
-                    true => ("https".into(), regional, format!("/{bucket}")),
-                    false => (
-                        "https".into(),
-                        format!("{bucket}.{regional}"),
-                        String::new(),
-                    ),
-                }
-            }
-        };
+        let (scheme, host, base) = locate(r.endpoint.as_deref(), &r.region, bucket)?;
         Ok(Client {
             creds: r.creds,
             region: r.region,
@@ -213,6 +180,43 @@ impl Client {
     }
 }
 
+/// Where requests for `bucket` go: (scheme, host as signed and sent, path before the key). A
+/// configured endpoint (moto, MinIO, LocalStack) is addressed path-style; AWS virtual-hosted,
+/// but for dotted bucket names, which do not match the wildcard certificate.
+fn locate(endpoint: Option<&str>, region: &str, bucket: &str) -> Result<(String, String, String)> {
+    let Some(url) = endpoint else {
+        let domain = match region.starts_with("cn-") {
+            true => "amazonaws.com.cn",
+            false => "amazonaws.com",
+        };
+        let regional = format!("s3.{region}.{domain}");
+        return Ok(match bucket.contains('.') {
+            true => ("https".into(), regional, format!("/{bucket}")),
+            false => (
+                "https".into(),
+                format!("{bucket}.{regional}"),
+                String::new(),
+            ),
+        });
+    };
+    let (scheme, rest) = url
+        .split_once("://")
+        .filter(|(s, _)| matches!(*s, "http" | "https"))
+        .with_context(|| format!("the S3 endpoint {url:?} is not an http:// or https:// URL"))?;
+    let (host, path) = rest.split_once('/').unwrap_or((rest, ""));
+    // curl leaves a scheme's default port out of the Host header, so the signature must too.
+    let default_port = if scheme == "https" { ":443" } else { ":80" };
+    let host = host.strip_suffix(default_port).unwrap_or(host);
+    if host.is_empty() {
+        bail!("the S3 endpoint {url:?} has no host");
+    }
+    let base = match path.trim_matches('/') {
+        "" => format!("/{bucket}"),
+        p => format!("/{p}/{bucket}"),
+    };
+    Ok((scheme.to_string(), host.to_string(), base))
+}
+
 /// A message with any presigned query cut off: the signature and a session token stay here.
 fn redact(msg: &str) -> String {
     msg.split_whitespace()
@@ -306,6 +310,37 @@ mod tests {
         .unwrap();
         assert!(s3_error(301, &body)
             .ends_with("the bucket is in ap-south-1: set AWS_REGION=ap-south-1"));
+    }
+
+    #[test]
+    fn endpoints_and_buckets_are_addressed_as_s3_expects() {
+        let at = |e, r, b| {
+            let (s, h, p) = locate(e, r, b).unwrap();
+            format!("{s}://{h}{p}/KEY")
+        };
+        assert_eq!(
+            at(None, "eu-west-1", "ci-cache"),
+            "https://ci-cache.s3.eu-west-1.amazonaws.com/KEY"
+        );
+        assert_eq!(
+            at(None, "us-east-1", "ci.cache"),
+            "https://s3.us-east-1.amazonaws.com/ci.cache/KEY"
+        );
+        assert_eq!(
+            at(None, "cn-north-1", "c-c"),
+            "https://c-c.s3.cn-north-1.amazonaws.com.cn/KEY"
+        );
+        assert_eq!(
+            at(Some("http://127.0.0.1:5000/"), "us-east-1", "b-b"),
+            "http://127.0.0.1:5000/b-b/KEY"
+        );
+        assert_eq!(
+            at(Some("https://minio.corp:443/s3/"), "us-east-1", "b-b"),
+            "https://minio.corp/s3/b-b/KEY"
+        );
+        for bad in ["127.0.0.1:5000", "ftp://h", "http://"] {
+            assert!(locate(Some(bad), "us-east-1", "b-b").is_err(), "{bad}");
+        }
     }
 
     #[test]
