@@ -137,23 +137,12 @@ impl Client {
             .stdin(config)
             .own_group()
             .output()?;
-        let mut lines: HashMap<usize, (u16, String)> = HashMap::new();
-        for line in out.stdout.lines() {
-            let mut f = line.splitn(4, ' ');
-            let (Some(i), Some(code), Some(exit)) = (f.next(), f.next(), f.next()) else {
-                continue;
-            };
-            let (Ok(i), Ok(code)) = (i.parse::<usize>(), code.parse::<u16>()) else {
-                continue;
-            };
-            let why = match exit {
-                "0" => String::new(),
-                e => format!("curl error {e}: {}", redact(f.next().unwrap_or("").trim())),
-            };
-            lines.insert(i, (code, why));
-        }
+        let mut lines = parse_write_out(&out.stdout);
         if lines.is_empty() && !out.success() {
-            bail!("curl failed: {}", out.tail(2));
+            bail!(
+                "curl failed (the shared cache needs curl 7.66 or newer): {}",
+                out.tail(2)
+            );
         }
         Ok(items
             .iter()
@@ -166,6 +155,9 @@ impl Client {
                 let answer = match lines.remove(&i) {
                     None => Answer::Failed("curl gave no answer for it".into()),
                     Some((_, why)) if !why.is_empty() => Answer::Failed(why),
+                    Some((0, _)) => {
+                        Answer::Failed("no answer (cannot connect, or timed out)".into())
+                    }
                     Some((200..=299, _)) => Answer::Ok,
                     Some((404, _)) if method == Method::Get => Answer::Missing,
                     Some((412, _)) if method == Method::Put => Answer::Exists,
@@ -178,6 +170,27 @@ impl Client {
             })
             .collect())
     }
+}
+
+/// Each transfer's `--write-out` line, `<index> <status> <exit code> <error>`, by index.
+fn parse_write_out(stdout: &str) -> HashMap<usize, (u16, String)> {
+    let mut lines = HashMap::new();
+    for line in stdout.lines() {
+        let mut f = line.splitn(4, ' ');
+        let (Some(i), Some(code), Some(exit)) = (f.next(), f.next(), f.next()) else {
+            continue;
+        };
+        let (Ok(i), Ok(code)) = (i.parse::<usize>(), code.parse::<u16>()) else {
+            continue;
+        };
+        // `%{exitcode}` and `%{errormsg}` are empty before curl 7.75: then only the status.
+        let why = match exit {
+            "0" | "" => String::new(),
+            e => format!("curl error {e}: {}", redact(f.next().unwrap_or("").trim())),
+        };
+        lines.insert(i, (code, why));
+    }
+    lines
 }
 
 /// Where requests for `bucket` go: (scheme, host as signed and sent, path before the key). A
@@ -341,6 +354,27 @@ mod tests {
         for bad in ["127.0.0.1:5000", "ftp://h", "http://"] {
             assert!(locate(Some(bad), "us-east-1", "b-b").is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn write_out_lines_are_read_with_and_without_curl_7_75_variables() {
+        let new = parse_write_out(
+            "1 404 0 \n0 200 0 \n2 000 28 Operation timed out after 1001 milliseconds\nnoise\n",
+        );
+        assert_eq!(new[&0], (200, String::new()));
+        assert_eq!(new[&1], (404, String::new()));
+        assert_eq!(
+            new[&2],
+            (
+                0,
+                "curl error 28: Operation timed out after 1001 milliseconds".into()
+            )
+        );
+        assert_eq!(new.len(), 3);
+        // curl 7.66-7.74 prints unknown variables as nothing.
+        let old = parse_write_out("0 200  \n1 000  \n");
+        assert_eq!(old[&0], (200, String::new()));
+        assert_eq!(old[&1], (0, String::new()));
     }
 
     #[test]
