@@ -52,8 +52,6 @@ pub struct Meta {
 }
 
 pub struct Remote {
-    /// `s3://bucket/prefix/`, for messages.
-    root: String,
     /// `prefix/` (or empty): where the objects' keys start in the bucket.
     prefix: String,
     bucket: String,
@@ -101,7 +99,6 @@ pub fn open(cfg: &Config, flags: &Flags, scratch: &Path) -> Result<Option<Remote
             .with_context(|| format!("cannot create a directory in {}", dir.path().display()))?;
     }
     Ok(Some(Remote {
-        root: format!("s3://{bucket}/{prefix}"),
         prefix,
         bucket,
         timeout: cfg.cache.timeout.unwrap_or(TIMEOUT_SECS),
@@ -139,6 +136,11 @@ fn parse_url(url: &str) -> Result<(String, String)> {
 }
 
 impl Remote {
+    /// `s3://bucket/prefix/`, for messages.
+    fn root(&self) -> String {
+        format!("s3://{}/{}", self.bucket, self.prefix)
+    }
+
     /// The S3 client, made the first time the cache is needed. Without curl or credentials the
     /// cache is off for the rest of the build, said once.
     fn client(&self) -> Option<&Client> {
@@ -149,7 +151,7 @@ impl Remote {
                     crate::ui::warn(&format!(
                         "shared cache {} is off for this build, what is not here is built locally: \
                          {e:#}",
-                        self.root.trim_end_matches('/')
+                        self.root().trim_end_matches('/')
                     ));
                 })
                 .ok()
@@ -170,7 +172,7 @@ impl Remote {
             };
             crate::ui::warn(&format!(
                 "shared cache {}: cannot {doing} ({}); building locally without it. {hint}",
-                self.root.trim_end_matches('/'),
+                self.root().trim_end_matches('/'),
                 why.trim().replace('\n', " ")
             ));
         }
@@ -187,16 +189,9 @@ impl Remote {
             .map(|k| (format!("{}artifacts/{k}", self.prefix), dest.join(k)))
             .collect();
         let Some(client) = self.client() else { return };
-        let answers = match client.get(&items) {
-            Ok(a) => a,
-            Err(e) => return self.give_up("read", &format!("{e:#}")),
-        };
-        if let Some(why) = answers.iter().find_map(|a| match a {
-            Answer::Ok | Answer::Missing => None,
-            Answer::Failed(why) => Some(why.clone()),
-            Answer::Exists => Some("unexpected answer".into()),
-        }) {
-            return self.give_up("read", &why);
+        let answers = client.get(&items);
+        if let Some(why) = answers.iter().find_map(Answer::failure) {
+            return self.give_up("read", why);
         }
         let mut fetched = self.fetched.lock().expect("no panics");
         let mut missed = self.missed.lock().expect("no panics");
@@ -220,7 +215,7 @@ impl Remote {
                 crate::ui::warn(&format!(
                     "shared cache object {}artifacts/{key} is not trusted: {e:#}; built locally \
                      instead. Delete the object so other runners stop downloading it",
-                    self.root
+                    self.root()
                 ));
                 None
             }
@@ -256,15 +251,8 @@ impl Remote {
         }
         let n = staged.len();
         let Some(client) = self.client() else { return };
-        let failed = match client.put(&staged) {
-            Ok(answers) => answers.into_iter().find_map(|a| match a {
-                Answer::Failed(why) => Some(why),
-                _ => None,
-            }),
-            Err(e) => Some(format!("{e:#}")),
-        };
-        if let Some(why) = failed {
-            self.give_up(&format!("upload {n} objects"), &why);
+        if let Some(why) = client.put(&staged).iter().find_map(Answer::failure) {
+            self.give_up(&format!("upload {n} objects"), why);
         }
     }
 
@@ -279,25 +267,21 @@ impl Remote {
         let Some(client) = self.client() else {
             return false;
         };
-        match client.get(&item).map(|mut a| a.pop()) {
-            Ok(Some(Answer::Ok)) => {}
-            Ok(Some(Answer::Missing)) => {
+        match client.get(&item).pop() {
+            Some(Answer::Ok) => {}
+            Some(Answer::Missing) => {
                 self.missed_deps
                     .lock()
                     .expect("no panics")
                     .insert(key.to_string());
                 return false;
             }
-            Ok(other) => {
-                let why = match other {
-                    Some(Answer::Failed(why)) => why,
-                    _ => "no answer".into(),
-                };
-                self.give_up("read", &why);
-                return false;
-            }
-            Err(e) => {
-                self.give_up("read", &format!("{e:#}"));
+            other => {
+                let why = other
+                    .as_ref()
+                    .and_then(Answer::failure)
+                    .unwrap_or("no answer");
+                self.give_up("read", why);
                 return false;
             }
         }
@@ -314,7 +298,7 @@ impl Remote {
                 crate::ui::warn(&format!(
                     "shared cache object {}deps/{key} is not trusted: {e:#}; installing instead. \
                      Delete the object so other runners stop downloading it",
-                    self.root
+                    self.root()
                 ));
                 let _ = std::fs::remove_dir_all(into);
                 let _ = std::fs::create_dir_all(into);

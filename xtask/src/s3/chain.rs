@@ -79,7 +79,7 @@ pub fn resolve(inputs: &Inputs) -> Result<Resolved> {
     // The SDKs' order: the environment, then a role or SSO the profile names (these win over
     // keys in the credentials file), then the credentials file, a credential_process, keys in
     // the config file; containers and instances last.
-    let needs_sdk = env("AWS_WEB_IDENTITY_TOKEN_FILE").is_some()
+    let needs_cli = env("AWS_WEB_IDENTITY_TOKEN_FILE").is_some()
         || [
             "role_arn",
             "sso_session",
@@ -96,12 +96,12 @@ pub fn resolve(inputs: &Inputs) -> Result<Resolved> {
             secret_key: secret,
             session_token: env("AWS_SESSION_TOKEN"),
         }
-    } else if let Some(c) = static_keys(cred).filter(|_| !needs_sdk) {
+    } else if let Some(c) = static_keys(cred).filter(|_| !needs_cli) {
         c
     } else if let Some(command) = cred
         .get("credential_process")
         .or_else(|| conf.get("credential_process"))
-        .filter(|_| !needs_sdk)
+        .filter(|_| !needs_cli)
     {
         let sh = which::which("sh").context("no `sh` on PATH to run the credential_process")?;
         let out = Cmd::new(sh).args(["-c", command]).output()?;
@@ -113,7 +113,7 @@ pub fn resolve(inputs: &Inputs) -> Result<Resolved> {
         }
         parse_process(&out.stdout)
             .with_context(|| format!("the credential_process of profile {profile}"))?
-    } else if let Some(c) = static_keys(conf).filter(|_| !needs_sdk) {
+    } else if let Some(c) = static_keys(conf).filter(|_| !needs_cli) {
         c
     } else {
         from_aws_cli(&profile)?

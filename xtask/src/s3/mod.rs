@@ -39,7 +39,7 @@ enum Method {
 }
 
 /// What the server answered one transfer.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Answer {
     /// 2xx: downloaded to, or uploaded from, the item's path.
     Ok,
@@ -47,8 +47,18 @@ pub enum Answer {
     Missing,
     /// 412 to a conditional PUT: an object is already stored under the key.
     Exists,
-    /// Anything else: the reason, as S3 or curl gave it (never a URL).
+    /// Anything else, or a batch that could not run: the reason, as S3 or curl gave it (never
+    /// a URL).
     Failed(String),
+}
+
+impl Answer {
+    pub fn failure(&self) -> Option<&str> {
+        match self {
+            Answer::Failed(why) => Some(why),
+            _ => None,
+        }
+    }
 }
 
 impl Client {
@@ -71,14 +81,14 @@ impl Client {
         })
     }
 
-    /// Downloads each `(key, path)` to its path, all in one curl process.
-    pub fn get(&self, items: &[(String, PathBuf)]) -> Result<Vec<Answer>> {
+    /// Downloads each `(key, path)` to its path, all in one curl process: an answer each.
+    pub fn get(&self, items: &[(String, PathBuf)]) -> Vec<Answer> {
         self.batch(Method::Get, items)
     }
 
     /// Uploads each `(key, path)` unless an object is already stored under the key
     /// (`If-None-Match: *`, so two runners racing on a key leave the first one's object).
-    pub fn put(&self, items: &[(String, PathBuf)]) -> Result<Vec<Answer>> {
+    pub fn put(&self, items: &[(String, PathBuf)]) -> Vec<Answer> {
         self.batch(Method::Put, items)
     }
 
@@ -100,7 +110,15 @@ impl Client {
         )
     }
 
-    fn batch(&self, method: Method, items: &[(String, PathBuf)]) -> Result<Vec<Answer>> {
+    /// One answer an item; a batch curl could not run fails every item with the reason.
+    fn batch(&self, method: Method, items: &[(String, PathBuf)]) -> Vec<Answer> {
+        self.run(method, items).unwrap_or_else(|e| {
+            let why = Answer::Failed(format!("{e:#}"));
+            vec![why; items.len()]
+        })
+    }
+
+    fn run(&self, method: Method, items: &[(String, PathBuf)]) -> Result<Vec<Answer>> {
         if items.is_empty() {
             return Ok(Vec::new());
         }
