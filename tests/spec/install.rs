@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::common::{copy_dir, run, workspace, xtask_bin, Out};
+use crate::common::{copy_dir, run, workspace, xtask_bin, Demo, Out};
 
 /// A copy of the demo stack named `acme-stack`, as a team's repo would be.
 fn acme_stack(tmp: &Path) -> PathBuf {
@@ -196,4 +196,91 @@ fn version_names_the_crate_version_and_the_hash_of_the_xtask_source() {
         source_hash(&workspace().join("xtask"))
     );
     assert_eq!(out.stdout.trim(), expected);
+}
+
+fn built_paths(out: &Out) -> Vec<String> {
+    out.json()["artifacts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["path"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// Two checkouts of one stack sharing a `CARGO_TARGET_DIR`: cargo may run the binary the other
+/// checkout compiled (the xtask's fingerprint is relative to its workspace), and each
+/// `cargo xtask build` must still build the checkout it runs in, with its own xtask.toml.
+#[test]
+fn two_checkouts_sharing_a_target_dir_each_build_their_own() {
+    let (a, b) = (Demo::new(), Demo::new());
+    // Checkout a leaves one function out: its own xtask.toml must be the one read.
+    a.config("exclude = [\"packages/module-access/backend/lambdas/orgs\"]");
+    install(&[], &a.stack).ok();
+    install(&[], &b.stack).ok();
+    // Kept between runs (a cold compile is half a minute), and apart from the specs' own
+    // target, whose xtask binary the other specs run.
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace().join("target"))
+        .join("spec-shared-target");
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    for d in [&a, &b, &a, &b] {
+        let mut cmd = Command::new(&cargo);
+        cmd.args(["xtask", "build", "--json"])
+            // From a subdirectory: the workspace is found upwards, as cargo finds it.
+            .current_dir(d.stack.join("packages"))
+            .env("CARGO_TARGET_DIR", &target)
+            .env("CARGO_NET_OFFLINE", "true")
+            .env("NO_COLOR", "1")
+            .env_remove("CARGO_MANIFEST_DIR");
+        let out = run(cmd).ok();
+        let own = d.stack.canonicalize().unwrap();
+        let paths = built_paths(&out);
+        let excluded = paths.iter().any(|p| p.ends_with("/orgs.zip"));
+        assert_eq!(excluded, std::ptr::eq(d, &b), "{paths:#?}");
+        for p in paths.iter().filter(|p| !p.contains("demo-infra")) {
+            assert!(
+                p.starts_with(own.to_str().unwrap()),
+                "{p} is not in {own:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn the_stack_is_the_workspace_around_the_current_directory_and_outside_one_the_error_says_stack() {
+    let d = Demo::new();
+    crate::common::write(
+        &d.stack.join("Cargo.toml"),
+        "[workspace]\nmembers = [\"xtask\"]\n",
+    );
+    crate::common::write(
+        &d.stack.join("xtask/Cargo.toml"),
+        "[package]\nname = \"xtask\"\n",
+    );
+    let mut cmd = Command::new(xtask_bin());
+    cmd.args(["build", "--json"])
+        .current_dir(d.stack.join("packages/module-access"))
+        .env("NO_COLOR", "1");
+    let out = run(cmd).ok();
+    let own = d.stack.canonicalize().unwrap();
+    let paths = built_paths(&out);
+    assert!(!paths.is_empty());
+    for p in paths.iter().filter(|p| !p.contains("demo-infra")) {
+        assert!(
+            p.starts_with(own.to_str().unwrap()),
+            "{p} is not in {own:?}"
+        );
+    }
+
+    let mut cmd = Command::new(xtask_bin());
+    cmd.arg("build").current_dir(d.tmp.path());
+    let out = run(cmd).fails();
+    assert!(
+        out.stderr
+            .contains("not inside a Cargo workspace with the `xtask` package")
+            && out.stderr.contains("or pass --stack DIR"),
+        "{}",
+        out.stderr
+    );
 }

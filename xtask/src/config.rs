@@ -2,6 +2,8 @@
 //!
 //! Resolution order for the stack root: `--stack DIR`, else the `stack` key of the workspace
 //! root's `xtask.toml`, else the workspace root itself (the xtask dropped into a stack repo).
+//! The workspace is found from the current directory up (`workspace::find`), never from where
+//! the binary was compiled.
 //! The stack's own `xtask.toml` (optional) then supplies the build settings.
 
 use std::collections::BTreeMap;
@@ -245,17 +247,12 @@ impl Config {
     }
 }
 
-/// The workspace root: the directory above this crate, as rust-analyzer's xtask does it.
-pub fn workspace_root() -> PathBuf {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR"));
-    dir.parent().unwrap_or(dir).to_path_buf()
-}
-
 pub fn load(stack_flag: Option<&Path>) -> Result<Config> {
     let stack = match stack_flag {
         Some(dir) => absolute(dir)?,
         None => {
-            let root = workspace_root();
+            let cwd = std::env::current_dir().context("cannot read the working directory")?;
+            let root = crate::workspace::find(&cwd)?;
             let file = read_file(&root.join(FILE_NAME))?;
             match file.stack {
                 Some(rel) => root.join(rel),

@@ -26,6 +26,7 @@ mod terraform;
 mod tf;
 mod ui;
 mod verify;
+mod workspace;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -51,7 +52,8 @@ struct Cli {
 
 #[derive(Args)]
 struct Global {
-    /// Stack root (default: `stack` in the workspace's xtask.toml, else the workspace root)
+    /// Stack root (default: `stack` in the workspace's xtask.toml, else the workspace root; the
+    /// workspace is the one around the current directory that has the xtask)
     #[arg(long, global = true, value_name = "DIR")]
     stack: Option<PathBuf>,
     /// Infra repo (default: `infra` in xtask.toml, else ../<project>-infra, else the stack if it has envs/)
