@@ -476,7 +476,7 @@ fn human_output_is_a_table_with_plain_progress_lines_off_a_terminal() {
     let header = out.stdout.lines().next().unwrap();
     assert_eq!(
         header.split_whitespace().collect::<Vec<_>>(),
-        ["module", "artifact", "status", "zipped", "unzipped", "sha256", "(base64)"]
+        ["module", "artifact", "kind", "status", "zipped", "unzipped", "sha256", "(base64)"]
     );
     assert!(
         out.stdout.contains("11 built, 0 cached, 0 failed"),

@@ -5,6 +5,7 @@ mod common;
 
 mod build;
 mod check;
+mod cli;
 mod deploy;
 mod faults;
 mod install;

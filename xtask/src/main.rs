@@ -14,6 +14,7 @@ mod check;
 mod config;
 mod discover;
 mod fsutil;
+mod help;
 mod install;
 mod plan;
 mod pool;
@@ -39,9 +40,7 @@ use clap::{Args, Parser, Subcommand};
     bin_name = "cargo xtask",
     version = concat!(env!("CARGO_PKG_VERSION"), " (source ", env!("XTASK_SOURCE_HASH"), ")"),
     about = "Build, check, deploy and verify a CORA stack (Python Lambdas + API Gateway + Terraform)",
-    after_help = "Exit codes: 0 ok, 1 failure, 2 plan has changes pending, 64 usage error, 130 cancelled.\n\
-                  Progress goes to stderr (bars on a terminal, plain lines otherwise or with NO_COLOR); \
-                  tables and --json go to stdout."
+    after_help = help::ROOT
 )]
 struct Cli {
     #[command(flatten)]
@@ -62,37 +61,54 @@ struct Global {
     /// Print one JSON document on stdout instead of the human report
     #[arg(long, global = true)]
     json: bool,
+    /// No progress on stderr: only warnings, errors and the result
+    #[arg(long, short = 'q', global = true)]
+    quiet: bool,
+    /// Colours: auto (on a terminal, unless NO_COLOR is set or CLICOLOR_FORCE asks for them
+    /// anywhere), always or never
+    #[arg(long, global = true, value_enum, value_name = "WHEN", default_value_t = ui::Color::Auto)]
+    color: ui::Color,
 }
 
 #[derive(Subcommand)]
 enum Command {
     /// Build every Lambda function and layer into reproducible zips
+    #[command(after_help = help::BUILD)]
     Build(BuildArgs),
     /// Check the stack and its infra env against the CORA contract, offline
+    #[command(after_help = help::CHECK)]
     Check(CheckArgs),
     /// Remove the zips the build produces, its state and its dependency cache
+    #[command(after_help = help::CLEAN)]
     Clean,
+    /// Print a shell completion script (for the command `xtask`: alias xtask='cargo xtask')
+    #[command(after_help = help::COMPLETIONS)]
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
     /// Resolve each requirements.txt into requirements.lock: exact versions, sha256 of each wheel
     #[command(
+        after_help = help::LOCK,
         long_about = "Resolve the requirements.txt of every function and layer (and the files it \
         includes) for the Lambda target (python and arch in xtask.toml) into requirements.lock \
         beside it: exact versions and the sha256 of every wheel. Versions already locked are \
         kept unless --upgrade frees them; what changed is printed. `build` installs from the \
-        lock with hashes required. Needs uv.\n\n\
-        Exit codes: 0 ok, 1 a requirements file does not resolve."
+        lock with hashes required. Needs uv."
     )]
     Lock(LockArgs),
     /// Why a zip is big: bytes by distribution, each function plus its layers against 250 MiB
     #[command(
+        after_help = help::SIZE,
         long_about = "Builds first (incrementally), then prints per artifact: zipped and unzipped \
         bytes, for a function its attached layers and the total against Lambda's 250 MiB, the \
         largest distributions by unzipped size, and what was left out because an attached layer \
-        or the Lambda runtime provides it.\n\n\
-        Exit codes: 0 ok, 1 a listed artifact failed to build."
+        or the Lambda runtime provides it."
     )]
     Size(SizeArgs),
     /// Build, check, then `terraform plan` one env into a saved plan, and summarize it
     #[command(
+        after_help = help::PLAN,
         long_about = "Build (incremental), check, run `terraform init` when needed, then \
         `terraform plan -detailed-exitcode -out=<env dir>/.xtask/<env>.tfplan` and summarize the \
         saved plan: counts by action, Lambda functions whose code changes, layers republished, \
@@ -100,33 +116,33 @@ enum Command {
         Var files: <env dir>/local-secrets.tfvars when present, then the env's files listed \
         under [terraform.var_files] in xtask.toml, then each --var-file, in that order \
         (terraform.tfvars and *.auto.tfvars are loaded by terraform itself). Their names are \
-        printed, never their values.\n\n\
-        Exit codes: 0 no changes, 2 changes pending, 1 failure, 130 cancelled."
+        printed, never their values."
     )]
     Plan(PlanArgs),
     /// Apply the saved plan of one env, refused when anything it was made from changed
     #[command(
+        after_help = help::APPLY,
         long_about = "Apply <env dir>/.xtask/<env>.tfplan, the plan `cargo xtask plan` \
         saved, and nothing else. Refused when there is none, when any zip, .tf file (of the \
         env or its local modules), lock file or var file changed since it was made, or when \
         --profile or --region differ from the plan's. A plan that \
         deletes or replaces anything (a layer's new version aside) asks for `yes` on a terminal \
         and needs --auto-approve elsewhere. Ctrl-C asks terraform to stop cleanly and release \
-        the state lock; a second Ctrl-C kills it.\n\n\
-        Exit codes: 0 applied (or nothing to apply), 1 failure, 130 cancelled."
+        the state lock; a second Ctrl-C kills it."
     )]
     Apply(ApplyArgs),
     /// Build, check, plan, apply and verify one env in one run (for CI)
     #[command(
+        after_help = help::DEPLOY,
         long_about = "build → check → plan → apply → verify, as `cargo xtask plan`, \
         `cargo xtask apply` and `cargo xtask verify` would. A plan that deletes or replaces \
         anything (a layer's new version aside) needs --auto-approve, or `yes` on a terminal. \
-        A failed verify fails the deploy. --json: the plan summary plus `verify`.\n\n\
-        Exit codes: 0 deployed (or nothing to change), 1 failure, 130 cancelled."
+        A failed verify fails the deploy. --json: the plan summary plus `verify`."
     )]
     Deploy(DeployArgs),
     /// Import every handler in a Lambda-shaped sandbox with the target interpreter (nothing invoked)
     #[command(
+        after_help = help::SMOKE,
         long_about = "For every function: its zip as the task root, its attached layers' zips \
         merged into one opt/ in Terraform's order (layers passed in through module variables \
         are followed through the env's module calls), the Lambda runtime's boto3 after them; \
@@ -134,12 +150,12 @@ enum Command {
         checks the handler exists. Nothing is invoked; the network is pointed at a closed port.\n\n\
         Interpreter: `python` under [smoke] in xtask.toml, else `uv python find 3.X`, else \
         python3.X on PATH, else pyenv's. Without one every function is skipped (exit 0), \
-        except with --require.\n\n\
-        Exit codes: 0 nothing failed, 1 a function failed (or --require without an interpreter)."
+        except with --require."
     )]
     Smoke(SmokeArgs),
     /// After an apply: check that every route reaches a function, every function is reached,
     /// and what runs in AWS is the local build
+    #[command(after_help = help::VERIFY)]
     Verify(VerifyArgs),
 }
 
@@ -368,7 +384,10 @@ fn main() -> ExitCode {
             return ExitCode::from(if usage { 64 } else { 0 });
         }
     };
-    ui::init_colors();
+    ui::init(cli.global.color, cli.global.quiet);
+    if let Command::Completions { shell } = cli.command {
+        return completions(shell);
+    }
     match run(cli) {
         Ok(code) => code,
         Err(e) if e.is::<proc::Cancelled>() => {
@@ -382,6 +401,25 @@ fn main() -> ExitCode {
                 _ => 1,
             };
             ExitCode::from(code)
+        }
+    }
+}
+
+/// The script completes the command `xtask` (a shell cannot complete a two-word command):
+/// with `alias xtask='cargo xtask'` it completes every subcommand and flag.
+fn completions(shell: clap_complete::Shell) -> ExitCode {
+    let mut buf = Vec::new();
+    clap_complete::generate(
+        shell,
+        &mut <Cli as clap::CommandFactory>::command(),
+        "xtask",
+        &mut buf,
+    );
+    match ui::out(&String::from_utf8_lossy(&buf)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            ui::error(&format!("{e:#}"));
+            ExitCode::FAILURE
         }
     }
 }
@@ -524,6 +562,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     .all(|o| o.status != install::lock::Status::Failed),
             ))
         }
+        // Handled in main, before a stack is looked for (completions work anywhere).
+        Command::Completions { shell } => Ok(completions(shell)),
         Command::Clean => {
             for p in build::clean(&cfg, infra.as_deref())? {
                 ui::out(&format!("removed {}\n", p.display()))?;

@@ -12,6 +12,49 @@ use crate::ui;
 
 /// Prints rows as left-aligned columns separated by two spaces.
 pub fn table(header: &[&str], rows: &[Vec<String>]) -> Result<()> {
+    ui::out(&table_text(header, rows))
+}
+
+/// `table`, with the last column (a hash) cut to what `width` leaves it, ending in `…`, but
+/// never below `MIN_LAST` characters: lines that do not fit even then are left to wrap.
+fn table_fit(header: &[&str], rows: &[Vec<String>], width: Option<usize>) -> Result<()> {
+    const MIN_LAST: usize = 8;
+    let Some(width) = width else {
+        return table(header, rows);
+    };
+    let n = header.len();
+    let mut used = 0;
+    for i in 0..n - 1 {
+        let w = rows
+            .iter()
+            .map(|r| console::measure_text_width(&r[i]))
+            .chain([header[i].len()])
+            .max()
+            .unwrap_or(0);
+        used += w + 2;
+    }
+    let room = width.saturating_sub(used).max(MIN_LAST);
+    let cut = |cell: &str| {
+        if console::measure_text_width(cell) <= room {
+            cell.to_string()
+        } else {
+            console::truncate_str(cell, room, "…").into_owned()
+        }
+    };
+    let header: Vec<String> = header.iter().map(|h| cut(h)).collect();
+    let header: Vec<&str> = header.iter().map(String::as_str).collect();
+    let rows: Vec<Vec<String>> = rows
+        .iter()
+        .map(|r| {
+            let mut r = r.clone();
+            r[n - 1] = cut(&r[n - 1]);
+            r
+        })
+        .collect();
+    table(&header, &rows)
+}
+
+fn table_text(header: &[&str], rows: &[Vec<String>]) -> String {
     let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
     for row in rows {
         for (w, cell) in widths.iter_mut().zip(row) {
@@ -36,7 +79,7 @@ pub fn table(header: &[&str], rows: &[Vec<String>]) -> Result<()> {
     for row in rows {
         text += &line(row.clone());
     }
-    ui::out(&text)
+    text
 }
 
 pub fn build(report: &Report, stack: &Path, json: bool) -> Result<()> {
@@ -60,6 +103,10 @@ pub fn build(report: &Report, stack: &Path, json: bool) -> Result<()> {
             vec![
                 r.module.clone(),
                 r.name.clone(),
+                match r.kind {
+                    crate::discover::Kind::Function => "function".into(),
+                    crate::discover::Kind::Layer => "layer".into(),
+                },
                 status,
                 size(r.zip_bytes),
                 size(r.unzipped_bytes),
@@ -67,16 +114,18 @@ pub fn build(report: &Report, stack: &Path, json: bool) -> Result<()> {
             ]
         })
         .collect();
-    table(
+    table_fit(
         &[
             "module",
             "artifact",
+            "kind",
             "status",
             "zipped",
             "unzipped",
             "sha256 (base64)",
         ],
         &rows,
+        ui::width(),
     )?;
     let count = |s: Status| report.artifacts.iter().filter(|r| r.status == s).count();
     build_errors(report);

@@ -3,25 +3,65 @@
 //! clean for tables and `--json`.
 
 use std::io::{IsTerminal, Write};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use anyhow::Context;
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-/// True when stderr is a terminal that may be drawn on.
+/// `--quiet`: no progress at all; warnings, errors and results only.
+static QUIET: AtomicBool = AtomicBool::new(false);
+
+/// `--color`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Color {
+    Auto,
+    Always,
+    Never,
+}
+
+/// True when stderr is a terminal that may be drawn on: not with --quiet, TERM=dumb, or
+/// colours off (NO_COLOR, --color never), which ask for plain lines.
 pub fn interactive() -> bool {
-    std::io::stderr().is_terminal()
-        && std::env::var_os("NO_COLOR").is_none()
+    !quiet()
+        && std::io::stderr().is_terminal()
+        && console::colors_enabled_stderr()
         && std::env::var("TERM").map_or(true, |t| t != "dumb")
 }
 
-/// Colours follow the `NO_COLOR` convention and only reach terminals.
-pub fn init_colors() {
-    if std::env::var_os("NO_COLOR").is_some() {
-        console::set_colors_enabled(false);
-        console::set_colors_enabled_stderr(false);
+/// The width tables fit: the terminal's when stdout is one, else `COLUMNS` when set; `None`
+/// (full cells, for logs and scripts) otherwise.
+pub fn width() -> Option<usize> {
+    let term = console::Term::stdout();
+    if term.is_term() {
+        return Some(term.size().1 as usize);
     }
+    std::env::var("COLUMNS").ok()?.trim().parse().ok()
+}
+
+pub fn quiet() -> bool {
+    QUIET.load(Ordering::Relaxed)
+}
+
+/// Sets colours and quietness once, from the flags. `--color` wins over the environment;
+/// under `auto`, `NO_COLOR` (any non-empty value) turns colours off, else `CLICOLOR_FORCE`
+/// (non-empty, not `0`) turns them on even off a terminal, else each stream is coloured when
+/// it is a terminal.
+pub fn init(color: Color, quiet: bool) {
+    QUIET.store(quiet, Ordering::Relaxed);
+    let set = |v: &str| std::env::var_os(v).is_some_and(|s| !s.is_empty() && s != "0");
+    let (out, err) = match color {
+        Color::Always => (true, true),
+        Color::Never => (false, false),
+        Color::Auto if set("NO_COLOR") => (false, false),
+        Color::Auto if set("CLICOLOR_FORCE") => (true, true),
+        Color::Auto => (
+            std::io::stdout().is_terminal() && std::env::var("TERM").map_or(true, |t| t != "dumb"),
+            std::io::stderr().is_terminal() && std::env::var("TERM").map_or(true, |t| t != "dumb"),
+        ),
+    };
+    console::set_colors_enabled(out);
+    console::set_colors_enabled_stderr(err);
 }
 
 /// Writes a line to stderr, ignoring errors: a closed pipe (`| tee` ended by the same Ctrl-C)
@@ -55,8 +95,11 @@ pub fn error(msg: &str) {
     eprint_line(&format!("{} {msg}", console::style("error:").red().bold()));
 }
 
-/// A stage of a longer command (`plan`, `apply`, `deploy`), on stderr.
+/// A stage of a longer command (`plan`, `apply`, `deploy`), on stderr; none with --quiet.
 pub fn step(msg: &str) {
+    if quiet() {
+        return;
+    }
     eprint_line(&format!("{} {msg}", console::style("==>").cyan().bold()));
 }
 
@@ -108,6 +151,9 @@ impl Activity {
         if let Some(b) = &self.bar {
             return b.set_message(msg.to_string());
         }
+        if quiet() {
+            return;
+        }
         let mut last = self.last_status.lock().unwrap_or_else(|p| p.into_inner());
         if last.is_none_or(|t| t.elapsed() >= STATUS_EVERY) {
             *last = Some(std::time::Instant::now());
@@ -122,6 +168,13 @@ impl Activity {
             Some(b) if !line.trim().is_empty() => b.set_message(line.trim().to_string()),
             Some(_) => {}
             None => eprint_line(line),
+        }
+    }
+
+    /// Where a command ended up (totals), kept on screen; none with --quiet.
+    pub fn summary(&self, line: &str) {
+        if !quiet() {
+            self.note(&format!("{}: {line}", self.what));
         }
     }
 
@@ -218,6 +271,7 @@ impl Task<'_> {
     pub fn phase(&self, msg: &str) {
         match &self.bar {
             Some(b) => b.set_message(msg.to_string()),
+            None if quiet() => {}
             None => eprint_line(&format!("{}: {msg}", self.id)),
         }
     }
@@ -229,6 +283,7 @@ impl Task<'_> {
                 b.finish_and_clear();
                 overall.inc(1);
             }
+            _ if quiet() => {}
             _ => eprint_line(&format!(
                 "[{n}/{}] {}: {status}",
                 self.progress.total, self.id
