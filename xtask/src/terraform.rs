@@ -484,6 +484,9 @@ impl Terraform {
             Event::Stderr(l) => self.log_line(&self.secrets.scrub(&err_quotes.line(l))),
             Event::Notice(l) => activity.note(&format!("{}: {l}", self.name)),
         });
+        if let Some(total) = counts.total() {
+            activity.summary(&total);
+        }
         activity.finish();
         let out = out?;
         match out.code {

@@ -58,7 +58,9 @@ impl Log {
     }
 }
 
-/// What a line of terraform's human output says about progress, for init and plan.
+/// What a line of terraform's human output says about progress, for init and plan: each
+/// resource in the state prints `<addr>: Refreshing state... [id=…]` once, each data source
+/// `<addr>: Reading...` once (then `Read complete`, or `Still reading...`, not counted).
 #[derive(Debug, Default)]
 pub struct Counts {
     refreshed: u64,
@@ -66,7 +68,8 @@ pub struct Counts {
 }
 
 impl Counts {
-    /// The status after `line`, when it moved.
+    /// The status after `line`, when it moved: a running count, so it says "so far" (off a
+    /// terminal only one status line in ten seconds is printed, often the first).
     pub fn status(&mut self, line: &str) -> Option<String> {
         if line.contains(": Refreshing state...") {
             self.refreshed += 1;
@@ -75,10 +78,21 @@ impl Counts {
         } else {
             return None;
         }
-        Some(format!(
-            "{} resources refreshed, {} data sources read",
-            self.refreshed, self.read
-        ))
+        Some(format!("{} so far", self.counted()))
+    }
+
+    /// The totals once the command ended; `None` when nothing was refreshed or read.
+    pub fn total(&self) -> Option<String> {
+        (self.refreshed + self.read > 0).then(|| self.counted())
+    }
+
+    fn counted(&self) -> String {
+        let n = |n: u64, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
+        format!(
+            "{} refreshed, {} read",
+            n(self.refreshed, "resource", "resources"),
+            n(self.read, "data source", "data sources")
+        )
     }
 }
 
@@ -214,9 +228,26 @@ mod tests {
     fn plan_progress_counts_refreshes_and_reads() {
         let mut c = Counts::default();
         assert_eq!(c.status("Terraform used the selected providers"), None);
+        assert_eq!(c.total(), None);
+        // Terraform 1.11's own lines for two resources in state and one data source.
+        for l in [
+            "terraform_data.a: Refreshing state... [id=ff7326f0-dcbc-6608-999b-dba38791b16c]",
+            "terraform_data.b: Refreshing state... [id=a6f05607-8d1e-84d9-fe66-856c2f4fbf03]",
+            "data.terraform_remote_state.s: Reading...",
+        ] {
+            c.status(l);
+        }
+        assert_eq!(
+            c.status("data.terraform_remote_state.s: Read complete after 0s"),
+            None
+        );
+        assert_eq!(c.status("data.x: Still reading... [10s elapsed]"), None);
+        assert_eq!(
+            c.total().unwrap(),
+            "2 resources refreshed, 1 data source read"
+        );
         c.status("aws_iam_role.r: Refreshing state... [id=r]");
-        let s = c.status("data.aws_region.current: Reading...").unwrap();
-        assert_eq!(s, "1 resources refreshed, 1 data sources read");
+        assert!(c.status("data.y: Reading...").unwrap().ends_with("so far"));
     }
 
     #[test]
