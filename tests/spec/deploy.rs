@@ -174,4 +174,16 @@ fn a_staged_deploy_then_a_targeted_plan_with_markdown_summaries_on_a_local_aws()
     let out = run(&d, &aws, &["plan", "--markdown", md_arg], &[]).ok();
     assert!(out.stdout.contains("no changes"), "{}", out.stdout);
     assert!(read(&md).contains("**No changes.**"), "{}", read(&md));
+
+    // A deploy with nothing to change still verifies; a blank line parts its plan summary
+    // from verify's tables.
+    let out = run(&d, &aws, &["deploy"], &[]).ok();
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    let first_table = lines
+        .windows(2)
+        .position(|w| w[1].starts_with("check ") && w[1].contains("status"))
+        .unwrap_or_else(|| panic!("{}", out.stdout));
+    assert!(first_table > 1, "{}", out.stdout);
+    assert_eq!(lines[first_table - 1], "", "{}", out.stdout);
+    assert!(out.stdout.contains("no changes"), "{}", out.stdout);
 }

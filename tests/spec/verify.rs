@@ -393,10 +393,9 @@ fn verify_proves_a_deploy_and_names_every_kind_of_drift() {
         orgs["message"].as_str().unwrap().contains("CodeSha256"),
         "{orgs}"
     );
-    assert!(orgs["fix"]
-        .as_str()
-        .unwrap()
-        .contains("apply -replace='module.module_access.aws_lambda_function.orgs'"));
+    assert!(orgs["fix"].as_str().unwrap().contains(
+        "cargo xtask plan --env dev -- -replace='module.module_access.aws_lambda_function.orgs'"
+    ));
     // The state does not know: offline stays green.
     d.xtask_env(&["verify", "--offline"], &refs(&gone)).ok();
 

@@ -349,6 +349,8 @@ fn post_deploy_verify(cfg: &Config, infra: &Path, opts: &Options) -> Result<veri
     };
     let report = verify::run(cfg, Some(infra), &vopts)?;
     if !opts.json {
+        // Apart from the plan summary above it: two reports, not one table.
+        ui::out("\n")?;
         crate::report::verify(&report, &format!("envs/{}", opts.env), false)?;
     }
     Ok(report)

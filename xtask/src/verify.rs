@@ -131,7 +131,6 @@ pub fn run(cfg: &Config, infra: Option<&Path>, opts: &Options) -> Result<Report>
     let env_dir = terraform::env_dir(infra, &opts.env)?;
     let env = Env {
         name: opts.env.clone(),
-        dir: env_dir.clone(),
         bin: terraform::configured_bin(opts.tf_bin.as_deref(), cfg.terraform.bin.as_deref()),
     };
     let data = terraform::data_dir(&env_dir);
@@ -195,7 +194,6 @@ pub fn run(cfg: &Config, infra: Option<&Path>, opts: &Options) -> Result<Report>
 /// The environment being verified, as messages name it.
 struct Env {
     name: String,
-    dir: PathBuf,
     /// The terraform binary as configured (`terraform`, `tofu`, a path), for fixes to run.
     bin: String,
 }
@@ -210,11 +208,14 @@ impl Env {
         format!("`cargo xtask apply --env {}`", self.name)
     }
 
-    /// `terraform -chdir=…` (or `tofu`) for a fix the user runs from where they are.
-    fn terraform(&self, args: &str) -> String {
-        let cwd = std::env::current_dir().unwrap_or_default();
-        let dir = self.dir.strip_prefix(&cwd).unwrap_or(&self.dir);
-        format!("{} -chdir={} {args}", self.bin, dir.display())
+    /// Redeploying `address` as it is built, through the xtask (its var files, checks, saved
+    /// plan and stale check), never raw terraform.
+    fn replace(&self, address: &str) -> String {
+        format!(
+            "`cargo xtask plan --env {} -- -replace='{address}'`, then {}",
+            self.name,
+            self.apply()
+        )
     }
 }
 
@@ -955,8 +956,8 @@ fn routes_match_modules(i: &Inputs, out: &mut Vec<Check>) {
                 "api_routes".into(),
                 format!("cannot evaluate the modules' api_routes: {why}"),
                 format!(
-                    "run `{}` and fix what it reports, then apply",
-                    i.env.terraform("plan")
+                    "run `cargo xtask plan --env {}` and fix what it reports, then apply",
+                    i.env.name
                 ),
             ));
             return;
@@ -1092,7 +1093,7 @@ fn code_check(i: &Inputs, module: &str, subject: String, address: &str, code: &C
             ),
             format!(
                 "redeploy: {} (Terraform does not notice code changed outside it)",
-                i.env.terraform(&format!("apply -replace='{address}'"))
+                i.env.replace(address)
             ),
         ),
         _ => Check::pass("V4", module, subject, format!("{name} {local}")),

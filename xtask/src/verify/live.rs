@@ -512,7 +512,7 @@ fn compare_function(f: &Function, answer: &Answer, zips: &Zips, runtime: &str, e
     let fix = if code_changed_outside {
         format!(
             "redeploy the build: {} (Terraform does not notice code changed outside it)",
-            env.terraform(&format!("apply -replace='{}'", f.address))
+            env.replace(&f.address)
         )
     } else {
         format!("run {} to deploy the local build", env.apply())
@@ -709,11 +709,9 @@ mod tests {
             bad.message.contains("AWS attaches layers [] but state has"),
             "{bad:?}"
         );
-        assert!(bad
-            .fix
-            .as_deref()
-            .unwrap()
-            .contains("apply -replace='module.module_access.aws_lambda_function.profiles'"));
+        assert!(bad.fix.as_deref().unwrap().contains(
+            "plan --env dev -- -replace='module.module_access.aws_lambda_function.profiles'"
+        ));
 
         let gone = Err(AwsError {
             not_found: true,

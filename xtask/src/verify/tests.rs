@@ -135,18 +135,21 @@ pub(super) fn fixture() -> Fixture {
 pub(super) fn env() -> Env {
     Env {
         name: "dev".into(),
-        dir: PathBuf::from("/infra/envs/dev"),
         bin: "terraform".into(),
     }
 }
 
 #[test]
-fn fixes_run_the_configured_terraform_binary() {
-    let tofu = Env {
-        bin: "tofu".into(),
+fn a_redeploy_fix_goes_through_the_xtask_not_raw_terraform() {
+    let prod = Env {
+        name: "prod".into(),
         ..env()
     };
-    assert_eq!(tofu.terraform("plan"), "tofu -chdir=/infra/envs/dev plan");
+    assert_eq!(
+        prod.replace("module.m.aws_lambda_function.f"),
+        "`cargo xtask plan --env prod -- -replace='module.m.aws_lambda_function.f'`, \
+         then `cargo xtask apply --env prod`"
+    );
 }
 
 impl Fixture {
@@ -428,11 +431,9 @@ fn code_that_is_not_the_local_build_fails_v4_with_the_right_fix() {
         .contains("cargo xtask apply --env dev"));
     let tampered = one(&c, "V4", "function demo-dev-mgmt-lambda-mgmt");
     assert!(
-        tampered
-            .fix
-            .as_deref()
-            .unwrap()
-            .contains("apply -replace='module.module_mgmt.aws_lambda_function.lambda_mgmt'"),
+        tampered.fix.as_deref().unwrap().contains(
+            "plan --env dev -- -replace='module.module_mgmt.aws_lambda_function.lambda_mgmt'"
+        ),
         "{tampered:?}"
     );
     assert!(one(&c, "V4", "function demo-dev-authorizer")
