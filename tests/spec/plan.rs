@@ -912,3 +912,33 @@ fn plan_refuses_to_start_when_check_reports_an_error() {
     );
     assert!(!record(&bin).contains("args:plan"), "{}", record(&bin));
 }
+
+/// Off a terminal the first status line comes at once: it must not read as the total.
+#[test]
+fn plan_reports_the_refresh_totals_terraform_printed() {
+    let d = Demo::new();
+    let bin = fake_terraform(d.tmp.path());
+    // Terraform 1.11's lines for two resources in the state and one data source.
+    let fake_plan = "echo 'terraform_data.a: Refreshing state... [id=ff73]'; \
+                     echo 'terraform_data.b: Refreshing state... [id=a6f0]'; \
+                     echo 'data.terraform_remote_state.s: Reading...'; \
+                     echo 'data.terraform_remote_state.s: Read complete after 0s'";
+    let out = d.xtask_env(
+        &["plan", "--no-build", "--no-smoke"],
+        &[("TF_BIN", bin.to_str().unwrap()), ("FAKE_PLAN", fake_plan)],
+    );
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("2 resources refreshed, 1 data source read\n"),
+        "{}",
+        out.stderr
+    );
+    assert!(!out.stderr.contains("1 resources"), "{}", out.stderr);
+    let quiet = d.xtask_env(
+        &["plan", "--no-build", "--no-smoke", "-q"],
+        &[("TF_BIN", bin.to_str().unwrap()), ("FAKE_PLAN", fake_plan)],
+    );
+    assert!(!quiet.stderr.contains("refreshed"), "{}", quiet.stderr);
+    assert!(quiet.stdout.contains("to create"), "{}", quiet.stdout);
+}
