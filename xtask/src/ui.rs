@@ -1,5 +1,5 @@
 //! How progress reaches the user: indicatif bars on a terminal, one plain line per event
-//! elsewhere (CI, pipes, `NO_COLOR`, `TERM=dumb`). Progress goes to stderr so stdout stays
+//! elsewhere (CI, pipes, colours off, `TERM=dumb`), none with `--quiet`. Progress goes to stderr so stdout stays
 //! clean for tables and `--json`.
 
 use std::io::{IsTerminal, Write};
