@@ -373,6 +373,10 @@ fn main() -> ExitCode {
             ui::error("cancelled");
             ExitCode::from(130)
         }
+        Err(e) if e.is::<ui::Usage>() => {
+            ui::error(&format!("{e:#}"));
+            ExitCode::from(64)
+        }
         Err(e) => {
             ui::error(&format!("{e:#}"));
             let code = match e.downcast_ref::<terraform::Failed>().and_then(|f| f.code) {
@@ -523,9 +527,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             ))
         }
         Command::Clean => {
-            for p in build::clean(&cfg, infra.as_deref())? {
-                ui::out(&format!("removed {}\n", p.display()))?;
-            }
+            let removed = build::clean(&cfg, infra.as_deref())?;
+            report::clean(&removed, g.json)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Plan(args) => {

@@ -106,14 +106,18 @@ impl Secrets {
     fn add(&mut self, v: String, kind: Kind) {
         let long = |s: &str| s.len() >= CREDENTIAL_LEN;
         if v.trim_end().contains('\n') {
-            // Streamed output is scrubbed line by line, and terraform prints values
-            // JSON-escaped: a multi-line value must be found by its lines and escaped too.
-            let lines = v.lines().map(str::trim);
-            self.anywhere.extend(
-                lines
-                    .filter(|l| l.len() >= 8 && (kind == Kind::Declared || long(l)))
-                    .map(str::to_string),
-            );
+            // Streamed output is scrubbed line by line, terraform re-indents a multi-line value
+            // (`<<-EOT`) and prints it JSON-escaped: a multi-line value must be found by each of
+            // its lines and escaped too. Every line is masked, a short one where it stands alone
+            // (a heredoc's `hd2` line is as secret as the rest); a line of punctuation only
+            // (`}` of a JSON heredoc) is no secret and masking it would garble every brace.
+            for l in v.lines().map(str::trim) {
+                if long(l) {
+                    self.anywhere.push(l.to_string());
+                } else if l.chars().any(char::is_alphanumeric) {
+                    self.alone.push(l.to_string());
+                }
+            }
             self.anywhere.push(v.replace('\n', "\\n"));
             self.anywhere.push(v);
         } else if long(&v) {
