@@ -53,7 +53,7 @@
 //! | `DEP-stale-lock` | error | a `requirements.lock` was made from other requirements (or their `-r`/`-c` includes) or for another target than xtask.toml's |
 //! | `SEC-secret-shipped` | error | a secret-looking file (`.env*`, a `.pem` with a private key, `id_rsa*`, `credentials`) ships because an `include` glob matches it |
 //! | `SEC-secret-in-source` | warning | a secret-looking file sits in a function's or layer's source tree (the build leaves it out) |
-//! | `XT-unknown-code` | error | `[check] severity` in xtask.toml names a code not in this table |
+//! | `XT-unknown-code` | error | `[check] severity`, a `[[check.allow]]` entry or an inline `xtask: allow` names a code not in this table |
 //! | `XT-waiver-no-reason` | error | a waiver (`[[check.allow]]` or inline) gives no reason, so it waives nothing |
 //! | `XT-unused-waiver` | warning | a waiver matches no finding |
 //!
