@@ -14,7 +14,7 @@
 //! | `F10-empty-layer` | error | nothing of a layer's `python/` ships (empty, missing, or only tests, ignored or excluded files) and its requirements list nothing |
 //! | `F11-no-modules` | error | the stack has no `packages/module-*` directory |
 //! | `F11-no-infrastructure` | error | a module has no `infrastructure/` |
-//! | `F11-missing-file` | error | `infrastructure/` lacks `main.tf`, `variables.tf` or `outputs.tf` |
+//! | `F11-missing-file` | warning | `infrastructure/` lacks `main.tf`, `variables.tf` or `outputs.tf` (terraform reads every `.tf` file; what must be declared has its own error) |
 //! | `F11-no-versions` | warning | `infrastructure/` has no `versions.tf` and no `terraform {}` block anywhere (a convention: Terraform works without it) |
 //! | `F11-no-api-routes` | error | the module does not export `api_routes` |
 //! | `F11-routes-unchecked` | warning | `api_routes`, or one entry, is not a literal route object, so it is not checked |
