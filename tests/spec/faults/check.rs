@@ -56,3 +56,43 @@ fn outputs_in_main_tf_are_a_layout_warning_and_a_missing_api_routes_the_error() 
     assert_eq!(code, 1, "{list:#?}");
     assert_eq!(with_code(&list, "F11-no-api-routes").len(), 1, "{list:#?}");
 }
+
+const LAYER: &str = "packages/module-access/backend/layers/org-common";
+
+/// A lock of random bytes failed the build while check said nothing (issue 22, item 7); so did a
+/// requirements file whose include is missing.
+#[test]
+fn a_lock_or_requirements_file_build_cannot_read_is_a_check_error() {
+    let d = Demo::new();
+    std::fs::write(
+        d.path(&format!("{LAYER}/requirements.lock")),
+        [0xde, 0xad, 0xbe, 0xef, 0xff, 0x00, 0x9c],
+    )
+    .unwrap();
+    let (code, list) = findings(&d);
+    assert_eq!(code, 1, "{list:#?}");
+    let dep = with_code(&list, "DEP-unreadable");
+    assert_eq!(dep.len(), 1, "{list:#?}");
+    assert!(
+        dep[0].starts_with(&format!(
+            "DEP-unreadable error demo-stack/{LAYER}/requirements.lock:0: \
+             module-access/org-common: cannot read"
+        )),
+        "{list:#?}"
+    );
+    d.xtask(&["build", "--module", "access"]).fails();
+
+    std::fs::remove_file(d.path(&format!("{LAYER}/requirements.lock"))).unwrap();
+    let req = d.read(&format!("{LAYER}/requirements.txt"));
+    d.write(
+        &format!("{LAYER}/requirements.txt"),
+        &format!("{req}-r ../shared/missing.txt\n"),
+    );
+    let (code, list) = findings(&d);
+    assert_eq!(code, 1, "{list:#?}");
+    let dep = with_code(&list, "DEP-unreadable");
+    assert!(
+        dep.len() == 1 && dep[0].contains("requirements.txt:0") && dep[0].contains("missing.txt"),
+        "{list:#?}"
+    );
+}

@@ -51,6 +51,7 @@
 //! | `F18-uncertain-import` | warning | the same, when the requirements are not installed (the build failed or has not run) and some of their import names are unknown |
 //! | `F18-optional-import` | warning | the same, for an import guarded by `except ImportError` |
 //! | `DEP-stale-lock` | error | a `requirements.lock` was made from other requirements (or their `-r`/`-c` includes) or for another target than xtask.toml's |
+//! | `DEP-unreadable` | error | a `requirements.txt`, a file it includes or its `requirements.lock` cannot be read or parsed (build would fail on it) |
 //! | `SEC-secret-shipped` | error | a secret-looking file (`.env*`, a `.pem` with a private key, `id_rsa*`, `credentials`) ships because an `include` glob matches it |
 //! | `SEC-secret-in-source` | warning | a secret-looking file sits in a function's or layer's source tree (the build leaves it out) |
 //! | `XT-unknown-code` | error | `[check] severity`, a `[[check.allow]]` entry or an inline `xtask: allow` names a code not in this table |
