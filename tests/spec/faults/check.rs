@@ -96,3 +96,39 @@ fn a_lock_or_requirements_file_build_cannot_read_is_a_check_error() {
         "{list:#?}"
     );
 }
+
+const MGMT_MAIN: &str = "packages/module-mgmt/infrastructure/main.tf";
+
+/// A Windows editor's main.tf: a byte-order mark, CRLF line endings and a runtime to fix.
+fn windows_main_tf(d: &Demo) -> String {
+    let text = d.read(MGMT_MAIN).replace(
+        "runtime          = \"python3.13\"",
+        "runtime          = \"python3.12\"",
+    );
+    format!("\u{feff}{}", text.replace('\n', "\r\n"))
+}
+
+/// A `.tf` starting with a UTF-8 byte-order mark was a TF-parse-error that blocked plan, while
+/// terraform reads it (issue 22, item 1); `--fix` keeps the mark and the line endings.
+#[test]
+fn a_tf_file_with_a_byte_order_mark_and_crlf_is_read_and_fixed_in_place() {
+    let d = Demo::new();
+    d.write(MGMT_MAIN, &windows_main_tf(&d));
+    let (code, list) = findings(&d);
+    assert_eq!(code, 1, "{list:#?}");
+    assert!(with_code(&list, "TF-parse-error").is_empty(), "{list:#?}");
+    let f4 = with_code(&list, "F4-runtime");
+    assert!(
+        f4.len() == 1 && f4[0].contains(&format!("{MGMT_MAIN}:67:")),
+        "{list:#?}"
+    );
+    d.xtask(&["check", "--fix"]).ok();
+    let fixed = std::fs::read(d.path(MGMT_MAIN)).unwrap();
+    assert!(fixed.starts_with("\u{feff}".as_bytes()), "the mark is gone");
+    let fixed = String::from_utf8(fixed).unwrap();
+    assert_eq!(fixed.matches('\n').count(), fixed.matches("\r\n").count());
+    assert!(
+        fixed.contains("runtime          = \"python3.13\"\r\n"),
+        "{fixed}"
+    );
+}

@@ -76,7 +76,7 @@ pub fn apply(findings: &[Finding], dry_run: bool, rel: &dyn Fn(&Path) -> String)
         };
         let new = splice(&current, &edits);
         let problem = problem.or_else(|| {
-            hcl_edit::parser::parse_body(&new).err().map(|e| {
+            crate::tf::parse_body(&new).err().map(|e| {
                 format!(
                     "the edited file would not parse ({}): left as it was",
                     e.message()

@@ -327,7 +327,7 @@ fn var_file_strings(path: &Path) -> Vec<(String, Vec<String>)> {
             })
             .collect();
     }
-    let Ok(body) = hcl_edit::parser::parse_body(&text) else {
+    let Ok(body) = crate::tf::parse_body(&text) else {
         // Terraform quotes the broken line in its error: take `name = "…"` lines as they are.
         return text
             .lines()
