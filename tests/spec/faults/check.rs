@@ -132,3 +132,45 @@ fn a_tf_file_with_a_byte_order_mark_and_crlf_is_read_and_fixed_in_place() {
         "{fixed}"
     );
 }
+
+/// `--fix` on a main.tf that is a symlink replaced the link by a fixed copy and left the real
+/// file as it was, reporting success (issue 22, item 2).
+#[test]
+fn fix_edits_a_symlinked_tf_where_it_is_and_never_outside_the_repos() {
+    let d = Demo::new();
+    let text = windows_main_tf(&d);
+    let link = d.path(MGMT_MAIN);
+    // Inside the stack: the file the link points at is fixed, the link stays.
+    let shared = d.path("shared/mgmt-main.tf");
+    write(&shared, &text);
+    std::fs::remove_file(&link).unwrap();
+    std::os::unix::fs::symlink("../../../shared/mgmt-main.tf", &link).unwrap();
+    let out = d.xtask(&["check", "--fix"]).ok();
+    assert!(
+        link.symlink_metadata().unwrap().is_symlink(),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        std::fs::read_to_string(&shared)
+            .unwrap()
+            .contains("runtime          = \"python3.13\""),
+        "{}",
+        out.stdout
+    );
+    // Outside both repos: refused, nothing written, the finding stays.
+    let outside = d.tmp.path().join("elsewhere/main.tf");
+    write(&outside, &text);
+    std::fs::remove_file(&link).unwrap();
+    std::os::unix::fs::symlink(&outside, &link).unwrap();
+    let out = d.xtask(&["check", "--fix"]).fails();
+    assert!(link.symlink_metadata().unwrap().is_symlink());
+    assert_eq!(std::fs::read_to_string(&outside).unwrap(), text);
+    assert!(
+        out.stdout.contains("not written: it resolves to")
+            && out.stdout.contains("outside the stack and infra repos")
+            && out.stdout.contains("error[F4-runtime]"),
+        "{}",
+        out.stdout
+    );
+}

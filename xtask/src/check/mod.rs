@@ -167,7 +167,8 @@ pub fn run_fix(
     let findings = run(cfg, infra, env)?;
     let base = cfg.stack.parent().unwrap_or(&cfg.stack);
     let rel = |p: &Path| p.strip_prefix(base).unwrap_or(p).display().to_string();
-    let applied = fix::apply(&findings, dry_run, &rel);
+    let roots: Vec<&Path> = std::iter::once(cfg.stack.as_path()).chain(infra).collect();
+    let applied = fix::apply(&findings, dry_run, &rel, &roots);
     if applied.iter().any(|a| a.written) {
         return Ok((applied, run(cfg, infra, env)?));
     }
