@@ -174,3 +174,62 @@ fn fix_edits_a_symlinked_tf_where_it_is_and_never_outside_the_repos() {
         out.stdout
     );
 }
+
+const ORGS: &str = "packages/module-access/backend/lambdas/orgs";
+
+/// A handler that does not parse passed check and failed every invocation (issue 22, item 9):
+/// the target interpreter's compile() names the file and line.
+#[test]
+fn a_python_file_that_does_not_compile_is_an_error_at_its_line() {
+    let d = Demo::new();
+    d.write(
+        &format!("{ORGS}/helpers.py"),
+        "X = 1\n\ndef broken(:\n    pass\n",
+    );
+    // Valid 3.13 that a line scanner could mistake: soft keywords, PEP 701 f-strings.
+    d.write(
+        &format!("{ORGS}/fine.py"),
+        "match = 1\ntype = 2\nx = f\"{'a' + \"b\"}\"\nmatch x:\n    case _:\n        pass\n",
+    );
+    let out = d.xtask(&["check", "--json"]);
+    if out.stderr.contains("was not checked") {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "no Python 3.13 (CI needs it): {}",
+            out.stderr
+        );
+        eprintln!("SKIPPED syntax spec: {}", out.stderr);
+        return;
+    }
+    let (code, list) = findings(&d);
+    assert_eq!(code, 1, "{list:#?}");
+    assert_eq!(
+        with_code(&list, "PY-syntax-error"),
+        [&format!(
+            "PY-syntax-error error demo-stack/{ORGS}/helpers.py:3: module-access/orgs: does not \
+             compile with Python 3.13: invalid syntax"
+        )],
+        "{list:#?}"
+    );
+    // Fixed, the remembered verdict for the old bytes does not linger.
+    d.write(&format!("{ORGS}/helpers.py"), "X = 1\n");
+    let (code, list) = findings(&d);
+    assert_eq!(code, 0, "{list:#?}");
+}
+
+/// Without an interpreter the syntax is not checked, and check says so rather than nothing.
+#[test]
+fn without_an_interpreter_check_says_the_syntax_was_not_checked() {
+    let d = Demo::new();
+    let out = d.xtask_env(
+        &["check"],
+        &[("PATH", "/nonexistent"), ("PYENV_ROOT", "/nonexistent")],
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains(".py file(s) was not checked: no Python 3.13"),
+        "{}",
+        out.stderr
+    );
+}

@@ -50,6 +50,7 @@
 //! | `F18-unresolved-import` | error | a function or layer imports a module nothing provides |
 //! | `F18-uncertain-import` | warning | the same, when the requirements are not installed (the build failed or has not run) and some of their import names are unknown |
 //! | `F18-optional-import` | warning | the same, for an import guarded by `except ImportError` |
+//! | `PY-syntax-error` | error | a `.py` file that ships does not compile with the target Python (its `compile()`, found as smoke finds it; without one, a note on stderr) |
 //! | `DEP-stale-lock` | error | a `requirements.lock` was made from other requirements (or their `-r`/`-c` includes) or for another target than xtask.toml's |
 //! | `DEP-unreadable` | error | a `requirements.txt`, a file it includes or its `requirements.lock` cannot be read or parsed (build would fail on it) |
 //! | `SEC-secret-shipped` | error | a secret-looking file (`.env*`, a `.pem` with a private key, `id_rsa*`, `credentials`) ships because an `include` glob matches it |
@@ -82,6 +83,7 @@ mod python;
 mod routes;
 mod runtime;
 mod secrets;
+mod syntax;
 mod variables;
 mod waivers;
 mod zips;
@@ -148,6 +150,7 @@ pub fn run(cfg: &Config, infra: Option<&Path>, env: &str) -> Result<Vec<Finding>
     c.sources(&found, &modules, &code);
     secrets::check(&mut c, &found);
     locks::check(&mut c, &found);
+    syntax::check(&mut c, &found);
     c.waivers(&found, env.as_ref());
     let mut findings = c.findings;
     findings.sort_by(|a, b| {
