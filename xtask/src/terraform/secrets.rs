@@ -397,6 +397,25 @@ mod tests {
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
         std::fs::write(path, text).unwrap();
     }
+    /// Issue 22, item 3: a heredoc's short line reached the env's log in clear.
+    #[test]
+    fn every_line_of_a_heredoc_is_masked_and_braces_are_left_alone() {
+        let d = tempfile::tempdir().unwrap();
+        let env = d.path().join("envs/dev");
+        write(&env.join("main.tf"), "");
+        write(
+            &env.join("local-secrets.tfvars"),
+            "blob = <<EOT\n{\n  k: hd2\n  long-line-of-a-secret\n}\nEOT\n",
+        );
+        let v = VarFiles::resolve(&env, "dev", &BTreeMap::new(), &[], d.path()).unwrap();
+        let s = Secrets::collect(&env, &v);
+        assert_eq!(s.scrub("        k: hd2"), "        (sensitive value)");
+        assert_eq!(
+            s.scrub("  long-line-of-a-secret }"),
+            "  (sensitive value) }"
+        );
+    }
+
     #[test]
     fn secrets_come_from_sensitive_variables_and_local_secrets() {
         let d = tempfile::tempdir().unwrap();
