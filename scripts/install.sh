@@ -8,8 +8,9 @@
 # With --ci github it also writes .github/workflows/xtask.yml (check and plan on pull requests,
 # deploy on main; ENV defaults to dev, REGION to us-east-1).
 # Existing files are never overwritten: an existing Cargo.toml must list "xtask" itself
-# (the script says so). Re-running it updates xtask/ in place, and Cargo.lock's versions of the
-# xtask's dependencies to the tested ones, printing what changed.
+# (the script says so). Re-running it updates xtask/ in place (only an xtask/ it installed,
+# unchanged: xtask/.installed-by-install.sh records what it put there), and Cargo.lock's
+# versions of the xtask's dependencies to the tested ones, printing what changed.
 set -euo pipefail
 
 die() { printf 'install.sh: error: %s\n' "$*" >&2; exit 1; }
@@ -33,12 +34,46 @@ dest=$(cd "$stack" 2>/dev/null && pwd) || die "$stack is not a directory"
 [ -d "$dest/packages" ] || die "$dest has no packages/ directory: is it a CORA <project>-stack repo?"
 [ "$src" != "$dest" ] || die "refusing to install into the xtask's own repository"
 
-rm -rf "$dest/xtask.new"
-mkdir -p "$dest/xtask.new"
-cp -R "$src/xtask/Cargo.toml" "$src/xtask/build.rs" "$src/xtask/src" "$dest/xtask.new/"
-rm -rf "$dest/xtask"
-mv "$dest/xtask.new" "$dest/xtask"
-echo "installed $dest/xtask"
+# What install.sh put in xtask/: "sha256  path" of each file. A re-install replaces xtask/ only
+# when it still holds exactly those files, so a team's own files or edits there are never lost.
+marker=.installed-by-install.sh
+sha256() { if command -v sha256sum >/dev/null; then sha256sum; else shasum -a 256; fi | cut -d' ' -f1; }
+# "sha256  path" of every entry under $1 but the marker, sorted; an entry that is not a regular
+# file gets no hash, so it never matches an installed one.
+hashes() (
+  cd "$1" && find . ! -type d ! -path "./$marker" | sed 's|^\./||' | while IFS= read -r f; do
+    if [ -f "$f" ] && [ ! -L "$f" ]; then h=$(sha256 <"$f"); else h=not-a-regular-file; fi
+    printf '%s  %s\n' "$h" "$f"
+  done | LC_ALL=C sort
+)
+x="$dest/xtask"
+if [ -e "$x" ] || [ -L "$x" ]; then
+  aside="move it aside (mv $x $x.mine), run install.sh again, then carry your changes over"
+  { [ -d "$x" ] && [ ! -L "$x" ]; } || die "$x exists and is not a directory install.sh made; $aside"
+  if [ -f "$x/$marker" ]; then
+    # Files added or changed since the install (a removed one is simply installed again).
+    theirs=$(LC_ALL=C comm -13 <(LC_ALL=C sort "$x/$marker") <(hashes "$x") | cut -c67- | LC_ALL=C sort)
+    [ -z "$theirs" ] || die "$x holds files install.sh did not install or that changed since:
+$(printf '%s\n' "$theirs" | sed 's/^/  /')
+a re-install would delete them; $aside"
+  elif grep -q XTASK_SOURCE_HASH "$x/build.rs" 2>/dev/null \
+    && grep -q '^name = "xtask"' "$x/Cargo.toml" 2>/dev/null \
+    && [ -z "$(cd "$x" && find . ! -type d ! -path ./Cargo.toml ! -path ./build.rs ! -path './src/*')" ]; then
+    # Installed by an install.sh older than the marker: the crate's own files and nothing else.
+    :
+  else
+    die "$x exists and was not installed by install.sh (no xtask/$marker); $aside"
+  fi
+fi
+
+new=$(mktemp -d "$dest/.xtask.new.XXXXXX")
+trap 'rm -rf "$new"' EXIT
+cp -R "$src/xtask/Cargo.toml" "$src/xtask/build.rs" "$src/xtask/src" "$new/"
+hashes "$new" >"$new/$marker"
+chmod "$(printf '%o' $((0777 & ~$(umask))))" "$new"   # mktemp made it 0700
+rm -rf "$x"
+mv "$new" "$x"
+echo "installed $x"
 
 if [ ! -f "$dest/Cargo.toml" ]; then
   # The profiles are the xtask repository's own: what it is measured and tested with.

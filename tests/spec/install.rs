@@ -139,6 +139,61 @@ fn reinstalling_updates_the_stack_lock_to_the_tested_versions_and_says_what_chan
         .contains("Cargo.lock already has the tested versions"));
 }
 
+/// install.sh deleted an xtask/ it had not installed, with the team's files in it (issue 22,
+/// item 4): it replaces only the xtask/ it installed, unchanged, and otherwise says how to go on.
+#[test]
+fn install_replaces_only_the_xtask_it_installed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let stack = acme_stack(tmp.path());
+    let x = stack.join("xtask");
+    // A team's own xtask crate.
+    std::fs::create_dir_all(x.join("src")).unwrap();
+    std::fs::write(x.join("Cargo.toml"), "[package]\nname = \"xtask\"\n").unwrap();
+    std::fs::write(x.join("src/main.rs"), "fn main() {}\n").unwrap();
+    let out = install(&[], &stack).fails();
+    assert!(
+        out.stderr.contains("was not installed by install.sh") && out.stderr.contains("mv "),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(
+        std::fs::read_to_string(x.join("src/main.rs")).unwrap(),
+        "fn main() {}\n"
+    );
+    assert!(
+        !stack.join("Cargo.toml").exists(),
+        "nothing else is installed"
+    );
+
+    std::fs::remove_dir_all(&x).unwrap();
+    install(&[], &stack).ok();
+    // Unchanged, it is updated in place.
+    install(&[], &stack).ok();
+    // A file added to it, or one edited, is the team's: refused, both kept.
+    std::fs::write(x.join("src/ours.rs"), "// ours\n").unwrap();
+    let main = std::fs::read_to_string(x.join("src/main.rs")).unwrap();
+    std::fs::write(x.join("src/main.rs"), format!("{main}// edited\n")).unwrap();
+    let out = install(&[], &stack).fails();
+    assert!(
+        out.stderr.contains("  src/main.rs\n  src/ours.rs\n")
+            && out.stderr.contains("a re-install would delete them"),
+        "{}",
+        out.stderr
+    );
+    assert!(x.join("src/ours.rs").is_file());
+    assert!(std::fs::read_to_string(x.join("src/main.rs"))
+        .unwrap()
+        .ends_with("// edited\n"));
+    // Installed by an install.sh older than the record: recognised by the crate's own files.
+    std::fs::remove_file(x.join("src/ours.rs")).unwrap();
+    std::fs::remove_file(x.join(".installed-by-install.sh")).unwrap();
+    install(&[], &stack).ok();
+    assert_eq!(
+        std::fs::read_to_string(x.join("src/main.rs")).unwrap(),
+        main
+    );
+}
+
 #[test]
 fn install_refuses_bad_flags_with_its_usage() {
     let tmp = tempfile::tempdir().unwrap();

@@ -394,6 +394,10 @@ fn main() -> ExitCode {
             ui::error("cancelled");
             ExitCode::from(130)
         }
+        Err(e) if e.is::<ui::Usage>() => {
+            ui::error(&format!("{e:#}"));
+            ExitCode::from(64)
+        }
         Err(e) => {
             ui::error(&format!("{e:#}"));
             let code = match e.downcast_ref::<terraform::Failed>().and_then(|f| f.code) {
@@ -565,9 +569,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         // Handled in main, before a stack is looked for (completions work anywhere).
         Command::Completions { shell } => Ok(completions(shell)),
         Command::Clean => {
-            for p in build::clean(&cfg, infra.as_deref())? {
-                ui::out(&format!("removed {}\n", p.display()))?;
-            }
+            let removed = build::clean(&cfg, infra.as_deref())?;
+            report::clean(&removed, g.json)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Plan(args) => {

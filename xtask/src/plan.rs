@@ -488,7 +488,10 @@ fn check_plan_args(args: &[String]) -> Result<()> {
             }
             _ => continue,
         };
-        bail!("`{arg}` cannot be passed to terraform plan through the xtask: {why}");
+        return Err(ui::Usage(format!(
+            "`{arg}` cannot be passed to terraform plan through the xtask: {why}"
+        ))
+        .into());
     }
     Ok(())
 }
@@ -787,12 +790,13 @@ pub fn deploy(cfg: &Config, infra: Option<&Path>, opts: &Options) -> Result<()> 
     let _lock = t.lock()?;
     let stages = cfg.terraform.stages(&opts.env);
     if !stages.is_empty() && !opts.plan_args.is_empty() {
-        bail!(
+        return Err(ui::Usage(format!(
             "deploy -- {} and [terraform] stages for env {} do not mix: deploy the stages, \
              or plan and apply the targeted change with `cargo xtask plan -- …`",
             opts.plan_args.join(" "),
             opts.env
-        );
+        ))
+        .into());
     }
     let total = stages.len() + 1;
     let mut plans: Vec<Vec<String>> = stages

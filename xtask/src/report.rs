@@ -164,6 +164,24 @@ pub fn build_errors(report: &Report) {
 }
 
 /// `lock`: each artifact's lock and what moved in it; errors on stderr.
+/// What `clean` removed: one line each, or `{"removed": [...]}`; saying so when there was
+/// nothing, so an empty output never reads as a hung or failed run.
+pub fn clean(removed: &[std::path::PathBuf], json: bool) -> Result<()> {
+    if json {
+        let paths: Vec<String> = removed.iter().map(|p| p.display().to_string()).collect();
+        let doc = serde_json::json!({ "removed": paths });
+        return ui::out(&format!("{}\n", serde_json::to_string_pretty(&doc)?));
+    }
+    if removed.is_empty() {
+        return ui::out("nothing to remove\n");
+    }
+    let text: String = removed
+        .iter()
+        .map(|p| format!("removed {}\n", p.display()))
+        .collect();
+    ui::out(&text)
+}
+
 pub fn lock(outcomes: &[crate::install::lock::Outcome], stack: &Path, json: bool) -> Result<()> {
     use crate::install::lock::Status as S;
     if json {

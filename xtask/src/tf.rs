@@ -35,7 +35,7 @@ impl TfFile {
     }
 
     pub fn from_text(path: &Path, text: String) -> Result<TfFile, ParseError> {
-        match hcl_edit::parser::parse_body(&text) {
+        match parse_body(&text) {
             Ok(body) => Ok(TfFile {
                 path: path.to_path_buf(),
                 text,
@@ -129,6 +129,16 @@ pub fn has_tf_files(dir: &Path) -> bool {
             name.ends_with(".tf") || name.ends_with(".tf.json")
         })
     })
+}
+
+/// The HCL parser on a file's text as terraform reads it: a leading UTF-8 byte-order mark (which
+/// Windows editors write and terraform skips) is read as three spaces, so every span still
+/// indexes the file's own bytes and `check --fix` splices the text with the mark kept.
+pub fn parse_body(text: &str) -> Result<Body, hcl_edit::parser::Error> {
+    match text.strip_prefix('\u{feff}') {
+        Some(rest) => hcl_edit::parser::parse_body(&format!("   {rest}")),
+        None => hcl_edit::parser::parse_body(text),
+    }
 }
 
 /// Every `.tf` file of a directory, sorted; parse failures are returned apart.
@@ -445,6 +455,18 @@ mod tests {
 
     fn file(text: &str) -> TfFile {
         TfFile::from_text(Path::new("main.tf"), text.to_string()).unwrap()
+    }
+
+    /// What a Windows editor writes: a byte-order mark and CRLF line endings (issue 22, item 1).
+    #[test]
+    fn a_byte_order_mark_and_crlf_line_endings_parse_with_spans_into_the_file() {
+        let text = "\u{feff}# comment\r\nlocals {\r\n  r = \"python3.11\" # keep\r\n  h = <<EOT\r\nx\r\nEOT\r\n}\r\n";
+        let f = file(text);
+        let r = f.body.get_blocks("locals").next().unwrap();
+        let value = &r.body.get_attribute("r").unwrap().value;
+        let span = value.span().unwrap();
+        assert_eq!(&f.text[span.clone()], "\"python3.11\"");
+        assert_eq!(f.line_of(value), 3);
     }
 
     #[test]

@@ -84,6 +84,19 @@ pub fn out(text: &str) -> anyhow::Result<()> {
     }
 }
 
+/// A command line the xtask refuses after clap accepted it (e.g. terraform arguments after
+/// `--`): exit 64 like clap's own usage errors, not 1.
+#[derive(Debug)]
+pub struct Usage(pub String);
+
+impl std::fmt::Display for Usage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Usage {}
+
 pub fn warn(msg: &str) {
     eprint_line(&format!(
         "{} {msg}",

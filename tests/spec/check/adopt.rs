@@ -231,7 +231,7 @@ fn inline_waivers_on_the_line_or_the_line_above() {
 }
 
 #[test]
-fn stale_waivers_warn_and_waivers_without_a_reason_are_errors() {
+fn stale_waivers_warn_and_waivers_without_a_reason_or_with_an_unknown_code_are_errors() {
     let d = Demo::new();
     ai_on_312(&d);
     d.config(
@@ -242,7 +242,7 @@ fn stale_waivers_warn_and_waivers_without_a_reason_are_errors() {
     edit(
         &d.path("packages/module-mgmt/infrastructure/main.tf"),
         "locals {",
-        "# xtask: allow F4-runtime\nlocals {",
+        "# xtask: allow F4-runtime\n# xtask: allow F4-runtimez -- typo\nlocals {",
     );
     assert_eq!(
         findings(&d),
@@ -256,11 +256,16 @@ fn stale_waivers_warn_and_waivers_without_a_reason_are_errors() {
                 "error[XT-waiver-no-reason] demo-stack/packages/module-mgmt/infrastructure/\
                  main.tf:1: xtask: allow F4-runtime gives no reason, so it waives nothing"
                     .into(),
-                "warning[XT-unused-waiver] demo-stack/xtask.toml:0: [[check.allow]] code = \
-                 \"F14-zip-unused\" matches no finding"
+                "error[XT-unknown-code] demo-stack/packages/module-mgmt/infrastructure/\
+                 main.tf:2: xtask: allow F4-runtimez: \"F4-runtimez\" is not a check code, so \
+                 it waives nothing"
+                    .into(),
+                // A typo in a waiver's code is an error (issue 22, item 8), not a stale waiver.
+                "error[XT-unknown-code] demo-stack/xtask.toml:0: [[check.allow]] code = \
+                 \"F4-runtimes\": \"F4-runtimes\" is not a check code, so it waives nothing"
                     .into(),
                 "warning[XT-unused-waiver] demo-stack/xtask.toml:0: [[check.allow]] code = \
-                 \"F4-runtimes\" matches no finding (\"F4-runtimes\" is not a check code)"
+                 \"F14-zip-unused\" matches no finding"
                     .into(),
                 "error[XT-waiver-no-reason] demo-stack/xtask.toml:0: [[check.allow]] code = \
                  \"F4-runtime\" gives no reason, so it waives nothing"

@@ -2,6 +2,8 @@
 //! fault lands. It grows with the tool: a new failure mode found by hand gets a spec here.
 
 mod build;
+mod check;
+mod cli;
 mod limits;
 mod select;
 mod terraform;

@@ -368,6 +368,44 @@ fn a_rotated_secret_shows_neither_its_old_nor_its_new_value() {
     }
 }
 
+/// A heredoc value of `local-secrets.tfvars` reached the env's log in clear through an output
+/// (issue 22, item 3): every line of it is masked, short lines too, in every stream.
+#[test]
+fn every_line_of_a_heredoc_secret_is_masked_everywhere() {
+    let Some(l) = Local::new(
+        "log_level = \"INFO\"\napi_token = \"tk9\"\nauth_provider = \"okta\"\n\
+         db_password = <<EOT\nhd-first-line-8c7b6a\nhd2\n  hd-third-5x4y\nEOT\n",
+    ) else {
+        return;
+    };
+    let main = std::fs::read_to_string(l.env.join("main.tf")).unwrap();
+    write(
+        &l.env.join("main.tf"),
+        &format!("{main}output \"dsn\" {{\n  value = nonsensitive(var.db_password)\n}}\n"),
+    );
+    let secrets = ["hd-first-line-8c7b6a", "hd2", "hd-third-5x4y"];
+    let md = l.tmp.path().join("plan.md");
+    let (streamed, logged) = l.plan_both_ways();
+    let with_md = l.xtask(&["plan", "--markdown", md.to_str().unwrap()]);
+    let markdown = std::fs::read_to_string(&md).unwrap_or_default();
+    assert!(!markdown.is_empty(), "{}", with_md.stderr);
+    for out in [streamed, logged, with_md] {
+        assert_eq!(out.code, 2, "{}", out.stderr);
+        assert_eq!(leaks(&out, &secrets), Vec::<&str>::new(), "{}", out.stderr);
+    }
+    assert!(secrets.iter().all(|s| !markdown.contains(s)), "{markdown}");
+    // Applied, the output is printed, streamed and logged.
+    let applied = l.xtask(&["apply", "--verbose"]);
+    assert_eq!(applied.code, 0, "{}", applied.stderr);
+    let log = std::fs::read_to_string(l.env.join(".xtask/dev.log")).unwrap();
+    let out = Out {
+        code: 0,
+        stdout: applied.stdout,
+        stderr: format!("{}\n{log}", applied.stderr),
+    };
+    assert_eq!(leaks(&out, &secrets), Vec::<&str>::new(), "{}", out.stderr);
+}
+
 /// A stuck endpoint kept verify silent for 127 s (issue 9, item 7).
 #[test]
 fn verify_against_an_endpoint_that_never_answers_names_the_call_and_gives_up() {

@@ -1,7 +1,9 @@
 //! `cargo xtask check --fix`: the findings with one mechanical fix carry it as an `Edit` (a
 //! span of a `.tf` file as hcl-edit parsed it, and its replacement). Edits splice the text, so
 //! every comment and every other byte stays as written; the result must parse again. A file
-//! that changed since it was parsed is not written.
+//! that changed since it was parsed is not written. A file reached through a symlink is edited
+//! where it really is when that is inside the stack or infra repo (the link stays a link), and
+//! left alone otherwise: a fix never edits a file outside the repos check was pointed at.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -54,8 +56,13 @@ pub struct Applied {
 }
 
 /// Applies (or with `dry_run` only describes) the edits of the findings that are not waived.
-/// `rel` names files as the findings do.
-pub fn apply(findings: &[Finding], dry_run: bool, rel: &dyn Fn(&Path) -> String) -> Vec<Applied> {
+/// `rel` names files as the findings do; `roots` are the repos a fix may write in.
+pub fn apply(
+    findings: &[Finding],
+    dry_run: bool,
+    rel: &dyn Fn(&Path) -> String,
+    roots: &[&Path],
+) -> Vec<Applied> {
     let mut by_file: BTreeMap<&Path, Vec<&Edit>> = BTreeMap::new();
     for f in findings.iter().filter(|f| !f.waived) {
         if let Some(e) = &f.edit {
@@ -69,14 +76,17 @@ pub fn apply(findings: &[Finding], dry_run: bool, rel: &dyn Fn(&Path) -> String)
         edits.dedup_by(|a, b| (a.start, a.end, &a.text) == (b.start, b.end, &b.text));
         let shown = rel(file);
         let current = std::fs::read_to_string(file).unwrap_or_default();
-        let problem = if edits.iter().any(|e| e.parsed != digest(&current)) {
+        let real = real_file(file, roots);
+        let problem = if let Err(why) = &real {
+            Some(why.clone())
+        } else if edits.iter().any(|e| e.parsed != digest(&current)) {
             Some("the file changed since check read it: run check --fix again".to_string())
         } else {
             None
         };
         let new = splice(&current, &edits);
         let problem = problem.or_else(|| {
-            hcl_edit::parser::parse_body(&new).err().map(|e| {
+            crate::tf::parse_body(&new).err().map(|e| {
                 format!(
                     "the edited file would not parse ({}): left as it was",
                     e.message()
@@ -115,7 +125,8 @@ pub fn apply(findings: &[Finding], dry_run: bool, rel: &dyn Fn(&Path) -> String)
         if dry_run || problem.is_some() {
             continue;
         }
-        let written = write_keeping_mode(file, &new);
+        let Ok(real) = real else { continue };
+        let written = write_keeping_mode(&real, &new);
         let n = out.len();
         for a in &mut out[n - edits.len()..] {
             match &written {
@@ -141,6 +152,27 @@ fn splice(text: &str, edits: &[&Edit]) -> String {
     }
     out.push_str(&text[at..]);
     out
+}
+
+/// The file an edit of `file` must write: `file` itself, or what it is a symlink to (writing the
+/// link's path would replace the link by a copy and leave the real file unfixed). `Err` with
+/// the reason when that is outside every root, or cannot be resolved.
+fn real_file(file: &Path, roots: &[&Path]) -> Result<PathBuf, String> {
+    let real = file
+        .canonicalize()
+        .map_err(|e| format!("cannot resolve {}: {e}", file.display()))?;
+    let inside = roots
+        .iter()
+        .filter_map(|r| r.canonicalize().ok())
+        .any(|r| real.starts_with(r));
+    if inside {
+        return Ok(real);
+    }
+    Err(format!(
+        "it resolves to {}, outside the stack and infra repos, so check does not edit it: make the \
+         edit there yourself, or replace the link by a copy of the file",
+        real.display()
+    ))
 }
 
 fn write_keeping_mode(path: &Path, text: &str) -> Result<()> {
@@ -190,7 +222,7 @@ mod tests {
         )
         .unwrap();
         let rel = |p: &Path| p.display().to_string();
-        let applied = apply(&[finding(edit, false)], false, &rel);
+        let applied = apply(&[finding(edit, false)], false, &rel, &[d.path()]);
         assert!(!applied[0].written);
         assert!(applied[0]
             .problem
@@ -208,8 +240,19 @@ mod tests {
         let path = d.path().join("main.tf");
         std::fs::write(&path, "locals {\n  r = \"python3.11\" # keep\n}\n").unwrap();
         let rel = |p: &Path| p.display().to_string();
-        assert!(apply(&[finding(runtime_edit(&path), true)], false, &rel).is_empty());
-        let applied = apply(&[finding(runtime_edit(&path), false)], false, &rel);
+        assert!(apply(
+            &[finding(runtime_edit(&path), true)],
+            false,
+            &rel,
+            &[d.path()]
+        )
+        .is_empty());
+        let applied = apply(
+            &[finding(runtime_edit(&path), false)],
+            false,
+            &rel,
+            &[d.path()],
+        );
         assert!(applied[0].written);
         assert_eq!(
             std::fs::read_to_string(&path).unwrap(),

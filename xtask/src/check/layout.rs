@@ -51,22 +51,22 @@ impl Checker<'_> {
             for f in MODULE_FILES {
                 if !infra.join(f).is_file() {
                     let what = match f {
-                        "main.tf" => {
-                            "the module's aws_lambda_function and \
-                             aws_lambda_layer_version resources"
-                        }
-                        "variables.tf" => {
-                            "the common module variables (project_name, \
-                             environment, …)"
-                        }
-                        _ => "the api_routes output",
+                        "main.tf" => "the module's Lambda functions and layers",
+                        "variables.tf" => "the module's variables",
+                        _ => "its outputs (api_routes)",
                     };
-                    self.error(
+                    // Terraform reads every .tf file of the directory: the contract's file
+                    // names are a convention, and what must exist (the api_routes output, the
+                    // functions, the variables) has its own error.
+                    self.warn(
                         "F11-missing-file",
                         &infra.join(f),
                         0,
-                        format!("{}/infrastructure has no {f}", m.name),
-                        format!("add {f} with {what}"),
+                        format!(
+                            "{}/infrastructure has no {f}, the contract's file for {what}",
+                            m.name
+                        ),
+                        format!("move {what} to {f}"),
                     );
                 }
             }

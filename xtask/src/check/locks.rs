@@ -1,5 +1,6 @@
 //! A `requirements.lock` older than its requirements, or made for another target: `build`
 //! would still install the old pins (and `build --locked` refuses), so the edit never ships.
+//! A requirements file or lock that cannot be read at all fails the build: check says so first.
 
 use super::Checker;
 use crate::discover;
@@ -10,10 +11,39 @@ pub(super) fn check(c: &mut Checker, found: &discover::Stack) {
         let Some(req) = &a.requirements else {
             continue;
         };
-        // An unreadable requirements file or lock fails the build, which names it.
-        let (Ok(reqs), Ok(Some(l))) = (requirements::read(req), lock::read(&lock::path_for(req)))
-        else {
-            continue;
+        let lock_path = lock::path_for(req);
+        let reqs = match requirements::read(req) {
+            Ok(r) => r,
+            Err(e) => {
+                c.error(
+                    "DEP-unreadable",
+                    req,
+                    0,
+                    format!("{}: {e:#}", a.id()),
+                    "fix or remove the file: build fails on it".into(),
+                );
+                continue;
+            }
+        };
+        let l = match lock::read(&lock_path) {
+            Ok(Some(l)) => l,
+            Ok(None) => continue,
+            // Build reads no lock for requirements that list nothing.
+            Err(_) if reqs.is_empty() => continue,
+            Err(e) => {
+                c.error(
+                    "DEP-unreadable",
+                    &lock_path,
+                    0,
+                    format!("{}: {e:#}", a.id()),
+                    format!(
+                        "delete it and run `cargo xtask lock --module {}` to write it again, \
+                         then commit it: build fails on it",
+                        a.module
+                    ),
+                );
+                continue;
+            }
         };
         if let Some(why) = l.stale(c.cfg, req, &reqs) {
             c.error(

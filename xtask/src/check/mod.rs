@@ -14,7 +14,7 @@
 //! | `F10-empty-layer` | error | nothing of a layer's `python/` ships (empty, missing, or only tests, ignored or excluded files) and its requirements list nothing |
 //! | `F11-no-modules` | error | the stack has no `packages/module-*` directory |
 //! | `F11-no-infrastructure` | error | a module has no `infrastructure/` |
-//! | `F11-missing-file` | error | `infrastructure/` lacks `main.tf`, `variables.tf` or `outputs.tf` |
+//! | `F11-missing-file` | warning | `infrastructure/` lacks `main.tf`, `variables.tf` or `outputs.tf` (terraform reads every `.tf` file; what must be declared has its own error) |
 //! | `F11-no-versions` | warning | `infrastructure/` has no `versions.tf` and no `terraform {}` block anywhere (a convention: Terraform works without it) |
 //! | `F11-no-api-routes` | error | the module does not export `api_routes` |
 //! | `F11-routes-unchecked` | warning | `api_routes`, or one entry, is not a literal route object, so it is not checked |
@@ -50,10 +50,12 @@
 //! | `F18-unresolved-import` | error | a function or layer imports a module nothing provides |
 //! | `F18-uncertain-import` | warning | the same, when the requirements are not installed (the build failed or has not run) and some of their import names are unknown |
 //! | `F18-optional-import` | warning | the same, for an import guarded by `except ImportError` |
+//! | `PY-syntax-error` | error | a `.py` file that ships does not compile with the target Python (its `compile()`, found as smoke finds it; without one, a note on stderr) |
 //! | `DEP-stale-lock` | error | a `requirements.lock` was made from other requirements (or their `-r`/`-c` includes) or for another target than xtask.toml's |
+//! | `DEP-unreadable` | error | a `requirements.txt`, a file it includes or its `requirements.lock` cannot be read or parsed (build would fail on it) |
 //! | `SEC-secret-shipped` | error | a secret-looking file (`.env*`, a `.pem` with a private key, `id_rsa*`, `credentials`) ships because an `include` glob matches it |
 //! | `SEC-secret-in-source` | warning | a secret-looking file sits in a function's or layer's source tree (the build leaves it out) |
-//! | `XT-unknown-code` | error | `[check] severity` in xtask.toml names a code not in this table |
+//! | `XT-unknown-code` | error | `[check] severity`, a `[[check.allow]]` entry or an inline `xtask: allow` names a code not in this table |
 //! | `XT-waiver-no-reason` | error | a waiver (`[[check.allow]]` or inline) gives no reason, so it waives nothing |
 //! | `XT-unused-waiver` | warning | a waiver matches no finding |
 //!
@@ -81,6 +83,7 @@ mod python;
 mod routes;
 mod runtime;
 mod secrets;
+mod syntax;
 mod variables;
 mod waivers;
 mod zips;
@@ -147,6 +150,7 @@ pub fn run(cfg: &Config, infra: Option<&Path>, env: &str) -> Result<Vec<Finding>
     c.sources(&found, &modules, &code);
     secrets::check(&mut c, &found);
     locks::check(&mut c, &found);
+    syntax::check(&mut c, &found);
     c.waivers(&found, env.as_ref());
     let mut findings = c.findings;
     findings.sort_by(|a, b| {
@@ -166,7 +170,8 @@ pub fn run_fix(
     let findings = run(cfg, infra, env)?;
     let base = cfg.stack.parent().unwrap_or(&cfg.stack);
     let rel = |p: &Path| p.strip_prefix(base).unwrap_or(p).display().to_string();
-    let applied = fix::apply(&findings, dry_run, &rel);
+    let roots: Vec<&Path> = std::iter::once(cfg.stack.as_path()).chain(infra).collect();
+    let applied = fix::apply(&findings, dry_run, &rel, &roots);
     if applied.iter().any(|a| a.written) {
         return Ok((applied, run(cfg, infra, env)?));
     }

@@ -53,6 +53,10 @@ impl Checker<'_> {
                 Some(p) => format!("[[check.allow]] code = {:?}, path = {p:?}", w.code),
                 None => format!("[[check.allow]] code = {:?}", w.code),
             };
+            if !known(&w.code) {
+                self.unknown(&toml, 0, &label, &w.code);
+                continue;
+            }
             let Some(reason) = w.reason.as_deref().map(str::trim).filter(|r| !r.is_empty()) else {
                 self.no_reason(&toml, 0, &label, "add reason = \"…\" to the entry");
                 continue;
@@ -68,11 +72,15 @@ impl Checker<'_> {
                         .is_none_or(|p| p.matches_with(&f.file, opts))
             });
             if matched == 0 {
-                self.unused(&toml, 0, &label, &w.code, known(&w.code));
+                self.unused(&toml, 0, &label);
             }
         }
         for c in inline_waivers(found, env) {
             let label = format!("xtask: allow {}", c.code);
+            if !known(&c.code) {
+                self.unknown(&c.file, c.line, &label, &c.code);
+                continue;
+            }
             let Some(reason) = &c.reason else {
                 self.no_reason(&c.file, c.line, &label, "write xtask: allow CODE -- reason");
                 continue;
@@ -82,7 +90,7 @@ impl Checker<'_> {
                 f.code == c.code && f.file == file && (f.line == c.line || f.line == c.line + 1)
             });
             if matched == 0 {
-                self.unused(&c.file, c.line, &label, &c.code, known(&c.code));
+                self.unused(&c.file, c.line, &label);
             }
         }
         findings.append(&mut self.findings);
@@ -105,12 +113,17 @@ impl Checker<'_> {
         );
     }
 
-    fn unused(&mut self, file: &Path, line: usize, label: &str, code: &str, known: bool) {
-        let why = if known {
-            String::new()
-        } else {
-            format!(" ({code:?} is not a check code)")
-        };
+    fn unknown(&mut self, file: &Path, line: usize, label: &str, code: &str) {
+        self.error(
+            "XT-unknown-code",
+            file,
+            line,
+            format!("{label}: {code:?} is not a check code, so it waives nothing"),
+            "use a code as check prints it (the README lists them all)".into(),
+        );
+    }
+
+    fn unused(&mut self, file: &Path, line: usize, label: &str) {
         let place = if line == 0 {
             ""
         } else {
@@ -120,7 +133,7 @@ impl Checker<'_> {
             "XT-unused-waiver",
             file,
             line,
-            format!("{label} matches no finding{place}{why}"),
+            format!("{label} matches no finding{place}"),
             "remove the waiver: what it accepted is gone (or fix its code or path)".into(),
         );
     }

@@ -26,7 +26,7 @@ mod sandbox;
 
 pub use report::{preflight, print};
 
-pub use interp::RUNTIME_MODULES;
+pub use interp::{find as find_interpreter, Interpreter, RUNTIME_MODULES};
 
 /// Bump when what a result means changes (the driver's source is in the key already): every
 /// function is imported again.

@@ -106,14 +106,18 @@ impl Secrets {
     fn add(&mut self, v: String, kind: Kind) {
         let long = |s: &str| s.len() >= CREDENTIAL_LEN;
         if v.trim_end().contains('\n') {
-            // Streamed output is scrubbed line by line, and terraform prints values
-            // JSON-escaped: a multi-line value must be found by its lines and escaped too.
-            let lines = v.lines().map(str::trim);
-            self.anywhere.extend(
-                lines
-                    .filter(|l| l.len() >= 8 && (kind == Kind::Declared || long(l)))
-                    .map(str::to_string),
-            );
+            // Streamed output is scrubbed line by line, terraform re-indents a multi-line value
+            // (`<<-EOT`) and prints it JSON-escaped: a multi-line value must be found by each of
+            // its lines and escaped too. Every line is masked, a short one where it stands alone
+            // (a heredoc's `hd2` line is as secret as the rest); a line of punctuation only
+            // (`}` of a JSON heredoc) is no secret and masking it would garble every brace.
+            for l in v.lines().map(str::trim) {
+                if long(l) {
+                    self.anywhere.push(l.to_string());
+                } else if l.chars().any(char::is_alphanumeric) {
+                    self.alone.push(l.to_string());
+                }
+            }
             self.anywhere.push(v.replace('\n', "\\n"));
             self.anywhere.push(v);
         } else if long(&v) {
@@ -323,7 +327,7 @@ fn var_file_strings(path: &Path) -> Vec<(String, Vec<String>)> {
             })
             .collect();
     }
-    let Ok(body) = hcl_edit::parser::parse_body(&text) else {
+    let Ok(body) = crate::tf::parse_body(&text) else {
         // Terraform quotes the broken line in its error: take `name = "…"` lines as they are.
         return text
             .lines()
@@ -393,6 +397,25 @@ mod tests {
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
         std::fs::write(path, text).unwrap();
     }
+    /// Issue 22, item 3: a heredoc's short line reached the env's log in clear.
+    #[test]
+    fn every_line_of_a_heredoc_is_masked_and_braces_are_left_alone() {
+        let d = tempfile::tempdir().unwrap();
+        let env = d.path().join("envs/dev");
+        write(&env.join("main.tf"), "");
+        write(
+            &env.join("local-secrets.tfvars"),
+            "blob = <<EOT\n{\n  k: hd2\n  long-line-of-a-secret\n}\nEOT\n",
+        );
+        let v = VarFiles::resolve(&env, "dev", &BTreeMap::new(), &[], d.path()).unwrap();
+        let s = Secrets::collect(&env, &v);
+        assert_eq!(s.scrub("        k: hd2"), "        (sensitive value)");
+        assert_eq!(
+            s.scrub("  long-line-of-a-secret }"),
+            "  (sensitive value) }"
+        );
+    }
+
     #[test]
     fn secrets_come_from_sensitive_variables_and_local_secrets() {
         let d = tempfile::tempdir().unwrap();
