@@ -4,9 +4,10 @@
 //! discover artifacts (`discover`) → run one subcommand module.
 //!
 //! Exit codes: 0 success; 1 failure (a failed artifact, an error finding, a terraform error);
-//! 2 `plan` succeeded with changes pending; 64 bad command line; 130 cancelled (Ctrl-C, or a
-//! confirmation declined). When terraform itself fails, its own exit code is kept unless it is
-//! one of 2, 64 or 130 (then 1); terraform exits 1 on errors.
+//! 2 `plan` succeeded with changes pending; 64 bad command line; 130 cancelled (SIGINT, Ctrl-C,
+//! or a confirmation declined), 143 cancelled (SIGTERM): 128 + the signal in every command and
+//! every phase, after what the xtask started has been stopped. When terraform itself fails, its
+//! own exit code is kept unless it is 2, 64 or above 125 (then 1); terraform exits 1 on errors.
 
 mod archive;
 mod build;
@@ -38,7 +39,8 @@ use clap::{Args, Parser, Subcommand};
     bin_name = "cargo xtask",
     version = concat!(env!("CARGO_PKG_VERSION"), " (source ", env!("XTASK_SOURCE_HASH"), ")"),
     about = "Build, check, deploy and verify a CORA stack (Python Lambdas + API Gateway + Terraform)",
-    after_help = "Exit codes: 0 ok, 1 failure, 2 plan has changes pending, 64 usage error, 130 cancelled.\n\
+    after_help = "Exit codes: 0 ok, 1 failure, 2 plan has changes pending, 64 usage error, 130 cancelled \
+                  (SIGINT, Ctrl-C), 143 cancelled (SIGTERM); children are stopped first.\n\
                   Progress goes to stderr (bars on a terminal, plain lines otherwise or with NO_COLOR); \
                   tables and --json go to stdout."
 )]
@@ -99,7 +101,7 @@ enum Command {
         under [terraform.var_files] in xtask.toml, then each --var-file, in that order \
         (terraform.tfvars and *.auto.tfvars are loaded by terraform itself). Their names are \
         printed, never their values.\n\n\
-        Exit codes: 0 no changes, 2 changes pending, 1 failure, 130 cancelled."
+        Exit codes: 0 no changes, 2 changes pending, 1 failure, 130/143 cancelled (SIGINT/SIGTERM)."
     )]
     Plan(PlanArgs),
     /// Apply the saved plan of one env, refused when anything it was made from changed
@@ -111,7 +113,7 @@ enum Command {
         deletes or replaces anything (a layer's new version aside) asks for `yes` on a terminal \
         and needs --auto-approve elsewhere. Ctrl-C asks terraform to stop cleanly and release \
         the state lock; a second Ctrl-C kills it.\n\n\
-        Exit codes: 0 applied (or nothing to apply), 1 failure, 130 cancelled."
+        Exit codes: 0 applied (or nothing to apply), 1 failure, 130/143 cancelled (SIGINT/SIGTERM)."
     )]
     Apply(ApplyArgs),
     /// Build, check, plan, apply and verify one env in one run (for CI)
@@ -120,7 +122,7 @@ enum Command {
         `cargo xtask apply` and `cargo xtask verify` would. A plan that deletes or replaces \
         anything (a layer's new version aside) needs --auto-approve, or `yes` on a terminal. \
         A failed verify fails the deploy. --json: the plan summary plus `verify`.\n\n\
-        Exit codes: 0 deployed (or nothing to change), 1 failure, 130 cancelled."
+        Exit codes: 0 deployed (or nothing to change), 1 failure, 130/143 cancelled (SIGINT/SIGTERM)."
     )]
     Deploy(DeployArgs),
     /// Import every handler in a Lambda-shaped sandbox with the target interpreter (nothing invoked)
@@ -132,8 +134,11 @@ enum Command {
         checks the handler exists. Nothing is invoked; the network is pointed at a closed port.\n\n\
         Interpreter: `python` under [smoke] in xtask.toml, else `uv python find 3.X`, else \
         python3.X on PATH, else pyenv's. Without one every function is skipped (exit 0), \
-        except with --require.\n\n\
-        Exit codes: 0 nothing failed, 1 a function failed (or --require without an interpreter)."
+        except with --require; a `python` setting that does not run the target is an error. \
+        With an interpreter, a run that imports nothing (every function skipped) is an error \
+        unless --allow-skip.\n\n\
+        Exit codes: 0 nothing failed, 1 a function failed (or --require without an interpreter, \
+        or nothing imported), 130/143 cancelled (SIGINT/SIGTERM)."
     )]
     Smoke(SmokeArgs),
     /// After an apply: check that every route reaches a function, every function is reached,
@@ -181,7 +186,7 @@ struct PlanInputs {
     #[arg(long)]
     no_build: bool,
     /// Artifacts built at once (default: number of cores)
-    #[arg(long, short = 'j', value_name = "N")]
+    #[arg(long, short = 'j', value_name = "N", value_parser = jobs)]
     jobs: Option<usize>,
     /// Also write the plan summary as Markdown to FILE (appended to $GITHUB_STEP_SUMMARY
     /// whenever that is set)
@@ -228,6 +233,16 @@ struct DeployArgs {
     /// Apply a plan that deletes or replaces resources without asking
     #[arg(long)]
     auto_approve: bool,
+}
+
+/// `-j N`: one or more. 0 is a usage error rather than silently one at a time (a script's
+/// `-j $(nproc_or_nothing)` gone wrong should say so).
+fn jobs(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(0) => Err("must be at least 1".into()),
+        Ok(n) => Ok(n),
+        Err(_) => Err(format!("`{s}` is not a number of jobs (1 or more)")),
+    }
 }
 
 /// A terraform duration, in Go's syntax as terraform parses it: `0`, or numbers (decimals
@@ -281,11 +296,14 @@ struct SmokeArgs {
     #[arg(long = "module", value_name = "NAME")]
     modules: Vec<String>,
     /// Imports run at once (default: number of cores)
-    #[arg(long, short = 'j', value_name = "N")]
+    #[arg(long, short = 'j', value_name = "N", value_parser = jobs)]
     jobs: Option<usize>,
     /// Fail when no target interpreter is found, instead of skipping every function (CI)
     #[arg(long)]
     require: bool,
+    /// Exit 0 when an interpreter was found but every function was skipped (nothing imported)
+    #[arg(long)]
+    allow_skip: bool,
     /// Import the zips already built instead of building (incrementally) first
     #[arg(long)]
     no_build: bool,
@@ -303,7 +321,7 @@ struct BuildArgs {
     #[arg(long)]
     locked: bool,
     /// Artifacts built at once (default: number of cores)
-    #[arg(long, short = 'j', value_name = "N")]
+    #[arg(long, short = 'j', value_name = "N", value_parser = jobs)]
     jobs: Option<usize>,
     /// Shared build cache, s3://bucket/prefix [default: $XTASK_CACHE, else [cache] url in xtask.toml]
     #[arg(long, value_name = "URL")]
@@ -332,7 +350,7 @@ struct SizeArgs {
     #[arg(long, value_name = "N", default_value_t = 5)]
     top: usize,
     /// Artifacts built at once (default: number of cores)
-    #[arg(long, short = 'j', value_name = "N")]
+    #[arg(long, short = 'j', value_name = "N", value_parser = jobs)]
     jobs: Option<usize>,
 }
 
@@ -367,11 +385,15 @@ fn main() -> ExitCode {
         }
     };
     ui::init_colors();
+    // From the start, so a signal at any point exits as `proc::cancelled_exit_code` says.
+    if let Err(e) = proc::install_interrupt_handlers() {
+        ui::warn(&format!("{e:#}"));
+    }
     match run(cli) {
         Ok(code) => code,
         Err(e) if e.is::<proc::Cancelled>() => {
-            ui::error("cancelled");
-            ExitCode::from(130)
+            ui::error(proc::cancelled_by());
+            ExitCode::from(proc::cancelled_exit_code())
         }
         Err(e) => {
             ui::error(&format!("{e:#}"));
@@ -480,6 +502,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             };
             let report = smoke::run(&cfg, infra.as_deref(), &opts)?;
             smoke::print(&report, g.json)?;
+            smoke::require_imports(&report, args.allow_skip)?;
             Ok(exit(report.count(smoke::Status::Failed) == 0))
         }
         Command::Verify(args) => {

@@ -4,4 +4,5 @@
 mod build;
 mod limits;
 mod select;
+mod smoke;
 mod terraform;
