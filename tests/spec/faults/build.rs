@@ -330,3 +330,72 @@ fn zips_follow_the_umask_and_the_state_stays_private() {
     }
     assert_eq!(mode(&d.path(".xtask/state.json")), 0o600);
 }
+
+/// Sum of every artifact's unzipped bytes in a `build --json`.
+fn unzipped_total(json: &serde_json::Value) -> u64 {
+    json["artifacts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["unzipped_bytes"].as_u64().unwrap())
+        .sum()
+}
+
+/// Issue 22, item 15: `runtime_provided = "drop"` counted as saved what the layer dedupe had
+/// already kept out of a function (python-dateutil and six, shipped once by org-common), and
+/// the `keep` line named "boto3, botocore, s3transfer, …" whatever shipped. The saving printed
+/// is now what the unzipped total really loses, with the packages that make it.
+#[test]
+fn runtime_provided_says_what_really_ships_and_what_drop_really_saves() {
+    let d = Demo::new();
+    let keep = d.xtask(&["build", "--json"]).ok();
+    let cost = &keep.json()["runtime_provided"];
+    assert_eq!(
+        cost["packages"],
+        serde_json::json!(["python-dateutil", "six"])
+    );
+    let human = d.xtask(&["build"]).ok();
+    let line = human
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("runtime-provided packages"))
+        .unwrap_or_else(|| panic!("no runtime-provided line:\n{}", human.stdout));
+    assert!(line.contains("(python-dateutil, six)"), "{line}");
+    assert!(!line.contains("boto3"), "{line}");
+
+    // orgs installs python-dateutil itself (through botocore), and attaches org-common, which
+    // ships the same version: under `keep` the function does not carry it.
+    Wheelhouse::new(&d.tmp.path().join("wheelhouse"))
+        .wheel(
+            "boto3",
+            "1.35.0",
+            "py3-none-any",
+            &[("boto3/__init__.py", &"B = 1\n".repeat(3000))],
+            &["botocore==1.35.0"],
+        )
+        .wheel(
+            "botocore",
+            "1.35.0",
+            "py3-none-any",
+            &[("botocore/__init__.py", &"C = 1\n".repeat(5000))],
+            &["python-dateutil>=2.1"],
+        );
+    d.write(
+        "packages/module-access/backend/lambdas/orgs/requirements.txt",
+        "boto3==1.35.0\n",
+    );
+    let kept = unzipped_total(&d.xtask(&["build", "--json"]).ok().json());
+    d.config("runtime_provided = \"drop\"");
+    let json = d.xtask(&["build", "--json"]).ok().json();
+    let dropped = unzipped_total(&json);
+    let cost = &json["runtime_provided"];
+    assert_eq!(
+        cost["bytes"].as_u64().unwrap(),
+        kept - dropped,
+        "the saving printed is what the zips lost: {cost}"
+    );
+    assert_eq!(
+        cost["packages"],
+        serde_json::json!(["boto3", "botocore", "python-dateutil", "six"])
+    );
+}
