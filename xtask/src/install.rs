@@ -10,6 +10,7 @@ use failure::Cause;
 use requirements::Pin;
 
 mod failure;
+pub use failure::Deterministic;
 pub mod lock;
 pub mod requirements;
 
@@ -40,6 +41,13 @@ impl Installer {
                 "no dependency installer found (installer = {choice:?} in xtask.toml): \
                  install uv (`pip install uv`) or make python3 with pip available on PATH"
             ),
+        }
+    }
+
+    /// The binary run: uv, or the Python whose pip is run.
+    pub fn program(&self) -> &Path {
+        match self {
+            Installer::Uv(p) | Installer::Pip(p) => p,
         }
     }
 
@@ -174,7 +182,9 @@ impl Installer {
         if cause.per_requirement() {
             let failed = self.failing_pins(cfg, requirements, &out);
             if !failed.is_empty() {
-                return Err(pins_error(cfg, requirements, &on, &exited, &failed));
+                let causes: Vec<Cause> = failed.iter().map(|(_, c, _)| *c).collect();
+                let e = pins_error(cfg, requirements, &on, &exited, &failed);
+                return Err(failure::mark(e, &causes));
             }
         }
         let what = match (cause, failing_package(&text)) {
@@ -193,11 +203,12 @@ impl Installer {
                 cause.what(cfg)
             ),
         };
-        bail!(
+        let e = anyhow::anyhow!(
             "{what} ({exited}):\n{}\nfix: {}",
             indent(&redact_userinfo(&out.tail(12))),
             cause.fix(cfg, requirements)
-        )
+        );
+        Err(failure::mark(e, &[cause]))
     }
 
     /// Every requirement of the file and its `-r` includes that cannot be installed:

@@ -399,3 +399,94 @@ fn runtime_provided_says_what_really_ships_and_what_drop_really_saves() {
         serde_json::json!(["boto3", "botocore", "python-dateutil", "six"])
     );
 }
+
+/// Issue 22, item 14: an artifact whose dependencies cannot be installed ran the installer
+/// again on every build (seconds each, for a no-op build). A failure the same inputs reproduce
+/// is remembered against the requirements, installer and target and reported again without
+/// running it, until one of those (or the wheelhouse) changes or `--force`; an unreachable
+/// index is always tried again.
+#[test]
+fn a_deterministic_install_failure_is_remembered_until_its_inputs_change() {
+    use std::os::unix::fs::PermissionsExt;
+    let d = Demo::new();
+    d.config("installer = \"uv\"");
+    let real = std::process::Command::new("sh")
+        .args(["-c", "command -v uv"])
+        .output()
+        .unwrap();
+    let real = String::from_utf8(real.stdout).unwrap().trim().to_string();
+    assert!(!real.is_empty(), "uv is on PATH");
+    let bin = d.tmp.path().join("bin");
+    let calls = d.tmp.path().join("uv-calls");
+    write(
+        &bin.join("uv"),
+        &format!(
+            "#!/bin/sh\necho \"$*\" >> '{}'\nexec '{real}' \"$@\"\n",
+            calls.display()
+        ),
+    );
+    std::fs::set_permissions(bin.join("uv"), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap());
+    let count = || {
+        std::fs::read_to_string(&calls)
+            .unwrap_or_default()
+            .lines()
+            .count()
+    };
+    let build = |args: &[&str]| {
+        let mut all = vec!["build", "--json", "--module", "ai"];
+        all.extend_from_slice(args);
+        let out = d.xtask_env(&all, &[("PATH", &path), ("UV_HTTP_RETRIES", "0")]);
+        let error = artifacts(&out.json())["module-ai/provider"]["error"]
+            .as_str()
+            .map(str::to_string);
+        (out, error)
+    };
+    d.write(
+        "packages/module-ai/backend/lambdas/provider/requirements.txt",
+        "beta==9.9\n",
+    );
+
+    let (_, first) = build(&[]);
+    let first = first.expect("beta 9.9 does not exist");
+    assert!(first.contains("no such version"), "{first}");
+    let ran = count();
+    assert!(ran > 0);
+    let (_, again) = build(&[]);
+    let again = again.unwrap();
+    assert_eq!(count(), ran, "the installer ran again");
+    assert!(again.starts_with(&first), "{again}\n---\n{first}");
+    assert!(
+        again.contains("remembered") && again.contains("cargo xtask build --force"),
+        "{again}"
+    );
+    build(&["--force"]).1.unwrap();
+    assert!(count() > ran, "--force tries again");
+
+    // The wheel appears in the wheelhouse: tried, and it installs.
+    Wheelhouse::new(&d.tmp.path().join("wheelhouse")).wheel(
+        "beta",
+        "9.9",
+        "py3-none-any",
+        &[("beta/__init__.py", "B = 9\n")],
+        &[],
+    );
+    let (out, error) = build(&[]);
+    assert_eq!(error, None, "{}", out.stdout);
+
+    // An unreachable index is not a verdict on the requirements: always tried again.
+    d.write(
+        "xtask.toml",
+        "installer = \"uv\"\n[installer_options]\nindex_url = \"http://127.0.0.1:9/simple\"\n",
+    );
+    d.write(
+        "packages/module-ai/backend/lambdas/provider/requirements.txt",
+        "alpha==1.0\n",
+    );
+    let (_, first) = build(&[]);
+    assert!(first.unwrap().contains("cannot be reached"));
+    let ran = count();
+    let (_, again) = build(&[]);
+    assert!(!again.unwrap().contains("remembered"));
+    assert!(count() > ran, "an unreachable index is tried again");
+}
