@@ -211,6 +211,33 @@ impl Installer {
         Err(failure::mark(e, &[cause]))
     }
 
+    /// Why `requirements` do not resolve, as a failed install says it: every requirement that
+    /// cannot be placed with its file:line, cause and fix (dry runs of this installer find
+    /// them), else the installer's words with the fix for their cause. For `lock`, whose
+    /// resolver (`uv pip compile`) stops at the first.
+    pub fn unresolvable(&self, cfg: &Config, requirements: &Path, out: &Output) -> anyhow::Error {
+        let text = format!("{}\n{}", out.stdout, out.stderr);
+        let cause = failure::classify(&text);
+        let exited = format!(
+            "{} exited with {}",
+            self.name(),
+            out.code.map_or("a signal".to_string(), |c| c.to_string())
+        );
+        let on = format!("python{} on {}", cfg.python, cfg.arch);
+        if cause.per_requirement() {
+            let failed = self.failing_pins(cfg, requirements, out);
+            if !failed.is_empty() {
+                return pins_error(cfg, requirements, &on, &exited, &failed);
+            }
+        }
+        anyhow::anyhow!(
+            "requirements cannot be resolved for {on}: {} ({exited}):\n{}\nfix: {}",
+            cause.what(cfg),
+            indent(&redact_userinfo(&out.tail(12))),
+            cause.fix(cfg, requirements)
+        )
+    }
+
     /// Every requirement of the file and its `-r` includes that cannot be installed:
     /// installers stop at the first, and a stack must learn of all of them at once. The one an
     /// installer blames is taken out and the rest tried again (dry runs), so k failures cost

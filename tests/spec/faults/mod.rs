@@ -3,6 +3,7 @@
 
 mod build;
 mod limits;
+mod lock;
 mod select;
 mod smoke;
 mod terraform;
