@@ -113,10 +113,8 @@ pub fn require_imports(report: &Report, allow_skip: bool) -> Result<()> {
         .iter()
         .filter(|r| r.status == Status::Skipped)
         .collect();
-    if allow_skip || !report.interpreter || skipped.is_empty() {
-        return Ok(());
-    }
-    if skipped.len() < report.functions.len() {
+    let imported_none = !skipped.is_empty() && skipped.len() == report.functions.len();
+    if allow_skip || !report.interpreter || !imported_none {
         return Ok(());
     }
     let first = skipped[0];
