@@ -413,16 +413,31 @@ fn without_an_interpreter_every_function_is_skipped_unless_required() {
         &format!("import json{HANDLER}"),
         None,
     );
-    s.config("python = \"/nonexistent/python3.13\"");
+    s.config("");
     s.xtask(&["build"]).ok();
-    let out = s.xtask(&["smoke", "--json"]).ok();
+    // Nothing to discover: no uv or python3.13 on PATH, no pyenv. (A `[smoke] python` that does
+    // not exist is an error, not this: faults::smoke.)
+    let empty = s.root.join("empty");
+    std::fs::create_dir_all(&empty).unwrap();
+    let bare = |args: &[&str]| {
+        let mut cmd = std::process::Command::new(xtask_bin());
+        cmd.args(args)
+            .arg("--stack")
+            .arg(&s.stack)
+            .env("NO_COLOR", "1")
+            .env("PATH", "/usr/bin:/bin")
+            .env("HOME", &empty)
+            .env("PYENV_ROOT", &empty);
+        run(cmd)
+    };
+    let out = bare(&["smoke", "--no-build", "--json"]).ok();
     assert_eq!(results(&out)["plain"]["status"], "skipped");
     assert!(
-        out.stderr.contains("/nonexistent/python3.13"),
+        out.stderr.contains("no Python 3.13 interpreter"),
         "{}",
         out.stderr
     );
-    let out = s.xtask(&["smoke", "--require"]);
+    let out = bare(&["smoke", "--no-build", "--require"]);
     assert_eq!(out.code, 1, "{}", out.stderr);
     assert!(
         out.stderr.contains("uv python install 3.13"),

@@ -40,10 +40,14 @@ pub fn is_temp_name(name: &str) -> bool {
 }
 
 /// A temporary zip in `dir`, named so the next build sweeps it if this one is interrupted.
+/// Created 0666 less the umask (0644 usually), as a compiler's output: the mode survives the
+/// rename, and a zip is no secret (tempfile's default 0600 is for state, plans and logs).
 pub fn temp_zip(dir: &Path) -> std::io::Result<NamedTempFile> {
+    use std::os::unix::fs::PermissionsExt;
     tempfile::Builder::new()
         .prefix(TEMP_PREFIX)
         .suffix(TEMP_SUFFIX)
+        .permissions(std::fs::Permissions::from_mode(0o666))
         .tempfile_in(dir)
 }
 

@@ -11,7 +11,7 @@ macro_rules! after {
 /// Every command that runs at all may also end with these.
 macro_rules! common {
     () => {
-        ", 64 bad command line, 130 cancelled (Ctrl-C)."
+        ", 64 bad command line, 130 cancelled (SIGINT, Ctrl-C), 143 cancelled (SIGTERM)."
     };
 }
 
@@ -97,7 +97,8 @@ pub const SMOKE: &str = after!(
   cargo xtask smoke --module access --require
 ",
     concat!(
-        "0 nothing failed, 1 a function failed (or --require without an interpreter)",
+        "0 nothing failed, 1 a function failed (or --require without an interpreter, or nothing \
+         imported without --allow-skip)",
         common!()
     )
 );

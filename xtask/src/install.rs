@@ -10,6 +10,7 @@ use failure::Cause;
 use requirements::Pin;
 
 mod failure;
+pub use failure::Deterministic;
 pub mod lock;
 pub mod requirements;
 
@@ -40,6 +41,13 @@ impl Installer {
                 "no dependency installer found (installer = {choice:?} in xtask.toml): \
                  install uv (`pip install uv`) or make python3 with pip available on PATH"
             ),
+        }
+    }
+
+    /// The binary run: uv, or the Python whose pip is run.
+    pub fn program(&self) -> &Path {
+        match self {
+            Installer::Uv(p) | Installer::Pip(p) => p,
         }
     }
 
@@ -174,7 +182,9 @@ impl Installer {
         if cause.per_requirement() {
             let failed = self.failing_pins(cfg, requirements, &out);
             if !failed.is_empty() {
-                return Err(pins_error(cfg, requirements, &on, &exited, &failed));
+                let causes: Vec<Cause> = failed.iter().map(|(_, c, _)| *c).collect();
+                let e = pins_error(cfg, requirements, &on, &exited, &failed);
+                return Err(failure::mark(e, &causes));
             }
         }
         let what = match (cause, failing_package(&text)) {
@@ -193,8 +203,36 @@ impl Installer {
                 cause.what(cfg)
             ),
         };
-        bail!(
+        let e = anyhow::anyhow!(
             "{what} ({exited}):\n{}\nfix: {}",
+            indent(&redact_userinfo(&out.tail(12))),
+            cause.fix(cfg, requirements)
+        );
+        Err(failure::mark(e, &[cause]))
+    }
+
+    /// Why `requirements` do not resolve, as a failed install says it: every requirement that
+    /// cannot be placed with its file:line, cause and fix (dry runs of this installer find
+    /// them), else the installer's words with the fix for their cause. For `lock`, whose
+    /// resolver (`uv pip compile`) stops at the first.
+    pub fn unresolvable(&self, cfg: &Config, requirements: &Path, out: &Output) -> anyhow::Error {
+        let text = format!("{}\n{}", out.stdout, out.stderr);
+        let cause = failure::classify(&text);
+        let exited = format!(
+            "{} exited with {}",
+            self.name(),
+            out.code.map_or("a signal".to_string(), |c| c.to_string())
+        );
+        let on = format!("python{} on {}", cfg.python, cfg.arch);
+        if cause.per_requirement() {
+            let failed = self.failing_pins(cfg, requirements, out);
+            if !failed.is_empty() {
+                return pins_error(cfg, requirements, &on, &exited, &failed);
+            }
+        }
+        anyhow::anyhow!(
+            "requirements cannot be resolved for {on}: {} ({exited}):\n{}\nfix: {}",
+            cause.what(cfg),
             indent(&redact_userinfo(&out.tail(12))),
             cause.fix(cfg, requirements)
         )

@@ -4,9 +4,10 @@
 //! discover artifacts (`discover`) → run one subcommand module.
 //!
 //! Exit codes: 0 success; 1 failure (a failed artifact, an error finding, a terraform error);
-//! 2 `plan` succeeded with changes pending; 64 bad command line; 130 cancelled (Ctrl-C, or a
-//! confirmation declined). When terraform itself fails, its own exit code is kept unless it is
-//! one of 2, 64 or 130 (then 1); terraform exits 1 on errors.
+//! 2 `plan` succeeded with changes pending; 64 bad command line; 130 cancelled (SIGINT, Ctrl-C,
+//! or a confirmation declined), 143 cancelled (SIGTERM): 128 + the signal in every command and
+//! every phase, after what the xtask started has been stopped. When terraform itself fails, its
+//! own exit code is kept unless it is 2, 64 or above 125 (then 1); terraform exits 1 on errors.
 
 mod archive;
 mod build;
@@ -150,7 +151,9 @@ enum Command {
         checks the handler exists. Nothing is invoked; the network is pointed at a closed port.\n\n\
         Interpreter: `python` under [smoke] in xtask.toml, else `uv python find 3.X`, else \
         python3.X on PATH, else pyenv's. Without one every function is skipped (exit 0), \
-        except with --require."
+        except with --require; a `python` setting that does not run the target is an error. \
+        With an interpreter, a run that imports nothing (every function skipped) is an error \
+        unless --allow-skip."
     )]
     Smoke(SmokeArgs),
     /// After an apply: check that every route reaches a function, every function is reached,
@@ -199,7 +202,7 @@ struct PlanInputs {
     #[arg(long)]
     no_build: bool,
     /// Artifacts built at once (default: number of cores)
-    #[arg(long, short = 'j', value_name = "N")]
+    #[arg(long, short = 'j', value_name = "N", value_parser = jobs)]
     jobs: Option<usize>,
     /// Also write the plan summary as Markdown to FILE (appended to $GITHUB_STEP_SUMMARY
     /// whenever that is set)
@@ -246,6 +249,16 @@ struct DeployArgs {
     /// Apply a plan that deletes or replaces resources without asking
     #[arg(long)]
     auto_approve: bool,
+}
+
+/// `-j N`: one or more. 0 is a usage error rather than silently one at a time (a script's
+/// `-j $(nproc_or_nothing)` gone wrong should say so).
+fn jobs(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(0) => Err("must be at least 1".into()),
+        Ok(n) => Ok(n),
+        Err(_) => Err(format!("`{s}` is not a number of jobs (1 or more)")),
+    }
 }
 
 /// A terraform duration, in Go's syntax as terraform parses it: `0`, or numbers (decimals
@@ -299,11 +312,14 @@ struct SmokeArgs {
     #[arg(long = "module", value_name = "NAME")]
     modules: Vec<String>,
     /// Imports run at once (default: number of cores)
-    #[arg(long, short = 'j', value_name = "N")]
+    #[arg(long, short = 'j', value_name = "N", value_parser = jobs)]
     jobs: Option<usize>,
     /// Fail when no target interpreter is found, instead of skipping every function (CI)
     #[arg(long)]
     require: bool,
+    /// Exit 0 when an interpreter was found but every function was skipped (nothing imported)
+    #[arg(long)]
+    allow_skip: bool,
     /// Import the zips already built instead of building (incrementally) first
     #[arg(long)]
     no_build: bool,
@@ -321,7 +337,7 @@ struct BuildArgs {
     #[arg(long)]
     locked: bool,
     /// Artifacts built at once (default: number of cores)
-    #[arg(long, short = 'j', value_name = "N")]
+    #[arg(long, short = 'j', value_name = "N", value_parser = jobs)]
     jobs: Option<usize>,
     /// Shared build cache, s3://bucket/prefix [default: $XTASK_CACHE, else [cache] url in xtask.toml]
     #[arg(long, value_name = "URL")]
@@ -350,7 +366,7 @@ struct SizeArgs {
     #[arg(long, value_name = "N", default_value_t = 5)]
     top: usize,
     /// Artifacts built at once (default: number of cores)
-    #[arg(long, short = 'j', value_name = "N")]
+    #[arg(long, short = 'j', value_name = "N", value_parser = jobs)]
     jobs: Option<usize>,
 }
 
@@ -388,11 +404,15 @@ fn main() -> ExitCode {
     if let Command::Completions { shell } = cli.command {
         return completions(shell);
     }
+    // From the start, so a signal at any point exits as `proc::cancelled_exit_code` says.
+    if let Err(e) = proc::install_interrupt_handlers() {
+        ui::warn(&format!("{e:#}"));
+    }
     match run(cli) {
         Ok(code) => code,
         Err(e) if e.is::<proc::Cancelled>() => {
-            ui::error("cancelled");
-            ExitCode::from(130)
+            ui::error(proc::cancelled_by());
+            ExitCode::from(proc::cancelled_exit_code())
         }
         Err(e) if e.is::<ui::Usage>() => {
             ui::error(&format!("{e:#}"));
@@ -524,6 +544,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             };
             let report = smoke::run(&cfg, infra.as_deref(), &opts)?;
             smoke::print(&report, g.json)?;
+            smoke::require_imports(&report, args.allow_skip)?;
             Ok(exit(report.count(smoke::Status::Failed) == 0))
         }
         Command::Verify(args) => {

@@ -50,7 +50,8 @@ impl Output {
 }
 
 /// The user interrupted a streamed command (Ctrl-C or SIGTERM) and it has stopped: reported as
-/// cancelled (exit 130), not as a failure of the command.
+/// cancelled (exit `cancelled_exit_code`: 130, or 143 for SIGTERM), not as a failure of the
+/// command.
 #[derive(Debug)]
 pub struct Cancelled;
 
@@ -91,8 +92,32 @@ fn monotonic_ns() -> u64 {
     (ts.tv_sec as u64) * 1_000_000_000 + ts.tv_nsec as u64
 }
 
+/// The first SIGINT or SIGTERM the xtask received (0: none): what `exit_code` reports.
+static FIRST_SIGNAL: AtomicI32 = AtomicI32::new(0);
+
+/// The exit code of a run stopped by a signal, the same for every command and every phase
+/// (between commands or while one runs): 128 + the first signal, as a shell reports a process
+/// the signal killed: SIGINT (Ctrl-C) 130, SIGTERM (`timeout`, a CI runner) 143. Without a
+/// signal (an apply the user declined), 130.
+pub fn cancelled_exit_code() -> u8 {
+    match FIRST_SIGNAL.load(Ordering::SeqCst) {
+        0 => 130,
+        sig => (128 + sig) as u8,
+    }
+}
+
+/// What `cancelled_exit_code` gives for `sig`, in words, for the last line printed.
+pub fn cancelled_by() -> &'static str {
+    match FIRST_SIGNAL.load(Ordering::SeqCst) {
+        libc::SIGINT => "cancelled (SIGINT)",
+        libc::SIGTERM => "cancelled (SIGTERM)",
+        _ => "cancelled",
+    }
+}
+
 /// The signal handler's action: count a signal unless it echoes the first.
-fn count_interrupt() {
+fn count_interrupt(sig: libc::c_int) {
+    let _ = FIRST_SIGNAL.compare_exchange(0, sig, Ordering::SeqCst, Ordering::SeqCst);
     let now = monotonic_ns().max(1);
     match FIRST_AT.compare_exchange(0, now, Ordering::SeqCst, Ordering::SeqCst) {
         Ok(_) => {
@@ -108,24 +133,47 @@ fn count_interrupt() {
 static IDLE: AtomicBool = AtomicBool::new(true);
 
 /// Installs, once, handlers for SIGINT and SIGTERM that count them while a command streams and
-/// act as the default (terminate) otherwise, so Ctrl-C during a build still stops at once.
-fn install_interrupt_handlers() -> Result<()> {
+/// otherwise stop the xtask at once (a build, a smoke), after the group killer has stopped
+/// what it started, with the exit code `cancelled_exit_code` gives: the same for a signal
+/// between commands as for one during a streamed command. What is left is consistent: every
+/// output is written through a temporary file and a rename, and temporary files are swept by
+/// the next run.
+pub fn install_interrupt_handlers() -> Result<()> {
     static DONE: OnceLock<std::result::Result<(), String>> = OnceLock::new();
     DONE.get_or_init(|| {
         install_group_killer()?;
         for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
-            // Registered first, so it runs first: when idle it terminates before any counting.
-            signal_hook::flag::register_conditional_default(sig, &IDLE)
+            // Registered first, so it runs first: when idle it exits before any counting.
+            // SAFETY: the action reads atomics and calls write(2) and _exit(2), all
+            // async-signal-safe.
+            unsafe { signal_hook::low_level::register(sig, move || exit_when_idle(sig)) }
                 .map_err(|e| e.to_string())?;
             // SAFETY: the action only reads the clock and updates atomics, which are
             // async-signal-safe.
-            unsafe { signal_hook::low_level::register(sig, count_interrupt) }
+            unsafe { signal_hook::low_level::register(sig, move || count_interrupt(sig)) }
                 .map_err(|e| e.to_string())?;
         }
         Ok(())
     })
     .clone()
     .map_err(|e| anyhow!("cannot install the Ctrl-C handler: {e}"))
+}
+
+/// The signal handler's action while no streamed command runs: say so and exit 128 + `sig`.
+fn exit_when_idle(sig: libc::c_int) {
+    if !IDLE.load(Ordering::SeqCst) {
+        return;
+    }
+    let line: &[u8] = if sig == libc::SIGTERM {
+        b"error: cancelled (SIGTERM)\n"
+    } else {
+        b"error: cancelled (SIGINT)\n"
+    };
+    // SAFETY: write(2) and _exit(2) are async-signal-safe; the buffer is static.
+    unsafe {
+        libc::write(2, line.as_ptr().cast(), line.len());
+        libc::_exit(128 + sig);
+    }
 }
 
 /// Marks a streamed command as running for the signal handlers until dropped.
@@ -250,8 +298,9 @@ impl Cmd {
     }
 
     /// Runs `output()` in its own process group, killed (with whatever it started) when the
-    /// xtask is interrupted or killed: an installer must not outlive the build that started
-    /// it. SIGKILL is safe there: an installer writes only a temporary tree the next build
+    /// xtask is interrupted or killed, and whatever is left in the group once the command
+    /// exits: an installer must not outlive the build that started it, nor a process an
+    /// import started the smoke run. SIGKILL is safe there: an installer writes only a temporary tree the next build
     /// removes.
     pub fn own_group(mut self) -> Cmd {
         self.own_group = true;
@@ -470,10 +519,16 @@ fn run_in_own_group(e: duct::Expression) -> std::io::Result<std::process::Output
             Ok(())
         })
         .start()?;
-    if let Some(pid) = handle.pids().first().and_then(|p| i32::try_from(*p).ok()) {
+    let pid = handle.pids().first().and_then(|p| i32::try_from(*p).ok());
+    if let Some(pid) = pid {
         slot.0.store(pid, Ordering::SeqCst);
     }
     let out = handle.into_output();
+    // What the command started and left running (a `Popen` at import time in smoke) goes with
+    // it. The group's id cannot be reused while any member lives, so this reaches only them.
+    if let Some(pid) = pid.filter(|p| *p > 0) {
+        send_signal(-pid, libc::SIGKILL);
+    }
     drop(slot);
     out
 }
@@ -513,6 +568,50 @@ mod tests {
         assert_eq!(ids.len(), 2, "{}", out.stdout);
         assert_eq!(ids[0], ids[1]);
         assert!(GROUPS.iter().all(|s| s.load(Ordering::SeqCst) == 0));
+    }
+
+    #[test]
+    fn own_group_stops_what_the_command_left_running() {
+        let dir = tempfile::tempdir().unwrap();
+        let pid_file = dir.path().join("pid");
+        let out = Cmd::new("/bin/sh")
+            .args([
+                "-c",
+                &format!(
+                    "sleep 300 >/dev/null 2>&1 & echo $! > '{}'",
+                    pid_file.display()
+                ),
+            ])
+            .own_group()
+            .output()
+            .unwrap();
+        assert!(out.success(), "{out:?}");
+        let pid: i32 = std::fs::read_to_string(&pid_file)
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        // Reaped by the kernel once killed (its parent, the shell, is gone): no /proc entry,
+        // or a zombie while init has not reaped it yet.
+        let alive = || {
+            std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| {
+                s.rsplit(')')
+                    .next()
+                    .is_some_and(|r| !r.trim().starts_with('Z'))
+            })
+        };
+        let mut gone = false;
+        for _ in 0..100 {
+            if !alive() {
+                gone = true;
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        if !gone {
+            send_signal(pid, libc::SIGKILL);
+        }
+        assert!(gone, "sleep {pid} outlived its command");
     }
 
     #[test]

@@ -126,7 +126,7 @@ impl Drop for Started {
 }
 
 /// Running, and not a zombie left for an init that does not reap.
-fn alive(pid: &str) -> bool {
+pub(super) fn alive(pid: &str) -> bool {
     std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| {
         s.rsplit(')')
             .next()
@@ -135,7 +135,7 @@ fn alive(pid: &str) -> bool {
 }
 
 /// Polls `done` every 50 ms for at most `secs` seconds.
-fn wait_for(secs: u64, mut done: impl FnMut() -> bool) -> bool {
+pub(super) fn wait_for(secs: u64, mut done: impl FnMut() -> bool) -> bool {
     for _ in 0..secs * 20 {
         if done() {
             return true;
@@ -200,15 +200,25 @@ fn interrupt_an_install(signal: &str) -> (Demo, std::process::ExitStatus, Starte
 /// running as an orphan. The installer's whole process group goes with the xtask.
 #[test]
 fn an_interrupted_build_stops_its_installer_and_everything_it_started() {
-    use std::os::unix::process::ExitStatusExt;
     // The demo outlives `started`, whose drop reads the pids from it.
     let (_demo, status, started) = interrupt_an_install("INT");
-    assert!(
-        status.code() == Some(130) || status.signal() == Some(2),
-        "{status:?}"
-    );
+    assert_eq!(status.code(), Some(130), "{status:?}");
     let pids = started.pids();
     assert_eq!(pids.len(), 2);
+    assert!(
+        wait_for(5, || pids.iter().all(|p| !alive(p))),
+        "installer processes still running: {pids:?}"
+    );
+}
+
+/// Issue 22, item 6: SIGTERM to a build killed it by the signal (a shell's 143, no status of
+/// its own) while SIGTERM to a plan exited 130. One rule for every command: 128 + the signal,
+/// after what the xtask started has been stopped.
+#[test]
+fn a_sigterm_to_a_build_exits_143_after_stopping_its_installer() {
+    let (_demo, status, started) = interrupt_an_install("TERM");
+    assert_eq!(status.code(), Some(143), "{status:?}");
+    let pids = started.pids();
     assert!(
         wait_for(5, || pids.iter().all(|p| !alive(p))),
         "installer processes still running: {pids:?}"
@@ -281,4 +291,202 @@ shift; exec "$@""#;
         "{}",
         out.stderr
     );
+}
+
+/// Issue 22, item 12: `build -j 0` was accepted silently (and ran one at a time).
+#[test]
+fn zero_jobs_is_a_usage_error_in_every_command_that_takes_them() {
+    let d = Demo::new();
+    for args in [
+        &["build", "-j", "0"][..],
+        &["smoke", "--jobs", "0"],
+        &["plan", "-j", "0"],
+        &["size", "-j", "0"],
+    ] {
+        let out = d.xtask(args);
+        assert_eq!(out.code, 64, "{args:?}: {}", out.stderr);
+        assert!(out.stderr.contains("must be at least 1"), "{}", out.stderr);
+    }
+    assert!(!d.path("packages/module-access/backend/.build").exists());
+}
+
+/// Issue 22, item 19: zips were written 0600 (the temporary file's mode survived the rename):
+/// a build output follows the umask like a compiler's; the xtask's own state stays private.
+#[test]
+fn zips_follow_the_umask_and_the_state_stays_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let d = Demo::new();
+    let mut cmd = std::process::Command::new("sh");
+    cmd.args(["-c", "umask 022 && exec \"$0\" \"$@\""])
+        .arg(xtask_bin())
+        .args(["build", "--module", "access", "--stack"])
+        .arg(&d.stack)
+        .env("NO_COLOR", "1");
+    run(cmd).ok();
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    for zip in ["profiles.zip", "org-common-layer.zip"] {
+        let p = d.path(&format!("packages/module-access/backend/.build/{zip}"));
+        assert_eq!(mode(&p), 0o644, "{}", p.display());
+    }
+    assert_eq!(mode(&d.path(".xtask/state.json")), 0o600);
+}
+
+/// Sum of every artifact's unzipped bytes in a `build --json`.
+fn unzipped_total(json: &serde_json::Value) -> u64 {
+    json["artifacts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["unzipped_bytes"].as_u64().unwrap())
+        .sum()
+}
+
+/// Issue 22, item 15: `runtime_provided = "drop"` counted as saved what the layer dedupe had
+/// already kept out of a function (python-dateutil and six, shipped once by org-common), and
+/// the `keep` line named "boto3, botocore, s3transfer, …" whatever shipped. The saving printed
+/// is now what the unzipped total really loses, with the packages that make it.
+#[test]
+fn runtime_provided_says_what_really_ships_and_what_drop_really_saves() {
+    let d = Demo::new();
+    let keep = d.xtask(&["build", "--json"]).ok();
+    let cost = &keep.json()["runtime_provided"];
+    assert_eq!(
+        cost["packages"],
+        serde_json::json!(["python-dateutil", "six"])
+    );
+    let human = d.xtask(&["build"]).ok();
+    let line = human
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("runtime-provided packages"))
+        .unwrap_or_else(|| panic!("no runtime-provided line:\n{}", human.stdout));
+    assert!(line.contains("(python-dateutil, six)"), "{line}");
+    assert!(!line.contains("boto3"), "{line}");
+
+    // orgs installs python-dateutil itself (through botocore), and attaches org-common, which
+    // ships the same version: under `keep` the function does not carry it.
+    Wheelhouse::new(&d.tmp.path().join("wheelhouse"))
+        .wheel(
+            "boto3",
+            "1.35.0",
+            "py3-none-any",
+            &[("boto3/__init__.py", &"B = 1\n".repeat(3000))],
+            &["botocore==1.35.0"],
+        )
+        .wheel(
+            "botocore",
+            "1.35.0",
+            "py3-none-any",
+            &[("botocore/__init__.py", &"C = 1\n".repeat(5000))],
+            &["python-dateutil>=2.1"],
+        );
+    d.write(
+        "packages/module-access/backend/lambdas/orgs/requirements.txt",
+        "boto3==1.35.0\n",
+    );
+    let kept = unzipped_total(&d.xtask(&["build", "--json"]).ok().json());
+    d.config("runtime_provided = \"drop\"");
+    let json = d.xtask(&["build", "--json"]).ok().json();
+    let dropped = unzipped_total(&json);
+    let cost = &json["runtime_provided"];
+    assert_eq!(
+        cost["bytes"].as_u64().unwrap(),
+        kept - dropped,
+        "the saving printed is what the zips lost: {cost}"
+    );
+    assert_eq!(
+        cost["packages"],
+        serde_json::json!(["boto3", "botocore", "python-dateutil", "six"])
+    );
+}
+
+/// Issue 22, item 14: an artifact whose dependencies cannot be installed ran the installer
+/// again on every build (seconds each, for a no-op build). A failure the same inputs reproduce
+/// is remembered against the requirements, installer and target and reported again without
+/// running it, until one of those (or the wheelhouse) changes or `--force`; an unreachable
+/// index is always tried again.
+#[test]
+fn a_deterministic_install_failure_is_remembered_until_its_inputs_change() {
+    use std::os::unix::fs::PermissionsExt;
+    let d = Demo::new();
+    d.config("installer = \"uv\"");
+    let real = std::process::Command::new("sh")
+        .args(["-c", "command -v uv"])
+        .output()
+        .unwrap();
+    let real = String::from_utf8(real.stdout).unwrap().trim().to_string();
+    assert!(!real.is_empty(), "uv is on PATH");
+    let bin = d.tmp.path().join("bin");
+    let calls = d.tmp.path().join("uv-calls");
+    write(
+        &bin.join("uv"),
+        &format!(
+            "#!/bin/sh\necho \"$*\" >> '{}'\nexec '{real}' \"$@\"\n",
+            calls.display()
+        ),
+    );
+    std::fs::set_permissions(bin.join("uv"), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap());
+    let count = || {
+        std::fs::read_to_string(&calls)
+            .unwrap_or_default()
+            .lines()
+            .count()
+    };
+    let build = |args: &[&str]| {
+        let mut all = vec!["build", "--json", "--module", "ai"];
+        all.extend_from_slice(args);
+        let out = d.xtask_env(&all, &[("PATH", &path), ("UV_HTTP_RETRIES", "0")]);
+        let error = artifacts(&out.json())["module-ai/provider"]["error"]
+            .as_str()
+            .map(str::to_string);
+        (out, error)
+    };
+    d.write(
+        "packages/module-ai/backend/lambdas/provider/requirements.txt",
+        "beta==9.9\n",
+    );
+
+    let (_, first) = build(&[]);
+    let first = first.expect("beta 9.9 does not exist");
+    assert!(first.contains("no such version"), "{first}");
+    let ran = count();
+    assert!(ran > 0);
+    let (_, again) = build(&[]);
+    let again = again.unwrap();
+    assert_eq!(count(), ran, "the installer ran again");
+    assert!(again.starts_with(&first), "{again}\n---\n{first}");
+    assert!(
+        again.contains("remembered") && again.contains("cargo xtask build --force"),
+        "{again}"
+    );
+    build(&["--force"]).1.unwrap();
+    assert!(count() > ran, "--force tries again");
+
+    // The wheel appears in the wheelhouse: tried, and it installs.
+    Wheelhouse::new(&d.tmp.path().join("wheelhouse")).wheel(
+        "beta",
+        "9.9",
+        "py3-none-any",
+        &[("beta/__init__.py", "B = 9\n")],
+        &[],
+    );
+    let (out, error) = build(&[]);
+    assert_eq!(error, None, "{}", out.stdout);
+
+    // An unreachable index is not a verdict on the requirements: always tried again.
+    d.write(
+        "xtask.toml",
+        "installer = \"uv\"\n[installer_options]\nindex_url = \"http://127.0.0.1:9/simple\"\n",
+    );
+    d.write(
+        "packages/module-ai/backend/lambdas/provider/requirements.txt",
+        "alpha==1.0\n",
+    );
+    let (_, first) = build(&[]);
+    assert!(first.unwrap().contains("cannot be reached"));
+    let ran = count();
+    let (_, again) = build(&[]);
+    assert!(!again.unwrap().contains("remembered"));
+    assert!(count() > ran, "an unreachable index is tried again");
 }

@@ -5,5 +5,7 @@ mod build;
 mod check;
 mod cli;
 mod limits;
+mod lock;
 mod select;
+mod smoke;
 mod terraform;

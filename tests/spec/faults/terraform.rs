@@ -238,7 +238,9 @@ fn one_sigterm_sent_as_timeout_sends_it_is_one_graceful_stop() {
     }
     let Out { code, stderr, .. } = finish(child, Duration::from_secs(20));
     let rec = record(&bin);
-    assert_eq!(code, 130, "{stderr}");
+    // Issue 22, item 6: 128 + SIGTERM, as for every command (SIGINT gives 130).
+    assert_eq!(code, 143, "{stderr}");
+    assert!(stderr.contains("cancelled (SIGTERM)"), "{stderr}");
     assert_eq!(rec.matches("got-int").count(), 1, "{rec}");
     assert!(
         rec.contains("stopped-cleanly"),

@@ -14,6 +14,7 @@ use anyhow::{anyhow, bail, Context, Result};
 use serde::{Deserialize, Serialize};
 
 mod deps_cache;
+mod failed_deps;
 
 use crate::archive;
 use crate::config::Config;
@@ -612,9 +613,21 @@ impl Ctx<'_> {
             let remote = self.remote.as_ref().filter(|_| !self.force);
             if !remote.is_some_and(|r| r.get_deps(key, tmp.path())) {
                 let installer = self.installer.as_ref().map_err(Clone::clone)?;
+                let memo =
+                    failed_deps::Memo::new(&self.cache.join("deps"), key, self.cfg, installer);
+                if let Some(remembered) = memo.recall().filter(|_| !self.force) {
+                    return Err(remembered);
+                }
                 installer
                     .install(self.cfg, requirements, tmp.path(), require_hashes)
-                    .map_err(|e| format!("{}: {e:#}", requirements.display()))?;
+                    .map_err(|e| {
+                        let message = format!("{}: {e:#}", requirements.display());
+                        if e.is::<crate::install::Deterministic>() {
+                            memo.remember(&message);
+                        }
+                        message
+                    })?;
+                memo.forget();
                 if let Some(r) = remote {
                     r.stage_deps(key, tmp.path());
                 }

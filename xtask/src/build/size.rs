@@ -50,6 +50,10 @@ pub struct Dropped {
     pub version: String,
     pub bytes: u64,
     pub by: String,
+    /// Left to the runtime, but an attached layer ships this version under `keep`, so the
+    /// function would not carry it anyway: not a saving of `drop`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub layer: Option<String>,
 }
 
 /// What one zip holds.
@@ -70,6 +74,8 @@ pub struct LayerView {
     pub unzipped_bytes: u64,
     /// (normalized name, version) of each distribution it ships.
     pub dists: Vec<(String, String)>,
+    /// Those it would ship but leaves to the runtime (`drop`).
+    pub runtime_dists: Vec<(String, String)>,
 }
 
 impl LayerView {
@@ -83,10 +89,21 @@ impl LayerView {
             })
             .unwrap_or_default();
         dists.sort();
+        let mut runtime_dists: Vec<(String, String)> = c
+            .map(|c| {
+                c.dropped
+                    .iter()
+                    .filter(|d| d.by == "runtime")
+                    .map(|d| (normalize(&d.name), d.version.clone()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        runtime_dists.sort();
         LayerView {
             id,
             unzipped_bytes,
             dists,
+            runtime_dists,
         }
     }
 }
@@ -110,6 +127,10 @@ impl Env {
             k.push_str(&format!("\0{}", l.id));
             for (n, v) in &l.dists {
                 k.push_str(&format!("\0{n}=={v}"));
+            }
+            // Empty under `keep`: the keys of a kept SDK do not change.
+            for (n, v) in &l.runtime_dists {
+                k.push_str(&format!("\0runtime:{n}=={v}"));
             }
         }
         k
@@ -228,14 +249,28 @@ pub fn compose(
         Some(d) => installed(d)?,
         None => Vec::new(),
     };
-    // Who provides each distribution instead, if anyone.
+    // Who provides each distribution instead, if anyone, and for one left to the runtime, the
+    // attached layer that would ship it under `keep` (what `drop` really saves leaves it out).
     let mut by: Vec<Option<String>> = Vec::with_capacity(dists.len());
+    let mut via_layer: Vec<Option<String>> = Vec::with_capacity(dists.len());
     for d in &dists {
         let n = normalize(&d.name);
         if env.runtime == RuntimeProvided::Drop && RUNTIME_DISTS.contains(&n.as_str()) {
             by.push(Some("runtime".to_string()));
+            via_layer.push(
+                env.dedupe_layers()
+                    .iter()
+                    .find(|l| {
+                        l.dists
+                            .iter()
+                            .chain(&l.runtime_dists)
+                            .any(|(ln, v)| *ln == n && *v == d.version)
+                    })
+                    .map(|l| l.id.clone()),
+            );
             continue;
         }
+        via_layer.push(None);
         let mut provider = None;
         for l in env.dedupe_layers() {
             match l.dists.iter().find(|(ln, _)| *ln == n) {
@@ -290,13 +325,14 @@ pub fn compose(
         code_bytes,
         ..Default::default()
     };
-    for ((d, b), by) in dists.into_iter().zip(bytes).zip(by) {
+    for (((d, b), by), layer) in dists.into_iter().zip(bytes).zip(by).zip(via_layer) {
         match by {
             Some(by) => c.dropped.push(Dropped {
                 name: d.name,
                 version: d.version,
                 bytes: b,
                 by,
+                layer,
             }),
             None => c.dists.push(Dist {
                 name: d.name,
@@ -319,6 +355,8 @@ pub struct RuntimeCost {
     pub bytes: u64,
     /// How many zips carry (`keep`) or would carry (`drop`) them.
     pub zips: usize,
+    /// Which of them those bytes are (`python-dateutil`, `six`), sorted.
+    pub packages: Vec<String>,
 }
 
 impl RuntimeCost {
@@ -327,23 +365,30 @@ impl RuntimeCost {
             mode,
             ..Default::default()
         };
+        let mut packages = std::collections::BTreeSet::new();
         for c in zips {
             let shipped = c
                 .dists
                 .iter()
                 .filter(|d| RUNTIME_DISTS.contains(&normalize(&d.name).as_str()))
-                .map(|d| d.bytes);
+                .map(|d| (&d.name, d.bytes));
+            // What an attached layer would have carried instead is no saving of this zip.
             let dropped = c
                 .dropped
                 .iter()
-                .filter(|d| d.by == "runtime")
-                .map(|d| d.bytes);
-            let b: u64 = shipped.chain(dropped).sum();
+                .filter(|d| d.by == "runtime" && d.layer.is_none())
+                .map(|d| (&d.name, d.bytes));
+            let mut b = 0;
+            for (name, bytes) in shipped.chain(dropped) {
+                b += bytes;
+                packages.insert(normalize(name).replace('_', "-"));
+            }
             if b > 0 {
                 cost.bytes += b;
                 cost.zips += 1;
             }
         }
+        cost.packages = packages.into_iter().collect();
         cost
     }
 
@@ -352,7 +397,7 @@ impl RuntimeCost {
         if self.zips == 0 {
             return None;
         }
-        let names = "boto3, botocore, s3transfer, …";
+        let names = self.packages.join(", ");
         Some(match self.mode {
             RuntimeProvided::Keep => format!(
                 "runtime-provided packages ({names}) take {} unzipped in {} zip(s); \
@@ -526,6 +571,7 @@ mod tests {
             id: "m/common".into(),
             unzipped_bytes: 0,
             dists: vec![("acme".into(), v.into())],
+            runtime_dists: Vec::new(),
         };
         let env = |runtime, v: &str, traced| Env {
             runtime,
@@ -533,6 +579,17 @@ mod tests {
             traced,
         };
         let mut w = Vec::new();
+
+        // A layer that would ship boto3 under `keep`: the function's copy is no saving.
+        let mut e = env(RuntimeProvided::Drop, "1.0", true);
+        e.layers[0].runtime_dists = vec![("boto3".into(), "1.35.0".into())];
+        let (_, c) = compose(tree(&deps), Some(&deps), "", &e, &mut w).unwrap();
+        let boto3 = c.dropped.iter().find(|x| x.name == "boto3").unwrap();
+        assert_eq!(boto3.layer.as_deref(), Some("m/common"));
+        assert_eq!(
+            RuntimeCost::of(RuntimeProvided::Drop, [&c].into_iter()).bytes,
+            0
+        );
 
         let e = env(RuntimeProvided::Drop, "1.0", true);
         let (kept, c) = compose(tree(&deps), Some(&deps), "", &e, &mut w).unwrap();

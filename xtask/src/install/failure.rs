@@ -97,6 +97,29 @@ const SIGNS: &[(Cause, &[&str])] = &[
     (Cause::VersionNotFound, &["(from versions: "]),
 ];
 
+/// An install error the same inputs reproduce (no wheel for the target, no such package or
+/// version), as opposed to a network, credential or disk failure: a build may remember it
+/// rather than run the installer again. Displays as the error it wraps.
+#[derive(Debug)]
+pub struct Deterministic(pub String);
+
+impl std::fmt::Display for Deterministic {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Deterministic {}
+
+/// `e` marked as `Deterministic` when every cause is one the same inputs reproduce.
+pub fn mark(e: anyhow::Error, causes: &[Cause]) -> anyhow::Error {
+    if !causes.is_empty() && causes.iter().all(|c| c.per_requirement()) {
+        anyhow::Error::new(Deterministic(format!("{e:#}")))
+    } else {
+        e
+    }
+}
+
 pub fn classify(text: &str) -> Cause {
     SIGNS
         .iter()

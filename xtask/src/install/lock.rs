@@ -335,15 +335,13 @@ fn lock_one(
         Upgrade::All => cmd.arg("--upgrade"),
         Upgrade::Package(p) => cmd.args(["--upgrade-package", p]),
     };
-    let cmd = Installer::Uv(uv.to_path_buf()).with_options(cmd, cfg);
+    let installer = Installer::Uv(uv.to_path_buf());
+    let cmd = installer.with_options(cmd, cfg);
     let res = cmd.own_group().output()?;
     if !res.success() {
-        bail!(
-            "{}: uv cannot resolve it for {}:\n{}",
-            req.display(),
-            target(cfg),
-            super::indent(&super::redact_userinfo(&res.tail(12)))
-        );
+        // As build says it: every pin that cannot be resolved, with its line and the fix.
+        let e = installer.unresolvable(cfg, req, &res);
+        bail!("{}: {e:#}", req.display());
     }
     let body = std::fs::read_to_string(&out).context("uv wrote no lock")?;
     let text = format!("{}\n{}", header(cfg, req, &reqs), body.trim_start());

@@ -62,17 +62,36 @@ fn machine(arch: Arch) -> &'static str {
     }
 }
 
+/// Why there is no interpreter.
+#[derive(Debug)]
+pub struct Missing {
+    pub why: String,
+    /// `[smoke] python` names one that does not exist or is not the target: a setting that is
+    /// wrong is an error, not a reason to skip.
+    pub setting: bool,
+}
+
+impl std::fmt::Display for Missing {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.why)
+    }
+}
+
 /// The interpreter to import handlers with, or why there is none. `remembered` (the last
 /// run's) is reused without starting anything while it answers the same question.
-pub fn find(cfg: &Config, remembered: Option<&Interpreter>) -> Result<Interpreter, String> {
+pub fn find(cfg: &Config, remembered: Option<&Interpreter>) -> Result<Interpreter, Missing> {
+    let why = |why: String| Missing {
+        why,
+        setting: false,
+    };
     let target = machine(cfg.arch);
     if std::env::consts::ARCH != target {
-        return Err(format!(
+        return Err(why(format!(
             "this host is {}, the target {} (arch in xtask.toml): compiled modules built for \
              the target cannot load here; run smoke on a {target} machine",
             std::env::consts::ARCH,
             cfg.arch
-        ));
+        )));
     }
     let minor = &cfg.python;
     let inputs = format!(
@@ -112,15 +131,45 @@ pub fn find(cfg: &Config, remembered: Option<&Interpreter>) -> Result<Interprete
                         stamp,
                     });
                 }
+                tried.push(format!("{how}: {} cannot be read", path.display()));
             }
             Err(why) => tried.push(format!("{how}: {} {why}", path.display())),
         }
     }
-    Err(format!(
+    if cfg.smoke.python.is_some() {
+        let file = cfg.stack.join(crate::config::FILE_NAME);
+        let at = setting_line(&file).map_or(String::new(), |l| format!(":{l}"));
+        return Err(Missing {
+            why: format!(
+                "{}{at}: {}\nfix: point `python` under [smoke] at a Python {minor} for {target} \
+                 (`uv python install {minor}` then `uv python find {minor}` prints one), or \
+                 remove the line to let smoke find one",
+                file.display(),
+                tried.join("; ")
+            ),
+            setting: true,
+        });
+    }
+    Err(why(format!(
         "no Python {minor} interpreter for {target} ({}); install one with `uv python install \
          {minor}`, or set `python` under [smoke] in xtask.toml",
         tried.join("; ")
-    ))
+    )))
+}
+
+/// The line of `python = …` under `[smoke]` in the stack's xtask.toml, for the error.
+fn setting_line(file: &Path) -> Option<usize> {
+    let text = std::fs::read_to_string(file).ok()?;
+    let mut in_smoke = false;
+    for (i, line) in text.lines().enumerate() {
+        let t = line.trim();
+        if t.starts_with('[') {
+            in_smoke = t.trim_start_matches('[').trim_end_matches(']').trim() == "smoke";
+        } else if in_smoke && t.split('=').next().map(str::trim) == Some("python") {
+            return Some(i + 1);
+        }
+    }
+    None
 }
 
 fn uv_find(minor: &str) -> Option<PathBuf> {

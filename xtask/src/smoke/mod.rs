@@ -24,7 +24,7 @@ mod interp;
 mod report;
 mod sandbox;
 
-pub use report::{preflight, print};
+pub use report::{preflight, print, require_imports};
 
 pub use interp::{find as find_interpreter, Interpreter, RUNTIME_MODULES};
 
@@ -70,6 +70,9 @@ pub struct Record {
 #[derive(Debug, Serialize)]
 pub struct Report {
     pub functions: Vec<Record>,
+    /// A target interpreter was found: skips are then about the stack, not this machine.
+    #[serde(skip)]
+    pub interpreter: bool,
 }
 
 impl Report {
@@ -124,6 +127,9 @@ pub fn run(cfg: &Config, infra: Option<&Path>, opts: &Options) -> Result<Report>
 
     let python = interp::find(cfg, state.interpreter.as_ref());
     if let Err(why) = &python {
+        if why.setting {
+            anyhow::bail!("{why}");
+        }
         if opts.require {
             anyhow::bail!("{why}\n(--require: smoke cannot be skipped)");
         }
@@ -224,7 +230,10 @@ pub fn run(cfg: &Config, infra: Option<&Path>, opts: &Options) -> Result<Report>
             "{e:#}; the next smoke imports every function again"
         ));
     }
-    Ok(Report { functions: records })
+    Ok(Report {
+        functions: records,
+        interpreter: python.is_ok(),
+    })
 }
 
 /// The incremental build; returns the zips that failed, after printing why.

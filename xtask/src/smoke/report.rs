@@ -93,11 +93,38 @@ pub fn preflight(cfg: &Config, infra: &Path, opts: &Options) -> Result<()> {
     ui::eprint_line(
         details(&Report {
             functions: failed.into_iter().cloned().collect(),
+            interpreter: true,
         })
         .trim_end(),
     );
     anyhow::bail!(
         "smoke found handlers that fail to import (listed above), so terraform was not run: fix \
          them, or pass --no-smoke"
+    )
+}
+
+/// `smoke` that imported nothing although it had an interpreter (every function skipped: a
+/// runtime Terraform declares that the build does not target, zips that failed to build) has
+/// checked nothing, which is not a pass: an error unless `allow_skip`. Without an interpreter
+/// `--require` decides, as before.
+pub fn require_imports(report: &Report, allow_skip: bool) -> Result<()> {
+    let skipped: Vec<&Record> = report
+        .functions
+        .iter()
+        .filter(|r| r.status == Status::Skipped)
+        .collect();
+    let imported_none = !skipped.is_empty() && skipped.len() == report.functions.len();
+    if allow_skip || !report.interpreter || !imported_none {
+        return Ok(());
+    }
+    let first = skipped[0];
+    anyhow::bail!(
+        "smoke imported nothing: all {} functions were skipped, e.g. {}/{}: {}\n\
+         fix: make what the skips say importable (listed above), or pass --allow-skip to accept \
+         a run that checks nothing",
+        skipped.len(),
+        first.module,
+        first.name,
+        first.error.as_deref().unwrap_or("skipped")
     )
 }
