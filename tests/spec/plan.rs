@@ -912,3 +912,28 @@ fn plan_refuses_to_start_when_check_reports_an_error() {
     );
     assert!(!record(&bin).contains("args:plan"), "{}", record(&bin));
 }
+
+#[test]
+fn plan_and_deploy_locked_build_with_locked_and_stop_before_terraform() {
+    // The demo's profiles/requirements.txt has no requirements.lock: `--locked` must fail the
+    // build (as `build --locked` does) and terraform must never run.
+    let d = Demo::new();
+    let bin = fake_terraform(d.tmp.path());
+    for cmd in ["plan", "deploy"] {
+        let out = d
+            .xtask_env(&[cmd, "--locked"], &[("TF_BIN", bin.to_str().unwrap())])
+            .fails();
+        assert_eq!(out.code, 1, "{cmd}: {}", out.stderr);
+        assert!(
+            out.stderr.contains("has no requirements.lock") && out.stderr.contains("--locked"),
+            "{cmd}: {}",
+            out.stderr
+        );
+        assert!(!record(&bin).contains("args:plan"), "{}", record(&bin));
+    }
+    // `--locked` with `--no-build` would check nothing: refused as a usage error.
+    assert_eq!(
+        d.xtask(&["plan", "--locked", "--no-build"]).fails().code,
+        64
+    );
+}

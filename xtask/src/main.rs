@@ -183,6 +183,9 @@ struct PlanInputs {
     /// Artifacts built at once (default: number of cores)
     #[arg(long, short = 'j', value_name = "N")]
     jobs: Option<usize>,
+    /// Build as `build --locked`: a missing or stale requirements.lock fails the build (CI)
+    #[arg(long, conflicts_with = "no_build")]
+    locked: bool,
     /// Also write the plan summary as Markdown to FILE (appended to $GITHUB_STEP_SUMMARY
     /// whenever that is set)
     #[arg(long, value_name = "FILE")]
@@ -404,7 +407,10 @@ fn plan_options(
     let (var_files, build, smoke, markdown, plan_args) = match inputs {
         Some(i) => (
             i.var_files,
-            (!i.no_build).then(|| build_options(i.jobs)),
+            (!i.no_build).then(|| build::Options {
+                locked: i.locked,
+                ..build_options(i.jobs)
+            }),
             (!i.no_smoke).then(|| smoke_options(&tf.env, i.jobs)),
             i.markdown,
             i.plan_args,
