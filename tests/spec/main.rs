@@ -13,6 +13,7 @@ mod local_aws;
 mod lock;
 mod plan;
 mod remote_cache;
+mod scaffold;
 mod ships;
 mod size;
 mod smoke;

@@ -20,6 +20,7 @@ mod pool;
 mod proc;
 mod report;
 mod s3;
+mod scaffold;
 mod smoke;
 mod stack;
 mod terraform;
@@ -139,6 +140,23 @@ enum Command {
     /// After an apply: check that every route reaches a function, every function is reached,
     /// and what runs in AWS is the local build
     Verify(VerifyArgs),
+    /// Start a module or an env from the contract's shape: `new module NAME`, `new env NAME`
+    #[command(
+        subcommand,
+        long_about = "Scaffolding that passes `check` with no finding and builds.\n\n\
+        `new module NAME`: packages/module-NAME with a function (backend/lambdas/NAME), a layer \
+        (backend/layers/NAME-common) and infrastructure/ (main, variables, outputs with \
+        api_routes, versions); then a `module \"module_NAME\"` block in every env that calls \
+        the stack's modules, with the arguments the first of them gets, and its routes added \
+        to the gateway's module_routes.\n\n\
+        `new env NAME [--from ENV]`: envs/NAME copied from envs/ENV (default dev), var files \
+        included; secret files (local-secrets.tfvars, *secret*, .env, *.pem) become \
+        placeholders with the same variable names and empty values, sensitive variables' \
+        values are blanked, state, .terraform/ and .xtask/ are not copied, and the env's name \
+        in string literals (environment, a backend key) is renamed, each rewrite printed.\n\n\
+        Exit codes: 0 created, 1 it exists or cannot be written, 64 an invalid name."
+    )]
+    New(scaffold::New),
 }
 
 /// Which env and which terraform, for plan, apply, deploy and verify.
@@ -544,6 +562,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             plan::apply(&cfg, infra.as_deref(), &opts)?;
             Ok(ExitCode::SUCCESS)
         }
+        Command::New(what) => scaffold::run(&cfg, infra.as_deref(), what, g.json),
         Command::Deploy(args) => {
             let opts = plan_options(
                 args.tf,
