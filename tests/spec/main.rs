@@ -6,6 +6,7 @@ mod common;
 mod build;
 mod check;
 mod deploy;
+mod doctor;
 mod faults;
 mod install;
 mod keys;

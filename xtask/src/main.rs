@@ -13,6 +13,7 @@ mod build;
 mod check;
 mod config;
 mod discover;
+mod doctor;
 mod fsutil;
 mod install;
 mod plan;
@@ -157,6 +158,19 @@ enum Command {
         Exit codes: 0 created, 1 it exists or cannot be written, 64 an invalid name."
     )]
     New(scaffold::New),
+    /// Every prerequisite with its version, and the fix for what is missing or too old
+    #[command(
+        long_about = "Checks, without changing anything: rustc and cargo against the \
+        xtask's rust-version; terraform (or tofu) and where its providers come from (a \
+        filesystem mirror in the CLI config, TF_CLI_CONFIG_FILE, or the registry); the \
+        dependency installer (uv or pip) and uv for `lock`; the Python smoke imports with; \
+        curl >= 7.66 when a build cache is configured; AWS credentials and region (never \
+        printed); the infra repo; xtask.toml, every key, including [files.\"module/name\"] \
+        tables that name no artifact.\n\n\
+        Exit codes: 0 nothing the configured features need is missing (warnings allowed), \
+        1 something is."
+    )]
+    Doctor,
 }
 
 /// Which env and which terraform, for plan, apply, deploy and verify.
@@ -466,6 +480,10 @@ fn smoke_options(env: &str, jobs: Option<usize>) -> smoke::Options {
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let g = &cli.global;
+    // Before the config is loaded: a broken xtask.toml is one of the things doctor reports.
+    if let Command::Doctor = cli.command {
+        return doctor::run(g.stack.as_deref(), g.infra.as_deref(), g.json);
+    }
     let cfg = config::load(g.stack.as_deref())?;
     let infra = config::infra_dir(&cfg, g.infra.as_deref())?;
     match cli.command {
@@ -562,6 +580,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             plan::apply(&cfg, infra.as_deref(), &opts)?;
             Ok(ExitCode::SUCCESS)
         }
+        Command::Doctor => unreachable!("doctor runs before the config is loaded"),
         Command::New(what) => scaffold::run(&cfg, infra.as_deref(), what, g.json),
         Command::Deploy(args) => {
             let opts = plan_options(
