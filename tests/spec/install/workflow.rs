@@ -183,6 +183,8 @@ fn the_ci_workflow_pins_actions_locks_builds_and_requires_smoke() {
         let up = uses(job, "actions/upload-artifact");
         assert_eq!(up.len(), 1, "{name}");
         assert_eq!(s(&up[0]["if"]), "failure()");
+        // upload-artifact skips dot-directories (.xtask/) unless told not to.
+        assert_eq!(up[0]["with"]["include-hidden-files"].as_bool(), Some(true));
         assert_eq!(
             s(&up[0]["with"]["path"]),
             "acme-infra/envs/dev/.xtask/dev.log"
