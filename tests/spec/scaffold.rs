@@ -1,9 +1,55 @@
 //! `cargo xtask new module` and `cargo xtask new env`: what they write checks clean and builds,
 //! they never overwrite, bad names are usage errors, and an env's secrets and state never travel.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::process::Command;
 
 use crate::common::*;
+
+/// `terraform init -backend=false` (providers from the machine's filesystem mirror) and
+/// `terraform validate` in `env_dir`: Terraform itself accepts what was written. Without
+/// terraform or a mirror: a failure under CI, a loud skip elsewhere.
+fn terraform_validates(env_dir: &Path, tmp: &Path) {
+    let mirror = std::env::var_os("TF_PROVIDER_MIRROR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/opt/tf-plugins"));
+    let has_terraform = std::env::var_os("PATH")
+        .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join("terraform").is_file()));
+    if !has_terraform || !mirror.join("registry.terraform.io/hashicorp/aws").is_dir() {
+        let why = format!(
+            "terraform or the provider mirror {} missing",
+            mirror.display()
+        );
+        assert!(std::env::var_os("CI").is_none(), "{why}");
+        eprintln!("SKIPPED terraform validate: {why}");
+        return;
+    }
+    let rc = tmp.join("validate.tfrc");
+    write(
+        &rc,
+        &format!(
+            "provider_installation {{\n  filesystem_mirror {{\n    path = \"{}\"\n  }}\n}}\n",
+            mirror.display()
+        ),
+    );
+    for args in [
+        &["init", "-backend=false", "-input=false"][..],
+        &["validate"],
+    ] {
+        let mut cmd = Command::new("terraform");
+        cmd.args(args)
+            .current_dir(env_dir)
+            .env("TF_CLI_CONFIG_FILE", &rc)
+            .env("TF_IN_AUTOMATION", "1")
+            .env("NO_COLOR", "1");
+        let out = run(cmd);
+        assert_eq!(
+            out.code, 0,
+            "terraform {args:?}:\n{}{}",
+            out.stdout, out.stderr
+        );
+    }
+}
 
 fn findings(d: &Demo, env: &str) -> Vec<serde_json::Value> {
     let out = d.xtask(&["check", "--env", env, "--json"]).ok();
@@ -82,6 +128,10 @@ fn new_module_is_contract_shaped_registered_in_the_env_checks_clean_and_builds()
             ("billing-admin-common".to_string(), "built".to_string())
         ]
     );
+
+    // Terraform reads every zip the env deploys: the rest of the demo built too.
+    d.xtask(&["build"]).ok();
+    terraform_validates(&d.infra.join("envs/dev"), d.tmp.path());
 
     // Never over an existing module: refused, nothing touched.
     let before = std::fs::read_to_string(d.infra.join("envs/dev/main.tf")).unwrap();
@@ -215,6 +265,8 @@ fn new_env_copies_var_files_but_never_secrets_or_state_and_checks_clean() {
     );
 
     assert_eq!(findings(&d, "stg"), Vec::<serde_json::Value>::new());
+    d.xtask(&["build"]).ok();
+    terraform_validates(&stg, d.tmp.path());
 
     let again = d.xtask(&["new", "env", "stg"]).fails();
     assert_eq!(again.code, 1);
