@@ -4,6 +4,7 @@
 //! need (exit 0). Secrets are never printed: AWS credentials are reported as found or not.
 
 mod probes;
+mod terraform;
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -115,7 +116,7 @@ pub fn run(stack: Option<&Path>, infra_flag: Option<&Path>, json: bool) -> Resul
         }
     };
     items.extend(probes::rust());
-    items.extend(probes::terraform(c, !envs.is_empty()));
+    items.extend(terraform::check(c, !envs.is_empty()));
     items.extend(probes::installer(c));
     items.push(probes::python(c));
     items.extend(probes::curl(c));
