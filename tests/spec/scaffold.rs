@@ -77,7 +77,14 @@ fn tree(dir: &Path) -> Vec<String> {
 #[test]
 fn new_module_is_contract_shaped_registered_in_the_env_checks_clean_and_builds() {
     let d = Demo::new();
-    d.xtask(&["new", "module", "module-billing-admin"]).ok();
+    let out = d.xtask(&["new", "module", "module-billing-admin"]).ok();
+    assert!(
+        out.stdout
+            .contains("created packages/module-billing-admin/infrastructure/main.tf\n")
+            && out.stdout.contains("updated demo-infra/envs/dev/main.tf"),
+        "{}",
+        out.stdout
+    );
     let m = d.path("packages/module-billing-admin");
     assert_eq!(
         tree(&m),

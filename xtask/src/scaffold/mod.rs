@@ -36,15 +36,18 @@ pub fn run(
     what: New,
     json: bool,
 ) -> Result<std::process::ExitCode> {
-    let (files, notes) = match what {
-        New::Module { name } => (module::new_module(cfg, infra, &name)?, Vec::new()),
+    let (files, updated, notes) = match what {
+        New::Module { name } => {
+            let (created, updated) = module::new_module(cfg, infra, &name)?;
+            (created, updated, Vec::new())
+        }
         New::Env { name, from } => {
             let c = env::new_env(infra, &name, from.as_deref())?;
-            (c.files, c.notes)
+            (c.files, Vec::new(), c.notes)
         }
     };
     if json {
-        let doc = serde_json::json!({ "created": files, "notes": notes });
+        let doc = serde_json::json!({ "created": files, "updated": updated, "notes": notes });
         ui::out(&format!("{}\n", serde_json::to_string_pretty(&doc)?))?;
     } else {
         let mut text = String::new();
@@ -53,6 +56,9 @@ pub fn run(
         }
         for f in &files {
             text.push_str(&format!("created {f}\n"));
+        }
+        for f in &updated {
+            text.push_str(&format!("updated {f}\n"));
         }
         text.push_str("next: cargo xtask check && cargo xtask build\n");
         ui::out(&text)?;

@@ -225,7 +225,12 @@ def greeting() -> str:
     }
 }
 
-pub fn new_module(cfg: &Config, infra: Option<&Path>, name: &str) -> Result<Vec<String>> {
+/// The files created, and the env files updated.
+pub fn new_module(
+    cfg: &Config,
+    infra: Option<&Path>,
+    name: &str,
+) -> Result<(Vec<String>, Vec<String>)> {
     crate::discover::require_stack(&cfg.stack)?;
     let n = Names::new(name);
     let dir = cfg.stack.join("packages").join(format!("module-{name}"));
@@ -242,27 +247,26 @@ pub fn new_module(cfg: &Config, infra: Option<&Path>, name: &str) -> Result<Vec<
     }
     let Some(infra) = infra else {
         ui::warn("no infra repo found: call the module from your env and add its api_routes to module_routes");
-        return Ok(written);
+        return Ok((written, Vec::new()));
     };
-    let mut registered = false;
+    let mut updated = Vec::new();
     for env in tf::env_names(&infra.join("envs")) {
         match register(cfg, infra, &env, &n, &dir)? {
             Some(file) => {
-                written.push(format!("{} (module \"module_{}\", routes)", file, n.ident));
-                registered = true;
+                updated.push(format!("{} (module \"module_{}\", routes)", file, n.ident));
             }
             None => ui::warn(&format!(
                 "envs/{env} calls no module of the stack: module-{name} not added there"
             )),
         }
     }
-    if !registered {
+    if updated.is_empty() {
         ui::warn(&format!(
             "no env calls the stack's modules: add module \"module_{}\" and its api_routes by hand",
             n.ident
         ));
     }
-    Ok(written)
+    Ok((written, updated))
 }
 
 /// A module block of the env whose source is one of the stack's modules.
