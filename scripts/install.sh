@@ -134,7 +134,8 @@ if [ "$ci" = github ]; then
     mkdir -p "$(dirname "$workflow")"
     sed -e "s/__STACK__/$name/g" -e "s/__INFRA__/$infra/g" -e "s/__ENV__/$env/g" \
       -e "s/__REGION__/$region/g" "$src/scripts/ci/github-xtask.yml" >"$workflow"
-    echo "created $workflow (checks out $infra beside $name; set the secret AWS_ROLE_ARN)"
+    echo "created $workflow (checks out $infra beside $name; set AWS_PLAN_ROLE_ARN (read-only, pull requests)"
+    echo "  and AWS_DEPLOY_ROLE_ARN (main) as secrets, and protect the environment $env)"
   fi
 fi
 

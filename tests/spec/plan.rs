@@ -942,3 +942,28 @@ fn plan_reports_the_refresh_totals_terraform_printed() {
     assert!(!quiet.stderr.contains("refreshed"), "{}", quiet.stderr);
     assert!(quiet.stdout.contains("to create"), "{}", quiet.stdout);
 }
+
+#[test]
+fn plan_and_deploy_locked_build_with_locked_and_stop_before_terraform() {
+    // The demo's profiles/requirements.txt has no requirements.lock: `--locked` must fail the
+    // build (as `build --locked` does) and terraform must never run.
+    let d = Demo::new();
+    let bin = fake_terraform(d.tmp.path());
+    for cmd in ["plan", "deploy"] {
+        let out = d
+            .xtask_env(&[cmd, "--locked"], &[("TF_BIN", bin.to_str().unwrap())])
+            .fails();
+        assert_eq!(out.code, 1, "{cmd}: {}", out.stderr);
+        assert!(
+            out.stderr.contains("has no requirements.lock") && out.stderr.contains("--locked"),
+            "{cmd}: {}",
+            out.stderr
+        );
+        assert!(!record(&bin).contains("args:plan"), "{}", record(&bin));
+    }
+    // `--locked` with `--no-build` would check nothing: refused as a usage error.
+    assert_eq!(
+        d.xtask(&["plan", "--locked", "--no-build"]).fails().code,
+        64
+    );
+}

@@ -393,6 +393,12 @@ pub fn infra_dir(cfg: &Config, flag: Option<&Path>) -> Result<Option<PathBuf>> {
     Ok(cfg.stack.join("envs").is_dir().then(|| cfg.stack.clone()))
 }
 
+/// Every key at its default: what doctor checks the tools against when xtask.toml is broken.
+pub fn defaults() -> Config {
+    from_file(PathBuf::new(), File::default(), Path::new(FILE_NAME))
+        .expect("the defaults are a valid config")
+}
+
 fn read_file(path: &Path) -> Result<File> {
     match std::fs::read_to_string(path) {
         // The error quotes the line: an index or links URL there may carry a token.

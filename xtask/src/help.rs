@@ -118,3 +118,23 @@ pub const COMPLETIONS: &str = after!(
 ",
     concat!("0 printed", common!())
 );
+
+pub const NEW: &str = after!(
+    "  cargo xtask new module billing        packages/module-billing, called from every env
+  cargo xtask new env staging --from dev   envs/staging: var files without their secrets
+",
+    concat!(
+        "0 created, 1 it exists or cannot be written (an invalid name is a bad command line)",
+        common!()
+    )
+);
+
+pub const DOCTOR: &str = after!(
+    "  cargo xtask doctor                    every prerequisite, its version and the fix
+  cargo xtask doctor --json             the same, for a script
+",
+    concat!(
+        "0 nothing the configured features need is missing (warnings allowed), 1 something is",
+        common!()
+    )
+);

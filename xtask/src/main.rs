@@ -14,6 +14,7 @@ mod build;
 mod check;
 mod config;
 mod discover;
+mod doctor;
 mod fsutil;
 mod help;
 mod install;
@@ -22,6 +23,7 @@ mod pool;
 mod proc;
 mod report;
 mod s3;
+mod scaffold;
 mod smoke;
 mod stack;
 mod terraform;
@@ -160,6 +162,35 @@ enum Command {
     /// and what runs in AWS is the local build
     #[command(after_help = help::VERIFY)]
     Verify(VerifyArgs),
+    /// Start a module or an env from the contract's shape: `new module NAME`, `new env NAME`
+    #[command(
+        subcommand,
+        long_about = "Scaffolding that passes `check` with no finding and builds.\n\n\
+        `new module NAME`: packages/module-NAME with a function (backend/lambdas/NAME), a layer \
+        (backend/layers/NAME-common) and infrastructure/ (main, variables, outputs with \
+        api_routes, versions); then a `module \"module_NAME\"` block in every env that calls \
+        the stack's modules, with the arguments the first of them gets, and its routes added \
+        to the gateway's module_routes.\n\n\
+        `new env NAME [--from ENV]`: envs/NAME copied from envs/ENV (default dev), var files \
+        included; secret files (local-secrets.tfvars, *secret*, .env, *.pem) become \
+        placeholders with the same variable names and empty values, sensitive variables' \
+        values are blanked, state, .terraform/ and .xtask/ are not copied, and the env's name \
+        in string literals (environment, a backend key) is renamed, each rewrite printed.",
+        after_help = help::NEW
+    )]
+    New(scaffold::New),
+    /// Every prerequisite with its version, and the fix for what is missing or too old
+    #[command(
+        long_about = "Checks, without changing anything: rustc and cargo against the \
+        xtask's rust-version; terraform (or tofu) and where its providers come from (a \
+        filesystem mirror in the CLI config, TF_CLI_CONFIG_FILE, or the registry); the \
+        dependency installer (uv or pip) and uv for `lock`; the Python smoke imports with; \
+        curl >= 7.66 when a build cache is configured; AWS credentials and region (never \
+        printed); the infra repo; xtask.toml, every key, including [files.\"module/name\"] \
+        tables that name no artifact.",
+        after_help = help::DOCTOR
+    )]
+    Doctor,
 }
 
 /// Which env and which terraform, for plan, apply, deploy and verify.
@@ -204,6 +235,9 @@ struct PlanInputs {
     /// Artifacts built at once (default: number of cores)
     #[arg(long, short = 'j', value_name = "N", value_parser = jobs)]
     jobs: Option<usize>,
+    /// Build as `build --locked`: a missing or stale requirements.lock fails the build (CI)
+    #[arg(long, conflicts_with = "no_build")]
+    locked: bool,
     /// Also write the plan summary as Markdown to FILE (appended to $GITHUB_STEP_SUMMARY
     /// whenever that is set)
     #[arg(long, value_name = "FILE")]
@@ -468,7 +502,10 @@ fn plan_options(
     let (var_files, build, smoke, markdown, plan_args) = match inputs {
         Some(i) => (
             i.var_files,
-            (!i.no_build).then(|| build_options(i.jobs)),
+            (!i.no_build).then(|| build::Options {
+                locked: i.locked,
+                ..build_options(i.jobs)
+            }),
             (!i.no_smoke).then(|| smoke_options(&tf.env, i.jobs)),
             i.markdown,
             i.plan_args,
@@ -506,6 +543,10 @@ fn smoke_options(env: &str, jobs: Option<usize>) -> smoke::Options {
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let g = &cli.global;
+    // Before the config is loaded: a broken xtask.toml is one of the things doctor reports.
+    if let Command::Doctor = cli.command {
+        return doctor::run(g.stack.as_deref(), g.infra.as_deref(), g.json);
+    }
     let cfg = config::load(g.stack.as_deref())?;
     let infra = config::infra_dir(&cfg, g.infra.as_deref())?;
     match cli.command {
@@ -604,6 +645,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             plan::apply(&cfg, infra.as_deref(), &opts)?;
             Ok(ExitCode::SUCCESS)
         }
+        Command::Doctor => unreachable!("doctor runs before the config is loaded"),
+        Command::New(what) => scaffold::run(&cfg, infra.as_deref(), what, g.json),
         Command::Deploy(args) => {
             let opts = plan_options(
                 args.tf,

@@ -36,7 +36,7 @@ use crate::ui::{self, Activity};
 /// `action_reason`/`replace_paths`, and the `-json` formats it reads, as they are today.
 pub const MIN_VERSION: (u64, u64, u64) = (1, 5, 0);
 
-const INSTALL: &str =
+pub(crate) const INSTALL: &str =
     "install Terraform >= 1.5 (https://developer.hashicorp.com/terraform/install) \
      or OpenTofu (https://opentofu.org/docs/intro/install/, then set `bin = \"tofu\"` under \
      [terraform] in xtask.toml, pass --tf-bin tofu or export TF_BIN=tofu)";
@@ -618,7 +618,7 @@ fn parse_version(v: &str) -> Option<(u64, u64, u64)> {
     ))
 }
 
-fn check_version(name: &str, version: &str) -> Result<()> {
+pub(crate) fn check_version(name: &str, version: &str) -> Result<()> {
     let (a, b, c) = MIN_VERSION;
     match parse_version(version) {
         Some(v) if v >= MIN_VERSION => Ok(()),

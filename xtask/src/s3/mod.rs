@@ -4,7 +4,7 @@
 //! nothing to the xtask's compile (BENCHMARKS.md compares it with a Rust S3 client and the SDK).
 //! The presigned URLs reach curl on its standard input, never on a command line others can read.
 
-mod chain;
+pub(crate) mod chain;
 mod sigv4;
 
 use std::collections::HashMap;

@@ -20,7 +20,7 @@ use crate::fsutil::hex;
 use crate::stack::terraform::Model;
 use crate::ui;
 
-mod interp;
+pub(crate) mod interp;
 mod report;
 mod sandbox;
 
