@@ -194,6 +194,51 @@ fn editing_one_handler_rebuilds_only_that_artifact_without_reinstalling_dependen
 }
 
 #[test]
+fn dependencies_are_deflated_once_per_key_and_copied_into_every_later_zip() {
+    let d = Demo::new();
+    d.xtask(&["build"]).ok();
+    let deps = d.path(".xtask/deps");
+    let trees: Vec<std::path::PathBuf> = std::fs::read_dir(&deps)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_dir())
+        .collect();
+    assert_eq!(trees.len(), 1, "{trees:?}");
+    let tree = &trees[0];
+    let pack = format!(
+        "{}.deflated-1.zip",
+        tree.file_name().unwrap().to_str().unwrap()
+    );
+    assert!(
+        deps.join(&pack).is_file(),
+        "no {pack} beside {}",
+        tree.display()
+    );
+    // An installed file changed behind the cache's back, same size: the manifest still holds,
+    // and the pack's bytes, compressed when the tree was installed, are what ships.
+    let rel = "six.py";
+    let original = std::fs::read(tree.join(rel)).unwrap();
+    std::fs::write(tree.join(rel), vec![b'#'; original.len()]).unwrap();
+    let code = "packages/module-access/backend/layers/org-common/python/org_common/responses.py";
+    let mut text = d.read(code);
+    text.push_str("\n# edited\n");
+    d.write(code, &text);
+    d.xtask(&["build"]).ok();
+    let zip = d.path("packages/module-access/backend/.build/org-common-layer.zip");
+    let mut z = zip::ZipArchive::new(std::fs::File::open(zip).unwrap()).unwrap();
+    let mut shipped = Vec::new();
+    std::io::Read::read_to_end(
+        &mut z.by_name(&format!("python/{rel}")).unwrap(),
+        &mut shipped,
+    )
+    .unwrap();
+    assert!(
+        shipped == original,
+        "python/{rel} was deflated again from the tree"
+    );
+}
+
+#[test]
 fn changing_a_requirement_reinstalls_and_force_rebuilds_everything() {
     let d = Demo::new();
     let req = "packages/module-ai/backend/lambdas/provider/requirements.txt";
