@@ -335,6 +335,90 @@ fn uv_and_pip_produce_the_same_zips() {
 }
 
 #[test]
+fn pip_mode_unpacks_the_wheels_itself_checking_record_and_mapping_data_dirs() {
+    use std::io::Write;
+    let d = Demo::new();
+    // A wheel with a platlib .data directory, a script, and a member whose RECORD hash is wrong.
+    let wheel = |good: bool| {
+        let body = if good { "G = 1\n" } else { "G = 2\n" };
+        let path = d.tmp.path().join("wheelhouse/gamma-1.0-py3-none-any.whl");
+        let mut z = zip::ZipWriter::new(std::fs::File::create(path).unwrap());
+        let o = zip::write::SimpleFileOptions::default();
+        let files = [
+            ("gamma/__init__.py", "G = 1\n"),
+            ("gamma-1.0.data/platlib/gamma_ext.py", "E = 1\n"),
+            ("gamma-1.0.data/scripts/gamma-cli", "#!python\n"),
+            (
+                "gamma-1.0.dist-info/METADATA",
+                "Metadata-Version: 2.1\nName: gamma\nVersion: 1.0\n",
+            ),
+            (
+                "gamma-1.0.dist-info/WHEEL",
+                "Wheel-Version: 1.0\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+            ),
+        ];
+        let mut record = String::new();
+        for (name, text) in files {
+            use sha2::Digest;
+            let h = base64::Engine::encode(
+                &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+                sha2::Sha256::digest(text.as_bytes()),
+            );
+            record.push_str(&format!("{name},sha256={h},{}\n", text.len()));
+            z.start_file(name, o).unwrap();
+            let text = if name == "gamma/__init__.py" {
+                body
+            } else {
+                text
+            };
+            z.write_all(text.as_bytes()).unwrap();
+        }
+        record.push_str("gamma-1.0.dist-info/RECORD,,\n");
+        z.start_file("gamma-1.0.dist-info/RECORD", o).unwrap();
+        z.write_all(record.as_bytes()).unwrap();
+        z.finish().unwrap();
+    };
+    let req = "packages/module-ai/backend/lambdas/provider/requirements.txt";
+    d.write(req, "gamma==1.0\n");
+    d.config("installer = \"pip\"");
+    wheel(false);
+    let out = d.xtask(&["build", "--json", "--module", "ai"]).fails();
+    let err = artifacts(&out.json())["module-ai/provider"]["error"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        err.contains(
+            "wheel gamma-1.0-py3-none-any.whl: gamma/__init__.py does not match its RECORD hash"
+        ),
+        "{err}"
+    );
+    wheel(true);
+    d.xtask(&["build", "--module", "ai"]).ok();
+    let names = zip_names(&d.path("packages/module-ai/backend/.build/provider.zip"));
+    assert!(
+        names.contains(&"gamma/__init__.py".to_string()),
+        "{names:?}"
+    );
+    assert!(names.contains(&"gamma_ext.py".to_string()), "{names:?}");
+    assert!(
+        !names
+            .iter()
+            .any(|n| n.contains("gamma-cli") || n.contains(".data/")),
+        "{names:?}"
+    );
+    // uv installs itself (it has no download command): the same zip all the same.
+    let zip = d.path("packages/module-ai/backend/.build/provider.zip");
+    let by_pip = std::fs::read(&zip).unwrap();
+    d.config("installer = \"uv\"");
+    d.xtask(&["build", "--module", "ai"]).ok();
+    assert!(
+        std::fs::read(&zip).unwrap() == by_pip,
+        "uv and pip zips differ"
+    );
+}
+
+#[test]
 fn a_directory_without_a_handler_is_an_error_naming_it_unless_excluded() {
     let d = Demo::new();
     d.write(
