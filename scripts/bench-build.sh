@@ -5,12 +5,17 @@
 # builds disagree, a tool is missing).
 #
 # Usage: scripts/bench-build.sh [--quick] [--keep] [--runs N] [--baseline-no-compile] [--xtask BIN]
+#                               [--sam VENV]
 #
 #   --quick                 3 modules and smaller wheels: a smoke test of the script, not a measurement
 #   --keep                  keep the temporary directory (stack, wheelhouse, logs, reports)
 #   --runs N                repetitions of the no-op, one-edit, copy, touch and warm-cache builds, median reported (default 5)
 #   --baseline-no-compile   also time the baseline with pip --no-compile (no host .pyc), for reference
 #   --xtask BIN             benchmark this binary instead of building target/debug/xtask
+#   --sam VENV              also time `sam build --parallel` (aws-sam-cli installed in VENV, a venv of
+#                           python 3.13: python3.13 -m venv VENV && VENV/bin/pip install aws-sam-cli),
+#                           cold, from the same wheelhouse (PIP_NO_INDEX + PIP_FIND_LINKS), against
+#                           the cold xtask build with uv: wall and CPU ratios
 #
 # What it does, all offline, in one temporary directory (under $TMPDIR, else /tmp):
 #   1. scripts/bench_gen.py writes a wheelhouse of ~40 generated wheels (pure and cp313 manylinux,
@@ -35,7 +40,7 @@ say() { printf '%s\n' "$*" >&2; }
 
 usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'; }
 
-quick=0 keep=0 runs=5 no_compile=0 xtask=""
+quick=0 keep=0 runs=5 no_compile=0 xtask="" sam_venv=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --quick) quick=1 ;;
@@ -51,12 +56,21 @@ while [ $# -gt 0 ]; do
       xtask=$2
       shift
       ;;
+    --sam)
+      [ $# -ge 2 ] || die "--sam needs the venv holding aws-sam-cli"
+      sam_venv=$2
+      shift
+      ;;
     -h | --help) usage; exit 0 ;;
     *) usage >&2; die "unknown argument: $1" ;;
   esac
   shift
 done
 case "$runs" in '' | *[!0-9]* | 0) die "--runs must be a positive integer, not '$runs'" ;; esac
+if [ -n "$sam_venv" ]; then
+  [ -x "$sam_venv/bin/sam" ] || die "$sam_venv/bin/sam is missing: python3.13 -m venv $sam_venv && $sam_venv/bin/pip install aws-sam-cli"
+  sam_venv=$(cd "$sam_venv" && pwd)
+fi
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 gen="$root/scripts/bench_gen.py"
@@ -134,7 +148,8 @@ quick_flag=()
 [ "$quick" = 1 ] && quick_flag=(--quick)
 python3 "$gen" generate "$tmp" "${quick_flag[@]}"
 MODULES="" FUNCTIONS="" LAYERS="" WITH_DEPS="" ARTIFACTS="" WHEELS="" WHEEL_BYTES="" WHEEL_UNZIPPED_BYTES=""
-INSTALLED_BYTES="" CODE_BYTES="" EDIT_MODULE="" EDIT_FUNCTION=""
+INSTALLED_BYTES="" CODE_BYTES="" EDIT_MODULE="" EDIT_FUNCTION="" HEAVY_FN_MODULE="" HEAVY_FN=""
+HEAVY_LAYER_MODULE="" HEAVY_LAYER="" LIGHT_FN_MODULE="" LIGHT_FN=""
 # shellcheck source=/dev/null
 . "$tmp/stats.env"
 stack="$tmp/bench-stack"
@@ -269,7 +284,7 @@ done
 last=${installers[${#installers[@]} - 1]}
 
 # ---- 2b. shared cache: machine A uploads, a fresh machine B downloads ------------------------
-upload_s="" remote_s=""
+upload_s="" remote_s="" uv_cpu=""
 if [ "$have_cache" = 1 ]; then
   port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
   moto_server -H 127.0.0.1 -p "$port" >"$tmp/moto.log" 2>&1 &
@@ -319,6 +334,31 @@ else
   say "shared cache: skipped (needs moto_server, the aws CLI and curl on PATH)"
 fi
 
+# ---- 2c. AWS SAM CLI, optional: `sam build --parallel` of the same stack, cold ---------------
+sam_s="" sam_cpu=""
+if [ -n "$sam_venv" ]; then
+  python3 "$gen" samtemplate "$stack" "$tmp/template.yaml"
+  sam_runs=() sam_cpus=()
+  say "sam build --parallel (cold: no build dir, no pip cache), $runs runs..."
+  for i in $(seq "$runs"); do
+    rm -rf "$tmp/sam-build" "$tmp/.aws-sam"
+    t0=$(now)
+    # SAM installs with pip from an index: the same local wheels, the venv's python3.13 first.
+    if ! (cd "$tmp" && PATH="$sam_venv/bin:$PATH" SAM_CLI_TELEMETRY=0 PIP_NO_INDEX=1 PIP_FIND_LINKS="$wh" \
+      PIP_NO_CACHE_DIR=1 /usr/bin/time -v -o "$tmp/sam.time" "$sam_venv/bin/sam" build --parallel \
+      --template-file "$tmp/template.yaml" --build-dir "$tmp/sam-build") >"$tmp/sam.log" 2>&1; then
+      tail_of "$tmp/sam.log"
+      die "sam build failed (log: $tmp/sam.log)"
+    fi
+    t1=$(now)
+    sam_runs+=("$(minus "$t0" "$t1")")
+    sam_cpus+=("$(cpu_s "$tmp/sam.time")")
+  done
+  sam_s=$(median "${sam_runs[@]}")
+  sam_cpu=$(median "${sam_cpus[@]}")
+  say "  ${sam_runs[*]} (CPU ${sam_cpus[*]})"
+fi
+
 # What each zip holds (all cached: not timed), for the comparison and the bytes summary.
 "$xtask" size --stack "$stack" --json >"$tmp/size.json" 2>"$tmp/size.log" || {
   tail_of "$tmp/size.log"
@@ -361,6 +401,40 @@ for i in $(seq "$runs"); do
 done
 say "  ${edit[*]}"
 
+# The heavy edits, interleaved run by run so their ratio comes from the same machine state: a
+# function with >= 25 MB of zipped dependencies, a layer with as much, and a function with none.
+heavy_fn_file="$stack/packages/$HEAVY_FN_MODULE/backend/lambdas/$HEAVY_FN/lambda_function.py"
+light_fn_file="$stack/packages/$LIGHT_FN_MODULE/backend/lambdas/$LIGHT_FN/lambda_function.py"
+heavy_layer_file=$(find "$stack/packages/$HEAVY_LAYER_MODULE/backend/layers/$HEAVY_LAYER/python" -name '__init__.py' | sort | head -n 1)
+for f in "$heavy_fn_file" "$light_fn_file" "$heavy_layer_file"; do
+  [ -f "$f" ] || die "${f:-an __init__.py of the heavy layer} is missing"
+done
+heavy_fn=() heavy_layer=() light_fn=()
+say "xtask heavy edits ($HEAVY_FN_MODULE/$HEAVY_FN, layer $HEAVY_LAYER_MODULE/$HEAVY_LAYER, and $LIGHT_FN_MODULE/$LIGHT_FN without dependencies), $runs runs..."
+for i in $(seq "$runs"); do
+  for which in light_fn heavy_fn heavy_layer; do
+    file_var="${which}_file"
+    printf '# bench-build %s edit %s\n' "$which" "$i" >>"${!file_var}"
+    xtask_run "$which-$i" --built 1 --cached "$((ARTIFACTS - 1))" --total "$ARTIFACTS"
+    eval "$which+=(\"\$elapsed\")"
+  done
+done
+say "  light ${light_fn[*]}; heavy function ${heavy_fn[*]}; heavy layer ${heavy_layer[*]}"
+heavy_fn_zip=$(stat -c %s "$stack/packages/$HEAVY_FN_MODULE/backend/.build/$HEAVY_FN.zip")
+heavy_layer_zip=$(stat -c %s "$stack/packages/$HEAVY_LAYER_MODULE/backend/.build/$HEAVY_LAYER-layer.zip")
+
+# Every zip again from the cached dependency trees, with no pack: the xtask alone (no installer
+# runs) deflating everything, in parallel; its peak RSS and how many cores it kept busy.
+say "xtask rezip everything (dependency trees cached, packs and state removed)..."
+rm -f "$stack"/.xtask/deps/*.deflated-*.zip "$stack/.xtask/state.json"
+timer=(/usr/bin/time -v -o "$tmp/rezip.time")
+xtask_run "rezip" --built "$ARTIFACTS" --cached 0 --total "$ARTIFACTS"
+timer=()
+rezip_s=$elapsed
+rezip_cpu=$(cpu_s "$tmp/rezip.time")
+rezip_rss=$(rss_mb "$tmp/rezip.time")
+say "  $(secs "$rezip_s"), CPU $rezip_cpu s, peak RSS $rezip_rss"
+
 # The same bytes with new inodes, ctimes or mtimes: a stack copied (cp -a) or restored from a CI
 # cache, and every file touched. Nothing may rebuild; each zip is re-hashed once.
 copy=()
@@ -396,6 +470,10 @@ baseline_sdk_zips=$(python3 "$gen" sdkzips "$tmp/baseline-zips")
 # ---- 3. summary ----------------------------------------------------------------------------
 noop_med=$(median "${noop[@]}")
 edit_med=$(median "${edit[@]}")
+light_med=$(median "${light_fn[@]}")
+heavy_fn_med=$(median "${heavy_fn[@]}")
+heavy_layer_med=$(median "${heavy_layer[@]}")
+heavy_x=$(awk -v a="$heavy_fn_med" -v b="$light_med" 'BEGIN { printf "%.1f", (b > 0 ? a / b : 0) }')
 copy_med=$(median "${copy[@]}")
 touch_med=$(median "${touched[@]}")
 cores=$(nproc 2>/dev/null || echo "?")
@@ -437,6 +515,11 @@ row() { printf '%-40s%s\n' "$1" "$2"; }
   fi
   row "xtask no-op (median of $runs):" "$(secs "$noop_med")  (target <= 0.3 s)   peak RSS $noop_rss"
   row "xtask one handler edited (median $runs):" "$(secs "$edit_med")  (target <= 1 s)   $EDIT_MODULE/$EDIT_FUNCTION"
+  row "xtask heavy function edited (median):" "$(secs "$heavy_fn_med")  (target <= 0.15 s)   ${heavy_x}x the function without dependencies (target <= 3x)   $HEAVY_FN_MODULE/$HEAVY_FN, $(mb "$heavy_fn_zip") zipped"
+  row "xtask function without deps edited:" "$(secs "$light_med")   $LIGHT_FN_MODULE/$LIGHT_FN"
+  row "xtask heavy layer edited (median):" "$(secs "$heavy_layer_med")  (target <= 0.2 s)   $HEAVY_LAYER_MODULE/$HEAVY_LAYER, $(mb "$heavy_layer_zip") zipped"
+  echo "  light runs: ${light_fn[*]} s; heavy function runs: ${heavy_fn[*]} s; heavy layer runs: ${heavy_layer[*]} s (interleaved)"
+  row "xtask rezip all, no installer:" "$(secs "$rezip_s")   CPU $rezip_cpu s ($(awk -v c="$rezip_cpu" -v w="$rezip_s" 'BEGIN { printf "%.1f", (w > 0 ? c / w : 0) }') cores busy)   peak RSS $rezip_rss (target <= 64 MB)"
   row "xtask stack copied, cp -a (median $runs):" "$(secs "$copy_med")  (target <= 0.1 s)   all $ARTIFACTS cached"
   row "xtask every file touched (median $runs):" "$(secs "$touch_med")  (target <= 0.1 s)   all $ARTIFACTS cached"
   echo "  no-op runs: ${noop[*]} s; edit runs: ${edit[*]} s; copy runs: ${copy[*]} s; touch runs: ${touched[*]} s"
@@ -448,6 +531,20 @@ row() { printf '%-40s%s\n' "$1" "$2"; }
     "$(mb "$drop_zip_bytes") without (\"drop\")"
   echo "  keep: the SDK in $rt_zips zips, $(mb "$rt_bytes") unzipped; layer-aware dedupe left $(mb "$dedupe_bytes")" \
     "unzipped out of $dedupe_zips function zips (packages their attached layer ships in the same version)"
+  if [ -n "${cold_s[uv]:-}" ]; then
+    uv_cpu=$(cpu_s "$tmp/cold-uv.time")
+    pip_cpu=$(cpu_s "$tmp/cold-pip.time")
+    echo "cold pip / cold uv: wall $(ratio "${cold_s[pip]}" "${cold_s[uv]}")x ($(secs "${cold_s[pip]}") / $(secs "${cold_s[uv]}")), CPU $(ratio "$pip_cpu" "$uv_cpu")x ($pip_cpu s / $uv_cpu s) (target <= 2x in both)"
+  fi
+  if [ -n "$sam_s" ]; then
+    echo "sam build --parallel (median of $runs, cold): $(secs "$sam_s") wall, $sam_cpu s CPU"
+    for inst in uv pip; do
+      [ -n "${cold_s[$inst]:-}" ] || continue
+      c=$(cpu_s "$tmp/cold-$inst.time")
+      echo "  xtask cold ($inst) vs SAM: $(ratio "$sam_s" "${cold_s[$inst]}")x faster in wall time, $(ratio "$sam_cpu" "$c")x less CPU" \
+        "(target: uv >= 5x in both, pip >= 2x)"
+    done
+  fi
   cold_x=$(ratio "$baseline_s" "${cold_s[$last]}")
   echo "targets: cold >= 4x ($last): $(passfail le 4 "$cold_x") (${cold_x}x)" \
     "  no-op <= 0.3 s: $(passfail le "$noop_med" 0.3) ($(secs "$noop_med"))" \
@@ -455,4 +552,12 @@ row() { printf '%-40s%s\n' "$1" "$2"; }
     "  copy <= 0.1 s: $(passfail le "$copy_med" 0.1) ($(secs "$copy_med"))" \
     "  touch <= 0.1 s: $(passfail le "$touch_med" 0.1) ($(secs "$touch_med"))" \
     "${remote_s:+  warm S3 cache <= 10 % of cold: $(passfail le "$pct" 10) (${pct}%)}"
+  rss_n=${rezip_rss% MB}
+  echo "issue 18 targets: cold ($last) >= 15x: $(passfail le 15 "$cold_x") (${cold_x}x)" \
+    "  no-op <= 0.05 s: $(passfail le "$noop_med" 0.05)" \
+    "  heavy function edit <= 0.15 s: $(passfail le "$heavy_fn_med" 0.15)" \
+    "  and <= 3x without deps: $(passfail le "$heavy_x" 3) (${heavy_x}x)" \
+    "  heavy layer edit <= 0.2 s: $(passfail le "$heavy_layer_med" 0.2)" \
+    "  peak RSS rezipping <= 64 MB: $(passfail le "$rss_n" 64)" \
+    "${uv_cpu:+  cold pip within 2x of uv: $(passfail le "$(ratio "${cold_s[pip]}" "${cold_s[uv]}")" 2) wall, $(passfail le "$(ratio "$pip_cpu" "$uv_cpu")" 2) CPU}"
 }

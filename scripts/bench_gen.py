@@ -12,6 +12,7 @@
   shipped JSON SIZE_JSON      bytes of runtime-provided packages, and bytes left out for layers
   zipsize DIR                 total bytes of the *.zip files under DIR
   sdkzips DIR                 how many zips under DIR ship botocore
+  samtemplate STACK OUT       a SAM template.yaml with every function and layer of STACK (python3.13)
 
 Everything is generated from a fixed seed: two runs write the same wheels and the same stack.
 Generated code is varied Python text (identifiers, docstrings, control flow), so it compresses
@@ -20,11 +21,13 @@ roughly like real source does, not like repeated filler.
 
 import argparse
 import base64
+import glob
 import hashlib
 import json
 import keyword
 import os
 import random
+import re
 import sys
 import zipfile
 
@@ -372,6 +375,23 @@ def write_wheel(wheelhouse, code, r, name, version, kb, binary, requires, scale,
     return sum(len(d) for _, d in files)
 
 
+def write_heavy_wheel(wheelhouse, name, version, mib, seed):
+    """A platform wheel of `mib` MiB of random bytes in 2 MiB shared objects: what an ML or
+    data-science dependency weighs, incompressible as compiled code mostly is not (worst case)."""
+    r = random.Random(seed)
+    imp, dist = norm(name), f"{norm(name)}-{version}.dist-info"
+    files = [(f"{imp}/__init__.py", f'__version__ = "{version}"\n'.encode())]
+    for i in range(int(mib * 2) // 4 or 1):
+        files.append((f"{imp}/_blob{i}.cpython-313-x86_64-linux-gnu.so", r.randbytes(2 << 20)))
+    files.append((f"{dist}/METADATA", f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n".encode()))
+    files.append((f"{dist}/WHEEL", f"Wheel-Version: 1.0\nGenerator: bench_gen 1.0\nRoot-Is-Purelib: false\nTag: {TAG_BINARY}\n".encode()))
+    files.append((f"{dist}/top_level.txt", f"{imp}\n".encode()))
+    record = "".join(f"{p},{record_hash(d)},{len(d)}\n" for p, d in files) + f"{dist}/RECORD,,\n"
+    files.append((f"{dist}/RECORD", record.encode()))
+    write_zip(os.path.join(wheelhouse, f"{imp}-{version}-{TAG_BINARY}.whl"), files)
+    return sum(len(d) for _, d in files)
+
+
 # ----------------------------------------------------------------------------------------------
 # The stack
 
@@ -397,10 +417,10 @@ REQUIREMENTS = {
     ("access", "org-common"): ["bx-supabase>=2.0", "bx-pyjwt==2.9.0", "boto3==1.35.36"],
     ("access", "access_common"): ["bx-psycopg==3.2.3"],
     ("ai", "providers"): ["bx-openai==1.51.0", "bx-anthropic>=0.30", "boto3==1.34.162"],
-    ("ai", "models"): ["bx-tiktoken==0.8.0"],
+    ("ai", "models"): ["bx-tiktoken==0.8.0", "bx-heavyfn==1.0  # 26 MiB of shared objects"],
     ("ai", "ai-common"): ["bx-pydantic>=2.7,<3"],
     ("kb", "kb-processor"): ["bx-tiktoken", "bx-requests", "boto3>=1.34"],
-    ("kb", "kb-common"): ["bx-cryptography>=42", "boto3"],
+    ("kb", "kb-common"): ["bx-cryptography>=42", "boto3", "bx-heavylayer==1.0"],
     ("mgmt", "platform-mgmt"): ["bx-requests", "boto3"],
     ("chat", "chat-stream"): ["bx-anthropic==0.36.0", "boto3==1.34.162"],
     ("eval", "eval-processor"): ["bx-httpx", "bx-tqdm", "boto3"],
@@ -409,6 +429,12 @@ REQUIREMENTS = {
 }
 # The function whose handler the one-edit measurement changes: has dependencies, mid-sized.
 EDIT_TARGET = ("access", "profiles")
+# The heavy edits: a function and a layer with >= 25 MB of zipped dependencies (bx-heavyfn,
+# bx-heavylayer), and a function without dependencies to compare the function's edit with.
+HEAVY_FUNCTION = ("ai", "models")
+HEAVY_LAYER = ("kb", "kb-common")
+LIGHT_FUNCTION = ("access", "members")
+HEAVY = [("bx-heavyfn", "1.0", 26, 77), ("bx-heavylayer", "1.0", 26, 78)]
 
 
 def snake(s):
@@ -547,6 +573,11 @@ def generate(out, quick):
         if name not in latest:
             latest[name] = (name, version, kb, False, requires)
             installed_size[name] = size
+    for name, version, mib, seed in HEAVY:
+        size = write_heavy_wheel(wheelhouse, name, version, 3 if quick else mib, seed)
+        unzipped += size
+        latest[name] = (name, version, 0, True, [])
+        installed_size[name] = size
     wheel_bytes = sum(os.path.getsize(os.path.join(wheelhouse, f)) for f in os.listdir(wheelhouse))
 
     n_fn = n_layer = n_deps = code_bytes = installed = 0
@@ -597,12 +628,35 @@ def generate(out, quick):
 
     stats = {
         "MODULES": len(modules), "FUNCTIONS": n_fn, "LAYERS": n_layer, "WITH_DEPS": n_deps,
-        "ARTIFACTS": n_fn + n_layer, "WHEELS": len(PACKAGES) + len(SDK), "WHEEL_BYTES": wheel_bytes,
+        "ARTIFACTS": n_fn + n_layer, "WHEELS": len(PACKAGES) + len(SDK) + len(HEAVY), "WHEEL_BYTES": wheel_bytes,
         "WHEEL_UNZIPPED_BYTES": unzipped, "INSTALLED_BYTES": installed, "CODE_BYTES": code_bytes,
         "EDIT_MODULE": f"module-{EDIT_TARGET[0]}", "EDIT_FUNCTION": EDIT_TARGET[1],
+        "HEAVY_FN_MODULE": f"module-{HEAVY_FUNCTION[0]}", "HEAVY_FN": HEAVY_FUNCTION[1],
+        "HEAVY_LAYER_MODULE": f"module-{HEAVY_LAYER[0]}", "HEAVY_LAYER": HEAVY_LAYER[1],
+        "LIGHT_FN_MODULE": f"module-{LIGHT_FUNCTION[0]}", "LIGHT_FN": LIGHT_FUNCTION[1],
     }
     with open(os.path.join(out, "stats.env"), "w") as f:
         f.write("".join(f"{k}={v}\n" for k, v in stats.items()))
+
+
+def sam_template(stack, out):
+    """template.yaml for `sam build`: every function and layer of the bench stack, python3.13."""
+    def rid(*parts):
+        return "".join(p.title() for p in re.split(r"[^A-Za-z0-9]+", "-".join(parts)) if p)
+    lines = ["AWSTemplateFormatVersion: '2010-09-09'", "Transform: AWS::Serverless-2016-10-31", "Resources:"]
+    for mdir in sorted(glob.glob(os.path.join(stack, "packages", "module-*"))):
+        module, backend = os.path.basename(mdir), os.path.join(mdir, "backend")
+        for fn in sorted(os.listdir(os.path.join(backend, "lambdas"))):
+            lines += [f"  Fn{rid(module, fn)}:", "    Type: AWS::Serverless::Function", "    Properties:",
+                      f"      CodeUri: {os.path.join(backend, 'lambdas', fn)}",
+                      "      Handler: lambda_function.lambda_handler", "      Runtime: python3.13",
+                      "      Architectures: [x86_64]"]
+        for layer in sorted(os.listdir(os.path.join(backend, "layers"))):
+            lines += [f"  Layer{rid(module, layer)}:", "    Type: AWS::Serverless::LayerVersion", "    Properties:",
+                      f"      ContentUri: {os.path.join(backend, 'layers', layer)}",
+                      "      CompatibleRuntimes: [python3.13]", "    Metadata:",
+                      "      BuildMethod: python3.13", "      BuildArchitecture: x86_64"]
+    write(out, "\n".join(lines) + "\n")
 
 
 # ----------------------------------------------------------------------------------------------
@@ -765,6 +819,9 @@ def main():
     z.add_argument("dir")
     sz = sub.add_parser("sdkzips")
     sz.add_argument("dir")
+    st = sub.add_parser("samtemplate")
+    st.add_argument("stack")
+    st.add_argument("out")
     a = p.parse_args()
     if a.cmd == "generate":
         generate(a.out, a.quick)
@@ -779,6 +836,9 @@ def main():
         return shipped(a.json, a.size_json)
     if a.cmd == "sdkzips":
         return sdkzips(a.dir)
+    if a.cmd == "samtemplate":
+        sam_template(a.stack, a.out)
+        return 0
     return zipsize(a.dir)
 
 

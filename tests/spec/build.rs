@@ -194,6 +194,51 @@ fn editing_one_handler_rebuilds_only_that_artifact_without_reinstalling_dependen
 }
 
 #[test]
+fn dependencies_are_deflated_once_per_key_and_copied_into_every_later_zip() {
+    let d = Demo::new();
+    d.xtask(&["build"]).ok();
+    let deps = d.path(".xtask/deps");
+    let trees: Vec<std::path::PathBuf> = std::fs::read_dir(&deps)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_dir())
+        .collect();
+    assert_eq!(trees.len(), 1, "{trees:?}");
+    let tree = &trees[0];
+    let pack = format!(
+        "{}.deflated-1.zip",
+        tree.file_name().unwrap().to_str().unwrap()
+    );
+    assert!(
+        deps.join(&pack).is_file(),
+        "no {pack} beside {}",
+        tree.display()
+    );
+    // An installed file changed behind the cache's back, same size: the manifest still holds,
+    // and the pack's bytes, compressed when the tree was installed, are what ships.
+    let rel = "six.py";
+    let original = std::fs::read(tree.join(rel)).unwrap();
+    std::fs::write(tree.join(rel), vec![b'#'; original.len()]).unwrap();
+    let code = "packages/module-access/backend/layers/org-common/python/org_common/responses.py";
+    let mut text = d.read(code);
+    text.push_str("\n# edited\n");
+    d.write(code, &text);
+    d.xtask(&["build"]).ok();
+    let zip = d.path("packages/module-access/backend/.build/org-common-layer.zip");
+    let mut z = zip::ZipArchive::new(std::fs::File::open(zip).unwrap()).unwrap();
+    let mut shipped = Vec::new();
+    std::io::Read::read_to_end(
+        &mut z.by_name(&format!("python/{rel}")).unwrap(),
+        &mut shipped,
+    )
+    .unwrap();
+    assert!(
+        shipped == original,
+        "python/{rel} was deflated again from the tree"
+    );
+}
+
+#[test]
 fn changing_a_requirement_reinstalls_and_force_rebuilds_everything() {
     let d = Demo::new();
     let req = "packages/module-ai/backend/lambdas/provider/requirements.txt";
@@ -287,6 +332,90 @@ fn uv_and_pip_produce_the_same_zips() {
         );
     }
     assert_eq!(hashes[0], hashes[1]);
+}
+
+#[test]
+fn pip_mode_unpacks_the_wheels_itself_checking_record_and_mapping_data_dirs() {
+    use std::io::Write;
+    let d = Demo::new();
+    // A wheel with a platlib .data directory, a script, and a member whose RECORD hash is wrong.
+    let wheel = |good: bool| {
+        let body = if good { "G = 1\n" } else { "G = 2\n" };
+        let path = d.tmp.path().join("wheelhouse/gamma-1.0-py3-none-any.whl");
+        let mut z = zip::ZipWriter::new(std::fs::File::create(path).unwrap());
+        let o = zip::write::SimpleFileOptions::default();
+        let files = [
+            ("gamma/__init__.py", "G = 1\n"),
+            ("gamma-1.0.data/platlib/gamma_ext.py", "E = 1\n"),
+            ("gamma-1.0.data/scripts/gamma-cli", "#!python\n"),
+            (
+                "gamma-1.0.dist-info/METADATA",
+                "Metadata-Version: 2.1\nName: gamma\nVersion: 1.0\n",
+            ),
+            (
+                "gamma-1.0.dist-info/WHEEL",
+                "Wheel-Version: 1.0\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+            ),
+        ];
+        let mut record = String::new();
+        for (name, text) in files {
+            use sha2::Digest;
+            let h = base64::Engine::encode(
+                &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+                sha2::Sha256::digest(text.as_bytes()),
+            );
+            record.push_str(&format!("{name},sha256={h},{}\n", text.len()));
+            z.start_file(name, o).unwrap();
+            let text = if name == "gamma/__init__.py" {
+                body
+            } else {
+                text
+            };
+            z.write_all(text.as_bytes()).unwrap();
+        }
+        record.push_str("gamma-1.0.dist-info/RECORD,,\n");
+        z.start_file("gamma-1.0.dist-info/RECORD", o).unwrap();
+        z.write_all(record.as_bytes()).unwrap();
+        z.finish().unwrap();
+    };
+    let req = "packages/module-ai/backend/lambdas/provider/requirements.txt";
+    d.write(req, "gamma==1.0\n");
+    d.config("installer = \"pip\"");
+    wheel(false);
+    let out = d.xtask(&["build", "--json", "--module", "ai"]).fails();
+    let err = artifacts(&out.json())["module-ai/provider"]["error"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        err.contains(
+            "wheel gamma-1.0-py3-none-any.whl: gamma/__init__.py does not match its RECORD hash"
+        ),
+        "{err}"
+    );
+    wheel(true);
+    d.xtask(&["build", "--module", "ai"]).ok();
+    let names = zip_names(&d.path("packages/module-ai/backend/.build/provider.zip"));
+    assert!(
+        names.contains(&"gamma/__init__.py".to_string()),
+        "{names:?}"
+    );
+    assert!(names.contains(&"gamma_ext.py".to_string()), "{names:?}");
+    assert!(
+        !names
+            .iter()
+            .any(|n| n.contains("gamma-cli") || n.contains(".data/")),
+        "{names:?}"
+    );
+    // uv installs itself (it has no download command): the same zip all the same.
+    let zip = d.path("packages/module-ai/backend/.build/provider.zip");
+    let by_pip = std::fs::read(&zip).unwrap();
+    d.config("installer = \"uv\"");
+    d.xtask(&["build", "--module", "ai"]).ok();
+    assert!(
+        std::fs::read(&zip).unwrap() == by_pip,
+        "uv and pip zips differ"
+    );
 }
 
 #[test]

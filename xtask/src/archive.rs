@@ -3,15 +3,13 @@
 //! one compression method and level.
 
 use std::fs::File;
-use std::io::{BufWriter, Read, Write};
+use std::io::{BufWriter, Read};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use base64::Engine;
 use sha2::{Digest, Sha256};
 use tempfile::NamedTempFile;
-use zip::write::SimpleFileOptions;
-use zip::{CompressionMethod, DateTime, ZipWriter};
 
 /// One file to store: its path inside the zip and where its bytes come from.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -51,86 +49,62 @@ pub fn temp_zip(dir: &Path) -> std::io::Result<NamedTempFile> {
         .tempfile_in(dir)
 }
 
-pub fn write(out: &Path, mut entries: Vec<Entry>) -> Result<Written> {
+/// Writes the zip of `entries`; a file of `pack`'s tree is copied from the pack, already
+/// deflated, anything else is deflated now.
+pub fn write(
+    out: &Path,
+    mut entries: Vec<Entry>,
+    pack: Option<&crate::build::pack::Pack>,
+) -> Result<Written> {
+    use crate::build::zipw::{self, Body, Item};
     entries.sort();
     entries.dedup_by(|a, b| a.name == b.name);
     let dir = out.parent().context("zip path has no parent directory")?;
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let mut items = Vec::with_capacity(entries.len());
+    for e in &entries {
+        let packed = match pack {
+            Some(p) => {
+                let len = std::fs::metadata(&e.source)
+                    .with_context(|| format!("cannot read {}", e.source.display()))?
+                    .len();
+                p.slot(&e.source, len).map(|s| Body::Packed(p, s))
+            }
+            None => None,
+        };
+        items.push(Item {
+            name: &e.name,
+            executable: e.executable,
+            body: packed.unwrap_or(Body::File(&e.source)),
+        });
+    }
     let file = temp_zip(dir).map_err(|e| write_failed(out, e))?;
-
-    let mut zip = ZipWriter::new(BufWriter::new(file.as_file()));
-    let unzipped = match fill(&mut zip, &entries) {
-        Ok(n) => n,
-        Err(e) => {
-            // Dropped, the writer would try to finish the archive on the same full disk and
-            // print its raw error; the temporary file is deleted anyway. Leaks its buffers once.
-            std::mem::forget(zip);
-            return Err(e.into_error(out));
-        }
-    };
-    zip.finish()
-        .map_err(io_error)
-        .and_then(|mut w| w.flush())
-        .map_err(|e| write_failed(out, e))?;
-
+    let summary =
+        zipw::write(BufWriter::new(file.as_file()), &items).map_err(|f| f.into_error(out))?;
     let zip_bytes = file.as_file().metadata()?.len();
-    let sha256_base64 = sha256_base64(file.path())?;
     Ok(Written {
         file,
         zip_bytes,
-        unzipped_bytes: unzipped,
-        sha256_base64,
+        unzipped_bytes: summary.unzipped,
+        sha256_base64: base64::engine::general_purpose::STANDARD.encode(summary.sha256),
     })
 }
 
 /// Why filling a zip stopped: a source that cannot be read, or the zip that cannot be written.
-enum Fault {
+#[derive(Debug)]
+pub enum Fault {
     Read(PathBuf, std::io::Error),
     Write(std::io::Error),
 }
 
 impl Fault {
-    fn into_error(self, out: &Path) -> anyhow::Error {
+    pub fn into_error(self, out: &Path) -> anyhow::Error {
         match self {
             Fault::Read(src, e) => {
                 anyhow::Error::new(e).context(format!("cannot read {}", src.display()))
             }
             Fault::Write(e) => write_failed(out, e),
         }
-    }
-}
-
-/// Stores every entry; the unzipped size.
-fn fill<W: Write + std::io::Seek>(zip: &mut ZipWriter<W>, entries: &[Entry]) -> Result<u64, Fault> {
-    let base = SimpleFileOptions::default()
-        .compression_method(CompressionMethod::Deflated)
-        .compression_level(Some(6))
-        .last_modified_time(DateTime::default());
-    let mut unzipped = 0u64;
-    let mut buf = vec![0u8; 1 << 16];
-    for e in entries {
-        let read_err = |err| Fault::Read(e.source.clone(), err);
-        let mut src = File::open(&e.source).map_err(read_err)?;
-        let mode = if e.executable { 0o755 } else { 0o644 };
-        zip.start_file(e.name.as_str(), base.unix_permissions(mode))
-            .map_err(|err| Fault::Write(io_error(err)))?;
-        loop {
-            let n = src.read(&mut buf).map_err(read_err)?;
-            if n == 0 {
-                break;
-            }
-            zip.write_all(&buf[..n]).map_err(Fault::Write)?;
-            unzipped += n as u64;
-        }
-    }
-    Ok(unzipped)
-}
-
-/// The OS error itself when there is one, so it reads as the OS says it.
-fn io_error(e: zip::result::ZipError) -> std::io::Error {
-    match e {
-        zip::result::ZipError::Io(e) => e,
-        other => other.into(),
     }
 }
 
@@ -174,6 +148,7 @@ pub fn sha256_base64(path: &Path) -> Result<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use zip::DateTime;
 
     fn entry(dir: &Path, name: &str, body: &str) -> Entry {
         let source = dir.join(name.replace('/', "_"));
@@ -187,18 +162,20 @@ mod tests {
 
     #[test]
     fn a_full_disk_is_said_plainly_with_the_zips_name() {
+        use crate::build::zipw::{self, Body, Item};
         let d = tempfile::tempdir().unwrap();
         let big = entry(d.path(), "big.bin", &"x".repeat(1 << 20));
         let full = std::fs::OpenOptions::new()
             .write(true)
             .open("/dev/full")
             .unwrap();
-        let mut zip = ZipWriter::new(BufWriter::new(&full));
-        let err = match fill(&mut zip, &[big]) {
-            Err(e) => {
-                std::mem::forget(zip);
-                e.into_error(Path::new("/s/.build/fn.zip"))
-            }
+        let item = Item {
+            name: &big.name,
+            executable: false,
+            body: Body::File(&big.source),
+        };
+        let err = match zipw::write(BufWriter::new(&full), &[item]) {
+            Err(e) => e.into_error(Path::new("/s/.build/fn.zip")),
             Ok(_) => panic!("/dev/full took a zip"),
         };
         let msg = format!("{err:#}");
@@ -214,10 +191,10 @@ mod tests {
         let a = entry(d.path(), "a.py", "print(1)\n");
         let b = entry(d.path(), "pkg/b.py", "print(2)\n");
         let out = d.path().join("out.zip");
-        let one = write(&out, vec![a.clone(), b.clone()]).unwrap();
+        let one = write(&out, vec![a.clone(), b.clone()], None).unwrap();
         std::thread::sleep(std::time::Duration::from_millis(1100));
         std::fs::write(&a.source, "print(1)\n").unwrap();
-        let two = write(&out, vec![b, a]).unwrap();
+        let two = write(&out, vec![b, a], None).unwrap();
         assert_eq!(one.sha256_base64, two.sha256_base64);
         assert_eq!(one.unzipped_bytes, 18);
     }
@@ -228,7 +205,7 @@ mod tests {
         let mut x = entry(d.path(), "z.sh", "#!/bin/sh\n");
         x.executable = true;
         let y = entry(d.path(), "a.py", "");
-        let w = write(&d.path().join("o.zip"), vec![x, y]).unwrap();
+        let w = write(&d.path().join("o.zip"), vec![x, y], None).unwrap();
         let mut z = zip::ZipArchive::new(File::open(w.file.path()).unwrap()).unwrap();
         let names: Vec<String> = z.file_names().map(|n| n.to_string()).collect();
         assert_eq!(names, ["a.py", "z.sh"]);

@@ -13,6 +13,7 @@ mod failure;
 pub use failure::Deterministic;
 pub mod lock;
 pub mod requirements;
+mod wheel;
 
 #[derive(Debug, Clone)]
 pub enum Installer {
@@ -70,33 +71,29 @@ impl Installer {
                 .arg(requirements)
                 .env("UV_NO_PROGRESS", "1"),
             Installer::Pip(python) => {
-                let arch = match cfg.arch {
-                    Arch::X86_64 => "x86_64",
-                    Arch::Arm64 => "aarch64",
-                };
-                // pip takes platform tags literally: list every glibc Amazon Linux 2023 (2.34)
-                // satisfies. pip prefers earlier ones, so most specific first, as uv does: a
-                // package with both manylinux_2_17 and manylinux_2_34 wheels gets the 2_34 one
-                // from either installer.
-                let mut platforms: Vec<String> = (17..=34)
-                    .rev()
-                    .map(|v| format!("manylinux_2_{v}_{arch}"))
-                    .collect();
-                platforms.push(format!("manylinux2014_{arch}"));
-                let mut c = Cmd::new(python)
+                let c = Cmd::new(python)
                     .args(["-m", "pip", "install", "--target"])
                     .arg(target);
-                for p in &platforms {
-                    c = c.args(["--platform", p]);
-                }
-                c.args(["--python-version", &cfg.python])
-                    .args(["--implementation", "cp", "--only-binary=:all:"])
-                    .args(["--no-compile", "--disable-pip-version-check", "--quiet"])
-                    .args(["--no-warn-script-location", "-r"])
+                pip_target(c, cfg)
+                    .args(["--no-compile", "--no-warn-script-location", "-r"])
                     .arg(requirements)
             }
         };
         self.with_options(cmd, cfg)
+    }
+
+    /// pip only resolves and downloads the wheels into `dir`; `wheel::install_all` unpacks them.
+    fn download_command(
+        &self,
+        python: &Path,
+        cfg: &Config,
+        requirements: &Path,
+        dir: &Path,
+    ) -> Cmd {
+        let c = Cmd::new(python)
+            .args(["-m", "pip", "download", "--dest"])
+            .arg(dir);
+        self.with_options(pip_target(c, cfg).arg("-r").arg(requirements), cfg)
     }
 
     /// `cmd` with xtask.toml's `[installer_options]`: indexes, find-links, no-index.
@@ -163,12 +160,30 @@ impl Installer {
         require_hashes: bool,
     ) -> Result<()> {
         missing_find_links(cfg)?;
-        let mut cmd = self.command(cfg, requirements, target);
+        // pip downloads (checking a lock's hashes) and the xtask unpacks: one pip run per
+        // dependency set instead of pip's slower install, and the tree laid out by one code.
+        let wheels = match self {
+            Installer::Pip(_) => Some(
+                tempfile::Builder::new()
+                    .prefix(".tmp-wheels-")
+                    .tempdir_in(target.parent().unwrap_or(Path::new(".")))?,
+            ),
+            Installer::Uv(_) => None,
+        };
+        let mut cmd = match (self, &wheels) {
+            (Installer::Pip(python), Some(dir)) => {
+                self.download_command(python, cfg, requirements, dir.path())
+            }
+            _ => self.command(cfg, requirements, target),
+        };
         if require_hashes {
             cmd = cmd.arg("--require-hashes");
         }
         let out = cmd.own_group().output()?;
         if out.success() {
+            if let Some(dir) = &wheels {
+                wheel::install_all(dir.path(), target)?;
+            }
             return Ok(());
         }
         let text = format!("{}\n{}", out.stdout, out.stderr);
@@ -307,6 +322,29 @@ fn outcome(out: &Output) -> (bool, String, String) {
 fn same_name(requirement: &str, name: &str) -> bool {
     let norm = crate::build::size::normalize;
     norm(package_name(requirement)) == norm(name)
+}
+
+/// pip's flags that pick wheels for the Lambda target rather than the build host.
+fn pip_target(cmd: Cmd, cfg: &Config) -> Cmd {
+    let arch = match cfg.arch {
+        Arch::X86_64 => "x86_64",
+        Arch::Arm64 => "aarch64",
+    };
+    // pip takes platform tags literally: list every glibc Amazon Linux 2023 (2.34) satisfies.
+    // pip prefers earlier ones, so most specific first, as uv does: a package with both
+    // manylinux_2_17 and manylinux_2_34 wheels gets the 2_34 one from either installer.
+    let mut platforms: Vec<String> = (17..=34)
+        .rev()
+        .map(|v| format!("manylinux_2_{v}_{arch}"))
+        .collect();
+    platforms.push(format!("manylinux2014_{arch}"));
+    let mut c = cmd;
+    for p in &platforms {
+        c = c.args(["--platform", p]);
+    }
+    c.args(["--python-version", &cfg.python])
+        .args(["--implementation", "cp", "--only-binary=:all:"])
+        .args(["--disable-pip-version-check", "--quiet"])
 }
 
 /// uv's `--python-platform` for the Lambda target (Amazon Linux 2023: glibc 2.34).

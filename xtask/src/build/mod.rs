@@ -15,6 +15,8 @@ use serde::{Deserialize, Serialize};
 
 mod deps_cache;
 mod failed_deps;
+pub mod pack;
+pub mod zipw;
 
 use crate::archive;
 use crate::config::Config;
@@ -307,8 +309,9 @@ pub fn status_word(s: Status) -> &'static str {
     }
 }
 
-/// The outcome of installing one dependency key, shared by every artifact that needs it.
-type DepsCell = OnceLock<std::result::Result<PathBuf, String>>;
+/// The outcome of installing (and compressing) one dependency key, shared by every artifact
+/// that needs it.
+type DepsCell = OnceLock<std::result::Result<(PathBuf, Arc<pack::Pack>), String>>;
 
 struct Ctx<'a> {
     cfg: &'a Config,
@@ -417,6 +420,7 @@ impl Ctx<'_> {
 
         let mut entries = Vec::new();
         let mut deps_dir = None;
+        let mut deps_pack = None;
         if let (Some(dk), Some(src)) = (&deps_key, &source) {
             let cached = !self.force && self.cache.join("deps").join(dk).is_dir();
             task.phase(if cached {
@@ -424,9 +428,10 @@ impl Ctx<'_> {
             } else {
                 "installing dependencies"
             });
-            let dir = self.deps(dk, &src.file, src.lock.is_some())?;
+            let (dir, pack) = self.deps(dk, &src.file, src.lock.is_some())?;
             entries = select::installed(&dir, prefix)?;
             deps_dir = Some(dir);
+            deps_pack = Some(pack);
         }
         // The artifact's own files win over a dependency's file of the same name.
         let deps_names: HashMap<String, usize> = entries
@@ -452,7 +457,7 @@ impl Ctx<'_> {
         *composition = Some(made_of);
 
         task.phase("zipping");
-        let written = archive::write(&a.out, entries)?;
+        let written = archive::write(&a.out, entries, deps_pack.as_deref())?;
         if written.zip_bytes > MAX_ZIP_BYTES {
             bail!(
                 "{} would be {} zipped, over Lambda's 50 MiB direct-upload limit ({MAX_ZIP_BYTES} bytes); \
@@ -585,8 +590,14 @@ impl Ctx<'_> {
         )
     }
 
-    /// The installed dependency tree for `key`, installing it once if no build has yet.
-    fn deps(&self, key: &str, requirements: &Path, require_hashes: bool) -> Result<PathBuf> {
+    /// The installed dependency tree for `key` and its pack, installing and compressing it
+    /// once if no build has yet.
+    fn deps(
+        &self,
+        key: &str,
+        requirements: &Path,
+        require_hashes: bool,
+    ) -> Result<(PathBuf, Arc<pack::Pack>)> {
         let cell = self
             .deps
             .lock()
@@ -595,6 +606,22 @@ impl Ctx<'_> {
             .or_default()
             .clone();
         cell.get_or_init(|| {
+            let dir = self.install(key, requirements, require_hashes)?;
+            let pack = pack::Pack::open_or_make(&dir).map_err(|e| format!("{e:#}"))?;
+            Ok((dir, Arc::new(pack)))
+        })
+        .clone()
+        .map_err(|e| anyhow!(e))
+    }
+
+    /// The installed dependency tree for `key`, installing it if it is missing or damaged.
+    fn install(
+        &self,
+        key: &str,
+        requirements: &Path,
+        require_hashes: bool,
+    ) -> std::result::Result<PathBuf, String> {
+        {
             let dir = self.cache.join("deps").join(key);
             if dir.is_dir() && !self.force {
                 match deps_cache::verify(&dir) {
@@ -633,6 +660,8 @@ impl Ctx<'_> {
                 }
             }
             deps_cache::write_manifest(tmp.path(), &dir).map_err(|e| format!("{e:#}"))?;
+            // The old tree's pack goes with it, before anything can pair it with the new one.
+            pack::remove(&dir).map_err(|e| format!("{e:#}"))?;
             if dir.is_dir() {
                 std::fs::remove_dir_all(&dir)
                     .map_err(|e| format!("cannot replace {}: {e}", dir.display()))?;
@@ -640,9 +669,7 @@ impl Ctx<'_> {
             std::fs::rename(tmp.keep(), &dir)
                 .map_err(|e| format!("cannot store dependencies in {}: {e}", dir.display()))?;
             Ok(dir)
-        })
-        .clone()
-        .map_err(|e| anyhow!(e))
+        }
     }
 }
 
