@@ -186,22 +186,15 @@ impl Installer {
             }
             return Ok(());
         }
-        let text = format!("{}\n{}", out.stdout, out.stderr);
-        let cause = failure::classify(&text);
-        let exited = format!(
-            "{} exited with {}",
-            self.name(),
-            out.code.map_or("a signal".to_string(), |c| c.to_string())
-        );
-        let on = format!("python{} on {}", cfg.python, cfg.arch);
-        if cause.per_requirement() {
-            let failed = self.failing_pins(cfg, requirements, &out);
-            if !failed.is_empty() {
-                let causes: Vec<Cause> = failed.iter().map(|(_, c, _)| *c).collect();
-                let e = pins_error(cfg, requirements, &on, &exited, &failed);
-                return Err(failure::mark(e, &causes));
-            }
-        }
+        let Diagnosis {
+            text,
+            cause,
+            exited,
+            on,
+        } = match self.diagnose(cfg, requirements, &out) {
+            Ok(d) => d,
+            Err((e, causes)) => return Err(failure::mark(e, &causes)),
+        };
         let what = match (cause, failing_package(&text)) {
             (c, Some(p)) if c.per_requirement() || c == Cause::Other => {
                 format!(
@@ -231,6 +224,28 @@ impl Installer {
     /// them), else the installer's words with the fix for their cause. For `lock`, whose
     /// resolver (`uv pip compile`) stops at the first.
     pub fn unresolvable(&self, cfg: &Config, requirements: &Path, out: &Output) -> anyhow::Error {
+        let Diagnosis {
+            cause, exited, on, ..
+        } = match self.diagnose(cfg, requirements, out) {
+            Ok(d) => d,
+            Err((e, _)) => return e,
+        };
+        anyhow::anyhow!(
+            "requirements cannot be resolved for {on}: {} ({exited}):\n{}\nfix: {}",
+            cause.what(cfg),
+            indent(&redact_userinfo(&out.tail(12))),
+            cause.fix(cfg, requirements)
+        )
+    }
+
+    /// What a failed run says: its cause, or (when requirements of ours are to blame) the
+    /// error naming every one of them with file:line and fix, and their causes.
+    fn diagnose(
+        &self,
+        cfg: &Config,
+        requirements: &Path,
+        out: &Output,
+    ) -> std::result::Result<Diagnosis, (anyhow::Error, Vec<Cause>)> {
         let text = format!("{}\n{}", out.stdout, out.stderr);
         let cause = failure::classify(&text);
         let exited = format!(
@@ -242,15 +257,16 @@ impl Installer {
         if cause.per_requirement() {
             let failed = self.failing_pins(cfg, requirements, out);
             if !failed.is_empty() {
-                return pins_error(cfg, requirements, &on, &exited, &failed);
+                let causes = failed.iter().map(|(_, c, _)| *c).collect();
+                return Err((pins_error(cfg, requirements, &on, &exited, &failed), causes));
             }
         }
-        anyhow::anyhow!(
-            "requirements cannot be resolved for {on}: {} ({exited}):\n{}\nfix: {}",
-            cause.what(cfg),
-            indent(&redact_userinfo(&out.tail(12))),
-            cause.fix(cfg, requirements)
-        )
+        Ok(Diagnosis {
+            text,
+            cause,
+            exited,
+            on,
+        })
     }
 
     /// Every requirement of the file and its `-r` includes that cannot be installed:
@@ -308,6 +324,15 @@ impl Installer {
 
 /// A requirement that cannot be installed, why, and the installer's last words about it.
 type Failed = (Pin, Cause, String);
+
+/// A failed run that no single requirement of ours explains: its text, cause, how the
+/// installer exited and the target it was installing for.
+struct Diagnosis {
+    text: String,
+    cause: Cause,
+    exited: String,
+    on: String,
+}
 
 /// (succeeded, all its text, its last lines) of an installer run.
 fn outcome(out: &Output) -> (bool, String, String) {

@@ -179,6 +179,19 @@ fn interrupt_an_install(signal: &str) -> (Demo, std::process::ExitStatus, Starte
         let _ = child.wait();
         panic!("the fake installer never started");
     }
+    let Some(status) = signal_and_wait(&mut child, signal) else {
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!("the xtask did not stop within 10 s of SIG{signal}");
+    };
+    (d, status, started)
+}
+
+/// Sends `kill -SIGNAL` to `child` and waits up to 10 s for it to exit: its status, or None.
+pub(super) fn signal_and_wait(
+    child: &mut std::process::Child,
+    signal: &str,
+) -> Option<std::process::ExitStatus> {
     std::process::Command::new("kill")
         .args([&format!("-{signal}"), &child.id().to_string()])
         .status()
@@ -188,12 +201,7 @@ fn interrupt_an_install(signal: &str) -> (Demo, std::process::ExitStatus, Starte
         status = child.try_wait().unwrap();
         status.is_some()
     });
-    let Some(status) = status else {
-        let _ = child.kill();
-        let _ = child.wait();
-        panic!("the xtask did not stop within 10 s of SIG{signal}");
-    };
-    (d, status, started)
+    status
 }
 
 /// Issue 9, item 5: SIGINT to the xtask's pid alone (as `kill -INT`, or a supervisor) left pip

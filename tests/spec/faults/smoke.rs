@@ -3,7 +3,7 @@
 
 use std::process::{Command, Stdio};
 
-use super::build::{alive, wait_for};
+use super::build::{alive, signal_and_wait, wait_for};
 use crate::common::*;
 use crate::smoke::python313;
 
@@ -169,16 +169,7 @@ fn a_sigterm_to_smoke_exits_143_and_stops_the_import() {
         panic!("the import never started");
     }
     let import = std::fs::read_to_string(&pid_file).unwrap();
-    Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    let mut status = None;
-    wait_for(10, || {
-        status = child.try_wait().unwrap();
-        status.is_some()
-    });
-    let Some(status) = status else {
+    let Some(status) = signal_and_wait(&mut child, "TERM") else {
         let _ = child.kill();
         let _ = Command::new("kill").args(["-KILL", &import]).status();
         panic!("smoke did not stop within 10 s of SIGTERM");
