@@ -265,6 +265,8 @@ fn built_paths(out: &Out) -> Vec<String> {
 /// `cargo xtask build` must still build the checkout it runs in, with its own xtask.toml.
 #[test]
 fn two_checkouts_sharing_a_target_dir_each_build_their_own() {
+    // A cold compile of the xtask: never beside a deploy on moto.
+    let _alone = crate::local_aws::exclusive();
     let (a, b) = (Demo::new(), Demo::new());
     // Checkout a leaves one function out: its own xtask.toml must be the one read.
     a.config("exclude = [\"packages/module-access/backend/lambdas/orgs\"]");

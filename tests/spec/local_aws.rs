@@ -11,6 +11,13 @@ use crate::common::workspace;
 /// End-to-end specs deploy for tens of seconds each on a 2-core machine: one at a time.
 static SERIAL: Mutex<()> = Mutex::new(());
 
+/// Held by a spec that loads both cores for minutes (a cold cargo build), so no deploy runs
+/// beside it: once, a deploy beside it left moto with an integration that was not in the
+/// state (a create retried under load, by all signs), and verify rightly failed on it.
+pub fn exclusive() -> MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|p| p.into_inner())
+}
+
 pub struct LocalAws {
     pub dir: tempfile::TempDir,
     /// Variables from the script's env.sh: endpoint, dummy credentials, region, CLI config.
@@ -22,7 +29,7 @@ impl LocalAws {
     /// Starts a fresh server, or returns `None` after saying why when a prerequisite is missing
     /// outside CI. Under CI (`CI` set) a missing prerequisite is a test failure.
     pub fn start() -> Option<LocalAws> {
-        let serial = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+        let serial = exclusive();
         let missing: Vec<&str> = [
             ("terraform", which("terraform")),
             ("moto_server", which("moto_server")),
