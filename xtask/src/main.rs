@@ -13,7 +13,6 @@ mod archive;
 mod build;
 mod check;
 mod config;
-mod discover;
 mod doctor;
 mod fsutil;
 mod help;
@@ -27,7 +26,6 @@ mod scaffold;
 mod smoke;
 mod stack;
 mod terraform;
-mod tf;
 mod ui;
 mod verify;
 mod workspace;
@@ -617,8 +615,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 Some(None) => install::lock::Upgrade::All,
                 Some(Some(p)) => install::lock::Upgrade::Package(p),
             };
-            discover::require_stack(&cfg.stack)?;
-            let found = discover::discover(&cfg, infra.as_deref(), &args.modules)?;
+            stack::discover::require_stack(&cfg.stack)?;
+            let found = stack::discover::discover(&cfg, infra.as_deref(), &args.modules)?;
             let jobs = build_options(None).jobs;
             let outcomes = install::lock::run(&cfg, &found.artifacts, &upgrade, jobs)?;
             report::lock(&outcomes, &cfg.stack, g.json)?;

@@ -20,9 +20,9 @@ use sha2::{Digest, Sha256};
 
 use crate::build;
 use crate::config::Config;
-use crate::discover;
 use crate::fsutil::write_atomic;
 use crate::proc::Cancelled;
+use crate::stack::discover;
 use crate::terraform::{self, PlanOpts, Terraform, VarFiles};
 use crate::ui::{self, Activity};
 use crate::verify;
@@ -505,8 +505,8 @@ fn route_owners(cfg: &Config) -> BTreeMap<String, String> {
         .filter_map(|e| e.ok())
         .filter(|e| e.file_name().to_string_lossy().starts_with("module-"));
     for m in modules {
-        let (files, _) = crate::tf::parse_dir(&m.path().join("infrastructure"));
-        for key in crate::tf::api_route_keys(&files) {
+        let (files, _) = crate::stack::hcl::parse_dir(&m.path().join("infrastructure"));
+        for key in crate::stack::hcl::api_route_keys(&files) {
             owners.insert(key, m.file_name().to_string_lossy().into_owned());
         }
     }

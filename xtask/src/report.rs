@@ -104,8 +104,8 @@ pub fn build(report: &Report, stack: &Path, json: bool) -> Result<()> {
                 r.module.clone(),
                 r.name.clone(),
                 match r.kind {
-                    crate::discover::Kind::Function => "function".into(),
-                    crate::discover::Kind::Layer => "layer".into(),
+                    crate::stack::discover::Kind::Function => "function".into(),
+                    crate::stack::discover::Kind::Layer => "layer".into(),
                 },
                 status,
                 size(r.zip_bytes),

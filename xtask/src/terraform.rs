@@ -29,7 +29,7 @@ use secrets::VarFileQuotes;
 pub use var_files::VarFiles;
 
 use crate::proc::{Cmd, Event};
-use crate::tf;
+use crate::stack::hcl as tf;
 use crate::ui::{self, Activity};
 
 /// The oldest Terraform the xtask supports: `-chdir`, `show -json` of saved plans with

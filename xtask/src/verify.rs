@@ -25,8 +25,8 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::config::Config;
+use crate::stack::hcl as tf;
 use crate::terraform::{self, Terraform, VarFiles};
-use crate::tf;
 
 pub struct Options {
     pub env: String,

@@ -12,8 +12,8 @@ use sha2::{Digest, Sha256};
 use super::RECIPE;
 use crate::archive::{self, Entry};
 use crate::config::Config;
-use crate::discover::Kind;
 use crate::fsutil::hex;
+use crate::stack::discover::Kind;
 
 /// The dependency key: requirements (with their includes' contents), target, installer and
 /// installer options.

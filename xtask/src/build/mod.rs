@@ -20,11 +20,11 @@ pub mod zipw;
 
 use crate::archive;
 use crate::config::Config;
-use crate::discover::{self, Artifact, Kind};
 use crate::fsutil::{lock, write_atomic};
 use crate::install::{lock, requirements, Installer};
 use crate::pool;
-use crate::tf::{self, LayerRef};
+use crate::stack::discover::{self, Artifact, Kind};
+use crate::stack::hcl::{self as tf, LayerRef};
 use crate::ui::Progress;
 
 mod cache;

@@ -25,7 +25,7 @@ use ignore::gitignore::{Gitignore, GitignoreBuilder};
 
 use crate::archive::Entry;
 use crate::config::Config;
-use crate::discover::{Artifact, Kind};
+use crate::stack::discover::{Artifact, Kind};
 
 /// Real directory trees deeper than this are refused (loops are caught apart, by inode).
 const MAX_DEPTH: usize = 64;

@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use super::{human, Record, Report, Status, MAX_UNZIPPED_BYTES};
 use crate::archive::Entry;
 use crate::config::RuntimeProvided;
-use crate::discover::Kind;
+use crate::stack::discover::Kind;
 
 /// The AWS SDK for Python and its dependency closure (boto3 → botocore, s3transfer, jmespath;
 /// botocore → python-dateutil, urllib3; python-dateutil → six), which the Lambda Python runtimes

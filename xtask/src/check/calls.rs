@@ -11,7 +11,7 @@ use super::fix::Edit;
 use super::routes::ModuleRoutes;
 use super::variables::declared_variables;
 use super::{canonical, Checker, Env, ModuleTf};
-use crate::tf::{self, TfFile};
+use crate::stack::hcl::{self as tf, TfFile};
 
 const MAX_ROUTES: usize = 300;
 

@@ -12,7 +12,7 @@ use anyhow::{Context, Result};
 use sha2::{Digest, Sha256};
 
 use super::Finding;
-use crate::tf::TfFile;
+use crate::stack::hcl::TfFile;
 
 /// Replace `start..end` of `file` (byte offsets into the text as parsed) by `text`.
 #[derive(Debug, Clone)]
@@ -86,7 +86,7 @@ pub fn apply(
         };
         let new = splice(&current, &edits);
         let problem = problem.or_else(|| {
-            crate::tf::parse_body(&new).err().map(|e| {
+            crate::stack::hcl::parse_body(&new).err().map(|e| {
                 format!(
                     "the edited file would not parse ({}): left as it was",
                     e.message()

@@ -7,8 +7,8 @@ use super::zips::Code;
 use super::{dists, python, Checker, ModuleTf, Severity};
 use crate::build;
 use crate::config::Config;
-use crate::discover::{self, Artifact, Kind};
 use crate::install;
+use crate::stack::discover::{self, Artifact, Kind};
 
 /// Importable in every Python Lambda runtime without packaging: the AWS SDK and its own deps.
 const RUNTIME_PROVIDED: [&str; 5] = ["boto3", "botocore", "jmespath", "s3transfer", "urllib3"];

@@ -3,9 +3,9 @@
 use std::path::Path;
 
 use super::{python, Checker, Env, ModuleTf};
-use crate::discover::{self, Artifact, Kind};
 use crate::install::requirements;
-use crate::tf;
+use crate::stack::discover::{self, Artifact, Kind};
+use crate::stack::hcl as tf;
 
 const MODULE_FILES: [&str; 3] = ["main.tf", "variables.tf", "outputs.tf"];
 

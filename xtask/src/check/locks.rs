@@ -3,8 +3,8 @@
 //! A requirements file or lock that cannot be read at all fails the build: check says so first.
 
 use super::Checker;
-use crate::discover;
 use crate::install::{lock, requirements};
+use crate::stack::discover;
 
 pub(super) fn check(c: &mut Checker, found: &discover::Stack) {
     for a in &found.artifacts {

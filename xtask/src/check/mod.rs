@@ -95,8 +95,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::build::select::Selector;
 use crate::config::Config;
-use crate::discover;
-use crate::tf::{self, TfFile};
+use crate::stack::discover;
+use crate::stack::hcl::{self as tf, TfFile};
 use routes::ModuleRoutes;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]

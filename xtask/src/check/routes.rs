@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use hcl_edit::expr::Expression;
 
 use super::{Checker, ModuleTf};
-use crate::tf::{self, TfFile};
+use crate::stack::hcl::{self as tf, TfFile};
 
 const METHODS: [&str; 5] = ["GET", "POST", "PUT", "PATCH", "DELETE"];
 

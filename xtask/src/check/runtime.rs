@@ -8,7 +8,7 @@ use hcl_edit::Span;
 use super::fix::Edit;
 use super::routes::ModuleRoutes;
 use super::{Checker, ModuleTf, Scope};
-use crate::tf::{self, TfFile};
+use crate::stack::hcl::{self as tf, TfFile};
 
 const MAX_INTEGRATION_TIMEOUT: f64 = 30.0;
 

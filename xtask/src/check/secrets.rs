@@ -3,7 +3,7 @@
 //! (`build::select`), so check and build never disagree.
 
 use super::Checker;
-use crate::discover;
+use crate::stack::discover;
 
 pub(super) fn check(c: &mut Checker, found: &discover::Stack) {
     for a in &found.artifacts {

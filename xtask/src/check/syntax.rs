@@ -18,10 +18,10 @@ use sha2::{Digest, Sha256};
 
 use super::Checker;
 use crate::config::{Arch, Config};
-use crate::discover;
 use crate::fsutil::{hex, write_atomic};
 use crate::proc::Cmd;
 use crate::smoke::Interpreter;
+use crate::stack::discover;
 use crate::ui;
 
 /// Reads NUL-separated paths on stdin; prints one JSON object per file that does not compile.

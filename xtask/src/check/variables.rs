@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use super::calls::called_dirs;
 use super::{canonical, Checker, Env, ModuleTf};
-use crate::tf::{self, TfFile};
+use crate::stack::hcl::{self as tf, TfFile};
 
 const COMMON_VARIABLES: [&str; 7] = [
     "project_name",

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use super::{Checker, Env, Finding};
 use crate::config::FILE_NAME;
-use crate::discover::{self, Kind};
+use crate::stack::discover::{self, Kind};
 
 /// Every code and its default severity, read from the table in `check/mod.rs`'s docs, so the
 /// table a reader sees is the one `check` knows.

@@ -7,8 +7,8 @@ use hcl_edit::expr::Expression;
 use hcl_edit::structure::Block;
 
 use super::{scopes, Checker, Env, ModuleTf, Scope};
-use crate::discover::{Artifact, Kind};
-use crate::tf::{self, TfFile};
+use crate::stack::discover::{Artifact, Kind};
+use crate::stack::hcl::{self as tf, TfFile};
 
 /// What `lambda_code` learned for later checks.
 #[derive(Default)]

@@ -105,7 +105,7 @@ pub fn run(stack: Option<&Path>, infra_flag: Option<&Path>, json: bool) -> Resul
     }
     let envs = infra
         .as_deref()
-        .map(|i| crate::tf::env_names(&i.join("envs")))
+        .map(|i| crate::stack::hcl::env_names(&i.join("envs")))
         .unwrap_or_default();
     let defaults;
     let c: &Config = match &cfg {

@@ -196,7 +196,7 @@ pub fn aws() -> Item {
 pub fn infra(cfg: &Config, infra: Option<&Path>) -> Item {
     match infra {
         Some(dir) => {
-            let envs = crate::tf::env_names(&dir.join("envs"));
+            let envs = crate::stack::hcl::env_names(&dir.join("envs"));
             if envs.is_empty() {
                 Item::problem(
                     "infra",
@@ -231,7 +231,7 @@ pub fn files_config(cfg: &Config, infra: Option<&Path>) -> Item {
     } else {
         "none (every key at its default)".into()
     };
-    if let Err(e) = crate::discover::require_stack(&cfg.stack) {
+    if let Err(e) = crate::stack::discover::require_stack(&cfg.stack) {
         return Item::problem(
             "xtask.toml",
             true,
@@ -240,7 +240,7 @@ pub fn files_config(cfg: &Config, infra: Option<&Path>) -> Item {
             "pass --stack DIR or set `stack` in the workspace's xtask.toml",
         );
     }
-    let found = match crate::discover::discover(cfg, infra, &[]) {
+    let found = match crate::stack::discover::discover(cfg, infra, &[]) {
         Ok(f) => f,
         Err(e) => {
             return Item::problem(

@@ -121,14 +121,14 @@ fn providers(needed: bool) -> Item {
     };
     let installation = body.get_blocks("provider_installation").next();
     let mirror = installation.and_then(|pi| {
-        pi.body
-            .get_blocks("filesystem_mirror")
-            .find_map(|m| crate::tf::attr(&m.body, "path").and_then(crate::tf::template_text))
+        pi.body.get_blocks("filesystem_mirror").find_map(|m| {
+            crate::stack::hcl::attr(&m.body, "path").and_then(crate::stack::hcl::template_text)
+        })
     });
     let network = installation.and_then(|pi| {
-        pi.body
-            .get_blocks("network_mirror")
-            .find_map(|m| crate::tf::attr(&m.body, "url").and_then(crate::tf::template_text))
+        pi.body.get_blocks("network_mirror").find_map(|m| {
+            crate::stack::hcl::attr(&m.body, "url").and_then(crate::stack::hcl::template_text)
+        })
     });
     if let Some(path) = mirror {
         let aws = Path::new(&path).join("registry.terraform.io/hashicorp/aws");

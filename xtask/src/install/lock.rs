@@ -18,8 +18,8 @@ use super::requirements::{self, Requirements};
 use super::{uv_platform, Installer};
 use crate::build::size::normalize;
 use crate::config::Config;
-use crate::discover::Artifact;
 use crate::proc::Cmd;
+use crate::stack::discover::Artifact;
 
 pub const FILE: &str = "requirements.lock";
 const TARGET: &str = "# target: ";

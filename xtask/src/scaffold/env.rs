@@ -12,7 +12,7 @@ use std::path::Path;
 use anyhow::{bail, Context, Result};
 use hcl_edit::Span;
 
-use crate::tf::{self, TfFile};
+use crate::stack::hcl::{self as tf, TfFile};
 
 /// What `new env` did, for the report.
 #[derive(Debug, Default)]

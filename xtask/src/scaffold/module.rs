@@ -10,7 +10,7 @@ use hcl_edit::Span;
 use super::create;
 use crate::check;
 use crate::config::Config;
-use crate::tf::{self, TfFile};
+use crate::stack::hcl::{self as tf, TfFile};
 use crate::ui;
 
 /// The variables every CORA module declares (the contract's common module variables).
@@ -231,7 +231,7 @@ pub fn new_module(
     infra: Option<&Path>,
     name: &str,
 ) -> Result<(Vec<String>, Vec<String>)> {
-    crate::discover::require_stack(&cfg.stack)?;
+    crate::stack::discover::require_stack(&cfg.stack)?;
     let n = Names::new(name);
     let dir = cfg.stack.join("packages").join(format!("module-{name}"));
     if dir.exists() {

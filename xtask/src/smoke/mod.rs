@@ -15,8 +15,8 @@ use sha2::{Digest, Sha256};
 
 use crate::build;
 use crate::config::Config;
-use crate::discover::{self, Kind};
 use crate::fsutil::hex;
+use crate::stack::discover::{self, Kind};
 use crate::stack::terraform::Model;
 use crate::ui;
 

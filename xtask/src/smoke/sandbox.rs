@@ -11,8 +11,8 @@ use serde::Deserialize;
 
 use super::{Job, Record, Status, RUNTIME_MODULES};
 use crate::config::Config;
-use crate::discover::{Artifact, Kind};
 use crate::proc::Cmd;
+use crate::stack::discover::{Artifact, Kind};
 
 pub const DRIVER: &str = include_str!("driver.py");
 

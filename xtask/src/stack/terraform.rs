@@ -10,7 +10,7 @@ use std::rc::Rc;
 use hcl_edit::expr::{Expression, ObjectKey};
 
 use crate::config::Config;
-use crate::tf::{self, TfFile};
+use crate::stack::hcl::{self as tf, TfFile};
 
 /// Modules calling modules calling …: deeper than this is a cycle or a configuration no
 /// one writes.

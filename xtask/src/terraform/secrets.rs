@@ -15,7 +15,7 @@ use hcl_edit::expr::{Expression, ObjectKey};
 use serde_json::Value;
 
 use super::{VarFiles, LOCAL_SECRETS};
-use crate::tf;
+use crate::stack::hcl as tf;
 
 /// Shorter values of `local-secrets.tfvars` that are neither declared `sensitive` nor named like
 /// a secret are settings (`okta`, `us-east-1`, `INFO`), not credentials: API keys, tokens and
@@ -327,7 +327,7 @@ fn var_file_strings(path: &Path) -> Vec<(String, Vec<String>)> {
             })
             .collect();
     }
-    let Ok(body) = crate::tf::parse_body(&text) else {
+    let Ok(body) = crate::stack::hcl::parse_body(&text) else {
         // Terraform quotes the broken line in its error: take `name = "…"` lines as they are.
         return text
             .lines()

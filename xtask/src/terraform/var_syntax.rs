@@ -40,7 +40,7 @@ pub fn check(env_dir: &Path, vars: &VarFiles) -> Result<()> {
 
 /// The first line terraform would refuse, the variable it sets when known, and why.
 fn hcl_problem(text: &str) -> Option<(usize, Option<String>, String)> {
-    let body = match crate::tf::parse_body(text) {
+    let body = match crate::stack::hcl::parse_body(text) {
         Ok(body) => body,
         Err(e) => {
             let line = e.location().line();
