@@ -214,7 +214,7 @@ fn inputs(t: &Target, var_files: &[PathBuf]) -> Result<BTreeMap<PathBuf, String>
         .map(|a| a.out)
         .collect();
     files.extend(terraform_files(&t.dir, true));
-    for m in terraform::local_modules(&t.dir) {
+    for m in crate::stack::modules::local_modules(&t.dir) {
         files.extend(terraform_files(&m, false));
     }
     files.extend(var_files.iter().cloned());

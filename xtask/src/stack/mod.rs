@@ -3,4 +3,5 @@
 
 pub mod discover;
 pub mod hcl;
+pub mod modules;
 pub mod terraform;
