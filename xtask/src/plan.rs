@@ -415,14 +415,13 @@ fn make_plan(
         &opts.var_files,
         &cwd,
     )?;
-    let mut tf = locate(t, opts, &vars)?;
+    // A release is placed, or refused, before terraform is run at all.
     if let (true, Some(req)) = (prepare, &opts.release) {
-        let _ = t
-            .release
-            .set(crate::release::place::summary_line(&crate::release::place(
-                t.cfg, &t.infra, &t.env, req,
-            )?));
-    } else if prepare {
+        let placed = crate::release::place(t.cfg, &t.infra, &t.env, req)?;
+        let _ = t.release.set(crate::release::place::summary_line(&placed));
+    }
+    let mut tf = locate(t, opts, &vars)?;
+    if prepare && opts.release.is_none() {
         build_first(t, opts)?;
         preflight_check(t.cfg, &t.infra, &t.env)?;
         if let Some(smoke) = &opts.smoke {
