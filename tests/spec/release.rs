@@ -10,21 +10,27 @@ use crate::common::{copy_dir, write, Demo, Out};
 use crate::local_aws::LocalAws;
 
 const BUCKET: &str = "xtask-releases";
+const STATE_BUCKET: &str = "acme-tfstate";
 const SECRET: &str = "sr-RELEASE-5e6f7a8b9c0d";
 
-/// Both envs' state in one directory outside either checkout, as a remote backend would hold
-/// it, so each checkout reads the other env's state.
-fn shared_state(infra: &Path, states: &Path) {
+/// Both envs' state in one bucket, as a team keeps it, so each checkout reads the other env's.
+fn shared_state(aws: &LocalAws, infra: &Path) {
+    let var = |k: &str| {
+        let (_, v) = aws.env.iter().find(|(name, _)| name == k).unwrap();
+        v.clone()
+    };
     for env in ["dev", "prd"] {
         let tf = infra.join("envs").join(env).join("backend.tf");
-        let text = std::fs::read_to_string(&tf).unwrap().replace(
-            "backend \"local\" {}",
-            &format!(
-                "backend \"local\" {{\n    path = \"{}\"\n  }}",
-                states.join(format!("{env}.tfstate")).display()
-            ),
+        let backend = format!(
+            "backend \"s3\" {{\n    bucket = \"{STATE_BUCKET}\"\n    key = \"{env}/terraform.tfstate\"\n    \
+             region = \"{}\"\n    endpoints = {{ s3 = \"{}\" }}\n    use_path_style = true\n    \
+             skip_credentials_validation = true\n    skip_requesting_account_id = true\n    \
+             skip_metadata_api_check = true\n    skip_region_validation = true\n  }}",
+            var("AWS_REGION"),
+            var("AWS_ENDPOINT_URL")
         );
-        write(&tf, &text);
+        let text = std::fs::read_to_string(&tf).unwrap();
+        write(&tf, &text.replace("backend \"local\" {}", &backend));
         write(
             &infra.join("envs").join(env).join("local-secrets.tfvars"),
             &format!("supabase_service_role_key = \"{SECRET}\"\n"),
@@ -93,11 +99,11 @@ fn live_code(aws: &LocalAws) -> BTreeMap<String, String> {
 fn a_release_verified_in_dev_deploys_to_prd_from_a_checkout_that_cannot_build() {
     let Some(aws) = LocalAws::start() else { return };
     aws.aws(&["s3api", "create-bucket", "--bucket", BUCKET]);
+    aws.aws(&["s3api", "create-bucket", "--bucket", STATE_BUCKET]);
     let dev = Demo::new();
     dev.config(&format!("[release]\nurl = \"s3://{BUCKET}/acme\"\n"));
     dev.xtask(&["new", "env", "prd"]).ok();
-    let states = dev.tmp.path().join("states");
-    shared_state(&dev.infra, &states);
+    shared_state(&aws, &dev.infra);
 
     // Nothing verified yet: nothing to release.
     let out = run(&dev, &aws, &["release", "--env", "dev"], &[]).fails();
@@ -164,7 +170,7 @@ fn a_release_verified_in_dev_deploys_to_prd_from_a_checkout_that_cannot_build() 
     };
     copy_dir(&dev.stack, &prd.stack);
     copy_dir(&dev.infra, &prd.infra);
-    shared_state(&prd.infra, &states);
+    shared_state(&aws, &prd.infra);
     let path = deploy_only_path(&prd.tmp.path().join("bin"));
     let only = [("PATH", path.as_str())];
     for missing in ["uv", "pip", "pip3", "python", "python3"] {

@@ -262,8 +262,8 @@ struct PlanInputs {
     #[arg(long)]
     no_smoke: bool,
     /// Plan a release's zips instead of a build (NAME in the store, a release.json FILE, or its
-    /// s3:// URL): no installer, no Python, no build, check or smoke
-    #[arg(long, value_name = "NAME|FILE|URL", conflicts_with_all = ["no_build", "locked"])]
+    /// s3:// URL): no installer, no Python, no build, check or smoke (--locked is then moot)
+    #[arg(long, value_name = "NAME|FILE|URL", conflicts_with = "no_build")]
     release: Option<String>,
     /// With --release: deploy even though this checkout's sources differ from the release's
     /// (recorded in the summary and in <env dir>/.xtask/release.json)
