@@ -140,6 +140,8 @@ pub fn place(cfg: &Config, infra: &Path, env: &str, req: &Request) -> Result<Pla
             wrong.join("\n  ")
         );
     }
+    // A build of this checkout writes the same paths: one or the other, never both at once.
+    let _build = crate::fsutil::lock(&scratch_dir(cfg)?, "another build of this stack")?;
     for (a, (_, file)) in found.artifacts.iter().zip(&items) {
         let dir = a.out.parent().context("a zip path has a parent")?;
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;

@@ -15,7 +15,7 @@ use crate::proc::Cmd;
 use crate::release::{manifest::Manifest, proof};
 use crate::stack::{discover, hcl};
 use crate::terraform::{self, Aws, Terraform, VarFiles};
-use crate::ui::{self, Activity};
+use crate::ui;
 
 pub enum Against {
     Env(String),
@@ -99,7 +99,14 @@ fn deployed(
             );
         }
         ui::step(&format!("init envs/{env} to read its state"));
-        tf.stream(&tf.init(), "init", &Activity::new("init", None), &[0])?;
+        let out = tf.init().output()?;
+        if !out.success() {
+            bail!(
+                "cannot init envs/{env} to read its state: {}\ninit it (`cargo xtask plan --env \
+                 {env}`), or compare with --release instead",
+                tf.scrub(&out.tail(10))
+            );
+        }
     }
     let d = Deployed::from_state(&tf.show_state_json()?)
         .with_context(|| format!("nothing to compare in envs/{env}"))?;
