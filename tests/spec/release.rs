@@ -222,10 +222,12 @@ fn a_release_verified_in_dev_deploys_to_prd_from_a_checkout_that_cannot_build() 
         "{}",
         out.stdout
     );
+    // The release by its manifest's URL, as the store holds it.
+    let url = format!("s3://{BUCKET}/acme/releases/r1/release.json");
     run(
         &prd,
         &aws,
-        &["verify", "--env", "prd", "--release", "r1"],
+        &["verify", "--env", "prd", "--release", &url],
         &only,
     )
     .ok();
@@ -247,6 +249,8 @@ fn a_release_verified_in_dev_deploys_to_prd_from_a_checkout_that_cannot_build() 
         "{}",
         out.stderr
     );
+    // The manifest as a file (release's local copy), its zips from the configured store.
+    let file = dev.path(".xtask/releases/r1.json");
     let out = run(
         &prd,
         &aws,
@@ -255,7 +259,7 @@ fn a_release_verified_in_dev_deploys_to_prd_from_a_checkout_that_cannot_build() 
             "--env",
             "prd",
             "--release",
-            "r1",
+            file.to_str().unwrap(),
             "--allow-source-drift",
             "--json",
         ],

@@ -275,3 +275,57 @@ pub fn read_manifest(cfg: &Config, release: &str) -> Result<Manifest> {
         .context("cannot create a scratch directory in the stack's .xtask/")?;
     Ok(resolve(cfg, release, scratch.path())?.0)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn manifest_json(format: &str, sha256: &str, sha256_base64: &str) -> Vec<u8> {
+        serde_json::to_vec(&serde_json::json!({
+            "format": format, "name": "r1", "created": "2026-12-06T03:00:00Z",
+            "xtask": "0.1.0", "store": "s3://b-b/p", "git": null, "source_sha256": "00",
+            "verified": null,
+            "artifacts": [{
+                "module": "module-access", "name": "orgs", "kind": "function",
+                "sha256": sha256, "sha256_base64": sha256_base64,
+                "zip_bytes": 1, "unzipped_bytes": 1, "root": "stack",
+                "path": "packages/module-access/backend/.build/orgs.zip",
+                "source_sha256": "00", "lock": null
+            }]
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn a_manifest_of_another_format_or_with_edited_hashes_is_refused_by_name() {
+        let hex_sha = "00".repeat(32);
+        let b64 = base64::engine::general_purpose::STANDARD.encode([0u8; 32]);
+        assert!(parse(&manifest_json(manifest::FORMAT, &hex_sha, &b64), "r1.json").is_ok());
+        let err = parse(
+            &manifest_json("cora-xtask-release/9", &hex_sha, &b64),
+            "r1.json",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("r1.json is a cora-xtask-release/9 manifest"),
+            "{err}"
+        );
+        let err = parse(
+            &manifest_json(manifest::FORMAT, &"11".repeat(32), &b64),
+            "r1.json",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("sha256 and sha256_base64 disagree"), "{err}");
+        // A key that is not a hash never reaches the store.
+        let err = parse(&manifest_json(manifest::FORMAT, "../../x", &b64), "r1.json")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("disagree"), "{err}");
+        assert!(parse(b"{}", "r1.json")
+            .unwrap_err()
+            .to_string()
+            .contains("r1.json is not a release manifest"));
+    }
+}
