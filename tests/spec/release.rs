@@ -232,6 +232,26 @@ fn a_release_verified_in_dev_deploys_to_prd_from_a_checkout_that_cannot_build() 
     )
     .ok();
 
+    // A function this checkout has and the release lacks: refused, named, before terraform.
+    prd.write(
+        "packages/module-access/backend/lambdas/invites/lambda_function.py",
+        "def lambda_handler(event, context):\n    return {}\n",
+    );
+    let out = run(
+        &prd,
+        &aws,
+        &["deploy", "--env", "prd", "--release", "r1"],
+        &only,
+    )
+    .fails();
+    assert!(
+        out.stderr.contains("release r1 has no zip for")
+            && out.stderr.contains("module-access/invites"),
+        "{}",
+        out.stderr
+    );
+    std::fs::remove_dir_all(prd.path("packages/module-access/backend/lambdas/invites")).unwrap();
+
     // This checkout's source moves on: refused, unless the drift is allowed and recorded.
     let handler = "packages/module-access/backend/lambdas/orgs/lambda_function.py";
     let original = prd.read(handler);
@@ -296,6 +316,16 @@ fn a_release_verified_in_dev_deploys_to_prd_from_a_checkout_that_cannot_build() 
         "--body",
         garbage.to_str().unwrap(),
     ]);
+    // And another is gone from it.
+    let orgs = artifacts
+        .iter()
+        .find(|a| a["module"] == "module-access" && a["name"] == "orgs")
+        .unwrap();
+    let gone = format!(
+        "acme/releases/zips/sha256/{}",
+        orgs["sha256"].as_str().unwrap()
+    );
+    aws.aws(&["s3api", "delete-object", "--bucket", BUCKET, "--key", &gone]);
     let placed = prd.path("packages/module-access/backend/.build/profiles.zip");
     let before = std::fs::read(&placed).unwrap();
     let out = run(
@@ -308,7 +338,10 @@ fn a_release_verified_in_dev_deploys_to_prd_from_a_checkout_that_cannot_build() 
     assert!(
         out.stderr.contains("module-access/profiles")
             && out.stderr.contains(&key)
-            && out.stderr.contains("before terraform ran"),
+            && out.stderr.contains("before terraform ran")
+            && out.stderr.contains(&format!(
+                "module-access/orgs: s3://{BUCKET}/{gone} is missing"
+            )),
         "{}",
         out.stderr
     );

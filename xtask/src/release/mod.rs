@@ -319,7 +319,7 @@ pub fn print(o: &Outcome, json: bool) -> Result<()> {
     out.push_str(&format!("  provenance {}\n", o.provenance_url));
     out.push_str(&format!("  local copy {}\n", o.local_copy.display()));
     out.push_str(&format!(
-        "promote it: cargo xtask deploy --env prd --release {}\n",
+        "promote it: cargo xtask deploy --env <env> --release {}\n",
         m.name
     ));
     ui::out(&out)

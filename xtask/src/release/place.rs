@@ -54,6 +54,13 @@ pub fn place(cfg: &Config, infra: &Path, env: &str, req: &Request) -> Result<Pla
         store.url()
     ));
 
+    if manifest.verified.is_none() {
+        ui::warn(&format!(
+            "release {} was made without --env: no env's verify vouches for its zips",
+            manifest.name
+        ));
+    }
+
     // Every zip Terraform reads here must be in the release.
     let found = discover::discover(cfg, Some(infra), &[])?;
     let missing: Vec<String> = found
