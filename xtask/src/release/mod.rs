@@ -101,8 +101,7 @@ pub fn run(cfg: &Config, infra: Option<&Path>, opts: &Options) -> Result<Outcome
         let digest = Sha256::digest(&bytes);
         let sha256_base64 = base64::engine::general_purpose::STANDARD.encode(digest);
         if let Some(p) = &proof {
-            let out = crate::stack::hcl::normalize(&a.out);
-            if let Some(why) = proof::mismatch(p, &out, &sha256_base64) {
+            if let Some(why) = proof::mismatch(p, &proof::key(&a.out), &sha256_base64) {
                 unproven.push(format!("{}: {why}", a.id()));
             }
         }

@@ -82,6 +82,12 @@ pub fn read(env_dir: &Path, env: &str) -> Result<Proof> {
     Ok(proof)
 }
 
+/// How a zip is named in a proof: absolute and without `.`/`..`, however the infra repo or the
+/// Terraform `filename` that led to it was spelled.
+pub fn key(zip: &Path) -> PathBuf {
+    crate::stack::hcl::normalize(&std::path::absolute(zip).unwrap_or_else(|_| zip.to_path_buf()))
+}
+
 /// Why `zip` (built as `sha256_base64`) is not what `proof` verified, if it is not.
 pub fn mismatch(proof: &Proof, zip: &Path, sha256_base64: &str) -> Option<String> {
     match proof.zips.get(zip) {
@@ -131,6 +137,16 @@ mod tests {
         assert!(err.contains("--offline"), "{err}");
         record(dir.path(), &proof(&[], true));
         assert!(read(dir.path(), "dev").is_ok());
+    }
+
+    #[test]
+    fn zips_are_keyed_absolute_and_normalized() {
+        let cwd = std::env::current_dir().unwrap();
+        assert_eq!(
+            key(Path::new("/s/envs/dev/../../b/x.zip")),
+            PathBuf::from("/s/b/x.zip")
+        );
+        assert_eq!(key(Path::new("./a/../x.zip")), cwd.join("x.zip"));
     }
 
     #[test]

@@ -43,7 +43,7 @@ pub(super) fn record_proof(env_dir: &Path, env: &str, checks: &[Check], zips: &Z
     let zips = zips
         .0
         .values()
-        .filter_map(|z| Some((z.path.clone(), z.sha256.clone().ok()?)))
+        .filter_map(|z| Some((proof::key(&z.path), z.sha256.clone().ok()?)))
         .collect();
     proof::record(
         env_dir,
