@@ -79,6 +79,26 @@ fn deploy_only_path(dir: &Path) -> String {
     dir.display().to_string()
 }
 
+/// The stack as a git checkout, everything committed (what the xtask writes ignored): the
+/// commit's hash.
+fn commit(stack: &Path) -> String {
+    let git = |args: &[&str]| {
+        let out = Command::new("git")
+            .args(["-c", "user.name=spec", "-c", "user.email=spec@example.com"])
+            .args(args)
+            .current_dir(stack)
+            .output()
+            .expect("git runs");
+        assert!(out.status.success(), "git {args:?}: {out:?}");
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+    write(&stack.join(".gitignore"), ".build/\n.xtask/\n");
+    git(&["init", "-q"]);
+    git(&["add", "-A"]);
+    git(&["commit", "-q", "-m", "the stack"]);
+    git(&["rev-parse", "HEAD"])
+}
+
 /// Live CodeSha256 of every function, by name.
 fn live_code(aws: &LocalAws) -> BTreeMap<String, String> {
     let v = aws.aws(&["lambda", "list-functions"]);
@@ -104,6 +124,7 @@ fn a_release_verified_in_dev_deploys_to_prd_from_a_checkout_that_cannot_build() 
     dev.config(&format!("[release]\nurl = \"s3://{BUCKET}/acme\"\n"));
     dev.xtask(&["new", "env", "prd"]).ok();
     shared_state(&aws, &dev.infra);
+    let head = commit(&dev.stack);
 
     // Nothing verified yet: nothing to release.
     let out = run(&dev, &aws, &["release", "--env", "dev"], &[]).fails();
@@ -125,6 +146,8 @@ fn a_release_verified_in_dev_deploys_to_prd_from_a_checkout_that_cannot_build() 
     let m = &released["manifest"];
     assert_eq!(m["format"], "cora-xtask-release/1");
     assert_eq!(m["verified"]["env"], "dev");
+    assert_eq!(m["git"]["commit"], head.as_str());
+    assert_eq!(m["git"]["dirty"].as_array().map(Vec::len), Some(0), "{m}");
     let artifacts = m["artifacts"].as_array().unwrap();
     assert_eq!(artifacts.len(), 11, "{m}");
     for a in artifacts {
@@ -189,7 +212,7 @@ fn a_release_verified_in_dev_deploys_to_prd_from_a_checkout_that_cannot_build() 
     assert!(
         p["release"]
             .as_str()
-            .is_some_and(|r| r.starts_with("from release r1")),
+            .is_some_and(|r| r == format!("from release r1 (commit {})", &head[..12])),
         "{p}"
     );
     assert!(
