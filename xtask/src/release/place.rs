@@ -176,7 +176,10 @@ pub fn place(cfg: &Config, infra: &Path, env: &str, req: &Request) -> Result<Pla
         .join(".xtask")
         .join("release.json");
     if let Some(dir) = record.parent() {
+        use std::os::unix::fs::PermissionsExt;
         std::fs::create_dir_all(dir)?;
+        // As plan leaves it: the env's .xtask/ holds saved plans, readable by its owner only.
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
     }
     write_atomic(&record, &serde_json::to_vec_pretty(&placed)?)?;
     Ok(placed)

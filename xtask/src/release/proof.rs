@@ -4,6 +4,7 @@
 //! refused unless that record passed, was live, and names exactly the zips being released.
 
 use std::collections::BTreeMap;
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Result};
@@ -32,6 +33,8 @@ pub fn record(env_dir: &Path, proof: &Proof) {
     let dir = env_dir.join(".xtask");
     let write = || -> Result<()> {
         std::fs::create_dir_all(&dir)?;
+        // As plan leaves it: the env's .xtask/ holds saved plans, readable by its owner only.
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700))?;
         if !dir.join(".gitignore").exists() {
             write_atomic(
                 &dir.join(".gitignore"),
