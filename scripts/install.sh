@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # install.sh — drop the CORA xtask into an existing <project>-stack repository.
 #
-# Usage: scripts/install.sh [--ci github] [--env ENV] [--region REGION] STACK_DIR
+# Usage: scripts/install.sh [--ci github] [--env ENV] [--promote-env ENV] [--region REGION] STACK_DIR
 #
 # Copies xtask/ (the crate), and creates what is missing of: a Cargo workspace that includes it,
 # the `cargo xtask` alias in .cargo/config.toml, and .gitignore entries for build outputs.
 # With --ci github it also writes .github/workflows/xtask.yml (check and plan on pull requests,
-# deploy on main; ENV defaults to dev, REGION to us-east-1).
+# deploy and release on main, a manual promote of a release; ENV defaults to dev, the promote
+# env to prd, REGION to us-east-1).
 # Existing files are never overwritten: an existing Cargo.toml must list "xtask" itself
 # (the script says so). Re-running it updates xtask/ in place (only an xtask/ it installed,
 # unchanged: xtask/.installed-by-install.sh records what it put there), and Cargo.lock's
@@ -14,13 +15,14 @@
 set -euo pipefail
 
 die() { printf 'install.sh: error: %s\n' "$*" >&2; exit 1; }
-usage="usage: scripts/install.sh [--ci github] [--env ENV] [--region REGION] STACK_DIR"
+usage="usage: scripts/install.sh [--ci github] [--env ENV] [--promote-env ENV] [--region REGION] STACK_DIR"
 
-ci="" env=dev region=us-east-1 stack=""
+ci="" env=dev promote=prd region=us-east-1 stack=""
 while [ $# -gt 0 ]; do
   case $1 in
     --ci) [ "${2:-}" = github ] || die "--ci takes: github"; ci=github; shift 2 ;;
     --env) [ -n "${2:-}" ] || die "$usage"; env=$2; shift 2 ;;
+    --promote-env) [ -n "${2:-}" ] || die "$usage"; promote=$2; shift 2 ;;
     --region) [ -n "${2:-}" ] || die "$usage"; region=$2; shift 2 ;;
     -*) die "$usage" ;;
     *) [ -z "$stack" ] || die "$usage"; stack=$1; shift ;;
@@ -28,6 +30,8 @@ while [ $# -gt 0 ]; do
 done
 [ -n "$stack" ] || die "$usage"
 [[ $env =~ ^[A-Za-z0-9_-]+$ ]] || die "--env $env: letters, digits, - and _ only"
+[[ $promote =~ ^[A-Za-z0-9_-]+$ ]] || die "--promote-env $promote: letters, digits, - and _ only"
+[ "$promote" != "$env" ] || die "--promote-env $promote: must differ from --env"
 [[ $region =~ ^[a-z0-9-]+$ ]] || die "--region $region is not an AWS region name"
 src=$(cd "$(dirname "$0")/.." && pwd)
 dest=$(cd "$stack" 2>/dev/null && pwd) || die "$stack is not a directory"
@@ -132,10 +136,11 @@ if [ "$ci" = github ]; then
     echo "note: $workflow exists; left as it is" >&2
   else
     mkdir -p "$(dirname "$workflow")"
-    sed -e "s/__STACK__/$name/g" -e "s/__INFRA__/$infra/g" -e "s/__ENV__/$env/g" \
+    sed -e "s/__STACK__/$name/g" -e "s/__INFRA__/$infra/g" -e "s/__ENV__/$env/g" -e "s/__PROMOTE__/$promote/g" \
       -e "s/__REGION__/$region/g" "$src/scripts/ci/github-xtask.yml" >"$workflow"
     echo "created $workflow (checks out $infra beside $name; set AWS_PLAN_ROLE_ARN (read-only, pull requests)"
-    echo "  and AWS_DEPLOY_ROLE_ARN (main) as secrets, and protect the environment $env)"
+    echo "  AWS_DEPLOY_ROLE_ARN (main) and AWS_PROMOTE_ROLE_ARN (promote to $promote) as secrets,"
+    echo "  and protect the environments $env and $promote)"
   fi
 fi
 

@@ -5,7 +5,7 @@ use std::process::Command;
 
 use crate::common::{run, xtask_bin, Demo, Out};
 
-const SUBCOMMANDS: [&str; 11] = [
+const SUBCOMMANDS: [&str; 12] = [
     "build",
     "check",
     "clean",
@@ -15,6 +15,7 @@ const SUBCOMMANDS: [&str; 11] = [
     "plan",
     "apply",
     "deploy",
+    "release",
     "smoke",
     "verify",
 ];

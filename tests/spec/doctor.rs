@@ -278,6 +278,19 @@ fn doctor_fails_on_tools_older_than_the_xtask_needs_and_an_empty_provider_mirror
         ),
         ("ok", Some("8.5.0"))
     );
+
+    // A release store alone needs curl too (release and deploy --release talk to it).
+    d.set("XTASK_CACHE", "");
+    d.demo
+        .config("[release]\nurl = \"s3://acme-releases/acme-stack\"\n");
+    let (_, doc) = d.run();
+    assert!(
+        item(&doc, "curl")["detail"]
+            .as_str()
+            .unwrap()
+            .contains("for the release store s3://acme-releases/acme-stack"),
+        "{doc}"
+    );
 }
 
 #[test]

@@ -14,6 +14,7 @@ mod keys;
 mod local_aws;
 mod lock;
 mod plan;
+mod release;
 mod remote_cache;
 mod scaffold;
 mod ships;

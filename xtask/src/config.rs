@@ -118,6 +118,14 @@ pub struct CacheConfig {
     pub timeout: Option<u64>,
 }
 
+/// `[release]`: where `cargo xtask release` stores releases (see `release`).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReleaseConfig {
+    /// `s3://bucket/prefix`; default: the build cache's URL.
+    pub url: Option<String>,
+}
+
 /// `[files]`: per-file globs matched against the path inside the zip (`lib/data.json`,
 /// `python/pkg/x.sql` in a layer). `include` ships what a built-in rule or `.gitignore` drops;
 /// `exclude` never ships and beats `include`. Sub-tables keyed `module/name` add rules for one
@@ -207,6 +215,7 @@ struct File {
     check: Option<CheckConfig>,
     smoke: Option<SmokeConfig>,
     cache: Option<CacheConfig>,
+    release: Option<ReleaseConfig>,
 }
 
 /// The resolved configuration every subcommand works from.
@@ -230,6 +239,7 @@ pub struct Config {
     pub check: CheckConfig,
     pub smoke: SmokeConfig,
     pub cache: CacheConfig,
+    pub release: ReleaseConfig,
 }
 
 impl Config {
@@ -362,6 +372,7 @@ fn from_file(stack: PathBuf, file: File, path: &Path) -> Result<Config> {
         check,
         smoke: file.smoke.unwrap_or_default(),
         cache: file.cache.unwrap_or_default(),
+        release: file.release.unwrap_or_default(),
         stack,
     })
 }

@@ -74,6 +74,7 @@ pub const PLAN: &str = after!(
   cargo xtask plan --env prod --markdown plan.md
   cargo xtask plan -- -target=module.module_access   terraform plan arguments after --
   cargo xtask plan -- -replace=module.module_access.aws_lambda_function.profiles
+  cargo xtask plan --env prd --release git-0a1b2c3d4e5f   a release's zips, nothing built
 ",
     concat!("0 no changes, 2 changes pending, 1 failure", common!())
 );
@@ -88,6 +89,8 @@ pub const APPLY: &str = after!(
 pub const DEPLOY: &str = after!(
     "  cargo xtask deploy --env dev
   cargo xtask deploy --env prod --auto-approve --json
+  cargo xtask deploy --env prd --release git-0a1b2c3d4e5f   promote a release: no build
+  cargo xtask deploy --env prd --release s3://b/p/releases/v1.4/release.json
 ",
     concat!("0 deployed (or nothing to change), 1 failure", common!())
 );
@@ -107,8 +110,21 @@ pub const VERIFY: &str = after!(
     "  cargo xtask verify                    state, local zips and live AWS for envs/dev
   cargo xtask verify --offline          state and local zips only
   cargo xtask verify --http --env prod  also request every route
+  cargo xtask verify --env prd --same-as dev          live CodeSha256 per function, side by side
+  cargo xtask verify --env prd --release v1.4         live CodeSha256 = the release's zips
 ",
     concat!("0 every check passed, 1 a check failed", common!())
+);
+
+pub const RELEASE: &str = after!(
+    "  cargo xtask release --env dev                     the build dev verified, as git-<commit>
+  cargo xtask release --env dev --name v1.4 --json  named; the manifest on stdout
+",
+    concat!(
+        "0 stored (or stored already, unchanged), 1 refused (a failed artifact, no passing live \
+         verify of --env against these zips, a name stored with other zips) or the store failed",
+        common!()
+    )
 );
 
 pub const COMPLETIONS: &str = after!(

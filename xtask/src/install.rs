@@ -554,6 +554,7 @@ mod tests {
             check: Default::default(),
             smoke: Default::default(),
             cache: Default::default(),
+            release: Default::default(),
         }
     }
 

@@ -20,6 +20,7 @@ mod install;
 mod plan;
 mod pool;
 mod proc;
+mod release;
 mod report;
 mod s3;
 mod scaffold;
@@ -141,6 +142,19 @@ enum Command {
         A failed verify fails the deploy. --json: the plan summary plus `verify`."
     )]
     Deploy(DeployArgs),
+    /// Record the current build as a release: manifest + provenance, zips stored by hash
+    #[command(
+        after_help = help::RELEASE,
+        long_about = "Builds (incrementally) and refuses unless every artifact built; with \
+        --env, also unless the last verify of that env passed, live, against these exact zips. \
+        Then writes the release manifest (every zip's module, name, kind, sha256, sizes and the \
+        path Terraform reads it from; the lock files' hashes; the sources' hash; the git commit \
+        and any uncommitted paths; the xtask's version; the env verified and when) and the same \
+        as an in-toto / SLSA provenance v1 statement, and stores the zips (by sha256) and both \
+        documents in the shared store ([release] url, else the build cache's), every write \
+        conditional. `deploy --release NAME` deploys those bytes elsewhere without building."
+    )]
+    Release(ReleaseArgs),
     /// Import every handler in a Lambda-shaped sandbox with the target interpreter (nothing invoked)
     #[command(
         after_help = help::SMOKE,
@@ -247,6 +261,30 @@ struct PlanInputs {
     /// Do not import the handlers (`cargo xtask smoke`) after the check
     #[arg(long)]
     no_smoke: bool,
+    /// Plan a release's zips instead of a build (NAME in the store, a release.json FILE, or its
+    /// s3:// URL): no installer, no Python, no build, check or smoke (--locked is then moot)
+    #[arg(long, value_name = "NAME|FILE|URL", conflicts_with = "no_build")]
+    release: Option<String>,
+    /// With --release: deploy even though this checkout's sources differ from the release's
+    /// (recorded in the summary and in <env dir>/.xtask/release.json)
+    #[arg(long, requires = "release")]
+    allow_source_drift: bool,
+}
+
+#[derive(Args)]
+struct ReleaseArgs {
+    /// Require, and record, a passing live verify of ENV against these exact zips
+    #[arg(long, value_name = "ENV")]
+    env: Option<String>,
+    /// The release's name [default: git-<commit> for a clean checkout, else src-<sources hash>]
+    #[arg(long, value_name = "NAME")]
+    name: Option<String>,
+    /// Fail an artifact whose requirements.lock is missing or older than its requirements (CI)
+    #[arg(long)]
+    locked: bool,
+    /// Artifacts built at once (default: number of cores)
+    #[arg(long, short = 'j', value_name = "N", value_parser = jobs)]
+    jobs: Option<usize>,
 }
 
 #[derive(Args)]
@@ -421,6 +459,13 @@ struct VerifyArgs {
     #[arg(long, value_name = "SECS", default_value_t = verify::AWS_TIMEOUT_SECS,
           value_parser = clap::value_parser!(u64).range(1..))]
     aws_timeout: u64,
+    /// Compare each function's live CodeSha256 with the same function in ENV (by Terraform
+    /// address), side by side; any difference fails
+    #[arg(long, value_name = "ENV", conflicts_with_all = ["offline", "http", "url"])]
+    same_as: Option<String>,
+    /// Compare each function's live CodeSha256 with the zip a release holds for it
+    #[arg(long, value_name = "NAME|FILE|URL", conflicts_with_all = ["offline", "http", "url", "same_as"])]
+    release: Option<String>,
 }
 
 fn main() -> ExitCode {
@@ -497,18 +542,22 @@ fn plan_options(
     auto_approve: bool,
     json: bool,
 ) -> plan::Options {
-    let (var_files, build, smoke, markdown, plan_args) = match inputs {
+    let (var_files, build, smoke, markdown, plan_args, release) = match inputs {
         Some(i) => (
             i.var_files,
-            (!i.no_build).then(|| build::Options {
+            (!i.no_build && i.release.is_none()).then(|| build::Options {
                 locked: i.locked,
                 ..build_options(i.jobs)
             }),
-            (!i.no_smoke).then(|| smoke_options(&tf.env, i.jobs)),
+            (!i.no_smoke && i.release.is_none()).then(|| smoke_options(&tf.env, i.jobs)),
             i.markdown,
             i.plan_args,
+            i.release.map(|release| release::place::Request {
+                release,
+                allow_source_drift: i.allow_source_drift,
+            }),
         ),
-        None => (Vec::new(), None, None, None, Vec::new()),
+        None => (Vec::new(), None, None, None, Vec::new(), None),
     };
     plan::Options {
         env: tf.env,
@@ -526,6 +575,7 @@ fn plan_options(
         json,
         markdown,
         plan_args,
+        release,
     }
 }
 
@@ -586,6 +636,28 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             smoke::require_imports(&report, args.allow_skip)?;
             Ok(exit(report.count(smoke::Status::Failed) == 0))
         }
+        Command::Verify(args) if args.same_as.is_some() || args.release.is_some() => {
+            let (env, tf_bin) = (args.tf.env.clone(), args.tf.tf_bin.clone());
+            let aws = terraform::Aws {
+                profile: args.tf.profile,
+                region: args.tf.region,
+            };
+            let against = match (args.same_as, args.release) {
+                (Some(other), _) => verify::same_as::Against::Env(other),
+                (None, Some(r)) => verify::same_as::Against::Release(r),
+                (None, None) => unreachable!("guarded above"),
+            };
+            let opts = verify::same_as::Options {
+                env,
+                tf_bin,
+                aws,
+                aws_timeout: args.aws_timeout,
+                against,
+            };
+            let report = verify::same_as::run(&cfg, infra.as_deref(), &opts)?;
+            report::verify(&report, &format!("envs/{}", opts.env), g.json)?;
+            Ok(exit(report.count(verify::Status::Fail) == 0))
+        }
         Command::Verify(args) => {
             let opts = verify::Options {
                 http: args.http || args.url.is_some(),
@@ -628,6 +700,19 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         // Handled in main, before a stack is looked for (completions work anywhere).
         Command::Completions { shell } => Ok(completions(shell)),
+        Command::Release(args) => {
+            let opts = release::Options {
+                env: args.env,
+                name: args.name,
+                build: build::Options {
+                    locked: args.locked,
+                    ..build_options(args.jobs)
+                },
+            };
+            let outcome = release::run(&cfg, infra.as_deref(), &opts)?;
+            release::print(&outcome, g.json)?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Clean => {
             let removed = build::clean(&cfg, infra.as_deref())?;
             report::clean(&removed, g.json)?;

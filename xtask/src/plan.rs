@@ -52,6 +52,8 @@ pub struct Options {
     pub plan_args: Vec<String>,
     /// `--verbose`: terraform's own output streamed, not condensed.
     pub verbose: bool,
+    /// `--release`: the release's zips are placed instead of a build, check and smoke.
+    pub release: Option<crate::release::place::Request>,
 }
 
 /// One env of the infra repo and where the xtask keeps its plan for it.
@@ -62,6 +64,8 @@ struct Target<'a> {
     dir: PathBuf,
     /// This run's log of everything terraform printed, made on first use.
     log: std::sync::OnceLock<Arc<terraform::Log>>,
+    /// `from release NAME (commit …)` once `--release` placed its zips.
+    release: std::sync::OnceLock<String>,
 }
 
 impl<'a> Target<'a> {
@@ -79,6 +83,7 @@ impl<'a> Target<'a> {
             infra: infra.to_path_buf(),
             env: env.to_string(),
             log: std::sync::OnceLock::new(),
+            release: std::sync::OnceLock::new(),
         })
     }
 
@@ -410,8 +415,13 @@ fn make_plan(
         &opts.var_files,
         &cwd,
     )?;
+    // A release is placed, or refused, before terraform is run at all.
+    if let (true, Some(req)) = (prepare, &opts.release) {
+        let placed = crate::release::place(t.cfg, &t.infra, &t.env, req)?;
+        let _ = t.release.set(crate::release::place::summary_line(&placed));
+    }
     let mut tf = locate(t, opts, &vars)?;
-    if prepare {
+    if prepare && opts.release.is_none() {
         build_first(t, opts)?;
         preflight_check(t.cfg, &t.infra, &t.env)?;
         if let Some(smoke) = &opts.smoke {
@@ -457,6 +467,7 @@ fn make_plan(
     summary.var_files = names;
     summary.plan_file = t.show(&plan_file);
     summary.plan_args = plan_args.to_vec();
+    summary.release = t.release.get().cloned();
     summary.group_routes(&route_owners(t.cfg));
     let manifest = Manifest {
         format: MANIFEST_FORMAT,

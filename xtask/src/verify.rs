@@ -16,6 +16,7 @@
 
 mod http;
 mod live;
+pub mod same_as;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -188,6 +189,7 @@ pub fn run(cfg: &Config, infra: Option<&Path>, opts: &Options) -> Result<Report>
     if let Some(outputs) = outputs {
         checks.extend(http::checks(&deployed, &outputs?, opts.url.as_deref()));
     }
+    same_as::record_proof(&env_dir, &opts.env, &checks, &zips);
     Ok(Report { checks })
 }
 

@@ -55,6 +55,7 @@ fn the_ci_workflow_separates_pull_request_plans_from_main_deploys() {
     assert!(
         d_if.contains("github.ref == 'refs/heads/main'")
             && d_if.contains("github.event_name == 'push'")
+            && d_if.contains("inputs.release == ''")
             && !d_if.contains("pull_request"),
         "{d_if}"
     );
@@ -107,7 +108,7 @@ fn the_ci_workflow_separates_pull_request_plans_from_main_deploys() {
 fn the_ci_workflow_pins_actions_locks_builds_and_requires_smoke() {
     let (text, doc) = generated("dev");
     let jobs = doc["jobs"].as_hash().unwrap();
-    assert_eq!(jobs.len(), 2);
+    assert_eq!(jobs.len(), 3);
     for (name, job) in jobs {
         let name = s(name);
         for st in steps(job) {
@@ -137,13 +138,16 @@ fn the_ci_workflow_pins_actions_locks_builds_and_requires_smoke() {
             if run.contains("xtask") {
                 assert!(run.contains("cargo --locked xtask"), "{name}: {run}");
             }
-            for cmd in ["xtask build", "xtask plan", "xtask deploy"] {
+            for cmd in ["xtask build", "xtask plan", "xtask deploy", "xtask release"] {
                 if run.contains(cmd) {
                     assert!(run.contains(&format!("{cmd} --locked")), "{name}: {run}");
                 }
             }
             // The xtask appends the plan summary itself: the workflow must not again.
             assert!(!run.contains("GITHUB_STEP_SUMMARY"), "{name}: {run}");
+        }
+        if name == "promote" {
+            continue; // builds nothing: the promotion spec below
         }
 
         // Python 3.13 installed before smoke, which fails rather than skips without it.
@@ -190,4 +194,60 @@ fn the_ci_workflow_pins_actions_locks_builds_and_requires_smoke() {
             "acme-infra/envs/dev/.xtask/dev.log"
         );
     }
+}
+
+#[test]
+fn the_ci_workflow_releases_on_main_and_promotes_by_hand_without_building() {
+    let (_, doc) = generated("dev");
+    let deploy = &doc["jobs"]["deploy"];
+    let promote = &doc["jobs"]["promote"];
+    // dev: deploy, then release what its verify proved.
+    let release = run_index(deploy, "xtask release --locked --env \"$XTASK_ENV\"");
+    assert!(run_index(deploy, "xtask deploy") < release);
+
+    // prd: a manual run given a release, in its own protected environment and role.
+    assert_eq!(
+        s(&promote["if"]),
+        "github.event_name == 'workflow_dispatch' && inputs.release != ''"
+    );
+    assert_eq!(s(&promote["environment"]), "prd");
+    assert_eq!(s(&promote["env"]["XTASK_ENV"]), "prd");
+    assert_eq!(s(&promote["permissions"]["contents"]), "read");
+    assert_eq!(s(&promote["permissions"]["id-token"]), "write");
+    let aws = uses(promote, "aws-actions/configure-aws-credentials");
+    assert_eq!(aws.len(), 1);
+    let role = s(&aws[0]["with"]["role-to-assume"]);
+    assert!(role.contains("secrets.AWS_PROMOTE_ROLE_ARN"), "{role}");
+    let c = &promote["concurrency"];
+    assert_eq!(s(&c["group"]), "xtask-deploy-prd");
+    assert_eq!(c["cancel-in-progress"].as_bool(), Some(false));
+
+    // Nothing built: no Python, no uv, no build or smoke; the release name reaches the shell
+    // through the environment, never spliced into the script.
+    assert!(uses(promote, "actions/setup-python").is_empty());
+    assert!(uses(promote, "astral-sh/setup-uv").is_empty());
+    for st in steps(promote) {
+        let run = s(&st["run"]);
+        assert!(
+            !run.contains("xtask build") && !run.contains("xtask smoke"),
+            "{run}"
+        );
+        assert!(!run.contains("inputs."), "{run}");
+    }
+    let step = &steps(promote)[run_index(promote, "xtask deploy")];
+    assert!(
+        s(&step["run"]).contains("--env \"$XTASK_ENV\" --release \"$RELEASE\""),
+        "{step:?}"
+    );
+    assert_eq!(s(&step["env"]["RELEASE"]), "${{ inputs.release }}");
+    let checkout = &uses(promote, "actions/checkout")[0];
+    assert_eq!(
+        s(&checkout["with"]["ref"]),
+        "${{ inputs.release_ref || github.sha }}"
+    );
+    let up = uses(promote, "actions/upload-artifact");
+    assert_eq!(
+        s(&up[0]["with"]["path"]),
+        "acme-infra/envs/prd/.xtask/prd.log"
+    );
 }

@@ -114,7 +114,7 @@ pub fn open(cfg: &Config, flags: &Flags, scratch: &Path) -> Result<Option<Remote
 }
 
 /// `s3://bucket[/prefix]` → (`bucket`, `prefix/` or empty).
-fn parse_url(url: &str) -> Result<(String, String)> {
+pub(crate) fn parse_url(url: &str) -> Result<(String, String)> {
     let rest = url.strip_prefix("s3://").unwrap_or_default();
     let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
     let valid = (3..=63).contains(&bucket.len())

@@ -135,14 +135,19 @@ pub fn python(cfg: &Config) -> Item {
     }
 }
 
-/// curl, which the shared build cache talks to S3 through: checked only when one is configured.
+/// curl, which the shared build cache and the release store talk to S3 through: checked only
+/// when one is configured.
 pub fn curl(cfg: &Config) -> Option<Item> {
-    let url = std::env::var("XTASK_CACHE")
+    let detail = std::env::var("XTASK_CACHE")
         .ok()
         .filter(|v| !v.is_empty())
-        .or_else(|| cfg.cache.url.clone())?;
+        .or_else(|| cfg.cache.url.clone())
+        .map(|url| format!("for the build cache {url}"))
+        .or_else(|| {
+            let url = cfg.release.url.as_ref()?;
+            Some(format!("for the release store {url}"))
+        })?;
     let fix = format!("install curl {CURL_MIN} or newer (apt-get install curl, brew install curl)");
-    let detail = format!("for the build cache {url}");
     Some(match which::which("curl") {
         Err(_) => Item::problem(
             "curl",

@@ -42,6 +42,9 @@ pub struct Summary {
     /// Terraform plan arguments passed through after `--` (`-target=…`, `-replace=…`).
     #[serde(default)]
     pub plan_args: Vec<String>,
+    /// `from release NAME (commit …)` with `--release`: what was planned was not built here.
+    #[serde(default)]
+    pub release: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -241,6 +244,9 @@ impl Summary {
     /// The human report. `apply` is the command that applies the saved plan, after `plan` only.
     pub fn human(&self, apply: Option<&str>) -> String {
         let mut out = String::new();
+        if let Some(r) = &self.release {
+            out.push_str(&format!("plan {} {r}\n", self.env));
+        }
         if !self.plan_args.is_empty() {
             out.push_str(&format!(
                 "plan {} with: {}\n",
@@ -309,6 +315,9 @@ impl Summary {
     /// every list in full (a PR reviewer scrolls), deletes and replaces first.
     pub fn markdown(&self) -> String {
         let mut md = format!("### `cargo xtask plan` — env `{}`\n\n", self.env);
+        if let Some(r) = &self.release {
+            md.push_str(&format!("Planned {r}: no build.\n\n"));
+        }
         if !self.plan_args.is_empty() {
             md.push_str(&format!(
                 "Planned with `{}`: only part of the env.\n\n",

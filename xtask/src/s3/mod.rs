@@ -5,7 +5,7 @@
 //! The presigned URLs reach curl on its standard input, never on a command line others can read.
 
 pub(crate) mod chain;
-mod sigv4;
+pub(crate) mod sigv4;
 
 use std::collections::HashMap;
 use std::fmt::Write as _;

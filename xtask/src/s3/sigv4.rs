@@ -117,7 +117,7 @@ fn hmac(key: &[u8], msg: &[u8]) -> Vec<u8> {
 }
 
 /// `YYYYMMDDTHHMMSSZ` for Unix seconds (UTC; days to a civil date after H. Hinnant).
-fn amz_date(secs: u64) -> String {
+pub(crate) fn amz_date(secs: u64) -> String {
     let days = (secs / 86_400) as i64;
     let rem = secs % 86_400;
     let z = days + 719_468;

@@ -19,11 +19,11 @@ const NAMED_AFTER: Duration = Duration::from_secs(3);
 
 #[derive(Debug, Clone)]
 pub(super) struct AwsError {
-    not_found: bool,
-    message: String,
+    pub(super) not_found: bool,
+    pub(super) message: String,
 }
 
-type Answer = Result<Value, AwsError>;
+pub(super) type Answer = Result<Value, AwsError>;
 
 /// One aws CLI call and what it is about.
 enum Call<'a> {
@@ -118,7 +118,7 @@ fn named_when_slow<R>(what: &str, timeout: u64, f: impl FnOnce() -> R) -> R {
     })
 }
 
-fn aws_cmd(cmd: Cmd, region: Option<&str>, args: &[String]) -> Answer {
+pub(super) fn aws_cmd(cmd: Cmd, region: Option<&str>, args: &[String]) -> Answer {
     let mut cmd = cmd
         .args(args)
         .args(["--output", "json"])
