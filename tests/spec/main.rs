@@ -19,5 +19,6 @@ mod scaffold;
 mod ships;
 mod size;
 mod smoke;
+mod stack;
 mod truth;
 mod verify;

@@ -156,6 +156,20 @@ enum Command {
         unless --allow-skip."
     )]
     Smoke(SmokeArgs),
+    /// What Terraform deploys, as the xtask reads it: per function its zip, runtime, arch, layers, routes
+    #[command(
+        after_help = help::STACK,
+        long_about = "Reads the env's root module (<infra>/envs/ENV) and the modules it calls, or \
+        without an infra repo each packages/<m>/infrastructure, and prints per aws_lambda_function: \
+        its zip and the artifact that builds it, handler, runtime, architectures, its layers in \
+        order (each → the zip this stack builds, or an external ARN), routes and the permission \
+        for API Gateway. What the configuration alone does not decide (a variable without a \
+        default, a data source, an attribute known after apply) is printed as `not checked: \
+        <why> at file:line` — the same words every other pass uses. Variables take their \
+        caller's argument, else their default; var files are not read (they may hold secrets). \
+        --json: the versioned schema in README."
+    )]
+    Stack(StackArgs),
     /// After an apply: check that every route reaches a function, every function is reached,
     /// and what runs in AWS is the local build
     #[command(after_help = help::VERIFY)]
@@ -355,6 +369,16 @@ struct SmokeArgs {
     /// Import the zips already built instead of building (incrementally) first
     #[arg(long)]
     no_build: bool,
+}
+
+#[derive(Args)]
+struct StackArgs {
+    /// Only these functions: address, resource name, artifact (`module-ai/chat` or `chat`) or function_name
+    #[arg(value_name = "FUNCTION")]
+    functions: Vec<String>,
+    /// The env whose root module is read: <infra>/envs/ENV
+    #[arg(long, value_name = "ENV", default_value = "dev")]
+    env: String,
 }
 
 #[derive(Args)]
@@ -585,6 +609,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             smoke::print(&report, g.json)?;
             smoke::require_imports(&report, args.allow_skip)?;
             Ok(exit(report.count(smoke::Status::Failed) == 0))
+        }
+        Command::Stack(args) => {
+            let ok = stack::show::run(&cfg, infra.as_deref(), &args.env, &args.functions, g.json)?;
+            Ok(exit(ok))
         }
         Command::Verify(args) => {
             let opts = verify::Options {

@@ -47,6 +47,7 @@ pub mod model;
 mod read;
 #[allow(dead_code)]
 mod refs;
+pub mod show;
 pub mod terraform;
 #[allow(dead_code)]
 pub mod tree;
