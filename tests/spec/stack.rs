@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use crate::common::*;
 
 pub struct Patterns {
-    pub _tmp: tempfile::TempDir,
+    pub tmp: tempfile::TempDir,
     pub stack: PathBuf,
 }
 
@@ -19,6 +19,15 @@ impl Patterns {
             .env("NO_COLOR", "1")
             .env_remove("AWS_PROFILE");
         run(cmd)
+    }
+
+    /// A wheelhouse beside the stack (the runtime's boto3 stand-ins) and an xtask.toml using it.
+    pub fn offline_installs(&self) {
+        crate::smoke::runtime_wheels(&Wheelhouse::new(&self.tmp.path().join("wheelhouse")));
+        write(
+            &self.stack.join("xtask.toml"),
+            "python = \"3.13\"\n[installer_options]\nfind_links = [\"../wheelhouse\"]\nno_index = true\n",
+        );
     }
 
     /// `stack --json`'s function whose address ends with `resource`.
@@ -235,7 +244,7 @@ module "module_voice" {
 }
 "#,
     );
-    Patterns { _tmp: tmp, stack }
+    Patterns { tmp, stack }
 }
 
 fn model(p: &Patterns) -> serde_json::Value {
@@ -347,4 +356,35 @@ fn an_unknown_function_name_is_a_usage_error_listing_the_functions() {
     let out = p.xtask(&["stack", "nope"]);
     assert_eq!(out.code, 64, "{out:?}");
     assert!(out.stderr.contains("no function `nope`") && out.stderr.contains("workspace"));
+}
+
+#[test]
+fn smoke_imports_through_layers_reached_by_compact_and_by_a_data_source() {
+    let Some(_) = crate::smoke::python313() else {
+        return;
+    };
+    let p = patterns();
+    p.offline_installs();
+    let out = p.xtask(&["smoke", "--json"]);
+    let json = out.json();
+    let status = |name: &str| {
+        json["functions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["name"] == name)
+            .unwrap_or_else(|| panic!("{name}: {json:#}"))
+            .clone()
+    };
+    // `import org_common` resolves only through the attached layer.
+    for name in ["workspace", "chat", "agents-a", "profiles"] {
+        assert_eq!(
+            status(name)["status"],
+            "passed",
+            "{:#}\n{}",
+            status(name),
+            out.stderr
+        );
+    }
+    assert_eq!(out.code, 0, "{}", out.stderr);
 }

@@ -48,7 +48,6 @@ mod read;
 #[allow(dead_code)]
 mod refs;
 pub mod show;
-pub mod terraform;
 #[allow(dead_code)]
 pub mod tree;
 #[allow(dead_code)]

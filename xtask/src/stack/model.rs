@@ -106,8 +106,12 @@ pub struct Function {
     pub architectures: Option<Field<Vec<String>>>,
     pub memory_size: Option<Field<String>>,
     pub timeout: Option<Field<String>>,
-    /// Names only: values are never read into the model.
+    /// Names, in the order written (`stack` prints these, never values).
     pub environment: Field<Vec<String>>,
+    /// The values of those the configuration decides (never a sensitive variable's): smoke's
+    /// import environment. Never printed.
+    #[serde(skip)]
+    pub environment_values: BTreeMap<String, String>,
     pub layers: Vec<LayerUse>,
     pub routes: Vec<Route>,
     /// `aws_apigatewayv2_integration`s whose `integration_uri` is this function's.
@@ -247,6 +251,7 @@ impl Model {
                         memory_size: r.text("memory_size"),
                         timeout: r.text("timeout"),
                         environment: r.env_names(),
+                        environment_values: r.env_values(),
                         layers: r.layers(),
                         routes: Vec::new(),
                         integrations: Vec::new(),
