@@ -383,6 +383,9 @@ struct StackArgs {
 
 #[derive(Args)]
 struct BuildArgs {
+    /// The env whose module calls decide which layers each function attaches (dedupe, budget)
+    #[arg(long, value_name = "ENV", default_value = "dev")]
+    env: String,
     /// Only build this module (`access` or `module-access`; `infra` for the infra Lambdas); repeatable
     #[arg(long = "module", value_name = "NAME")]
     modules: Vec<String>,
@@ -415,6 +418,9 @@ struct LockArgs {
 
 #[derive(Args)]
 struct SizeArgs {
+    /// The env whose module calls decide which layers each function attaches
+    #[arg(long, value_name = "ENV", default_value = "dev")]
+    env: String,
     /// `module-access/profiles`, `access/profiles` or a name unique in the stack (default: all)
     #[arg(value_name = "ARTIFACT")]
     artifacts: Vec<String>,
@@ -511,6 +517,7 @@ fn build_options(jobs: Option<usize>) -> build::Options {
         modules: Vec::new(),
         locked: false,
         cache: build::remote::Flags::default(),
+        env: "dev".into(),
     }
 }
 
@@ -526,6 +533,7 @@ fn plan_options(
             i.var_files,
             (!i.no_build).then(|| build::Options {
                 locked: i.locked,
+                env: tf.env.clone(),
                 ..build_options(i.jobs)
             }),
             (!i.no_smoke).then(|| smoke_options(&tf.env, i.jobs)),
@@ -574,6 +582,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Build(args) => {
             let opts = build::Options {
+                env: args.env,
                 force: args.force,
                 modules: args.modules,
                 locked: args.locked,
@@ -602,7 +611,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let opts = smoke::Options {
                 modules: args.modules,
                 require: args.require,
-                build: (!args.no_build).then(|| build_options(args.jobs)),
+                build: (!args.no_build).then(|| build::Options {
+                    env: args.env.clone(),
+                    ..build_options(args.jobs)
+                }),
                 ..smoke_options(&args.env, args.jobs)
             };
             let report = smoke::run(&cfg, infra.as_deref(), &opts)?;
@@ -632,7 +644,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(exit(report.count(verify::Status::Fail) == 0))
         }
         Command::Size(args) => {
-            let report = build::run(&cfg, infra.as_deref(), &build_options(args.jobs))?;
+            let opts = build::Options {
+                env: args.env,
+                ..build_options(args.jobs)
+            };
+            let report = build::run(&cfg, infra.as_deref(), &opts)?;
             let rows = build::size::rows(&report, &args.artifacts)?;
             report::size(&rows, args.top, g.json)?;
             Ok(exit(rows.iter().all(|r| r.status != build::Status::Failed)))

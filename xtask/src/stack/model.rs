@@ -135,6 +135,17 @@ pub struct Layer {
     pub users: Vec<String>,
 }
 
+/// A function's layers as layer artifacts of this stack, in order, each once.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct Attachments {
+    /// Attached whatever any unknown condition turns out to be.
+    pub certain: Vec<String>,
+    /// Also those attached on one arm of an unknown conditional.
+    pub possible: Vec<String>,
+    /// Every entry is an unconditional layer built here: nothing else is on the function.
+    pub complete: bool,
+}
+
 #[derive(Debug, Default, Serialize)]
 pub struct Model {
     /// The root modules read: the env, or each package's infrastructure.
@@ -274,6 +285,37 @@ impl Model {
 
     pub fn layer(&self, address: &str) -> Option<&Layer> {
         self.layers.iter().find(|l| l.address == address)
+    }
+
+    /// What the build, size and check need of a function's layers (see `Attachments`).
+    pub fn attachments(&self, f: &Function) -> Attachments {
+        let mut a = Attachments {
+            complete: true,
+            ..Default::default()
+        };
+        for u in &f.layers {
+            let id = match &u.target {
+                LayerTarget::Deployed { address } => {
+                    self.layer(address).and_then(|l| l.artifact.clone())
+                }
+                _ => None,
+            };
+            match id {
+                Some(id) => {
+                    if u.conditional.is_none() && !a.certain.contains(&id) {
+                        a.certain.push(id.clone());
+                    }
+                    if !a.possible.contains(&id) {
+                        a.possible.push(id);
+                    }
+                }
+                None => a.complete = false,
+            }
+            if u.conditional.is_some() {
+                a.complete = false;
+            }
+        }
+        a
     }
 
     /// The artifact ids of the layers a function attaches this stack builds, in order.
