@@ -356,6 +356,9 @@ fn an_unknown_function_name_is_a_usage_error_listing_the_functions() {
     let out = p.xtask(&["stack", "nope"]);
     assert_eq!(out.code, 64, "{out:?}");
     assert!(out.stderr.contains("no function `nope`") && out.stderr.contains("workspace"));
+    let out = p.xtask(&["stack", "--env", "prod"]);
+    assert_eq!(out.code, 64, "{out:?}");
+    assert!(out.stderr.contains("no env `prod`") && out.stderr.contains("envs are dev"));
 }
 
 #[test]
@@ -489,4 +492,76 @@ fn build_size_smoke_and_check_see_the_layers_the_stack_model_resolves() {
         imported.insert(id, layers);
     }
     assert_eq!(imported, expected, "smoke");
+}
+
+#[test]
+fn check_sees_a_layer_published_by_a_nested_module_as_deployed() {
+    let p = patterns();
+    let check = p.xtask(&["check", "--json"]).json();
+    let unused: Vec<&serde_json::Value> = check["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["code"] == "F14-zip-unused" || f["code"] == "F14-zip-unverified")
+        .collect();
+    assert!(unused.is_empty(), "{unused:#?}");
+}
+
+#[test]
+fn check_reads_a_runtime_the_env_passes_and_names_one_it_cannot_know() {
+    let p = patterns();
+    let voice = p.stack.join("packages/module-voice/infrastructure/main.tf");
+    let text = std::fs::read_to_string(&voice).unwrap().replace(
+        "  runtime       = \"python3.13\"\n  architectures",
+        "  runtime       = var.voice_runtime\n  architectures",
+    )
+        + "variable \"voice_runtime\" {\n  type    = string\n  default = \"python3.13\"\n}\n";
+    write(&voice, &text);
+    let env = p.tmp.path().join("acme-infra/envs/dev/main.tf");
+    let env_text = std::fs::read_to_string(&env).unwrap().replace(
+        "  enable_voice_layer = var.enable_voice_layer\n",
+        "  enable_voice_layer = var.enable_voice_layer\n  voice_runtime      = \"python3.12\"\n",
+    );
+    write(&env, &env_text);
+    let findings = |p: &Patterns| {
+        let json = p.xtask(&["check", "--json"]).json();
+        json["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|f| f["code"].as_str().unwrap().starts_with("F4-"))
+            .map(|f| {
+                format!(
+                    "{} {}:{} {}",
+                    f["code"].as_str().unwrap(),
+                    f["file"].as_str().unwrap(),
+                    f["line"],
+                    f["message"].as_str().unwrap()
+                )
+            })
+            .collect::<Vec<_>>()
+    };
+    let f4 = findings(&p);
+    assert_eq!(f4.len(), 1, "{f4:#?}");
+    assert!(
+        f4[0].starts_with("F4-runtime acme-stack/packages/module-voice/infrastructure/main.tf:11")
+            && f4[0].contains("runtime \"python3.12\""),
+        "{f4:#?}"
+    );
+    // The env passes a root variable without a default: not known offline, and said so.
+    write(
+        &env,
+        &(env_text.replace(
+            "voice_runtime      = \"python3.12\"",
+            "voice_runtime      = var.runtime",
+        ) + "variable \"runtime\" { type = string }\n"),
+    );
+    let f4 = findings(&p);
+    assert_eq!(f4.len(), 1, "{f4:#?}");
+    assert!(
+        f4[0].starts_with("F4-runtime-unverified")
+            && f4[0].contains("not checked: var.runtime has no value here")
+            && f4[0].contains("acme-infra/envs/dev/main.tf:"),
+        "{f4:#?}"
+    );
 }
