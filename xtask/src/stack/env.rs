@@ -1,9 +1,13 @@
-//! What verify reads of the env's root module as written: its module calls, and where it
-//! composes `module_routes` (for fixes that name the line to edit).
+//! What the passes that run terraform read of a root module as written: its module calls and
+//! sources (init's fingerprint), its `terraform {}` blocks, its sensitive variables (masking),
+//! and where it composes `module_routes` (verify's fixes name the line to edit).
 
-use std::path::Path;
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
 
-use crate::stack::hcl::TfFile;
+use hcl_edit::expr::Expression;
+
+use crate::stack::hcl::{self, TfFile};
 
 /// `module "<name>"` blocks of the env: the calls whose `api_routes` Terraform is asked for.
 pub fn module_calls(files: &[TfFile]) -> Vec<String> {
@@ -48,4 +52,67 @@ pub fn gateway_call(files: &[TfFile], infra: &Path) -> Option<GatewayCall> {
 pub fn read(env_dir: &Path, infra: &Path) -> (Vec<String>, Option<GatewayCall>) {
     let (files, _) = crate::stack::hcl::parse_dir(env_dir);
     (module_calls(&files), gateway_call(&files, infra))
+}
+
+/// Local module directories the env uses, recursively (`source = "./…"` or `"../…"`),
+/// canonical and sorted. Registry and git modules are pinned by `init` and not listed.
+pub fn local_modules(env_dir: &Path) -> Vec<PathBuf> {
+    let mut seen = BTreeSet::new();
+    let mut todo = vec![env_dir.to_path_buf()];
+    while let Some(dir) = todo.pop() {
+        for (source, _) in module_sources(&dir) {
+            if !(source.starts_with("./") || source.starts_with("../")) {
+                continue;
+            }
+            if let Ok(m) = dir.join(&source).canonicalize() {
+                if seen.insert(m.clone()) {
+                    todo.push(m);
+                }
+            }
+        }
+    }
+    seen.into_iter().collect()
+}
+
+/// `(source, version)` of every `module` block of a directory.
+pub fn module_sources(dir: &Path) -> Vec<(String, String)> {
+    let (files, _) = hcl::parse_dir(dir);
+    files
+        .iter()
+        .flat_map(|f| f.body.get_blocks("module"))
+        .filter_map(|b| {
+            let source = hcl::attr(&b.body, "source").and_then(hcl::template_text)?;
+            let version = hcl::attr(&b.body, "version")
+                .and_then(hcl::template_text)
+                .unwrap_or_default();
+            Some((source, version))
+        })
+        .collect()
+}
+
+/// The text of every `terraform {}` block (backend, required providers) of a directory.
+pub fn terraform_blocks(dir: &Path) -> Vec<String> {
+    let (files, _) = hcl::parse_dir(dir);
+    let mut out = Vec::new();
+    for f in &files {
+        for b in f.body.get_blocks("terraform") {
+            if let Some(span) = hcl_edit::Span::span(b) {
+                out.push(f.text.get(span).unwrap_or_default().to_string());
+            }
+        }
+    }
+    out
+}
+
+/// The `sensitive = true` variables a root module declares.
+pub fn sensitive_variables(dir: &Path) -> BTreeSet<String> {
+    let (files, _) = hcl::parse_dir(dir);
+    files
+        .iter()
+        .flat_map(|f| f.body.get_blocks("variable"))
+        .filter(
+            |b| matches!(hcl::attr(&b.body, "sensitive"), Some(Expression::Bool(v)) if *v.value()),
+        )
+        .filter_map(|b| b.labels.first().map(|l| l.as_str().to_string()))
+        .collect()
 }
