@@ -18,6 +18,9 @@
 //! }
 //! for l in &m.layers { l.zip; l.artifact; l.compatible_runtimes; l.compatible_architectures; l.users; }
 //! for u in &m.unknowns { model::not_checked(u, base) } // "not checked: <why> at file:line (via …)"
+//! m.unknown_expansions;  // any resource whose count/for_each is unknown: address, at, Unknown (why+via)
+//! m.data_lookups;        // data sources by layer_name/function_name/name…: value, `deployed` = the
+//!                        // resource of this config it finds (a first apply would fail on it)
 //! ```
 //!
 //! A `Field` is `Known(T)` or `Unknown { unknown }`. An `Unknown` (`value.rs`) has `why` (an
@@ -43,6 +46,7 @@ pub mod eval;
 pub mod funcs;
 pub mod hcl;
 mod links;
+pub mod lookups;
 #[allow(dead_code)]
 pub mod model;
 mod read;

@@ -154,6 +154,10 @@ pub struct Model {
     pub layers: Vec<Layer>,
     /// Every Unknown the model met, once per place it is written.
     pub unknowns: Vec<Unknown>,
+    /// Every resource (of any type) whose count/for_each is unknown, kept once.
+    pub unknown_expansions: Vec<crate::stack::lookups::UnknownExpansion>,
+    /// Every data source with a lookup argument, and the resource here it finds, if any.
+    pub data_lookups: Vec<crate::stack::lookups::DataLookup>,
     #[serde(skip)]
     pub parse_errors: Vec<ParseError>,
 }
@@ -272,6 +276,8 @@ impl Model {
             }
         }
         let more = crate::stack::links::link(&ev, &mut m);
+        m.unknown_expansions = crate::stack::lookups::unknown_expansions(&ev);
+        m.data_lookups = crate::stack::lookups::data_lookups(&ev);
         m.collect_unknowns(more);
         m
     }

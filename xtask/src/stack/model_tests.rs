@@ -220,6 +220,50 @@ fn every_function_gets_its_zip_and_layers_however_the_module_writes_them() {
             variable: "flag".into()
         }));
     assert!(!format!("{m:?}").contains("never-read"));
+    let lookup = m
+        .data_lookups
+        .iter()
+        .find(|d| d.address == "module.module_ai.data.aws_lambda_layer_version.common")
+        .unwrap();
+    assert_eq!(
+        lookup.deployed.as_deref(),
+        Some("module.module_access.aws_lambda_layer_version.common")
+    );
+    assert!(
+        m.unknown_expansions.is_empty(),
+        "{:?}",
+        m.unknown_expansions
+    );
+}
+
+#[test]
+fn a_count_unknown_because_of_a_resource_this_config_creates_names_the_chain() {
+    let d = tempfile::tempdir().unwrap();
+    write(d.path(), &[
+        ("env/main.tf", "resource \"aws_iam_role\" \"r\" { name = \"dev-role\" }\nmodule \"m\" {\n  source = \"../m\"\n  role   = aws_iam_role.r.arn\n}\n"),
+        ("m/main.tf", "variable \"role\" {}\nresource \"aws_cloudwatch_log_group\" \"g\" {\n  count = var.role != \"\" ? 1 : 0\n}\ndata \"aws_iam_role\" \"r\" { name = \"dev-role\" }\n"),
+    ]);
+    let m = Model::from_roots(vec![d.path().join("env")], &[]);
+    let [x] = m.unknown_expansions.as_slice() else {
+        panic!("{:?}", m.unknown_expansions)
+    };
+    assert_eq!(x.address, "module.m.aws_cloudwatch_log_group.g");
+    assert_eq!(
+        x.unknown.why,
+        Why::ResourceAttr {
+            address: "aws_iam_role.r".into(),
+            attr: "arn".into()
+        }
+    );
+    assert_eq!(
+        (
+            x.unknown.at.line,
+            x.unknown.via.iter().map(|s| s.line).collect::<Vec<_>>()
+        ),
+        (4, vec![3])
+    );
+    let lookup = &m.data_lookups[0];
+    assert_eq!(lookup.deployed.as_deref(), Some("aws_iam_role.r"));
 }
 
 #[test]
