@@ -565,3 +565,35 @@ fn check_reads_a_runtime_the_env_passes_and_names_one_it_cannot_know() {
         "{f4:#?}"
     );
 }
+
+#[test]
+fn check_compares_source_code_hash_and_filename_as_the_model_evaluates_them() {
+    let p = patterns();
+    let ai = p.stack.join("packages/module-ai/infrastructure/main.tf");
+    let text = std::fs::read_to_string(&ai).unwrap();
+    let f13 = |p: &Patterns| -> Vec<String> {
+        let json = p.xtask(&["check", "--json"]).json();
+        json["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|f| f["code"] == "F13-hash-mismatch")
+            .filter(|f| f["message"].as_str().unwrap().contains("workspace"))
+            .map(|f| f["message"].as_str().unwrap().to_string())
+            .collect()
+    };
+    // Spelled differently, the same zip: nothing to say.
+    let same = text.replace(
+        "  filename      = \"${path.module}/${var.workspace_lambda_zip}\"\n",
+        "  filename      = \"${path.module}/${var.workspace_lambda_zip}\"\n  source_code_hash = filebase64sha256(\"${path.module}/../backend/.build/workspace.zip\")\n",
+    );
+    write(&ai, &same);
+    assert_eq!(f13(&p), Vec::<String>::new());
+    // Another zip: the hash never changes when the deployed one does.
+    write(
+        &ai,
+        &same.replace("build/workspace.zip\")", "build/chat.zip\")"),
+    );
+    let found = f13(&p);
+    assert_eq!(found.len(), 1, "{found:#?}");
+}
