@@ -597,3 +597,16 @@ fn check_compares_source_code_hash_and_filename_as_the_model_evaluates_them() {
     let found = f13(&p);
     assert_eq!(found.len(), 1, "{found:#?}");
 }
+
+#[test]
+fn a_build_for_an_env_that_does_not_exist_says_whose_layers_it_read() {
+    let p = patterns();
+    let out = p.xtask(&["build", "--env", "prod"]).ok();
+    assert!(
+        out.stderr.contains("no env `prod`")
+            && out.stderr.contains("(envs: dev)")
+            && out.stderr.contains("pass --env"),
+        "{}",
+        out.stderr
+    );
+}

@@ -248,6 +248,7 @@ pub fn run(cfg: &Config, infra: Option<&Path>, opts: &Options) -> Result<Report>
     };
     let universe = whole.as_deref().unwrap_or(&found.artifacts);
     let model = Model::load(&cfg.stack, infra, &opts.env, universe);
+    model.notes.iter().for_each(|n| crate::ui::warn(n));
     let functions: Vec<_> = functions
         .into_iter()
         .map(|a| {
