@@ -610,3 +610,28 @@ fn a_build_for_an_env_that_does_not_exist_says_whose_layers_it_read() {
         out.stderr
     );
 }
+
+#[test]
+fn a_layer_the_budget_cannot_measure_is_said_by_the_build() {
+    let p = patterns();
+    // An external ARN cannot be measured: the build says so instead of counting nothing.
+    let ai = p.stack.join("packages/module-ai/infrastructure/main.tf");
+    let text = std::fs::read_to_string(&ai).unwrap().replace(
+        "layers        = [data.aws_lambda_layer_version.org_common.arn]",
+        "layers        = [data.aws_lambda_layer_version.org_common.arn, \"arn:aws:lambda:us-east-1:017000801446:layer:Powertools:3\"]",
+    );
+    write(&ai, &text);
+    let out = p.xtask(&["build", "--json"]).ok();
+    let chat = out.json()["artifacts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["name"] == "chat")
+        .unwrap()
+        .clone();
+    assert_eq!(
+        chat["warnings"],
+        serde_json::json!(["layer 2 is not in the 250 MiB budget: arn:aws:lambda:us-east-1:017000801446:layer:Powertools:3 is published elsewhere"]),
+        "{chat:#}"
+    );
+}
