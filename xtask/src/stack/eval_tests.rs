@@ -337,3 +337,12 @@ fn a_template_that_is_one_interpolation_is_the_value_itself() {
     )]);
     assert_eq!(v, Value::List(vec![s("a")]));
 }
+
+#[test]
+fn resources_naming_each_other_in_a_loop_are_a_cycle_not_a_crash() {
+    let (v, _d) = out(&[("env/main.tf", "resource \"aws_s3_bucket\" \"a\" { bucket = aws_s3_bucket.b.bucket }\nresource \"aws_s3_bucket\" \"b\" { bucket = aws_s3_bucket.a.bucket }\noutput \"out\" { value = aws_s3_bucket.a.bucket }\n")]);
+    assert!(
+        matches!(&v, Value::Unknown(u) if matches!(u.why, Why::Cycle { .. })),
+        "{v:?}"
+    );
+}

@@ -189,7 +189,10 @@ impl Evaluator {
                     file,
                     scope: &scope,
                 };
-                self.eval(inner, &a.value)
+                // Memoised like a local: resources naming each other in a loop are a cycle.
+                self.memo(ctx.inst, format!("{address}.{attr}"), &at, || {
+                    self.eval(inner, &a.value)
+                })
             }
             _ => Value::Attr {
                 address,
