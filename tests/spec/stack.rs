@@ -635,3 +635,33 @@ fn a_layer_the_budget_cannot_measure_is_said_by_the_build() {
         "{chat:#}"
     );
 }
+
+#[test]
+fn smoke_names_the_unknown_when_a_zip_is_named_by_a_variable_without_a_value() {
+    let Some(_) = crate::smoke::python313() else {
+        return;
+    };
+    let p = patterns();
+    p.offline_installs();
+    let ai = p.stack.join("packages/module-ai/infrastructure/main.tf");
+    let text = std::fs::read_to_string(&ai).unwrap().replace(
+        "  type    = string\n  default = \"../backend/.build/workspace.zip\"\n",
+        "  type    = string\n",
+    );
+    write(&ai, &text);
+    let json = p.xtask(&["smoke", "--json", "--allow-skip"]).json();
+    let ws = json["functions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["name"] == "workspace")
+        .unwrap()
+        .clone();
+    assert_eq!(ws["status"], "skipped", "{ws:#}");
+    let why = ws["error"].as_str().unwrap();
+    assert!(
+        why.contains("module.module_ai.aws_lambda_function.workspace's zip is not checked: var.workspace_lambda_zip has no value here")
+            && why.contains("acme-stack/packages/module-ai/infrastructure/main.tf:6"),
+        "{why}"
+    );
+}

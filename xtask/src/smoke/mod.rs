@@ -310,8 +310,17 @@ fn prepare(
     let base = crate::stack::show::base(&cfg.stack);
     let rel = |p: &Path| p.strip_prefix(&base).unwrap_or(p).display().to_string();
     let f = model.function_for_artifact(&a.id()).ok_or_else(|| {
+        let unresolved = model.unresolved_code(&base);
+        let maybe = match unresolved.is_empty() {
+            true => String::new(),
+            false => format!(
+                "; it may be one whose zip is not known: {}",
+                unresolved.join("; ")
+            ),
+        };
         format!(
-            "no aws_lambda_function deploys {} (`cargo xtask stack` lists what Terraform deploys)",
+            "no aws_lambda_function deploys {} (`cargo xtask stack` lists what Terraform \
+             deploys){maybe}",
             rel(&a.out)
         )
     })?;

@@ -305,6 +305,22 @@ impl Model {
             .find(|f| matches!(&f.code, Code::Zip { artifact: Some(a), .. } if a == id))
     }
 
+    /// Why no function of the model may deploy a zip: the functions whose code it cannot
+    /// evaluate, each with its unknown, in the words every pass uses.
+    pub fn unresolved_code(&self, base: &Path) -> Vec<String> {
+        self.functions
+            .iter()
+            .filter_map(|f| match &f.code {
+                Code::Unknown { unknown } => Some(format!(
+                    "{}'s zip is {}",
+                    f.address,
+                    not_checked(unknown, base)
+                )),
+                _ => None,
+            })
+            .collect()
+    }
+
     pub fn layer(&self, address: &str) -> Option<&Layer> {
         self.layers.iter().find(|l| l.address == address)
     }
