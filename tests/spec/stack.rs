@@ -665,3 +665,35 @@ fn smoke_names_the_unknown_when_a_zip_is_named_by_a_variable_without_a_value() {
         "{why}"
     );
 }
+
+#[test]
+fn check_reads_a_layers_compatible_runtimes_through_a_variable() {
+    let p = patterns();
+    let access = p
+        .stack
+        .join("packages/module-access/infrastructure/main.tf");
+    let text = std::fs::read_to_string(&access).unwrap().replace(
+        "  compatible_runtimes = [\"python3.13\"]\n",
+        "  compatible_runtimes = var.layer_runtimes\n",
+    ) + "variable \"layer_runtimes\" {\n  type    = list(string)\n  default = [\"python3.12\"]\n}\n";
+    write(&access, &text);
+    let json = p.xtask(&["check", "--json"]).json();
+    let f4: Vec<String> = json["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["code"].as_str().unwrap().starts_with("F4-"))
+        .map(|f| {
+            format!(
+                "{} line {}: {}",
+                f["code"].as_str().unwrap(),
+                f["line"],
+                f["message"].as_str().unwrap()
+            )
+        })
+        .collect();
+    assert_eq!(
+        f4,
+        ["F4-runtime line 6: aws_lambda_layer_version.org_common is marked compatible with python3.12 (as the stack model evaluates it) but the build targets python3.13"]
+    );
+}

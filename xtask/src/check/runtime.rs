@@ -60,12 +60,18 @@ impl Checker<'_> {
                     }
                 }
                 for (name, block) in f.resources("aws_lambda_layer_version") {
-                    let Some(Expression::Array(rs)) = tf::attr(&block.body, "compatible_runtimes")
-                    else {
-                        continue;
-                    };
                     let addr = format!("aws_lambda_layer_version.{name}");
+                    let rs = match tf::attr(&block.body, "compatible_runtimes") {
+                        Some(Expression::Array(rs)) => rs,
+                        None => continue,
+                        // `var.runtimes`, `concat(…)`: what the stack model evaluates.
+                        Some(e) => {
+                            self.model_layer_runtimes(f, block, e, &addr, &want);
+                            continue;
+                        }
+                    };
                     let mut wrong = Vec::new();
+                    let mut unread = false;
                     for r in rs.iter() {
                         match tf::resolve_text(r, scope.files, scope.dir) {
                             Some(text) if text != want => match tf::local_name(r) {
@@ -75,8 +81,14 @@ impl Checker<'_> {
                                     .push(format!("{addr} (compatible_runtimes)")),
                                 None => wrong.push(text),
                             },
-                            _ => {}
+                            Some(_) => {}
+                            None => unread = true,
                         }
+                    }
+                    if unread && wrong.is_empty() {
+                        let e =
+                            tf::attr(&block.body, "compatible_runtimes").expect("matched above");
+                        self.model_layer_runtimes(f, block, e, &addr, &want);
                     }
                     if !wrong.is_empty() {
                         let fixed = fixed_runtimes(f, rs, &want);
@@ -182,6 +194,63 @@ impl Checker<'_> {
                     crate::stack::model::not_checked(unknown, &base)
                 ),
                 format!("write runtime as \"{want}\" (or a local or variable default holding it)"),
+            );
+        }
+    }
+
+    /// F4 for a layer's `compatible_runtimes` only the stack model can evaluate.
+    fn model_layer_runtimes(
+        &mut self,
+        f: &TfFile,
+        block: &hcl_edit::structure::Block,
+        e: &Expression,
+        addr: &str,
+        want: &str,
+    ) {
+        use crate::stack::model::{canonical_lossy, not_checked, Field};
+        let file = canonical_lossy(&f.path);
+        let line = f.line_of(block);
+        let fields: Vec<Field<Vec<String>>> = self
+            .model
+            .layers
+            .iter()
+            .filter(|l| l.at.line == line && canonical_lossy(&l.at.file) == file)
+            .filter_map(|l| l.compatible_runtimes.clone())
+            .collect();
+        let wrong: BTreeSet<&String> = fields
+            .iter()
+            .filter_map(Field::known)
+            .flatten()
+            .filter(|r| *r != want)
+            .collect();
+        if !wrong.is_empty() {
+            let wrong: Vec<&str> = wrong.into_iter().map(String::as_str).collect();
+            self.error(
+                "F4-runtime",
+                &f.path,
+                f.line_of(e),
+                format!(
+                    "{addr} is marked compatible with {} (as the stack model evaluates it) but \
+                     the build targets {want}",
+                    wrong.join(", ")
+                ),
+                format!("set compatible_runtimes = [\"{want}\"]: its packages are built for {want} only"),
+            );
+            return;
+        }
+        let base = self.base.clone();
+        if let Some(Field::Unknown { unknown }) =
+            fields.iter().find(|f| matches!(f, Field::Unknown { .. }))
+        {
+            self.warn(
+                "F4-runtime-unverified",
+                &f.path,
+                f.line_of(e),
+                format!(
+                    "{addr}'s compatible_runtimes is {}",
+                    not_checked(unknown, &base)
+                ),
+                format!("write compatible_runtimes = [\"{want}\"]"),
             );
         }
     }
