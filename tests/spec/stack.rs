@@ -697,3 +697,52 @@ fn check_reads_a_layers_compatible_runtimes_through_a_variable() {
         ["F4-runtime line 6: aws_lambda_layer_version.org_common is marked compatible with python3.12 (as the stack model evaluates it) but the build targets python3.13"]
     );
 }
+
+#[test]
+fn check_reads_a_routed_functions_timeout_through_a_variable() {
+    let p = patterns();
+    let access = p
+        .stack
+        .join("packages/module-access/infrastructure/main.tf");
+    let original = std::fs::read_to_string(&access).unwrap();
+    let with = |decl: &str| {
+        original.replace(
+            "  runtime          = \"python3.13\"\n  layers",
+            "  runtime          = \"python3.13\"\n  timeout          = var.api_timeout\n  layers",
+        ) + decl
+    };
+    let f17 = |p: &Patterns| -> Vec<String> {
+        let json = p.xtask(&["check", "--json"]).json();
+        json["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|f| f["code"].as_str().unwrap().starts_with("F17-timeout"))
+            .map(|f| {
+                format!(
+                    "{}: {}",
+                    f["code"].as_str().unwrap(),
+                    f["message"].as_str().unwrap()
+                )
+            })
+            .collect()
+    };
+    write(
+        &access,
+        &with("variable \"api_timeout\" { default = 60 }\n"),
+    );
+    assert_eq!(
+        f17(&p),
+        ["F17-timeout: aws_lambda_function.profiles has timeout = 60 but is routed through the HTTP API, whose integrations give up after 30 s"]
+    );
+    write(
+        &access,
+        &with("variable \"api_timeout\" { type = number }\n"),
+    );
+    let found = f17(&p);
+    assert!(
+        found.len() == 1
+            && found[0].starts_with("F17-timeout-unverified: aws_lambda_function.profiles is routed through the HTTP API and its timeout is not checked: var.api_timeout has no value here"),
+        "{found:#?}"
+    );
+}

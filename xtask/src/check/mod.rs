@@ -47,6 +47,7 @@
 //! | `F17-duplicate-route` | error | the same method and path declared twice (within or across modules) |
 //! | `F17-too-many-routes` | error | more than 300 routes (and so integrations) reach one API |
 //! | `F17-timeout` | warning | a routed function's `timeout` is over the 30 s integration timeout |
+//! | `F17-timeout-unverified` | warning | a routed function's `timeout` is not known offline: whether it fits the 30 s integration is not checked; the finding names where the value is unknown |
 //! | `F17-param-name` | warning | the same path position is a parameter with different names |
 //! | `F18-unresolved-import` | error | a function or layer imports a module nothing provides |
 //! | `F18-uncertain-import` | warning | the same, when the requirements are not installed (the build failed or has not run) and some of their import names are unknown |

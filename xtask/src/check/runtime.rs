@@ -272,15 +272,45 @@ impl Checker<'_> {
                 .collect();
             for f in &m.files {
                 for (name, block) in f.resources("aws_lambda_function") {
-                    if !routed.contains(name) {
+                    // The model's view too: routes built by for expressions, module outputs….
+                    let model = self.model_functions_at(f, block);
+                    if !routed.contains(name) && model.iter().all(|m| m.routes.is_empty()) {
                         continue;
                     }
                     let Some(e) = tf::attr(&block.body, "timeout") else {
                         continue;
                     };
-                    let Expression::Number(n) = e else { continue };
-                    let Some(secs) = n.value().as_f64().filter(|s| *s > MAX_INTEGRATION_TIMEOUT)
-                    else {
+                    let secs = match e {
+                        Expression::Number(n) => n.value().as_f64(),
+                        // `var.timeout`, `local.timeout`: as the stack model evaluates it.
+                        _ => {
+                            let fields: Vec<_> =
+                                model.iter().filter_map(|m| m.timeout.clone()).collect();
+                            let known = fields
+                                .iter()
+                                .filter_map(|t| t.known()?.parse::<f64>().ok())
+                                .fold(None, |a: Option<f64>, t| Some(a.map_or(t, |a| a.max(t))));
+                            if known.is_none() {
+                                if let Some(crate::stack::model::Field::Unknown { unknown }) =
+                                    fields.first()
+                                {
+                                    let base = self.base.clone();
+                                    self.warn(
+                                        "F17-timeout-unverified",
+                                        &f.path,
+                                        f.line_of(e),
+                                        format!(
+                                            "aws_lambda_function.{name} is routed through the HTTP API and its timeout is {}",
+                                            crate::stack::model::not_checked(unknown, &base)
+                                        ),
+                                        "write timeout as a number of seconds, 30 or less".into(),
+                                    );
+                                }
+                            }
+                            known
+                        }
+                    };
+                    let Some(secs) = secs.filter(|s| *s > MAX_INTEGRATION_TIMEOUT) else {
                         continue;
                     };
                     self.warn(
@@ -298,6 +328,24 @@ impl Checker<'_> {
                 }
             }
         }
+    }
+
+    /// The model's instances of the resource `block` declares (one, or one per count/for_each key).
+    fn model_functions_at(
+        &self,
+        f: &TfFile,
+        block: &hcl_edit::structure::Block,
+    ) -> Vec<crate::stack::model::Function> {
+        let file = crate::stack::model::canonical_lossy(&f.path);
+        let line = f.line_of(block);
+        self.model
+            .functions
+            .iter()
+            .filter(|m| {
+                m.at.line == line && crate::stack::model::canonical_lossy(&m.at.file) == file
+            })
+            .cloned()
+            .collect()
     }
 }
 
