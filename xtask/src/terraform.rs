@@ -30,8 +30,8 @@ use secrets::VarFileQuotes;
 pub use var_files::VarFiles;
 
 use crate::proc::{Cmd, Event};
+use crate::stack::env;
 use crate::stack::hcl as tf;
-use crate::stack::modules;
 use crate::ui::{self, Activity};
 
 /// The oldest Terraform the xtask supports: `-chdir`, `show -json` of saved plans with
@@ -639,10 +639,13 @@ pub fn init_fingerprint(tf: &Terraform) -> String {
     let mut h = Sha256::new();
     h.update(format!("{}\0{}\0", tf.bin.display(), tf.version));
     let env_dir = tf.dir();
-    for dir in std::iter::once(env_dir.to_path_buf()).chain(modules::local_modules(env_dir)) {
+    for dir in std::iter::once(env_dir.to_path_buf()).chain(env::local_modules(env_dir)) {
         h.update(format!("dir\0{}\0", dir.display()));
-        for input in modules::init_inputs(&dir) {
-            h.update(input);
+        for (source, version) in env::module_sources(&dir) {
+            h.update(format!("module\0{source}\0{version}\0"));
+        }
+        for block in env::terraform_blocks(&dir) {
+            h.update(block);
         }
     }
     h.update(std::fs::read(env_dir.join(".terraform.lock.hcl")).unwrap_or_default());

@@ -9,6 +9,7 @@
 //! |------|----------|---------|
 //! | `TF-parse-error` | error | a `.tf` file does not parse (the parser's message and line) |
 //! | `F4-runtime` | error | a function's `runtime` or a layer's `compatible_runtimes` is not the build's target (`python` in xtask.toml), or a zip function has no `runtime`; a runtime held in a local is reported once, at the local |
+//! | `F4-runtime-unverified` | warning | a function's `runtime` (or a layer's `compatible_runtimes`) is not known offline (a root variable without a default, a data source…): which Python it runs is not checked; the finding names where the value is unknown |
 //! | `F10-no-handler-file` | error | a directory under `lambdas/` has no `lambda_function.py` |
 //! | `F10-no-lambda-handler` | error | `lambda_function.py` binds no module-level `lambda_handler` |
 //! | `F10-empty-layer` | error | nothing of a layer's `python/` ships (empty, missing, or only tests, ignored or excluded files) and its requirements list nothing |
@@ -46,6 +47,7 @@
 //! | `F17-duplicate-route` | error | the same method and path declared twice (within or across modules) |
 //! | `F17-too-many-routes` | error | more than 300 routes (and so integrations) reach one API |
 //! | `F17-timeout` | warning | a routed function's `timeout` is over the 30 s integration timeout |
+//! | `F17-timeout-unverified` | warning | a routed function's `timeout` is not known offline: whether it fits the 30 s integration is not checked; the finding names where the value is unknown |
 //! | `F17-param-name` | warning | the same path position is a parameter with different names |
 //! | `F18-unresolved-import` | error | a function or layer imports a module nothing provides |
 //! | `F18-uncertain-import` | warning | the same, when the requirements are not installed (the build failed or has not run) and some of their import names are unknown |
@@ -134,6 +136,7 @@ pub fn run(cfg: &Config, infra: Option<&Path>, env: &str) -> Result<Vec<Finding>
         base: cfg.stack.parent().unwrap_or(&cfg.stack).to_path_buf(),
         findings: Vec::new(),
         select: Selector::new(cfg),
+        model: crate::stack::model::Model::load(&cfg.stack, infra, env, &found.artifacts),
     };
     let modules = c.modules(&found);
     let env = c.env(infra, env);
@@ -147,7 +150,7 @@ pub fn run(cfg: &Config, infra: Option<&Path>, env: &str) -> Result<Vec<Finding>
     c.route_rules(&routes);
     c.timeouts(&modules, &routes);
     c.handlers(&found);
-    c.sources(&found, &modules, &code);
+    c.sources(&found, &code);
     secrets::check(&mut c, &found);
     locks::check(&mut c, &found);
     syntax::check(&mut c, &found);
@@ -191,6 +194,8 @@ struct Checker<'a> {
     findings: Vec<Finding>,
     /// What ships, as the build decides it: check never has its own idea.
     select: Selector<'a>,
+    /// What Terraform deploys, as every pass reads it.
+    model: crate::stack::model::Model,
 }
 
 /// One stack module's Terraform.

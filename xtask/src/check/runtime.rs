@@ -54,16 +54,24 @@ impl Checker<'_> {
                                 self.literal_fix(f, e, &want);
                             }
                         },
-                        _ => {}
+                        Some(_) => {}
+                        // `var.lambda_runtime`, a module output…: what the stack model evaluates.
+                        None => self.model_runtime(f, block, e, &addr, &want),
                     }
                 }
                 for (name, block) in f.resources("aws_lambda_layer_version") {
-                    let Some(Expression::Array(rs)) = tf::attr(&block.body, "compatible_runtimes")
-                    else {
-                        continue;
-                    };
                     let addr = format!("aws_lambda_layer_version.{name}");
+                    let rs = match tf::attr(&block.body, "compatible_runtimes") {
+                        Some(Expression::Array(rs)) => rs,
+                        None => continue,
+                        // `var.runtimes`, `concat(…)`: what the stack model evaluates.
+                        Some(e) => {
+                            self.model_layer_runtimes(f, block, e, &addr, &want);
+                            continue;
+                        }
+                    };
                     let mut wrong = Vec::new();
+                    let mut unread = false;
                     for r in rs.iter() {
                         match tf::resolve_text(r, scope.files, scope.dir) {
                             Some(text) if text != want => match tf::local_name(r) {
@@ -73,8 +81,14 @@ impl Checker<'_> {
                                     .push(format!("{addr} (compatible_runtimes)")),
                                 None => wrong.push(text),
                             },
-                            _ => {}
+                            Some(_) => {}
+                            None => unread = true,
                         }
+                    }
+                    if unread && wrong.is_empty() {
+                        let e =
+                            tf::attr(&block.body, "compatible_runtimes").expect("matched above");
+                        self.model_layer_runtimes(f, block, e, &addr, &want);
                     }
                     if !wrong.is_empty() {
                         let fixed = fixed_runtimes(f, rs, &want);
@@ -123,6 +137,124 @@ impl Checker<'_> {
         }
     }
 
+    /// F4 for a runtime only the stack model can evaluate (a variable passed by the env, its
+    /// default, a module output): wrong is an error; unknown is said, never skipped silently.
+    fn model_runtime(
+        &mut self,
+        f: &TfFile,
+        block: &hcl_edit::structure::Block,
+        e: &Expression,
+        addr: &str,
+        want: &str,
+    ) {
+        let file = crate::stack::model::canonical_lossy(&f.path);
+        let line = f.line_of(block);
+        let runtimes: Vec<crate::stack::model::Field<String>> = self
+            .model
+            .functions
+            .iter()
+            .filter(|m| {
+                m.at.line == line && crate::stack::model::canonical_lossy(&m.at.file) == file
+            })
+            .filter_map(|m| m.runtime.clone())
+            .collect();
+        let wrong: BTreeSet<&String> = runtimes
+            .iter()
+            .filter_map(|r| r.known())
+            .filter(|r| *r != want)
+            .collect();
+        if !wrong.is_empty() {
+            let wrong: Vec<&str> = wrong.into_iter().map(String::as_str).collect();
+            self.error(
+                "F4-runtime",
+                &f.path,
+                f.line_of(e),
+                format!(
+                    "{addr} has runtime \"{}\" (as the env's module calls set it; see `cargo xtask stack`) but the build targets {want}",
+                    wrong.join("\", \"")
+                ),
+                format!(
+                    "set the value it comes from to \"{want}\", the version the build installs \
+                     dependencies for (python in xtask.toml)"
+                ),
+            );
+            return;
+        }
+        let base = self.base.clone();
+        if let Some(unknown) = runtimes.iter().find_map(|r| match r {
+            crate::stack::model::Field::Unknown { unknown } => Some(unknown),
+            _ => None,
+        }) {
+            self.warn(
+                "F4-runtime-unverified",
+                &f.path,
+                f.line_of(e),
+                format!(
+                    "{addr}'s runtime is {}",
+                    crate::stack::model::not_checked(unknown, &base)
+                ),
+                format!("write runtime as \"{want}\" (or a local or variable default holding it)"),
+            );
+        }
+    }
+
+    /// F4 for a layer's `compatible_runtimes` only the stack model can evaluate.
+    fn model_layer_runtimes(
+        &mut self,
+        f: &TfFile,
+        block: &hcl_edit::structure::Block,
+        e: &Expression,
+        addr: &str,
+        want: &str,
+    ) {
+        use crate::stack::model::{canonical_lossy, not_checked, Field};
+        let file = canonical_lossy(&f.path);
+        let line = f.line_of(block);
+        let fields: Vec<Field<Vec<String>>> = self
+            .model
+            .layers
+            .iter()
+            .filter(|l| l.at.line == line && canonical_lossy(&l.at.file) == file)
+            .filter_map(|l| l.compatible_runtimes.clone())
+            .collect();
+        let wrong: BTreeSet<&String> = fields
+            .iter()
+            .filter_map(Field::known)
+            .flatten()
+            .filter(|r| *r != want)
+            .collect();
+        if !wrong.is_empty() {
+            let wrong: Vec<&str> = wrong.into_iter().map(String::as_str).collect();
+            self.error(
+                "F4-runtime",
+                &f.path,
+                f.line_of(e),
+                format!(
+                    "{addr} is marked compatible with {} (as the stack model evaluates it) but \
+                     the build targets {want}",
+                    wrong.join(", ")
+                ),
+                format!("set compatible_runtimes = [\"{want}\"]: its packages are built for {want} only"),
+            );
+            return;
+        }
+        let base = self.base.clone();
+        if let Some(Field::Unknown { unknown }) =
+            fields.iter().find(|f| matches!(f, Field::Unknown { .. }))
+        {
+            self.warn(
+                "F4-runtime-unverified",
+                &f.path,
+                f.line_of(e),
+                format!(
+                    "{addr}'s compatible_runtimes is {}",
+                    not_checked(unknown, &base)
+                ),
+                format!("write compatible_runtimes = [\"{want}\"]"),
+            );
+        }
+    }
+
     /// A runtime written as a string literal is fixed by writing the target there.
     fn literal_fix(&mut self, f: &TfFile, e: &Expression, want: &str) {
         if let (Expression::String(_), Some(span)) = (e, e.span()) {
@@ -140,15 +272,45 @@ impl Checker<'_> {
                 .collect();
             for f in &m.files {
                 for (name, block) in f.resources("aws_lambda_function") {
-                    if !routed.contains(name) {
+                    // The model's view too: routes built by for expressions, module outputs….
+                    let model = self.model_functions_at(f, block);
+                    if !routed.contains(name) && model.iter().all(|m| m.routes.is_empty()) {
                         continue;
                     }
                     let Some(e) = tf::attr(&block.body, "timeout") else {
                         continue;
                     };
-                    let Expression::Number(n) = e else { continue };
-                    let Some(secs) = n.value().as_f64().filter(|s| *s > MAX_INTEGRATION_TIMEOUT)
-                    else {
+                    let secs = match e {
+                        Expression::Number(n) => n.value().as_f64(),
+                        // `var.timeout`, `local.timeout`: as the stack model evaluates it.
+                        _ => {
+                            let fields: Vec<_> =
+                                model.iter().filter_map(|m| m.timeout.clone()).collect();
+                            let known = fields
+                                .iter()
+                                .filter_map(|t| t.known()?.parse::<f64>().ok())
+                                .fold(None, |a: Option<f64>, t| Some(a.map_or(t, |a| a.max(t))));
+                            if known.is_none() {
+                                if let Some(crate::stack::model::Field::Unknown { unknown }) =
+                                    fields.first()
+                                {
+                                    let base = self.base.clone();
+                                    self.warn(
+                                        "F17-timeout-unverified",
+                                        &f.path,
+                                        f.line_of(e),
+                                        format!(
+                                            "aws_lambda_function.{name} is routed through the HTTP API and its timeout is {}",
+                                            crate::stack::model::not_checked(unknown, &base)
+                                        ),
+                                        "write timeout as a number of seconds, 30 or less".into(),
+                                    );
+                                }
+                            }
+                            known
+                        }
+                    };
+                    let Some(secs) = secs.filter(|s| *s > MAX_INTEGRATION_TIMEOUT) else {
                         continue;
                     };
                     self.warn(
@@ -166,6 +328,24 @@ impl Checker<'_> {
                 }
             }
         }
+    }
+
+    /// The model's instances of the resource `block` declares (one, or one per count/for_each key).
+    fn model_functions_at(
+        &self,
+        f: &TfFile,
+        block: &hcl_edit::structure::Block,
+    ) -> Vec<crate::stack::model::Function> {
+        let file = crate::stack::model::canonical_lossy(&f.path);
+        let line = f.line_of(block);
+        self.model
+            .functions
+            .iter()
+            .filter(|m| {
+                m.at.line == line && crate::stack::model::canonical_lossy(&m.at.file) == file
+            })
+            .cloned()
+            .collect()
     }
 }
 

@@ -283,7 +283,7 @@ fn local_modules_are_followed_and_feed_the_init_fingerprint() {
         &d.path().join("modules/b/main.tf"),
         "terraform {\n  required_version = \">= 1.5\"\n}\n",
     );
-    let mods = crate::stack::modules::local_modules(&env);
+    let mods = crate::stack::env::local_modules(&env);
     let root = d.path().canonicalize().unwrap();
     assert_eq!(mods, [root.join("modules/a"), root.join("modules/b")]);
 
