@@ -618,7 +618,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             stack::discover::require_stack(&cfg.stack)?;
             let found = stack::discover::discover(&cfg, infra.as_deref(), &args.modules)?;
             let jobs = build_options(None).jobs;
-            let outcomes = install::lock::run(&cfg, &found.artifacts, &upgrade, jobs)?;
+            let targets = build::arch::for_stack(&cfg, infra.as_deref())?;
+            for w in &targets.warnings {
+                ui::warn(w);
+            }
+            let outcomes = install::lock::run(&cfg, &targets, &found.artifacts, &upgrade, jobs)?;
             report::lock(&outcomes, &cfg.stack, g.json)?;
             Ok(exit(
                 outcomes

@@ -1,6 +1,7 @@
-//! Reading the stack: what exists on disk (`discover`), the parsed `.tf` files (`hcl`) and what
-//! Terraform deploys (`terraform`). Only this module parses `.tf` files (see architecture.md).
+//! Reading the stack: what exists on disk (`discover`), the parsed `.tf` files (`hcl`), what
+//! Terraform deploys (`terraform`) and on which architecture (`arch`). Only this module parses `.tf` files (see architecture.md).
 
+pub mod arch;
 pub mod discover;
 pub mod hcl;
 pub mod terraform;
