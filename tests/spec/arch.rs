@@ -190,3 +190,33 @@ fn a_layer_with_native_code_for_another_architecture_fails_the_function_attachin
     let (_, found) = findings(&d, "ARCH-layer-mismatch");
     assert_eq!(found, Vec::<String>::new());
 }
+
+#[test]
+fn smoke_skips_a_function_of_another_architecture_and_says_why() {
+    let Some(python) = crate::smoke::python313() else {
+        return;
+    };
+    let d = two_architectures();
+    d.config(&format!(
+        "[smoke]\npython = {:?}",
+        python.display().to_string()
+    ));
+    let out = d.xtask(&["smoke", "--json", "--module", "ai"]);
+    let by_name = |n: &str| {
+        out.json()["functions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["name"] == n)
+            .unwrap_or_else(|| panic!("no {n} in {}", out.stdout))
+            .clone()
+    };
+    let provider = by_name("provider");
+    assert_eq!(provider["status"], "skipped", "{provider}");
+    let why = provider["error"].as_str().unwrap();
+    assert!(
+        why.contains("runs on arm64") && why.contains("a x86_64 interpreter"),
+        "{why}"
+    );
+    assert_eq!(by_name("ai-config")["status"], "passed", "{}", out.stdout);
+}

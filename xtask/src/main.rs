@@ -92,7 +92,8 @@ enum Command {
     #[command(
         after_help = help::LOCK,
         long_about = "Resolve the requirements.txt of every function and layer (and the files it \
-        includes) for the Lambda target (python and arch in xtask.toml) into requirements.lock \
+        includes) for the Lambda target (python in xtask.toml; the artifact's architecture: its \
+        Terraform's, else arch in xtask.toml) into requirements.lock \
         beside it: exact versions and the sha256 of every wheel. Versions already locked are \
         kept unless --upgrade frees them; what changed is printed. `build` installs from the \
         lock with hashes required. Needs uv."

@@ -140,6 +140,7 @@ pub fn run(cfg: &Config, infra: Option<&Path>, opts: &Options) -> Result<Report>
     let timeout = cfg.smoke.timeout.unwrap_or(DEFAULT_TIMEOUT_SECS).max(1);
 
     let mut model = Model::new(cfg, infra, &opts.env);
+    let targets = build::arch::decide(cfg, infra, &found.artifacts);
     let mut records = Vec::new();
     let mut jobs = Vec::new();
     let mut in_use = std::collections::BTreeSet::new();
@@ -161,6 +162,18 @@ pub fn run(cfg: &Config, infra: Option<&Path>, opts: &Options) -> Result<Report>
                 continue;
             }
         };
+        // The interpreter runs xtask.toml's `arch`: another architecture's compiled modules
+        // cannot load in it, and a pure-Python pass would prove nothing about them.
+        let arch = targets.arch(cfg, &a.id());
+        if arch != cfg.arch {
+            records.push(skip(format!(
+                "runs on {arch} ({}); smoke imports with a {} interpreter (arch in xtask.toml): \
+                 run smoke with arch = \"{arch}\" on a {arch} machine to import it",
+                targets.why(&a.id()),
+                cfg.arch
+            )));
+            continue;
+        }
         let job = prepare(
             cfg,
             &mut model,
