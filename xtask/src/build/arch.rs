@@ -70,47 +70,79 @@ pub fn decide(cfg: &Config, infra: Option<&Path>, artifacts: &[Artifact]) -> Tar
         attached: decl.attached.clone(),
         ..Targets::default()
     };
-    let default = |why: String| Target {
+    let default = |why: &str| Target {
         arch: cfg.arch,
-        why,
+        why: format!("arch in xtask.toml: {why}"),
     };
-    // One architecture written in Terraform, or a warning saying why the default applies.
-    let written = |id: &str, decl: Option<&declared::Declared>, t: &mut Targets| {
-        let d = decl?;
-        let at = format!("{}:{}", rel(&d.file), d.line);
-        match &d.value {
+    let at = |d: &declared::Declared| format!("{}:{}", rel(&d.file), d.line);
+    for a in artifacts.iter().filter(|a| a.kind == Kind::Function) {
+        let id = a.id();
+        let target = match decl.functions.get(&id) {
+            None => default("no aws_lambda_function found for its zip"),
+            // Terraform's default, whatever xtask.toml says: that is where it will run.
+            Some(d) if !d.set => {
+                if cfg.arch != Arch::X86_64 {
+                    t.warnings.push(format!(
+                        "{id}: {}: the function sets no `architectures`, so Lambda runs it on \
+                         x86_64, not {} (arch in xtask.toml); its dependencies are installed for \
+                         x86_64. Add `architectures = [\"{}\"]` to run it there",
+                        at(d),
+                        cfg.arch,
+                        cfg.arch
+                    ));
+                }
+                Target {
+                    arch: Arch::X86_64,
+                    why: format!("Lambda's default: {} sets no architectures", at(d)),
+                }
+            }
+            Some(d) => match &d.value {
+                Ok(v) if v.len() == 1 => Target {
+                    arch: v[0],
+                    why: format!("its Terraform at {}", at(d)),
+                },
+                other => {
+                    let why = match other {
+                        Err(why) => why.clone(),
+                        Ok(_) => "Lambda takes exactly one architecture".to_string(),
+                    };
+                    t.warnings.push(format!(
+                        "{id}: {}: {why}; its dependencies are installed for {} (arch in \
+                         xtask.toml). Write `architectures = [\"x86_64\"]` or `[\"arm64\"]` as \
+                         a literal, a local or a variable's default",
+                        at(d),
+                        cfg.arch
+                    ));
+                    default("its architectures cannot be read")
+                }
+            },
+        };
+        t.by_id.insert(id, target);
+    }
+    for a in artifacts.iter().filter(|a| a.kind == Kind::Layer) {
+        let id = a.id();
+        let written = decl.layers.get(&id).and_then(|d| match &d.value {
             Ok(v) if v.len() == 1 => Some(Target {
                 arch: v[0],
-                why: format!("its Terraform at {at}"),
+                why: format!("its compatible_architectures at {}", at(d)),
             }),
             Ok(_) => None,
             Err(why) => {
                 t.warnings.push(format!(
-                    "{id}: {at}: {why}; its dependencies are installed for {} (arch in \
-                     xtask.toml). Write the architecture as a literal or a local",
-                    cfg.arch
+                    "{id}: {}: {why}; the layer's platform comes from the functions attaching it",
+                    at(d)
                 ));
                 None
             }
-        }
-    };
-    for a in artifacts.iter().filter(|a| a.kind == Kind::Function) {
-        let target = written(&a.id(), decl.functions.get(&a.id()), &mut t).unwrap_or_else(|| {
-            default("arch in xtask.toml: its Terraform names no single architecture".into())
         });
-        t.by_id.insert(a.id(), target);
-    }
-    for a in artifacts.iter().filter(|a| a.kind == Kind::Layer) {
-        let id = a.id();
-        let target = written(&id, decl.layers.get(&id), &mut t).unwrap_or_else(|| {
-            users_target(&decl, &t, &id, cfg).unwrap_or_else(|| {
+        let target = written
+            .or_else(|| users_target(&decl, &t, &id, cfg))
+            .unwrap_or_else(|| {
                 default(
-                    "arch in xtask.toml: its compatible_architectures name no single \
-                         architecture, nor do the functions attaching it agree on one"
-                        .into(),
+                    "no single compatible architecture, and no functions attaching it that \
+                     agree on one",
                 )
-            })
-        });
+            });
         t.by_id.insert(id, target);
     }
     t
@@ -184,4 +216,102 @@ pub fn layer_conflicts(
         out.push((why, fix));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::PathBuf;
+
+    #[test]
+    fn functions_take_their_terraform_and_layers_their_own_or_their_users() {
+        let d = tempfile::tempdir().unwrap();
+        let stack = d.path().join("acme-stack");
+        let tf = stack.join("packages/module-x/infrastructure");
+        std::fs::create_dir_all(&tf).unwrap();
+        let function = |name: &str, arch: &str, layers: &str| {
+            format!(
+                "resource \"aws_lambda_function\" \"{name}\" {{\n  filename = \"${{path.module}}/{name}.zip\"\n{arch}  layers = [{layers}]\n}}\n"
+            )
+        };
+        let layer = |name: &str, compat: &str| {
+            format!(
+                "resource \"aws_lambda_layer_version\" \"{name}\" {{\n  filename = \"${{path.module}}/{name}-layer.zip\"\n{compat}}}\n"
+            )
+        };
+        let arn = |l: &str| format!("aws_lambda_layer_version.{l}.arn");
+        let text = [
+            function(
+                "a",
+                "  architectures = [\"arm64\"]\n",
+                &[arn("mixed"), arn("armonly"), arn("both")].join(", "),
+            ),
+            function("b", "  architectures = [\"x86_64\"]\n", &arn("mixed")),
+            function("c", "", ""),
+            function("d", "  architectures = var.arch\n", ""),
+            layer("mixed", ""),
+            layer("armonly", ""),
+            layer(
+                "both",
+                "  compatible_architectures = [\"x86_64\", \"arm64\"]\n",
+            ),
+            layer("own", "  compatible_architectures = [\"arm64\"]\n"),
+        ]
+        .concat();
+        std::fs::write(tf.join("main.tf"), text).unwrap();
+        let mut cfg = crate::config::load(Some(&stack)).unwrap();
+        cfg.arch = Arch::Arm64;
+        let art = |name: &str, kind| Artifact {
+            module: "module-x".into(),
+            name: name.into(),
+            kind,
+            src: PathBuf::new(),
+            out: PathBuf::from(match kind {
+                Kind::Function => format!("{name}.zip"),
+                Kind::Layer => format!("{name}-layer.zip"),
+            }),
+            requirements: None,
+        };
+        let mut artifacts: Vec<Artifact> = ["a", "b", "c", "d", "e"]
+            .iter()
+            .map(|n| art(n, Kind::Function))
+            .collect();
+        artifacts.extend(
+            ["mixed", "armonly", "both", "own"]
+                .iter()
+                .map(|n| art(n, Kind::Layer)),
+        );
+        let t = decide(&cfg, None, &artifacts);
+        let arch = |n: &str| t.arch(&cfg, &format!("module-x/{n}"));
+        assert_eq!(arch("a"), Arch::Arm64);
+        assert_eq!(arch("b"), Arch::X86_64);
+        // No `architectures`: Lambda's x86_64, with a warning since xtask.toml says arm64.
+        assert_eq!(arch("c"), Arch::X86_64);
+        // Unreadable, or no resource at all: xtask.toml's.
+        assert_eq!(arch("d"), Arch::Arm64);
+        assert_eq!(arch("e"), Arch::Arm64);
+        assert_eq!(t.warnings.len(), 2, "{:?}", t.warnings);
+        assert!(t.warnings[0].contains("module-x/c: acme-stack/packages/module-x/infrastructure/main.tf:11: the function sets no `architectures`, so Lambda runs it on x86_64"), "{}", t.warnings[0]);
+        assert!(
+            t.warnings[1].contains("`architectures = var.arch` cannot be evaluated"),
+            "{}",
+            t.warnings[1]
+        );
+        // Users disagree: the default; one user: its; both compatible: its users'.
+        assert_eq!(arch("mixed"), Arch::Arm64);
+        assert!(t.why("module-x/mixed").starts_with("arch in xtask.toml"));
+        assert_eq!(arch("armonly"), Arch::Arm64);
+        assert_eq!(
+            t.why("module-x/armonly"),
+            "the functions attaching it run on arm64 (module-x/a)"
+        );
+        assert_eq!(arch("both"), Arch::Arm64);
+        assert_eq!(arch("own"), Arch::Arm64);
+        cfg.arch = Arch::X86_64;
+        let t = decide(&cfg, None, &artifacts);
+        assert_eq!(t.arch(&cfg, "module-x/mixed"), Arch::X86_64);
+        assert_eq!(t.arch(&cfg, "module-x/armonly"), Arch::Arm64);
+        assert_eq!(t.arch(&cfg, "module-x/own"), Arch::Arm64);
+        assert_eq!(t.warnings.len(), 1, "{:?}", t.warnings);
+    }
 }

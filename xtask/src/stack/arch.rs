@@ -18,13 +18,16 @@ use crate::stack::hcl::{self as tf, TfFile};
 #[derive(Debug, Clone)]
 pub struct Declared {
     pub file: PathBuf,
+    /// The attribute's line; the resource's when it is not set.
     pub line: usize,
+    /// Whether the resource sets the attribute (else `value` is empty).
+    pub set: bool,
     /// The architectures, or why they cannot be known without running terraform.
     pub value: Result<Vec<Arch>, String>,
 }
 
-/// Per artifact id (`module/name`): what Terraform declares. An artifact whose resource sets no
-/// attribute (or is not found) has no entry.
+/// Per artifact id (`module/name`): what Terraform declares. An artifact whose resource is not
+/// found has no entry.
 #[derive(Debug, Default)]
 pub struct Architectures {
     pub functions: HashMap<String, Declared>,
@@ -58,23 +61,29 @@ pub fn read(cfg: &Config, infra: Option<&Path>, artifacts: &[Artifact]) -> Archi
             let layers = crate::build::declared_layers(files, artifacts, &a.module, &a.name);
             out.attached.insert(a.id(), layers.unwrap_or_default());
         }
-        let Some(attribute) = block.body.get_attribute(attr) else {
-            continue;
-        };
-        let declared = Declared {
-            file: file.path.clone(),
-            line: file.line_of(attribute),
-            value: arch_list(attr, &attribute.value, files, dir).unwrap_or_else(|| {
-                let written = attribute
-                    .value
-                    .span()
-                    .and_then(|s| file.text.get(s))
-                    .unwrap_or("…");
-                Err(format!(
-                    "`{attr} = {written}` cannot be evaluated without terraform (only literals, \
-                     locals and variable defaults are read)"
-                ))
-            }),
+        let declared = match block.body.get_attribute(attr) {
+            None => Declared {
+                file: file.path.clone(),
+                line: file.line_of(block),
+                set: false,
+                value: Ok(Vec::new()),
+            },
+            Some(attribute) => Declared {
+                file: file.path.clone(),
+                line: file.line_of(attribute),
+                set: true,
+                value: arch_list(attr, &attribute.value, files, dir).unwrap_or_else(|| {
+                    let written = attribute
+                        .value
+                        .span()
+                        .and_then(|s| file.text.get(s))
+                        .unwrap_or("…");
+                    Err(format!(
+                        "`{attr} = {written}` cannot be evaluated without terraform (only \
+                         literals, locals and variable defaults are read)"
+                    ))
+                }),
+            },
         };
         match a.kind {
             Kind::Function => out.functions.insert(a.id(), declared),
