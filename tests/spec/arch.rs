@@ -220,3 +220,39 @@ fn smoke_skips_a_function_of_another_architecture_and_says_why() {
     );
     assert_eq!(by_name("ai-config")["status"], "passed", "{}", out.stdout);
 }
+
+#[test]
+fn an_architecture_the_env_passes_through_a_module_variable_decides_the_wheels() {
+    let d = two_architectures();
+    d.set_attr(
+        "module-ai",
+        "aws_lambda_function",
+        "provider",
+        "architectures",
+        "[var.provider_arch]",
+    );
+    let vars = d.path("packages/module-ai/infrastructure/variables.tf");
+    let text = std::fs::read_to_string(&vars).unwrap();
+    write(
+        &vars,
+        &format!("{text}\nvariable \"provider_arch\" {{\n  type = string\n}}\n"),
+    );
+    let env = d.infra.join("envs/dev/main.tf");
+    let text = std::fs::read_to_string(&env).unwrap();
+    let call = "  module_name          = \"ai\"\n";
+    assert!(text.contains(call));
+    write(
+        &env,
+        &text.replacen(
+            call,
+            &format!("{call}  provider_arch        = \"arm64\"\n"),
+            1,
+        ),
+    );
+    let out = d.xtask(&["build", "--module", "ai"]).ok();
+    assert!(!out.stderr.contains("warning"), "{}", out.stderr);
+    let provider = d.path(&format!("{AI_BUILD}/provider.zip"));
+    assert_eq!(machine(&provider, "fastc/_speed.so"), 0xB7, "aarch64");
+    let (_, found) = findings(&d, "ARCH-native-mismatch");
+    assert_eq!(found, Vec::<String>::new());
+}

@@ -56,12 +56,19 @@ impl Targets {
 /// The targets of every artifact of the stack (a layer's may depend on any module's functions).
 pub fn for_stack(cfg: &Config, infra: Option<&Path>) -> Result<Targets> {
     let found = discover::discover(cfg, infra, &[])?;
-    Ok(decide(cfg, infra, &found.artifacts))
+    Ok(decide(cfg, infra, None, &found.artifacts))
 }
 
-/// The targets of `artifacts` (the whole stack: a layer's users may be in any module).
-pub fn decide(cfg: &Config, infra: Option<&Path>, artifacts: &[Artifact]) -> Targets {
-    let decl = declared::read(cfg, infra, artifacts);
+/// The targets of `artifacts` (the whole stack: a layer's users may be in any module), as the
+/// model of `env` declares them (`None`: `stack::arch::default_env`).
+pub fn decide(
+    cfg: &Config,
+    infra: Option<&Path>,
+    env: Option<&str>,
+    artifacts: &[Artifact],
+) -> Targets {
+    let env = env.map_or_else(|| declared::default_env(infra), str::to_string);
+    let decl = declared::read(cfg, infra, &env, artifacts);
     let rel = |p: &Path| {
         let base = cfg.stack.parent().unwrap_or(&cfg.stack);
         p.strip_prefix(base).unwrap_or(p).display().to_string()
@@ -266,7 +273,7 @@ mod tests {
             name: name.into(),
             kind,
             src: PathBuf::new(),
-            out: PathBuf::from(match kind {
+            out: tf.join(match kind {
                 Kind::Function => format!("{name}.zip"),
                 Kind::Layer => format!("{name}-layer.zip"),
             }),
@@ -281,7 +288,7 @@ mod tests {
                 .iter()
                 .map(|n| art(n, Kind::Layer)),
         );
-        let t = decide(&cfg, None, &artifacts);
+        let t = decide(&cfg, None, None, &artifacts);
         let arch = |n: &str| t.arch(&cfg, &format!("module-x/{n}"));
         assert_eq!(arch("a"), Arch::Arm64);
         assert_eq!(arch("b"), Arch::X86_64);
@@ -293,7 +300,7 @@ mod tests {
         assert_eq!(t.warnings.len(), 2, "{:?}", t.warnings);
         assert!(t.warnings[0].contains("module-x/c: acme-stack/packages/module-x/infrastructure/main.tf:11: the function sets no `architectures`, so Lambda runs it on x86_64"), "{}", t.warnings[0]);
         assert!(
-            t.warnings[1].contains("`architectures = var.arch` cannot be evaluated"),
+            t.warnings[1].contains("module-x/d: acme-stack/packages/module-x/infrastructure/main.tf:15: `architectures` cannot be known before terraform runs"),
             "{}",
             t.warnings[1]
         );
@@ -308,7 +315,7 @@ mod tests {
         assert_eq!(arch("both"), Arch::Arm64);
         assert_eq!(arch("own"), Arch::Arm64);
         cfg.arch = Arch::X86_64;
-        let t = decide(&cfg, None, &artifacts);
+        let t = decide(&cfg, None, None, &artifacts);
         assert_eq!(t.arch(&cfg, "module-x/mixed"), Arch::X86_64);
         assert_eq!(t.arch(&cfg, "module-x/armonly"), Arch::Arm64);
         assert_eq!(t.arch(&cfg, "module-x/own"), Arch::Arm64);

@@ -192,7 +192,7 @@ pub fn run(cfg: &Config, infra: Option<&Path>, opts: &Options) -> Result<Report>
         false => Some(discover::discover(cfg, infra, &[])?.artifacts),
     };
     let universe = whole.as_deref().unwrap_or(&found.artifacts);
-    let targets = arch::decide(cfg, infra, universe);
+    let targets = arch::decide(cfg, infra, None, universe);
     for w in &targets.warnings {
         crate::ui::warn(w);
     }

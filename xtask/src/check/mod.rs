@@ -139,6 +139,7 @@ pub fn run(cfg: &Config, infra: Option<&Path>, env: &str) -> Result<Vec<Finding>
         select: Selector::new(cfg),
     };
     let modules = c.modules(&found);
+    let targets = crate::build::arch::decide(cfg, infra, Some(env), &found.artifacts);
     let env = c.env(infra, env);
     let routes: Vec<ModuleRoutes> = modules.iter().map(|m| c.module_routes(m)).collect();
     c.variables(&modules, env.as_ref());
@@ -152,7 +153,6 @@ pub fn run(cfg: &Config, infra: Option<&Path>, env: &str) -> Result<Vec<Finding>
     c.handlers(&found);
     c.sources(&found, &modules, &code);
     secrets::check(&mut c, &found);
-    let targets = crate::build::arch::decide(cfg, infra, &found.artifacts);
     locks::check(&mut c, &found, &targets);
     native::check(&mut c, &found, &targets);
     syntax::check(&mut c, &found);

@@ -140,7 +140,7 @@ pub fn run(cfg: &Config, infra: Option<&Path>, opts: &Options) -> Result<Report>
     let timeout = cfg.smoke.timeout.unwrap_or(DEFAULT_TIMEOUT_SECS).max(1);
 
     let mut model = Model::new(cfg, infra, &opts.env);
-    let targets = build::arch::decide(cfg, infra, &found.artifacts);
+    let targets = build::arch::decide(cfg, infra, Some(&opts.env), &found.artifacts);
     let mut records = Vec::new();
     let mut jobs = Vec::new();
     let mut in_use = std::collections::BTreeSet::new();

@@ -1,24 +1,22 @@
-//! What the Terraform deploying each artifact says about its architecture: a function's
+//! What the stack model says about each artifact's architecture: a function's
 //! `architectures`, a layer's `compatible_architectures`, and which layers each function
-//! attaches (a layer's platform may come from its users). The build, `lock` and `check` ask
-//! `read` and never the `.tf` files. Values are literals, `local.*` or a `var.*` default; a
-//! value passed in by an env is reported as unknown, with its file and line.
+//! attaches (a layer's platform may come from its users). The build, `lock`, `check` and
+//! `smoke` ask `read`, never the `.tf` files.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use hcl_edit::expr::Expression;
-use hcl_edit::Span;
-
 use crate::config::{Arch, Config};
-use crate::stack::discover::{Artifact, Kind};
-use crate::stack::hcl::{self as tf, TfFile};
+use crate::stack::discover::Artifact;
+use crate::stack::hcl as tf;
+use crate::stack::model::{self, Code, Field, Model};
+use crate::stack::value::Span;
 
-/// One `architectures`/`compatible_architectures` attribute, where it is written.
+/// One `architectures`/`compatible_architectures` attribute, where its resource is declared.
 #[derive(Debug, Clone)]
 pub struct Declared {
     pub file: PathBuf,
-    /// The attribute's line; the resource's when it is not set.
+    /// The resource's line.
     pub line: usize,
     /// Whether the resource sets the attribute (else `value` is empty).
     pub set: bool,
@@ -26,233 +24,198 @@ pub struct Declared {
     pub value: Result<Vec<Arch>, String>,
 }
 
-/// Per artifact id (`module/name`): what Terraform declares. An artifact whose resource is not
-/// found has no entry.
+/// Per artifact id (`module/name`): what Terraform declares. An artifact no resource of the
+/// model deploys has no entry.
 #[derive(Debug, Default)]
 pub struct Architectures {
     pub functions: HashMap<String, Declared>,
     pub layers: HashMap<String, Declared>,
-    /// Function id → the layer ids its `layers` list attaches (those that trace to a layer
-    /// this stack builds).
+    /// Function id → the layer ids it attaches (those this stack builds), in order.
     pub attached: HashMap<String, Vec<String>>,
 }
 
-/// Reads every artifact's declaration from the Terraform of its module (for the infra repo's
-/// own Lambdas: its envs, the first in name order that deploys the zip).
-pub fn read(cfg: &Config, infra: Option<&Path>, artifacts: &[Artifact]) -> Architectures {
+/// The env a pass without `--env` (build, lock) reads the model from: `dev` when the infra
+/// repo has it, else its first env by name.
+pub fn default_env(infra: Option<&Path>) -> String {
+    let envs = infra
+        .map(|i| tf::env_names(&i.join("envs")))
+        .unwrap_or_default();
+    match envs.iter().any(|e| e == "dev") {
+        true => "dev".into(),
+        false => envs.into_iter().next().unwrap_or_else(|| "dev".into()),
+    }
+}
+
+/// Every artifact's declaration, from the model of `env` (see `default_env`).
+pub fn read(
+    cfg: &Config,
+    infra: Option<&Path>,
+    env: &str,
+    artifacts: &[Artifact],
+) -> Architectures {
+    let m = Model::load(&cfg.stack, infra, env, artifacts);
+    let base = cfg.stack.parent().unwrap_or(&cfg.stack);
     let mut out = Architectures::default();
-    let mut parsed: HashMap<String, Vec<(PathBuf, Vec<TfFile>)>> = HashMap::new();
-    for a in artifacts {
-        let scopes = parsed
-            .entry(a.module.clone())
-            .or_insert_with(|| scopes(cfg, infra, &a.module));
-        let (attr, resource) = match a.kind {
-            Kind::Function => ("architectures", "aws_lambda_function"),
-            Kind::Layer => ("compatible_architectures", "aws_lambda_layer_version"),
-        };
-        let found = scopes.iter().find_map(|(dir, files)| {
-            let (file, block) = find_by_zip(files, dir, resource, &a.zip_name())?;
-            Some((dir, files, file, block))
-        });
-        let Some((dir, files, file, block)) = found else {
+    for f in &m.functions {
+        let Code::Zip {
+            artifact: Some(id), ..
+        } = &f.code
+        else {
             continue;
         };
-        if a.kind == Kind::Function && a.module != "infra" {
-            let layers = crate::build::declared_layers(files, artifacts, &a.module, &a.name);
-            out.attached.insert(a.id(), layers.unwrap_or_default());
+        // Several instances (count/for_each) of one zip: the first decides.
+        if out.functions.contains_key(id) {
+            continue;
         }
-        let declared = match block.body.get_attribute(attr) {
-            None => Declared {
-                file: file.path.clone(),
-                line: file.line_of(block),
-                set: false,
-                value: Ok(Vec::new()),
-            },
-            Some(attribute) => Declared {
-                file: file.path.clone(),
-                line: file.line_of(attribute),
-                set: true,
-                value: arch_list(attr, &attribute.value, files, dir).unwrap_or_else(|| {
-                    let written = attribute
-                        .value
-                        .span()
-                        .and_then(|s| file.text.get(s))
-                        .unwrap_or("…");
-                    Err(format!(
-                        "`{attr} = {written}` cannot be evaluated without terraform (only \
-                         literals, locals and variable defaults are read)"
-                    ))
-                }),
-            },
+        let d = declared(&f.at, f.architectures.as_ref(), "architectures", base);
+        out.functions.insert(id.clone(), d);
+        out.attached.insert(id.clone(), m.layer_artifacts(f));
+    }
+    for l in &m.layers {
+        let Some(id) = &l.artifact else {
+            continue;
         };
-        match a.kind {
-            Kind::Function => out.functions.insert(a.id(), declared),
-            Kind::Layer => out.layers.insert(a.id(), declared),
-        };
+        if out.layers.contains_key(id) {
+            continue;
+        }
+        let d = declared(
+            &l.at,
+            l.compatible_architectures.as_ref(),
+            "compatible_architectures",
+            base,
+        );
+        out.layers.insert(id.clone(), d);
     }
     out
 }
 
-/// The Terraform directories that may deploy `module`'s artifacts, each parsed.
-fn scopes(cfg: &Config, infra: Option<&Path>, module: &str) -> Vec<(PathBuf, Vec<TfFile>)> {
-    let dirs: Vec<PathBuf> = if module == "infra" {
-        let envs = infra.map(|i| i.join("envs")).unwrap_or_default();
-        tf::env_names(&envs)
-            .into_iter()
-            .map(|e| envs.join(e))
-            .collect()
-    } else {
-        vec![cfg
-            .stack
-            .join("packages")
-            .join(module)
-            .join("infrastructure")]
-    };
-    dirs.into_iter()
-        .map(|d| {
-            let files = tf::parse_dir(&d).0;
-            (d, files)
-        })
-        .collect()
-}
-
-/// The `resource` block whose `filename` names `zip`, with its file.
-fn find_by_zip<'f>(
-    files: &'f [TfFile],
-    dir: &Path,
-    resource: &'f str,
-    zip: &str,
-) -> Option<(&'f TfFile, &'f hcl_edit::structure::Block)> {
-    files.iter().find_map(|f| {
-        f.resources(resource)
-            .find(|(_, b)| {
-                let filename = tf::attr(&b.body, "filename");
-                let resolved = filename
-                    .and_then(|e| tf::resolve_text(e, files, dir))
-                    .and_then(|p| p.rsplit('/').next().map(str::to_string));
-                resolved
-                    .or_else(|| filename.and_then(tf::zip_basename))
-                    .as_deref()
-                    == Some(zip)
-            })
-            .map(|(_, b)| (f, b))
-    })
-}
-
-/// The architectures a list expression names: `None` when it cannot be evaluated here;
-/// `Some(Err(why))` when it names something Lambda does not offer.
-fn arch_list(
-    attr: &str,
-    expr: &Expression,
-    files: &[TfFile],
-    dir: &Path,
-) -> Option<Result<Vec<Arch>, String>> {
-    let expr = var_default(expr, files).unwrap_or(expr);
-    let items = tf::list_items(expr, files)?;
-    let mut out = Vec::new();
-    for item in items {
-        let item = var_default(item, files).unwrap_or(item);
-        let text = tf::resolve_text(item, files, dir)?;
-        match text.as_str() {
-            "x86_64" => out.push(Arch::X86_64),
-            "arm64" => out.push(Arch::Arm64),
-            other => {
-                return Some(Err(format!(
+fn declared(at: &Span, field: Option<&Field<Vec<String>>>, attr: &str, base: &Path) -> Declared {
+    let value = match field {
+        None => Ok(Vec::new()),
+        Some(Field::Unknown { unknown }) => Err(format!(
+            "`{attr}` cannot be known before terraform runs ({})",
+            model::not_checked(unknown, base)
+        )),
+        Some(Field::Known(names)) => names
+            .iter()
+            .map(|n| match n.as_str() {
+                "x86_64" => Ok(Arch::X86_64),
+                "arm64" => Ok(Arch::Arm64),
+                other => Err(format!(
                     "`{attr}` names `{other}`, not an architecture Lambda offers (x86_64 or arm64)"
-                )))
-            }
-        }
+                )),
+            })
+            .collect(),
+    };
+    Declared {
+        file: at.file.clone(),
+        line: at.line,
+        set: field.is_some(),
+        value,
     }
-    Some(Ok(out))
-}
-
-/// The default of `var.<name>` declared in `files`, for a plain `var.<name>` expression.
-fn var_default<'f>(expr: &Expression, files: &'f [TfFile]) -> Option<&'f Expression> {
-    let path = tf::traversal_path(expr)?;
-    let name = path
-        .strip_prefix("var.")
-        .filter(|n| !n.contains(['.', '[']))?;
-    files
-        .iter()
-        .find_map(|f| f.labeled("variable").find(|(n, _)| *n == name))
-        .and_then(|(_, b)| tf::attr(&b.body, "default"))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn arches(tf_text: &str) -> Architectures {
-        let d = tempfile::tempdir().unwrap();
-        let stack = d.path().join("acme-stack");
-        let infra = stack.join("packages/module-x/infrastructure");
-        std::fs::create_dir_all(&infra).unwrap();
-        std::fs::write(infra.join("main.tf"), tf_text).unwrap();
-        let mut cfg = crate::config::load(Some(&stack)).unwrap();
-        cfg.stack = stack.clone();
-        let art = |name: &str, kind| Artifact {
-            module: "module-x".into(),
-            name: name.into(),
-            kind,
-            src: PathBuf::new(),
-            out: PathBuf::from(match kind {
-                Kind::Function => format!("{name}.zip"),
-                Kind::Layer => format!("{name}-layer.zip"),
-            }),
-            requirements: None,
-        };
-        read(
-            &cfg,
-            None,
-            &[
-                art("a", Kind::Function),
-                art("b", Kind::Function),
-                art("c", Kind::Function),
-                art("d", Kind::Function),
-                art("common", Kind::Layer),
-            ],
-        )
-    }
+    use crate::stack::discover::Kind;
 
     #[test]
-    fn literals_locals_and_variable_defaults_are_read_and_the_rest_named() {
-        let a = arches(
-            r#"locals { arch = "arm64" }
-variable "arch" { default = ["arm64"] }
-resource "aws_lambda_layer_version" "common" {
-  filename                 = "${path.module}/../backend/.build/common-layer.zip"
-  compatible_architectures = ["x86_64", local.arch]
-}
-resource "aws_lambda_function" "a" {
-  filename      = "${path.module}/../backend/.build/a.zip"
-  architectures = [local.arch]
+    fn values_passed_by_the_env_are_read_and_the_rest_named() {
+        let d = tempfile::tempdir().unwrap();
+        let stack = d.path().join("acme-stack");
+        let module = stack.join("packages/module-x/infrastructure");
+        let env = d.path().join("acme-infra/envs/dev");
+        std::fs::create_dir_all(&module).unwrap();
+        std::fs::create_dir_all(&env).unwrap();
+        let build = |zip: &str| format!("filename = \"${{path.module}}/../backend/.build/{zip}\"");
+        std::fs::write(
+            module.join("main.tf"),
+            format!(
+                r#"variable "arch" {{}}
+variable "unset" {{}}
+variable "fallback" {{ default = ["x86_64"] }}
+resource "aws_lambda_layer_version" "common" {{
+  {}
+  compatible_architectures = ["x86_64", var.arch]
+}}
+resource "aws_lambda_function" "a" {{
+  {}
+  architectures = [var.arch]
   layers        = [aws_lambda_layer_version.common.arn]
-}
-resource "aws_lambda_function" "b" {
-  filename      = "${path.module}/../backend/.build/b.zip"
-  architectures = var.arch
-}
-resource "aws_lambda_function" "c" {
-  filename      = "${path.module}/../backend/.build/c.zip"
-  architectures = var.from_env
-}
-resource "aws_lambda_function" "d" {
-  filename      = "${path.module}/../backend/.build/d.zip"
+}}
+resource "aws_lambda_function" "b" {{
+  {}
+  architectures = var.fallback
+}}
+resource "aws_lambda_function" "c" {{
+  {}
+  architectures = [var.unset]
+}}
+resource "aws_lambda_function" "d" {{
+  {}
   architectures = ["arm"]
+}}
+resource "aws_lambda_function" "e" {{
+  {}
+}}
+"#,
+                build("common-layer.zip"),
+                build("a.zip"),
+                build("b.zip"),
+                build("c.zip"),
+                build("d.zip"),
+                build("e.zip"),
+            ),
+        )
+        .unwrap();
+        std::fs::write(
+            env.join("main.tf"),
+            r#"module "module_x" {
+  source = "../../../acme-stack/packages/module-x/infrastructure"
+  arch   = "arm64"
 }
 "#,
-        );
+        )
+        .unwrap();
+        let mut cfg = crate::config::load(Some(&stack)).unwrap();
+        cfg.stack = stack.clone();
+        let art = |name: &str, kind| {
+            let zip = match kind {
+                Kind::Function => format!("{name}.zip"),
+                Kind::Layer => format!("{name}-layer.zip"),
+            };
+            Artifact {
+                module: "module-x".into(),
+                name: name.into(),
+                kind,
+                src: PathBuf::new(),
+                out: stack.join("packages/module-x/backend/.build").join(zip),
+                requirements: None,
+            }
+        };
+        let mut artifacts: Vec<Artifact> = ["a", "b", "c", "d", "e"]
+            .iter()
+            .map(|n| art(n, Kind::Function))
+            .collect();
+        artifacts.push(art("common", Kind::Layer));
+        let infra = d.path().join("acme-infra");
+        assert_eq!(default_env(Some(&infra)), "dev");
+        let a = read(&cfg, Some(&infra), "dev", &artifacts);
         let v = |m: &HashMap<String, Declared>, id: &str| m[id].value.clone();
         assert_eq!(v(&a.functions, "module-x/a"), Ok(vec![Arch::Arm64]));
-        assert_eq!(v(&a.functions, "module-x/b"), Ok(vec![Arch::Arm64]));
+        assert_eq!(v(&a.functions, "module-x/b"), Ok(vec![Arch::X86_64]));
         let c = v(&a.functions, "module-x/c").unwrap_err();
         assert!(
-            c.contains("`architectures = var.from_env` cannot be evaluated"),
+            c.contains(
+                "`architectures` cannot be known before terraform runs (not checked: var.unset"
+            ),
             "{c}"
         );
-        assert_eq!(a.functions["module-x/c"].line, 18);
         let d = v(&a.functions, "module-x/d").unwrap_err();
         assert!(d.contains("`architectures` names `arm`"), "{d}");
+        assert!(!a.functions["module-x/e"].set);
+        assert_eq!(a.functions["module-x/e"].line, 25);
         assert_eq!(
             v(&a.layers, "module-x/common"),
             Ok(vec![Arch::X86_64, Arch::Arm64])
