@@ -68,7 +68,10 @@ pub fn decide(
     artifacts: &[Artifact],
 ) -> Targets {
     let env = env.map_or_else(|| declared::default_env(infra), str::to_string);
-    let decl = declared::read(cfg, infra, &env, artifacts);
+    decide_from(cfg, declared::read(cfg, infra, &env, artifacts), artifacts)
+}
+
+fn decide_from(cfg: &Config, decl: Architectures, artifacts: &[Artifact]) -> Targets {
     let rel = |p: &Path| {
         let base = cfg.stack.parent().unwrap_or(&cfg.stack);
         p.strip_prefix(base).unwrap_or(p).display().to_string()

@@ -53,7 +53,11 @@ pub fn read(
     env: &str,
     artifacts: &[Artifact],
 ) -> Architectures {
-    let m = Model::load(&cfg.stack, infra, env, artifacts);
+    of_model(cfg, &Model::load(&cfg.stack, infra, env, artifacts))
+}
+
+/// Every artifact's declaration in a model already loaded.
+pub fn of_model(cfg: &Config, m: &Model) -> Architectures {
     let base = cfg.stack.parent().unwrap_or(&cfg.stack);
     let mut out = Architectures::default();
     for f in &m.functions {
