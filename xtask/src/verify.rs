@@ -15,6 +15,7 @@
 //! and hashes; a sensitive output is never used.
 
 mod http;
+mod layers;
 mod live;
 
 use std::collections::BTreeMap;
@@ -145,9 +146,7 @@ pub fn run(cfg: &Config, infra: Option<&Path>, opts: &Options) -> Result<Report>
     let cwd = std::env::current_dir()?;
     let vars = VarFiles::resolve(&env_dir, &opts.env, &cfg.terraform.var_files, &[], &cwd)?;
     let tf = Terraform::locate(&env.bin, &env_dir, &opts.aws, &vars)?;
-    let (files, _) = tf::parse_dir(&env_dir);
-    let calls = module_calls(&files);
-    let gateway = gateway_call(&files, infra);
+    let (calls, gateway) = crate::stack::env::read(&env_dir, infra);
 
     // Independent terraform reads of the same state, side by side. Only --http needs the
     // outputs (the API's URL and id).
@@ -165,6 +164,11 @@ pub fn run(cfg: &Config, infra: Option<&Path>, opts: &Options) -> Result<Report>
         .with_context(|| format!("nothing to verify in {}", env.label()))?;
     let zips = Zips::hash(&deployed, &env_dir);
     let runtime = cfg.runtime();
+    let artifacts = crate::stack::discover::discover(cfg, Some(infra), &[])
+        .map(|s| s.artifacts)
+        .unwrap_or_default();
+    let model = crate::stack::model::Model::load(&cfg.stack, Some(infra), &opts.env, &artifacts);
+    let base = crate::stack::show::base(&cfg.stack);
 
     let mut checks = offline_checks(&Inputs {
         deployed: &deployed,
@@ -174,6 +178,7 @@ pub fn run(cfg: &Config, infra: Option<&Path>, opts: &Options) -> Result<Report>
         unrouted: &cfg.verify.unrouted,
         env: &env,
         gateway: gateway.as_ref(),
+        model: Some((&model, &base)),
     });
     if !opts.offline {
         checks.extend(live::checks(
@@ -222,44 +227,7 @@ impl Env {
 // ---------------------------------------------------------------------------------------------
 // Terraform
 
-/// `module "<name>"` blocks of the env: the calls whose `api_routes` Terraform is asked for.
-fn module_calls(files: &[tf::TfFile]) -> Vec<String> {
-    let mut calls: Vec<String> = files
-        .iter()
-        .flat_map(|f| f.labeled("module"))
-        .map(|(name, _)| name.to_string())
-        .collect();
-    calls.sort();
-    calls.dedup();
-    calls
-}
-
-/// Where the env composes `module_routes`, for fixes that say which line to edit.
-#[derive(Debug, Clone)]
-struct GatewayCall {
-    /// `envs/dev/main.tf:118`
-    location: String,
-    /// The `module_routes` expression as written.
-    routes_expr: String,
-}
-
-fn gateway_call(files: &[tf::TfFile], infra: &Path) -> Option<GatewayCall> {
-    files.iter().find_map(|f| {
-        let block = f
-            .body
-            .get_blocks("module")
-            .find(|b| b.body.get_attribute("module_routes").is_some())?;
-        let attr = block.body.get_attribute("module_routes")?;
-        let expr = hcl_edit::Span::span(&attr.value)
-            .and_then(|r| f.text.get(r))
-            .unwrap_or_default();
-        let rel = f.path.strip_prefix(infra).unwrap_or(&f.path);
-        Some(GatewayCall {
-            location: format!("{}:{}", rel.display(), f.line_of(attr)),
-            routes_expr: expr.to_string(),
-        })
-    })
-}
+use crate::stack::env::GatewayCall;
 
 /// One route as a module's `api_routes` declares it.
 #[derive(Debug, Clone, PartialEq)]
@@ -757,6 +725,9 @@ struct Inputs<'a> {
     unrouted: &'a [String],
     env: &'a Env,
     gateway: Option<&'a GatewayCall>,
+    /// The stack model and the directory its paths are shown from: the layers each function
+    /// should carry.
+    model: Option<(&'a crate::stack::model::Model, &'a Path)>,
 }
 
 fn offline_checks(i: &Inputs) -> Vec<Check> {
@@ -1122,6 +1093,13 @@ fn runtimes_and_layers(i: &Inputs, out: &mut Vec<Check>) {
                 i.runtime
             ));
         }
+        let mut notes = Vec::new();
+        if let Some((model, base)) = i.model {
+            match layers::compare(model, base, d, f) {
+                Ok(note) => notes.extend(note),
+                Err(problem) => problems.push(problem),
+            }
+        }
         let mut external = 0;
         for arn in &f.layers {
             match d.layers.iter().find(|l| &l.arn == arn) {
@@ -1147,11 +1125,12 @@ fn runtimes_and_layers(i: &Inputs, out: &mut Vec<Check>) {
                     format!("{n} layer(s), {e} published outside this state (seen live only)")
                 }
             };
+            let notes: String = notes.iter().map(|n| format!("; {n}")).collect();
             out.push(Check::pass(
                 "V5",
                 &f.module,
                 subject,
-                format!("{runtime}, {layers}"),
+                format!("{runtime}, {layers}{notes}"),
             ));
         } else {
             out.push(Check::fail(
@@ -1160,7 +1139,7 @@ fn runtimes_and_layers(i: &Inputs, out: &mut Vec<Check>) {
                 subject,
                 problems.join("; "),
                 format!(
-                    "set `runtime = \"{}\"` on {} and `compatible_runtimes = [\"{}\"]` on its layers (or `python` in xtask.toml), rebuild and apply",
+                    "set `runtime = \"{}\"` on {} and `compatible_runtimes = [\"{}\"]` on its layers (or `python` in xtask.toml); for layers, `cargo xtask stack` shows what the configuration attaches; rebuild and apply",
                     i.runtime, f.address, i.runtime
                 ),
             ));

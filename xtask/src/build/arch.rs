@@ -53,22 +53,23 @@ impl Targets {
     }
 }
 
-/// The targets of every artifact of the stack (a layer's may depend on any module's functions).
+/// The targets of every artifact of the stack (a layer's may depend on any module's
+/// functions), read from the env `build` reads by default (`dev`), so a lock is made for the
+/// target the build installs for.
 pub fn for_stack(cfg: &Config, infra: Option<&Path>) -> Result<Targets> {
     let found = discover::discover(cfg, infra, &[])?;
-    Ok(decide(cfg, infra, None, &found.artifacts))
+    Ok(decide(cfg, infra, "dev", &found.artifacts))
 }
 
 /// The targets of `artifacts` (the whole stack: a layer's users may be in any module), as the
-/// model of `env` declares them (`None`: `stack::arch::default_env`).
-pub fn decide(
-    cfg: &Config,
-    infra: Option<&Path>,
-    env: Option<&str>,
-    artifacts: &[Artifact],
-) -> Targets {
-    let env = env.map_or_else(|| declared::default_env(infra), str::to_string);
-    decide_from(cfg, declared::read(cfg, infra, &env, artifacts), artifacts)
+/// model of `env` declares them.
+pub fn decide(cfg: &Config, infra: Option<&Path>, env: &str, artifacts: &[Artifact]) -> Targets {
+    decide_from(cfg, declared::read(cfg, infra, env, artifacts), artifacts)
+}
+
+/// The same, from a model a pass has already loaded (build, smoke).
+pub fn from_model(cfg: &Config, m: &crate::stack::model::Model, artifacts: &[Artifact]) -> Targets {
+    decide_from(cfg, declared::of_model(cfg, m), artifacts)
 }
 
 fn decide_from(cfg: &Config, decl: Architectures, artifacts: &[Artifact]) -> Targets {
@@ -181,6 +182,32 @@ fn users_target(decl: &Architectures, t: &Targets, layer: &str, cfg: &Config) ->
     })
 }
 
+/// The first native library in function `f`'s zip or its attached layers' that a process on
+/// `arch` cannot load, as `<zip>: <file> (distribution …) is <machine>`; `None` when all load
+/// (pure Python, or built for `arch`) or the zips are not built.
+pub fn unloadable(
+    targets: &Targets,
+    f: &Artifact,
+    zip_of: impl Fn(&str) -> Option<std::path::PathBuf>,
+    arch: Arch,
+) -> Option<String> {
+    std::iter::once(Some(f.out.clone()))
+        .chain(targets.attached(&f.id()).iter().map(|l| zip_of(l)))
+        .flatten()
+        .find_map(|zip| {
+            let natives = native::scan(&zip).ok()?;
+            let n = natives
+                .iter()
+                .find(|n| n.machine != Machine::Lambda(arch))?;
+            let name = zip.file_name().unwrap_or_default().to_string_lossy();
+            Some(format!(
+                "{name}: {} is {}",
+                n.describe(),
+                n.machine.describe()
+            ))
+        })
+}
+
 /// Why function `f` cannot load its layers, and the fix: each attached layer built for another
 /// architecture that ships native code (pure-Python layers serve both). `zip_of` gives a
 /// layer's zip; a layer not built yet is not judged.
@@ -291,7 +318,7 @@ mod tests {
                 .iter()
                 .map(|n| art(n, Kind::Layer)),
         );
-        let t = decide(&cfg, None, None, &artifacts);
+        let t = decide(&cfg, None, "dev", &artifacts);
         let arch = |n: &str| t.arch(&cfg, &format!("module-x/{n}"));
         assert_eq!(arch("a"), Arch::Arm64);
         assert_eq!(arch("b"), Arch::X86_64);
@@ -318,7 +345,7 @@ mod tests {
         assert_eq!(arch("both"), Arch::Arm64);
         assert_eq!(arch("own"), Arch::Arm64);
         cfg.arch = Arch::X86_64;
-        let t = decide(&cfg, None, None, &artifacts);
+        let t = decide(&cfg, None, "dev", &artifacts);
         assert_eq!(t.arch(&cfg, "module-x/mixed"), Arch::X86_64);
         assert_eq!(t.arch(&cfg, "module-x/armonly"), Arch::Arm64);
         assert_eq!(t.arch(&cfg, "module-x/own"), Arch::Arm64);

@@ -137,9 +137,10 @@ pub fn run(cfg: &Config, infra: Option<&Path>, env: &str) -> Result<Vec<Finding>
         base: cfg.stack.parent().unwrap_or(&cfg.stack).to_path_buf(),
         findings: Vec::new(),
         select: Selector::new(cfg),
+        model: crate::stack::model::Model::load(&cfg.stack, infra, env, &found.artifacts),
     };
     let modules = c.modules(&found);
-    let targets = crate::build::arch::decide(cfg, infra, Some(env), &found.artifacts);
+    let targets = crate::build::arch::decide(cfg, infra, env, &found.artifacts);
     let env = c.env(infra, env);
     let routes: Vec<ModuleRoutes> = modules.iter().map(|m| c.module_routes(m)).collect();
     c.variables(&modules, env.as_ref());
@@ -151,7 +152,7 @@ pub fn run(cfg: &Config, infra: Option<&Path>, env: &str) -> Result<Vec<Finding>
     c.route_rules(&routes);
     c.timeouts(&modules, &routes);
     c.handlers(&found);
-    c.sources(&found, &modules, &code);
+    c.sources(&found, &code);
     secrets::check(&mut c, &found);
     locks::check(&mut c, &found, &targets);
     native::check(&mut c, &found, &targets);
@@ -196,6 +197,8 @@ struct Checker<'a> {
     findings: Vec<Finding>,
     /// What ships, as the build decides it: check never has its own idea.
     select: Selector<'a>,
+    /// What Terraform deploys, as every pass reads it.
+    model: crate::stack::model::Model,
 }
 
 /// One stack module's Terraform.

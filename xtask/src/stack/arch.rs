@@ -8,7 +8,6 @@ use std::path::{Path, PathBuf};
 
 use crate::config::{Arch, Config};
 use crate::stack::discover::Artifact;
-use crate::stack::hcl as tf;
 use crate::stack::model::{self, Code, Field, Model};
 use crate::stack::value::Span;
 
@@ -34,19 +33,7 @@ pub struct Architectures {
     pub attached: HashMap<String, Vec<String>>,
 }
 
-/// The env a pass without `--env` (build, lock) reads the model from: `dev` when the infra
-/// repo has it, else its first env by name.
-pub fn default_env(infra: Option<&Path>) -> String {
-    let envs = infra
-        .map(|i| tf::env_names(&i.join("envs")))
-        .unwrap_or_default();
-    match envs.iter().any(|e| e == "dev") {
-        true => "dev".into(),
-        false => envs.into_iter().next().unwrap_or_else(|| "dev".into()),
-    }
-}
-
-/// Every artifact's declaration, from the model of `env` (see `default_env`).
+/// Every artifact's declaration, from the model of `env`.
 pub fn read(
     cfg: &Config,
     infra: Option<&Path>,
@@ -204,7 +191,6 @@ resource "aws_lambda_function" "e" {{
             .collect();
         artifacts.push(art("common", Kind::Layer));
         let infra = d.path().join("acme-infra");
-        assert_eq!(default_env(Some(&infra)), "dev");
         let a = read(&cfg, Some(&infra), "dev", &artifacts);
         let v = |m: &HashMap<String, Declared>, id: &str| m[id].value.clone();
         assert_eq!(v(&a.functions, "module-x/a"), Ok(vec![Arch::Arm64]));

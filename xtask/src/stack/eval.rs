@@ -230,6 +230,11 @@ impl Evaluator {
                     else_: Box::new(self.apply_ops(ctx, *else_, ops, at)),
                 }
             }
+            // An element of a value derived from a resource's attribute is still derived from it.
+            (
+                TraversalOperator::Index(_) | TraversalOperator::LegacyIndex(_),
+                v @ Value::Attr { .. },
+            ) if matches!(&v, Value::Attr { attr, .. } if attr.contains('(')) => v,
             (_, v @ Value::Attr { .. }) => return Value::Unknown(as_unknown(v, at.clone(), "")),
             (TraversalOperator::GetAttr(k), Value::Map(m)) => match m.get(k.as_str()) {
                 Some(v) => v.clone(),

@@ -28,6 +28,27 @@ pub fn call(name: &str, args: Vec<Value>, at: &Span) -> Value {
             at.clone(),
         ))
     };
+    // `regex("functions/(.+)/invocations", aws_lambda_function.f.invoke_arn)[0]`: still unknown
+    // before apply, but derived from that function's attribute, which is what links it.
+    if matches!(
+        name,
+        "regex" | "replace" | "split" | "trimprefix" | "trimsuffix"
+    ) {
+        if let Some(Value::Attr {
+            address,
+            attr,
+            at,
+            via,
+        }) = args.iter().find(|a| matches!(a, Value::Attr { .. }))
+        {
+            return Value::Attr {
+                address: address.clone(),
+                attr: format!("{name}({attr})"),
+                at: at.clone(),
+                via: via.clone(),
+            };
+        }
+    }
     match name {
         "concat" | "flatten" => {
             let mut out = Vec::new();

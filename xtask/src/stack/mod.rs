@@ -38,6 +38,7 @@
 
 pub mod arch;
 pub mod discover;
+pub mod env;
 // Parts of the evaluator's API are for passes still moving onto the model.
 #[allow(dead_code)]
 pub mod eval;
@@ -50,7 +51,7 @@ pub mod model;
 mod read;
 #[allow(dead_code)]
 mod refs;
-pub mod terraform;
+pub mod show;
 #[allow(dead_code)]
 pub mod tree;
 #[allow(dead_code)]

@@ -106,8 +106,12 @@ pub struct Function {
     pub architectures: Option<Field<Vec<String>>>,
     pub memory_size: Option<Field<String>>,
     pub timeout: Option<Field<String>>,
-    /// Names only: values are never read into the model.
+    /// Names, in the order written (`stack` prints these, never values).
     pub environment: Field<Vec<String>>,
+    /// The values of those the configuration decides (never a sensitive variable's): smoke's
+    /// import environment. Never printed.
+    #[serde(skip)]
+    pub environment_values: BTreeMap<String, String>,
     pub layers: Vec<LayerUse>,
     pub routes: Vec<Route>,
     /// `aws_apigatewayv2_integration`s whose `integration_uri` is this function's.
@@ -129,6 +133,17 @@ pub struct Layer {
     pub compatible_architectures: Option<Field<Vec<String>>>,
     /// Addresses of the functions attaching it.
     pub users: Vec<String>,
+}
+
+/// A function's layers as layer artifacts of this stack, in order, each once.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct Attachments {
+    /// Attached whatever any unknown condition turns out to be.
+    pub certain: Vec<String>,
+    /// Also those attached on one arm of an unknown conditional.
+    pub possible: Vec<String>,
+    /// Every entry is an unconditional layer built here: nothing else is on the function.
+    pub complete: bool,
 }
 
 #[derive(Debug, Default, Serialize)]
@@ -247,6 +262,7 @@ impl Model {
                         memory_size: r.text("memory_size"),
                         timeout: r.text("timeout"),
                         environment: r.env_names(),
+                        environment_values: r.env_values(),
                         layers: r.layers(),
                         routes: Vec::new(),
                         integrations: Vec::new(),
@@ -269,6 +285,37 @@ impl Model {
 
     pub fn layer(&self, address: &str) -> Option<&Layer> {
         self.layers.iter().find(|l| l.address == address)
+    }
+
+    /// What the build, size and check need of a function's layers (see `Attachments`).
+    pub fn attachments(&self, f: &Function) -> Attachments {
+        let mut a = Attachments {
+            complete: true,
+            ..Default::default()
+        };
+        for u in &f.layers {
+            let id = match &u.target {
+                LayerTarget::Deployed { address } => {
+                    self.layer(address).and_then(|l| l.artifact.clone())
+                }
+                _ => None,
+            };
+            match id {
+                Some(id) => {
+                    if u.conditional.is_none() && !a.certain.contains(&id) {
+                        a.certain.push(id.clone());
+                    }
+                    if !a.possible.contains(&id) {
+                        a.possible.push(id);
+                    }
+                }
+                None => a.complete = false,
+            }
+            if u.conditional.is_some() {
+                a.complete = false;
+            }
+        }
+        a
     }
 
     /// The artifact ids of the layers a function attaches this stack builds, in order.

@@ -147,6 +147,24 @@ impl Reader<'_> {
         }
     }
 
+    /// The environment's values the configuration decides (a sensitive variable's never is):
+    /// what smoke imports with. Not printed by `stack`.
+    pub fn env_values(&self) -> std::collections::BTreeMap<String, String> {
+        let vars = self
+            .block
+            .body
+            .get_blocks("environment")
+            .find_map(|b| tf::attr(&b.body, "variables"));
+        match vars.map(|v| self.ev.eval(self.ctx, v)) {
+            Some(Value::Map(m)) => m
+                .into_iter()
+                .filter(|(_, v)| matches!(v, Value::Str(_) | Value::Number(_) | Value::Bool(_)))
+                .map(|(k, v)| (k, v.to_text()))
+                .collect(),
+            _ => Default::default(),
+        }
+    }
+
     /// `layers`, in order: each entry a layer this configuration deploys, an ARN, or unknown.
     pub fn layers(&self) -> Vec<LayerUse> {
         let Some((v, at)) = self.value("layers") else {

@@ -356,6 +356,16 @@ impl Evaluator {
                 return missing(&format!("variable \"{name}\""), at.clone());
             };
             let decl = self.span(inst, file, block);
+            // Whoever sets it, a sensitive variable's value is never read.
+            if matches!(tf::attr(&block.body, "sensitive"), Some(Expression::Bool(b)) if *b.value())
+            {
+                return Value::Unknown(Unknown::new(
+                    Why::Sensitive {
+                        variable: name.into(),
+                    },
+                    decl,
+                ));
+            }
             if let (Some(parent), Some(call)) = (i.parent, &i.call) {
                 if let Some(arg) = call.block.body.get_attribute(name) {
                     let scope = Scope::new();
@@ -368,15 +378,6 @@ impl Evaluator {
                         &arg.value,
                     );
                 }
-            }
-            if matches!(tf::attr(&block.body, "sensitive"), Some(Expression::Bool(b)) if *b.value())
-            {
-                return Value::Unknown(Unknown::new(
-                    Why::Sensitive {
-                        variable: name.into(),
-                    },
-                    decl,
-                ));
             }
             match tf::attr(&block.body, "default") {
                 Some(d) => self.eval(
