@@ -91,37 +91,70 @@ impl Wheelhouse {
         files: &[(&str, &str)],
         requires: &[&str],
     ) -> &Self {
-        let dist = format!("{name}-{version}.dist-info");
-        let mut entries: Vec<(String, String)> = files
+        let files: Vec<(&str, Vec<u8>)> = files
             .iter()
-            .map(|(p, c)| (p.to_string(), c.to_string()))
+            .map(|(p, c)| (*p, c.as_bytes().to_vec()))
+            .collect();
+        self.wheel_bytes(name, version, tag, &files, requires)
+    }
+
+    /// `name`'s wheel for Linux on `arch` (`x86_64` or `aarch64`): `name/__init__.py` and a
+    /// native library `name/_speed.so` whose ELF header says `arch`.
+    pub fn native(&self, name: &str, version: &str, arch: &str) -> &Self {
+        let init = format!("{name}/__init__.py");
+        let so = format!("{name}/_speed.so");
+        self.wheel_bytes(
+            name,
+            version,
+            &format!("cp313-cp313-manylinux2014_{arch}"),
+            &[(&init, b"C = 3\n".to_vec()), (&so, elf(arch))],
+            &[],
+        )
+    }
+
+    pub fn wheel_bytes(
+        &self,
+        name: &str,
+        version: &str,
+        tag: &str,
+        files: &[(&str, Vec<u8>)],
+        requires: &[&str],
+    ) -> &Self {
+        let dist = format!("{name}-{version}.dist-info");
+        let mut entries: Vec<(String, Vec<u8>)> = files
+            .iter()
+            .map(|(p, c)| (p.to_string(), c.clone()))
             .collect();
         let mut meta = format!("Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n");
         for r in requires {
             meta.push_str(&format!("Requires-Dist: {r}\n"));
         }
         let purelib = tag.ends_with("-any");
-        entries.push((format!("{dist}/METADATA"), meta));
+        entries.push((format!("{dist}/METADATA"), meta.into_bytes()));
         entries.push((
             format!("{dist}/WHEEL"),
             format!(
                 "Wheel-Version: 1.0\nGenerator: spec\nRoot-Is-Purelib: {purelib}\nTag: {tag}\n"
-            ),
+            )
+            .into_bytes(),
         ));
-        entries.push((format!("{dist}/top_level.txt"), format!("{name}\n")));
+        entries.push((
+            format!("{dist}/top_level.txt"),
+            format!("{name}\n").into_bytes(),
+        ));
         let mut record = String::new();
         for (p, _) in &entries {
             // Installers accept RECORD lines without hashes for files they do not verify.
             record.push_str(&format!("{p},,\n"));
         }
         record.push_str(&format!("{dist}/RECORD,,\n"));
-        entries.push((format!("{dist}/RECORD"), record));
+        entries.push((format!("{dist}/RECORD"), record.into_bytes()));
         let path = self.dir.join(format!("{name}-{version}-{tag}.whl"));
         let mut z = zip::ZipWriter::new(std::fs::File::create(path).unwrap());
         for (p, c) in entries {
             z.start_file(p, zip::write::SimpleFileOptions::default())
                 .unwrap();
-            z.write_all(c.as_bytes()).unwrap();
+            z.write_all(&c).unwrap();
         }
         z.finish().unwrap();
         self
@@ -151,18 +184,24 @@ impl Wheelhouse {
             &[("beta/__init__.py", "B = 3\n")],
             &[],
         )
-        .wheel(
-            "fastc",
-            "0.1",
-            "cp313-cp313-manylinux2014_x86_64",
-            &[
-                ("fastc/__init__.py", "C = 3\n"),
-                ("fastc/_speed.so", "\x7fELF fake"),
-            ],
-            &[],
-        );
+        .native("fastc", "0.1", "x86_64");
         w
     }
+}
+
+/// The start of a little-endian 64-bit ELF shared object for `arch` (`x86_64` or `aarch64`):
+/// what the xtask reads (`e_machine`, at byte 18), then padding.
+pub fn elf(arch: &str) -> Vec<u8> {
+    let machine: u16 = match arch {
+        "x86_64" => 0x3E,
+        "aarch64" => 0xB7,
+        other => panic!("no ELF machine for {other}"),
+    };
+    let mut h = b"\x7fELF\x02\x01\x01\0\0\0\0\0\0\0\0\0\x03\0".to_vec();
+    h.extend(machine.to_le_bytes());
+    h.extend([1, 0, 0, 0]);
+    h.resize(64, 0);
+    h
 }
 
 /// A copy of the demo (stack + infra as siblings) in a temporary directory.
@@ -210,6 +249,27 @@ impl Demo {
 
     pub fn read(&self, rel: &str) -> String {
         std::fs::read_to_string(self.stack.join(rel)).unwrap()
+    }
+
+    /// Sets `attr = value` in `resource "<kind>" "<name>"` of `module`'s `main.tf`, replacing
+    /// the line that sets it (which must exist).
+    pub fn set_attr(&self, module: &str, kind: &str, name: &str, attr: &str, value: &str) {
+        let rel = format!("packages/{module}/infrastructure/main.tf");
+        let text = self.read(&rel);
+        let start = text
+            .find(&format!("resource \"{kind}\" \"{name}\""))
+            .unwrap_or_else(|| panic!("no {kind}.{name} in {rel}"));
+        let end = start + text[start..].find("\n}\n").unwrap();
+        let line = text[start..end]
+            .lines()
+            .find(|l| l.trim_start().starts_with(&format!("{attr} ")))
+            .unwrap_or_else(|| panic!("{kind}.{name} sets no {attr}"));
+        let at = start + text[start..end].find(line).unwrap();
+        let new = format!("  {attr} = {value}");
+        self.write(
+            &rel,
+            &format!("{}{new}{}", &text[..at], &text[at + line.len()..]),
+        );
     }
 
     /// Runs `cargo xtask <args> --stack <this stack>` with plain output.

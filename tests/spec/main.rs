@@ -3,6 +3,7 @@
 
 mod common;
 
+mod arch;
 mod build;
 mod check;
 mod cli;

@@ -153,8 +153,14 @@ fn the_hint_matches_a_missing_package_or_version_or_wheel() {
             "check the name and version",
         ],
     );
-    let arm = "arch = \"arm64\"\n[installer_options]\nfind_links = [\"../wheelhouse\"]\nno_index = true\n";
-    let err = provider_error(&d, "uv", "fastc==0.1\n", Some(arm));
+    d.set_attr(
+        "module-ai",
+        "aws_lambda_function",
+        "provider",
+        "architectures",
+        "[\"arm64\"]",
+    );
+    let err = provider_error(&d, "uv", "fastc==0.1\n", None);
     says(
         &err,
         "uv",

@@ -93,7 +93,8 @@ enum Command {
     #[command(
         after_help = help::LOCK,
         long_about = "Resolve the requirements.txt of every function and layer (and the files it \
-        includes) for the Lambda target (python and arch in xtask.toml) into requirements.lock \
+        includes) for the Lambda target (python in xtask.toml; the artifact's architecture: its \
+        Terraform's, else arch in xtask.toml) into requirements.lock \
         beside it: exact versions and the sha256 of every wheel. Versions already locked are \
         kept unless --upgrade frees them; what changed is printed. `build` installs from the \
         lock with hashes required. Needs uv."
@@ -734,7 +735,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             stack::discover::require_stack(&cfg.stack)?;
             let found = stack::discover::discover(&cfg, infra.as_deref(), &args.modules)?;
             let jobs = build_options(None).jobs;
-            let outcomes = install::lock::run(&cfg, &found.artifacts, &upgrade, jobs)?;
+            let targets = build::arch::for_stack(&cfg, infra.as_deref())?;
+            for w in &targets.warnings {
+                ui::warn(w);
+            }
+            let outcomes = install::lock::run(&cfg, &targets, &found.artifacts, &upgrade, jobs)?;
             report::lock(&outcomes, &cfg.stack, g.json)?;
             Ok(exit(
                 outcomes

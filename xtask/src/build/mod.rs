@@ -4,6 +4,8 @@
 //! Per artifact: hash the inputs → unchanged? `cached` : install dependencies (cached apart
 //! from code, keyed by requirements + target + installer) → deterministic zip → atomic rename.
 
+pub mod arch;
+pub mod native;
 pub mod size;
 
 use std::collections::{BTreeMap, HashMap};
@@ -19,7 +21,7 @@ pub mod pack;
 pub mod zipw;
 
 use crate::archive;
-use crate::config::Config;
+use crate::config::{Arch, Config};
 use crate::fsutil::{lock, write_atomic};
 use crate::install::{lock, requirements, Installer};
 use crate::pool;
@@ -190,8 +192,28 @@ pub fn run(cfg: &Config, infra: Option<&Path>, opts: &Options) -> Result<Report>
 
     let installer = Installer::detect(cfg.installer).map_err(|e| format!("{e:#}"));
     let remote = remote::open(cfg, &opts.cache, &cache.join("deps"))?;
+    // Attachments and architectures are traced across the whole stack, so `--module` builds
+    // the same zips.
+    let whole = match opts.modules.is_empty() {
+        true => None,
+        false => Some(discover::discover(cfg, infra, &[])?.artifacts),
+    };
+    let universe = whole.as_deref().unwrap_or(&found.artifacts);
+    let model = Model::load(&cfg.stack, infra, &opts.env, universe);
+    model.notes.iter().for_each(|n| crate::ui::warn(n));
+    let targets = arch::from_model(cfg, &model, universe);
+    for w in &targets.warnings {
+        crate::ui::warn(w);
+    }
+    let for_arch = |arch| Config {
+        arch,
+        ..cfg.clone()
+    };
     let ctx = Ctx {
         cfg,
+        targets: &targets,
+        x86_64: for_arch(Arch::X86_64),
+        arm64: for_arch(Arch::Arm64),
         installer: &installer,
         cache: &cache,
         deps: Mutex::new(HashMap::new()),
@@ -242,14 +264,6 @@ pub fn run(cfg: &Config, infra: Option<&Path>, opts: &Options) -> Result<Report>
         let bytes = saved.map_or(0, |s| s.unzipped_bytes);
         size::LayerView::new(id, bytes, saved.and_then(|s| s.size.as_ref()))
     };
-    // Attachments are traced across the whole stack, so `--module` builds the same zips.
-    let whole = match opts.modules.is_empty() {
-        true => None,
-        false => Some(discover::discover(cfg, infra, &[])?.artifacts),
-    };
-    let universe = whole.as_deref().unwrap_or(&found.artifacts);
-    let model = Model::load(&cfg.stack, infra, &opts.env, universe);
-    model.notes.iter().for_each(|n| crate::ui::warn(n));
     let functions: Vec<_> = functions
         .into_iter()
         .map(|a| {
@@ -263,6 +277,34 @@ pub fn run(cfg: &Config, infra: Option<&Path>, opts: &Options) -> Result<Report>
             (a, env)
         })
         .collect();
+    // A function attaching a layer whose native code is for another architecture fails
+    // before it is built: Lambda would deploy it and every import would fail.
+    let zip_of = |id: &str| {
+        universe
+            .iter()
+            .find(|l| l.id() == id)
+            .map(|l| l.out.clone())
+    };
+    let mut buildable = Vec::new();
+    for (a, env) in functions {
+        let conflicts = arch::layer_conflicts(cfg, &targets, &a.id(), zip_of);
+        if conflicts.is_empty() {
+            buildable.push((a, env));
+            continue;
+        }
+        let record = Record {
+            error: Some(
+                conflicts
+                    .iter()
+                    .map(|(why, fix)| format!("{why}; {fix}"))
+                    .collect::<Vec<_>>()
+                    .join("\n"),
+            ),
+            ..Record::failed(&a.module, &a.name, a.kind, a.out.clone())
+        };
+        results.push((record, None));
+    }
+    let functions = buildable;
     ctx.prefetch(&functions, opts.jobs);
     results.extend(pool::parallel(&functions, opts.jobs, build));
     progress.finish();
@@ -321,6 +363,10 @@ type DepsCell = OnceLock<std::result::Result<(PathBuf, Arc<pack::Pack>), String>
 
 struct Ctx<'a> {
     cfg: &'a Config,
+    targets: &'a arch::Targets,
+    /// `cfg` for each target architecture: what installs and dependency keys read.
+    x86_64: Config,
+    arm64: Config,
     installer: &'a std::result::Result<Installer, String>,
     cache: &'a Path,
     /// One install per dependency key even when several artifacts share requirements.
@@ -346,6 +392,14 @@ struct Prepared {
 }
 
 impl Ctx<'_> {
+    /// The configuration targeting `a`'s architecture (its Terraform's, else xtask.toml's).
+    fn target(&self, a: &Artifact) -> &Config {
+        match self.targets.arch(self.cfg, &a.id()) {
+            Arch::X86_64 => &self.x86_64,
+            Arch::Arm64 => &self.arm64,
+        }
+    }
+
     fn build_one(
         &self,
         a: &Artifact,
@@ -435,7 +489,7 @@ impl Ctx<'_> {
             } else {
                 "installing dependencies"
             });
-            let (dir, pack) = self.deps(dk, &src.file, src.lock.is_some())?;
+            let (dir, pack) = self.deps(dk, &src.file, src.lock.is_some(), self.target(a))?;
             entries = select::installed(&dir, prefix)?;
             deps_dir = Some(dir);
             deps_pack = Some(pack);
@@ -534,12 +588,14 @@ impl Ctx<'_> {
         let source = match &a.requirements {
             Some(path) if !reqs.is_empty() => {
                 let s = lock::source(path, &reqs)?;
-                s.enforce(self.cfg, path, &reqs, self.locked, &mut warnings)?;
+                s.enforce(self.target(a), path, &reqs, self.locked, &mut warnings)?;
                 Some(s)
             }
             _ => None,
         };
-        let deps_key = source.as_ref().map(|s| self.deps_key(&s.key_lines));
+        let deps_key = source
+            .as_ref()
+            .map(|s| self.deps_key(self.target(a), &s.key_lines));
         // What the function's layers carry decides what its dependencies ship (dedupe).
         let deps_and_layers = deps_key.as_ref().map(|d| format!("{d}\0{}", env.key()));
         let key = cache::artifact_key(a.kind, &a.zip_name(), deps_and_layers.as_deref(), &code)?;
@@ -583,7 +639,8 @@ impl Ctx<'_> {
         remote.fetch(&keys);
     }
 
-    fn deps_key(&self, reqs: &[String]) -> String {
+    /// Keyed on `target`'s architecture too: an arm64 and an x86_64 install never share bytes.
+    fn deps_key(&self, target: &Config, reqs: &[String]) -> String {
         // The installer the stack asks for, even when this machine has none: a runner that
         // only downloads from the shared cache keys as the one that built.
         let wanted = match self.cfg.installer {
@@ -591,7 +648,7 @@ impl Ctx<'_> {
             _ => "uv",
         };
         cache::deps_key(
-            self.cfg,
+            target,
             self.installer.as_ref().map_or(wanted, |i| i.name()),
             reqs,
         )
@@ -604,6 +661,7 @@ impl Ctx<'_> {
         key: &str,
         requirements: &Path,
         require_hashes: bool,
+        target: &Config,
     ) -> Result<(PathBuf, Arc<pack::Pack>)> {
         let cell = self
             .deps
@@ -613,7 +671,7 @@ impl Ctx<'_> {
             .or_default()
             .clone();
         cell.get_or_init(|| {
-            let dir = self.install(key, requirements, require_hashes)?;
+            let dir = self.install(key, requirements, require_hashes, target)?;
             let pack = pack::Pack::open_or_make(&dir).map_err(|e| format!("{e:#}"))?;
             Ok((dir, Arc::new(pack)))
         })
@@ -627,6 +685,7 @@ impl Ctx<'_> {
         key: &str,
         requirements: &Path,
         require_hashes: bool,
+        target: &Config,
     ) -> std::result::Result<PathBuf, String> {
         {
             let dir = self.cache.join("deps").join(key);
@@ -647,13 +706,12 @@ impl Ctx<'_> {
             let remote = self.remote.as_ref().filter(|_| !self.force);
             if !remote.is_some_and(|r| r.get_deps(key, tmp.path())) {
                 let installer = self.installer.as_ref().map_err(Clone::clone)?;
-                let memo =
-                    failed_deps::Memo::new(&self.cache.join("deps"), key, self.cfg, installer);
+                let memo = failed_deps::Memo::new(&self.cache.join("deps"), key, target, installer);
                 if let Some(remembered) = memo.recall().filter(|_| !self.force) {
                     return Err(remembered);
                 }
                 installer
-                    .install(self.cfg, requirements, tmp.path(), require_hashes)
+                    .install(target, requirements, tmp.path(), require_hashes)
                     .map_err(|e| {
                         let message = format!("{}: {e:#}", requirements.display());
                         if e.is::<crate::install::Deterministic>() {
@@ -681,18 +739,27 @@ impl Ctx<'_> {
 }
 
 /// The dependency tree a build installed for `requirements`, if any, so `check` can see what
-/// it provides without installing. Either installer's tree will do: same requirements, same
-/// target, same packages.
+/// it provides without installing. Either installer's tree, for either architecture, will do:
+/// same requirements, same import names.
 pub fn installed_deps(cfg: &Config, requirements: &Path) -> Option<PathBuf> {
     let reqs = requirements::read(requirements).ok()?;
     if reqs.is_empty() {
         return None;
     }
     let source = lock::source(requirements, &reqs).ok()?;
-    ["uv", "pip"]
-        .iter()
-        .map(|i| {
-            let key = cache::deps_key(cfg, i, &source.key_lines);
+    let other = match cfg.arch {
+        Arch::X86_64 => Arch::Arm64,
+        Arch::Arm64 => Arch::X86_64,
+    };
+    [cfg.arch, other]
+        .into_iter()
+        .flat_map(|arch| ["uv", "pip"].map(|i| (arch, i)))
+        .map(|(arch, i)| {
+            let target = Config {
+                arch,
+                ..cfg.clone()
+            };
+            let key = cache::deps_key(&target, i, &source.key_lines);
             cache_dir(cfg).join("deps").join(key)
         })
         .find(|d| d.is_dir())

@@ -3,10 +3,11 @@
 //! A requirements file or lock that cannot be read at all fails the build: check says so first.
 
 use super::Checker;
+use crate::build::arch::Targets;
 use crate::install::{lock, requirements};
 use crate::stack::discover;
 
-pub(super) fn check(c: &mut Checker, found: &discover::Stack) {
+pub(super) fn check(c: &mut Checker, found: &discover::Stack, targets: &Targets) {
     for a in &found.artifacts {
         let Some(req) = &a.requirements else {
             continue;
@@ -45,7 +46,8 @@ pub(super) fn check(c: &mut Checker, found: &discover::Stack) {
                 continue;
             }
         };
-        if let Some(why) = l.stale(c.cfg, req, &reqs) {
+        // The artifact's own target: an arm64 function's lock is made for aarch64.
+        if let Some(why) = l.stale(&targets.cfg(c.cfg, &a.id()), req, &reqs) {
             c.error(
                 "DEP-stale-lock",
                 &l.path,

@@ -53,8 +53,10 @@
 //! | `F18-uncertain-import` | warning | the same, when the requirements are not installed (the build failed or has not run) and some of their import names are unknown |
 //! | `F18-optional-import` | warning | the same, for an import guarded by `except ImportError` |
 //! | `PY-syntax-error` | error | a `.py` file that ships does not compile with the target Python (its `compile()`, found as smoke finds it; without one, a note on stderr) |
-//! | `DEP-stale-lock` | error | a `requirements.lock` was made from other requirements (or their `-r`/`-c` includes) or for another target than xtask.toml's |
+//! | `DEP-stale-lock` | error | a `requirements.lock` was made from other requirements (or their `-r`/`-c` includes) or for another target than its artifact's (xtask.toml's `python`, the architecture its Terraform gives it) |
 //! | `DEP-unreadable` | error | a `requirements.txt`, a file it includes or its `requirements.lock` cannot be read or parsed (build would fail on it) |
+//! | `ARCH-native-mismatch` | error | a native library (`.so`) in a built zip is not compiled for its artifact's architecture (its ELF header; a function's `architectures`, a layer's `compatible_architectures` or its functions', else `arch` in xtask.toml): the zip, the file and its distribution are named |
+//! | `ARCH-layer-mismatch` | error | a function attaches a layer built for the other architecture that ships native code (pure-Python layers serve both) |
 //! | `SEC-secret-shipped` | error | a secret-looking file (`.env*`, a `.pem` with a private key, `id_rsa*`, `credentials`) ships because an `include` glob matches it |
 //! | `SEC-secret-in-source` | warning | a secret-looking file sits in a function's or layer's source tree (the build leaves it out) |
 //! | `XT-unknown-code` | error | `[check] severity`, a `[[check.allow]]` entry or an inline `xtask: allow` names a code not in this table |
@@ -81,6 +83,7 @@ pub mod fix;
 mod imports;
 mod layout;
 mod locks;
+mod native;
 mod python;
 mod routes;
 mod runtime;
@@ -139,6 +142,7 @@ pub fn run(cfg: &Config, infra: Option<&Path>, env: &str) -> Result<Vec<Finding>
         model: crate::stack::model::Model::load(&cfg.stack, infra, env, &found.artifacts),
     };
     let modules = c.modules(&found);
+    let targets = crate::build::arch::decide(cfg, infra, env, &found.artifacts);
     let env = c.env(infra, env);
     let routes: Vec<ModuleRoutes> = modules.iter().map(|m| c.module_routes(m)).collect();
     c.variables(&modules, env.as_ref());
@@ -152,7 +156,8 @@ pub fn run(cfg: &Config, infra: Option<&Path>, env: &str) -> Result<Vec<Finding>
     c.handlers(&found);
     c.sources(&found, &code);
     secrets::check(&mut c, &found);
-    locks::check(&mut c, &found);
+    locks::check(&mut c, &found, &targets);
+    native::check(&mut c, &found, &targets);
     syntax::check(&mut c, &found);
     c.waivers(&found, env.as_ref());
     let mut findings = c.findings;

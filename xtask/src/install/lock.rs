@@ -249,6 +249,7 @@ pub struct Outcome {
 /// and the others are locked.
 pub fn run(
     cfg: &Config,
+    targets: &crate::build::arch::Targets,
     artifacts: &[Artifact],
     upgrade: &Upgrade,
     jobs: usize,
@@ -289,7 +290,8 @@ pub fn run(
             changes: Vec::new(),
             error: None,
         };
-        match lock_one(cfg, &uv, req, &lock, upgrade) {
+        // Each for its own architecture: an arm64 function's lock pins aarch64 wheels.
+        match lock_one(&targets.cfg(cfg, &a.id()), &uv, req, &lock, upgrade) {
             Ok((status, changes)) => (o.status, o.changes) = (status, changes),
             Err(e) => o.error = Some(format!("{e:#}")),
         }

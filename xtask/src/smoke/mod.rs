@@ -152,6 +152,7 @@ pub fn run(cfg: &Config, infra: Option<&Path>, opts: &Options) -> Result<Report>
     let artifacts = &all.as_ref().unwrap_or(&found).artifacts;
     let model = Model::load(&cfg.stack, infra, &opts.env, artifacts);
     model.notes.iter().for_each(|n| crate::ui::warn(n));
+    let targets = build::arch::from_model(cfg, &model, artifacts);
     let mut records = Vec::new();
     let mut jobs = Vec::new();
     let mut in_use = std::collections::BTreeSet::new();
@@ -174,6 +175,28 @@ pub fn run(cfg: &Config, infra: Option<&Path>, opts: &Options) -> Result<Report>
                 continue;
             }
         };
+        // The interpreter runs xtask.toml's `arch`: a function on the other one imports the
+        // same unless it (or a layer it attaches) ships compiled modules this one cannot load.
+        let arch = targets.arch(cfg, &a.id());
+        let zip_of = |id: &str| {
+            artifacts
+                .iter()
+                .find(|x| x.id() == id)
+                .map(|x| x.out.clone())
+        };
+        if let Some(native) = (arch != cfg.arch)
+            .then(|| build::arch::unloadable(&targets, a, zip_of, cfg.arch))
+            .flatten()
+        {
+            records.push(skip(format!(
+                "runs on {arch} ({}) and ships native code: {native}; smoke imports with a {} \
+                 interpreter (arch in xtask.toml): run it on a {arch} machine with arch = \
+                 \"{arch}\" to import it",
+                targets.why(&a.id()),
+                cfg.arch
+            )));
+            continue;
+        }
         let job = prepare(
             cfg,
             &model,

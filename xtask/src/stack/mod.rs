@@ -3,6 +3,8 @@
 //! - `discover`: what exists on disk (modules, functions, layers → `Artifact`s and their zips).
 //! - `hcl`: the parsed `.tf` files (hcl-edit, spans kept).
 //! - `model`: what Terraform deploys, built once per run; every pass reads it.
+//! - `arch`: each artifact's architecture as the model declares it (`architectures`,
+//!   `compatible_architectures`) and which layers each function attaches.
 //!
 //! ```ignore
 //! let artifacts = discover::discover(cfg, infra, &[])?.artifacts;
@@ -37,6 +39,7 @@
 //! attribute, FileHash, Unknown, Conditional { cond, then, else_ }), and
 //! `ev.expansion(inst, file, block)` a resource's count/for_each.
 
+pub mod arch;
 pub mod discover;
 pub mod env;
 // Parts of the evaluator's API are for passes still moving onto the model.
