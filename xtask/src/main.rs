@@ -247,6 +247,10 @@ struct PlanInputs {
     /// Do not import the handlers (`cargo xtask smoke`) after the check
     #[arg(long)]
     no_smoke: bool,
+    /// Never derive bootstrap stages for a fresh env: check's F19/F20 become errors
+    /// (also `bootstrap = false` under [terraform] in xtask.toml)
+    #[arg(long)]
+    no_bootstrap: bool,
 }
 
 #[derive(Args)]
@@ -497,6 +501,7 @@ fn plan_options(
     auto_approve: bool,
     json: bool,
 ) -> plan::Options {
+    let no_bootstrap = inputs.as_ref().is_some_and(|i| i.no_bootstrap);
     let (var_files, build, smoke, markdown, plan_args) = match inputs {
         Some(i) => (
             i.var_files,
@@ -526,6 +531,7 @@ fn plan_options(
         json,
         markdown,
         plan_args,
+        bootstrap: !no_bootstrap,
     }
 }
 

@@ -42,6 +42,9 @@ pub struct Summary {
     /// Terraform plan arguments passed through after `--` (`-target=…`, `-replace=…`).
     #[serde(default)]
     pub plan_args: Vec<String>,
+    /// The bootstrap stage this plan is, when the xtask derived one for a fresh env.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stage: Option<super::bootstrap::Stage>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -241,6 +244,14 @@ impl Summary {
     /// The human report. `apply` is the command that applies the saved plan, after `plan` only.
     pub fn human(&self, apply: Option<&str>) -> String {
         let mut out = String::new();
+        if let Some(stage) = &self.stage {
+            out.push_str(&format!(
+                "plan {}: {}; stage {} (the whole env) follows once it is applied\n",
+                self.env,
+                stage.banner(),
+                stage.number + 1
+            ));
+        }
         if !self.plan_args.is_empty() {
             out.push_str(&format!(
                 "plan {} with: {}\n",
