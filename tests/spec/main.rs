@@ -3,6 +3,7 @@
 
 mod common;
 
+mod bootstrap;
 mod build;
 mod check;
 mod cli;
