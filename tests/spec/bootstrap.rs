@@ -277,3 +277,29 @@ fn a_fresh_env_that_needs_an_apply_first_deploys_in_one_command_on_a_local_aws()
     );
     d.xtask_aws(&aws, &["verify", "--env", "dev"]).ok();
 }
+
+#[test]
+fn a_plan_that_fails_on_what_a_bootstrap_fixes_says_so() {
+    let d = Demo::new();
+    let bin = fake_terraform(d.tmp.path());
+    let out = d.xtask_env(
+        &["plan", "--no-build", "--no-smoke"],
+        &[
+            ("TF_BIN", bin.to_str().unwrap()),
+            (
+                "FAKE_PLAN",
+                "echo 'Error: Invalid count argument' >&2; exit 1",
+            ),
+        ],
+    );
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("Invalid count argument")
+            && out
+                .stderr
+                .contains("hint: a value this plan needs comes from a resource not applied yet")
+            && out.stderr.contains("F19-count-unknown"),
+        "{}",
+        out.stderr
+    );
+}

@@ -86,8 +86,9 @@ pub const APPLY: &str = after!(
 );
 
 pub const DEPLOY: &str = after!(
-    "  cargo xtask deploy --env dev
+    "  cargo xtask deploy --env dev                       a fresh env: bootstrap stage, then the whole env
   cargo xtask deploy --env prod --auto-approve --json
+  cargo xtask deploy --no-bootstrap                  never derive stages (check's F19/F20 are errors)
 ",
     concat!("0 deployed (or nothing to change), 1 failure", common!())
 );

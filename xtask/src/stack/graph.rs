@@ -306,6 +306,8 @@ impl Tree {
                 let name = f.name.name.as_str();
                 let args = &mut f.args.iter();
                 match name {
+                    // A set's keys are its elements.
+                    "toset" if path.first() == Some(&Seg::Keys) => any(args, &[Seg::Elem]),
                     // The shape of the result is the shape of the arguments.
                     "concat" | "flatten" | "compact" | "distinct" | "toset" | "tolist"
                     | "tomap" | "merge" | "setunion" | "sort" | "reverse" | "try" | "coalesce"
@@ -669,3 +671,7 @@ fn step(f: &TfFile, e: &Expression, name: &str) -> Step {
 fn canonical(p: &Path) -> PathBuf {
     p.canonicalize().unwrap_or_else(|_| hcl::normalize(p))
 }
+
+#[cfg(test)]
+#[path = "graph_tests.rs"]
+mod tests;
