@@ -20,5 +20,6 @@ mod scaffold;
 mod ships;
 mod size;
 mod smoke;
+mod stack;
 mod truth;
 mod verify;

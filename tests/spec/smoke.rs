@@ -344,7 +344,7 @@ fn imports_fail_where_lambda_would_and_pass_where_it_would() {
         r["orphan"]["error"]
             .as_str()
             .unwrap()
-            .contains("does not set unset_layer_arn"),
+            .contains("layer 1: not checked: var.unset_layer_arn has no value here"),
         "{:#}",
         r["orphan"]
     );

@@ -104,6 +104,18 @@ pub const SMOKE: &str = after!(
     )
 );
 
+pub const STACK: &str = after!(
+    "  cargo xtask stack                     every function: zip, runtime, arch, layers, routes
+  cargo xtask stack chat --env prod     one function, read from envs/prod
+  cargo xtask stack --json | jq '.functions[].layers'
+",
+    concat!(
+        "0 printed (unknowns included: they are reported, not failures), 1 a .tf file does not \
+         parse",
+        common!()
+    )
+);
+
 pub const VERIFY: &str = after!(
     "  cargo xtask verify                    state, local zips and live AWS for envs/dev
   cargo xtask verify --offline          state and local zips only

@@ -156,6 +156,20 @@ enum Command {
         unless --allow-skip."
     )]
     Smoke(SmokeArgs),
+    /// What Terraform deploys, as the xtask reads it: per function its zip, runtime, arch, layers, routes
+    #[command(
+        after_help = help::STACK,
+        long_about = "Reads the env's root module (<infra>/envs/ENV) and the modules it calls, or \
+        without an infra repo each packages/<m>/infrastructure, and prints per aws_lambda_function: \
+        its zip and the artifact that builds it, handler, runtime, architectures, its layers in \
+        order (each → the zip this stack builds, or an external ARN), routes and the permission \
+        for API Gateway. What the configuration alone does not decide (a variable without a \
+        default, a data source, an attribute known after apply) is printed as `not checked: \
+        <why> at file:line` — the same words every other pass uses. Variables take their \
+        caller's argument, else their default; var files are not read (they may hold secrets). \
+        --json: the versioned schema in README."
+    )]
+    Stack(StackArgs),
     /// After an apply: check that every route reaches a function, every function is reached,
     /// and what runs in AWS is the local build
     #[command(after_help = help::VERIFY)]
@@ -362,7 +376,20 @@ struct SmokeArgs {
 }
 
 #[derive(Args)]
+struct StackArgs {
+    /// Only these functions: address, resource name, artifact (`module-ai/chat` or `chat`) or function_name
+    #[arg(value_name = "FUNCTION")]
+    functions: Vec<String>,
+    /// The env whose root module is read: <infra>/envs/ENV
+    #[arg(long, value_name = "ENV", default_value = "dev")]
+    env: String,
+}
+
+#[derive(Args)]
 struct BuildArgs {
+    /// The env whose module calls decide which layers each function attaches (dedupe, budget)
+    #[arg(long, value_name = "ENV", default_value = "dev")]
+    env: String,
     /// Only build this module (`access` or `module-access`; `infra` for the infra Lambdas); repeatable
     #[arg(long = "module", value_name = "NAME")]
     modules: Vec<String>,
@@ -395,6 +422,9 @@ struct LockArgs {
 
 #[derive(Args)]
 struct SizeArgs {
+    /// The env whose module calls decide which layers each function attaches
+    #[arg(long, value_name = "ENV", default_value = "dev")]
+    env: String,
     /// `module-access/profiles`, `access/profiles` or a name unique in the stack (default: all)
     #[arg(value_name = "ARTIFACT")]
     artifacts: Vec<String>,
@@ -491,6 +521,7 @@ fn build_options(jobs: Option<usize>) -> build::Options {
         modules: Vec::new(),
         locked: false,
         cache: build::remote::Flags::default(),
+        env: "dev".into(),
     }
 }
 
@@ -507,6 +538,7 @@ fn plan_options(
             i.var_files,
             (!i.no_build).then(|| build::Options {
                 locked: i.locked,
+                env: tf.env.clone(),
                 ..build_options(i.jobs)
             }),
             (!i.no_smoke).then(|| smoke_options(&tf.env, i.jobs)),
@@ -556,6 +588,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Build(args) => {
             let opts = build::Options {
+                env: args.env,
                 force: args.force,
                 modules: args.modules,
                 locked: args.locked,
@@ -584,13 +617,20 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let opts = smoke::Options {
                 modules: args.modules,
                 require: args.require,
-                build: (!args.no_build).then(|| build_options(args.jobs)),
+                build: (!args.no_build).then(|| build::Options {
+                    env: args.env.clone(),
+                    ..build_options(args.jobs)
+                }),
                 ..smoke_options(&args.env, args.jobs)
             };
             let report = smoke::run(&cfg, infra.as_deref(), &opts)?;
             smoke::print(&report, g.json)?;
             smoke::require_imports(&report, args.allow_skip)?;
             Ok(exit(report.count(smoke::Status::Failed) == 0))
+        }
+        Command::Stack(args) => {
+            let ok = stack::show::run(&cfg, infra.as_deref(), &args.env, &args.functions, g.json)?;
+            Ok(exit(ok))
         }
         Command::Verify(args) => {
             let opts = verify::Options {
@@ -610,7 +650,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(exit(report.count(verify::Status::Fail) == 0))
         }
         Command::Size(args) => {
-            let report = build::run(&cfg, infra.as_deref(), &build_options(args.jobs))?;
+            let opts = build::Options {
+                env: args.env,
+                ..build_options(args.jobs)
+            };
+            let report = build::run(&cfg, infra.as_deref(), &opts)?;
             let rows = build::size::rows(&report, &args.artifacts)?;
             report::size(&rows, args.top, g.json)?;
             Ok(exit(rows.iter().all(|r| r.status != build::Status::Failed)))

@@ -15,6 +15,7 @@
 //! and hashes; a sensitive output is never used.
 
 mod http;
+mod layers;
 mod live;
 
 use std::collections::BTreeMap;
@@ -165,6 +166,11 @@ pub fn run(cfg: &Config, infra: Option<&Path>, opts: &Options) -> Result<Report>
         .with_context(|| format!("nothing to verify in {}", env.label()))?;
     let zips = Zips::hash(&deployed, &env_dir);
     let runtime = cfg.runtime();
+    let artifacts = crate::stack::discover::discover(cfg, Some(infra), &[])
+        .map(|s| s.artifacts)
+        .unwrap_or_default();
+    let model = crate::stack::model::Model::load(&cfg.stack, Some(infra), &opts.env, &artifacts);
+    let base = crate::stack::show::base(&cfg.stack);
 
     let mut checks = offline_checks(&Inputs {
         deployed: &deployed,
@@ -174,6 +180,7 @@ pub fn run(cfg: &Config, infra: Option<&Path>, opts: &Options) -> Result<Report>
         unrouted: &cfg.verify.unrouted,
         env: &env,
         gateway: gateway.as_ref(),
+        model: Some((&model, &base)),
     });
     if !opts.offline {
         checks.extend(live::checks(
@@ -757,6 +764,9 @@ struct Inputs<'a> {
     unrouted: &'a [String],
     env: &'a Env,
     gateway: Option<&'a GatewayCall>,
+    /// The stack model and the directory its paths are shown from: the layers each function
+    /// should carry.
+    model: Option<(&'a crate::stack::model::Model, &'a Path)>,
 }
 
 fn offline_checks(i: &Inputs) -> Vec<Check> {
@@ -1122,6 +1132,13 @@ fn runtimes_and_layers(i: &Inputs, out: &mut Vec<Check>) {
                 i.runtime
             ));
         }
+        let mut notes = Vec::new();
+        if let Some((model, base)) = i.model {
+            match layers::compare(model, base, d, f) {
+                Ok(note) => notes.extend(note),
+                Err(problem) => problems.push(problem),
+            }
+        }
         let mut external = 0;
         for arn in &f.layers {
             match d.layers.iter().find(|l| &l.arn == arn) {
@@ -1147,11 +1164,12 @@ fn runtimes_and_layers(i: &Inputs, out: &mut Vec<Check>) {
                     format!("{n} layer(s), {e} published outside this state (seen live only)")
                 }
             };
+            let notes: String = notes.iter().map(|n| format!("; {n}")).collect();
             out.push(Check::pass(
                 "V5",
                 &f.module,
                 subject,
-                format!("{runtime}, {layers}"),
+                format!("{runtime}, {layers}{notes}"),
             ));
         } else {
             out.push(Check::fail(
@@ -1160,7 +1178,7 @@ fn runtimes_and_layers(i: &Inputs, out: &mut Vec<Check>) {
                 subject,
                 problems.join("; "),
                 format!(
-                    "set `runtime = \"{}\"` on {} and `compatible_runtimes = [\"{}\"]` on its layers (or `python` in xtask.toml), rebuild and apply",
+                    "set `runtime = \"{}\"` on {} and `compatible_runtimes = [\"{}\"]` on its layers (or `python` in xtask.toml); for layers, `cargo xtask stack` shows what the configuration attaches; rebuild and apply",
                     i.runtime, f.address, i.runtime
                 ),
             ));

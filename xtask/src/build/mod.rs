@@ -24,7 +24,7 @@ use crate::fsutil::{lock, write_atomic};
 use crate::install::{lock, requirements, Installer};
 use crate::pool;
 use crate::stack::discover::{self, Artifact, Kind};
-use crate::stack::hcl::{self as tf, LayerRef};
+use crate::stack::model::Model;
 use crate::ui::Progress;
 
 mod cache;
@@ -45,6 +45,8 @@ pub struct Options {
     /// A stale or missing requirements.lock fails the artifact (CI).
     pub locked: bool,
     pub cache: remote::Flags,
+    /// The env whose module calls decide which layers each function attaches.
+    pub env: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -240,15 +242,11 @@ pub fn run(cfg: &Config, infra: Option<&Path>, opts: &Options) -> Result<Report>
         false => Some(discover::discover(cfg, infra, &[])?.artifacts),
     };
     let universe = whole.as_deref().unwrap_or(&found.artifacts);
-    let mut module_tf = ModuleTf::new(cfg);
+    let model = Model::load(&cfg.stack, infra, &opts.env, universe);
     let functions: Vec<_> = functions
         .into_iter()
         .map(|a| {
-            let (layers, traced) = if a.module == "infra" {
-                (Vec::new(), false)
-            } else {
-                attached_layers(&mut module_tf, universe, &a.module, &a.name)
-            };
+            let (layers, traced) = attached_layers(&model, universe, a);
             let env = size::Env {
                 runtime: cfg.runtime_provided,
                 layers: layers.into_iter().map(layer_view).collect(),
@@ -691,42 +689,21 @@ pub fn installed_deps(cfg: &Config, requirements: &Path) -> Option<PathBuf> {
         .find(|d| d.is_dir())
 }
 
-/// Each module's `infrastructure/*.tf`, parsed once per run however many functions ask.
-struct ModuleTf<'a> {
-    stack: &'a Path,
-    parsed: HashMap<String, Vec<tf::TfFile>>,
-}
-
-impl<'a> ModuleTf<'a> {
-    fn new(cfg: &'a Config) -> ModuleTf<'a> {
-        ModuleTf {
-            stack: &cfg.stack,
-            parsed: HashMap::new(),
+/// Layer artifact ids attached to a function, per the stack model, and whether they are
+/// exactly what is on it (only then may a layer take a distribution out of the function); all
+/// of its module's layers and `false` when the model has no function for it. A layer attached
+/// on one arm of an unknown conditional is counted in the budget, never deduplicated against.
+fn attached_layers(model: &Model, artifacts: &[Artifact], a: &Artifact) -> (Vec<String>, bool) {
+    match model.function_for_artifact(&a.id()) {
+        Some(f) => {
+            let att = model.attachments(f);
+            let traced = att.certain.len() == att.possible.len();
+            (att.possible, traced)
         }
-    }
-
-    fn files(&mut self, module: &str) -> &[tf::TfFile] {
-        let stack = self.stack;
-        self.parsed.entry(module.to_string()).or_insert_with(|| {
-            tf::parse_dir(&stack.join("packages").join(module).join("infrastructure")).0
-        })
-    }
-}
-
-/// Layer artifact ids attached to a function, from `layers = [...]` in its module's Terraform,
-/// and `true`; all of its module's layers and `false` when that cannot be read.
-fn attached_layers(
-    module_tf: &mut ModuleTf,
-    artifacts: &[Artifact],
-    module: &str,
-    function: &str,
-) -> (Vec<String>, bool) {
-    match declared_layers(module_tf.files(module), artifacts, module, function) {
-        Some(layers) => (layers, true),
         None => (
             artifacts
                 .iter()
-                .filter(|a| a.kind == Kind::Layer && a.module == module)
+                .filter(|x| x.kind == Kind::Layer && x.module == a.module)
                 .map(Artifact::id)
                 .collect(),
             false,
@@ -734,48 +711,11 @@ fn attached_layers(
     }
 }
 
-/// The layers a function's `layers = [...]` names, when the function's resource is found (by
-/// its zip) in its module's Terraform `files` and every entry traces to a layer the build
-/// makes; `None` otherwise.
-pub fn declared_layers(
-    files: &[tf::TfFile],
-    artifacts: &[Artifact],
-    module: &str,
-    function: &str,
-) -> Option<Vec<String>> {
-    let zip = format!("{function}.zip");
-    let f = tf::lambda_functions(files)
-        .into_iter()
-        .find(|f| f.zip.as_deref() == Some(&zip))?;
-    let tf_layers = tf::lambda_layers(files);
-    let norm = |s: &str| s.replace('-', "_").to_lowercase();
-    let mut out = Vec::new();
-    for l in &f.layers {
-        let id = match l {
-            LayerRef::Resource(res) => tf_layers
-                .iter()
-                .find(|t| &t.resource == res)
-                .and_then(|t| t.zip.as_ref())
-                .and_then(|z| {
-                    artifacts
-                        .iter()
-                        .find(|a| a.kind == Kind::Layer && a.module == module && &a.zip_name() == z)
-                })
-                .map(|a| a.id()),
-            LayerRef::Var(v) => {
-                let stem = norm(v.trim_end_matches("_arn").trim_end_matches("_layer"));
-                artifacts
-                    .iter()
-                    .find(|a| a.kind == Kind::Layer && norm(&a.name) == stem)
-                    .map(|a| a.id())
-            }
-            LayerRef::Other(_) => None,
-        }?;
-        if !out.contains(&id) {
-            out.push(id);
-        }
-    }
-    Some(out)
+/// The layers a function attaches when the model knows every one of them (check's imports
+/// rule); `None` when any is external, unknown or conditional.
+pub fn declared_layers(model: &Model, a: &Artifact) -> Option<Vec<String>> {
+    let att = model.attachments(model.function_for_artifact(&a.id())?);
+    att.complete.then_some(att.certain)
 }
 
 /// The directories zips are written to, each once.

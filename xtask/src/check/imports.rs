@@ -4,7 +4,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 
 use super::zips::Code;
-use super::{dists, python, Checker, ModuleTf, Severity};
+use super::{dists, python, Checker, Severity};
 use crate::build;
 use crate::config::Config;
 use crate::install;
@@ -31,7 +31,7 @@ const IMPORT_NAMES: [(&str, &str); 12] = [
 
 impl Checker<'_> {
     /// F18 for every function and layer.
-    pub(super) fn sources(&mut self, found: &discover::Stack, modules: &[ModuleTf], code: &Code) {
+    pub(super) fn sources(&mut self, found: &discover::Stack, code: &Code) {
         let cfg = self.cfg;
         let mut deps: HashMap<PathBuf, Provided> = HashMap::new();
         let mut provided = |a: &Artifact| -> Provided {
@@ -75,16 +75,7 @@ impl Checker<'_> {
                 Kind::Function => {
                     // When the layers cannot be traced, any layer of the stack may provide an
                     // import: only what none provides is certain to fail.
-                    let attached = if a.module == "infra" {
-                        Some(Vec::new())
-                    } else {
-                        // The module's Terraform as check parsed it, not parsed again.
-                        let files = modules
-                            .iter()
-                            .find(|m| m.name == a.module)
-                            .map_or(&[][..], |m| &m.files);
-                        build::declared_layers(files, &found.artifacts, &a.module, &a.name)
-                    };
+                    let attached = build::declared_layers(&self.model, a);
                     let mut allowed = own;
                     let whose = match &attached {
                         Some(ids) => {

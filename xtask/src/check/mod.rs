@@ -149,6 +149,7 @@ pub fn run_with(
         base: cfg.stack.parent().unwrap_or(&cfg.stack).to_path_buf(),
         findings: Vec::new(),
         select: Selector::new(cfg),
+        model: crate::stack::model::Model::load(&cfg.stack, infra, env, &found.artifacts),
     };
     let modules = c.modules(&found);
     let env = c.env(infra, env);
@@ -163,7 +164,7 @@ pub fn run_with(
     c.route_rules(&routes);
     c.timeouts(&modules, &routes);
     c.handlers(&found);
-    c.sources(&found, &modules, &code);
+    c.sources(&found, &code);
     secrets::check(&mut c, &found);
     locks::check(&mut c, &found);
     syntax::check(&mut c, &found);
@@ -209,6 +210,8 @@ struct Checker<'a> {
     findings: Vec<Finding>,
     /// What ships, as the build decides it: check never has its own idea.
     select: Selector<'a>,
+    /// What Terraform deploys, as every pass reads it.
+    model: crate::stack::model::Model,
 }
 
 /// One stack module's Terraform.

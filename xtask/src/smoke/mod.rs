@@ -17,7 +17,7 @@ use crate::build;
 use crate::config::Config;
 use crate::fsutil::hex;
 use crate::stack::discover::{self, Kind};
-use crate::stack::terraform::Model;
+use crate::stack::model::{not_checked, Field, LayerTarget, Model};
 use crate::ui;
 
 pub(crate) mod interp;
@@ -139,7 +139,13 @@ pub fn run(cfg: &Config, infra: Option<&Path>, opts: &Options) -> Result<Report>
     let runtime = python.as_ref().ok().and_then(|_| runtime(cfg, &cache));
     let timeout = cfg.smoke.timeout.unwrap_or(DEFAULT_TIMEOUT_SECS).max(1);
 
-    let mut model = Model::new(cfg, infra, &opts.env);
+    // Every artifact, whatever --module says: a function's layers may come from another module.
+    let all = match opts.modules.is_empty() {
+        true => None,
+        false => Some(discover::discover(cfg, infra, &[])?),
+    };
+    let artifacts = &all.as_ref().unwrap_or(&found).artifacts;
+    let model = Model::load(&cfg.stack, infra, &opts.env, artifacts);
     let mut records = Vec::new();
     let mut jobs = Vec::new();
     let mut in_use = std::collections::BTreeSet::new();
@@ -163,7 +169,7 @@ pub fn run(cfg: &Config, infra: Option<&Path>, opts: &Options) -> Result<Report>
         };
         let job = prepare(
             cfg,
-            &mut model,
+            &model,
             &mut state,
             a,
             python,
@@ -284,50 +290,73 @@ pub fn status_word(s: Status) -> &'static str {
     }
 }
 
-/// Reads what Terraform deploys for `a`, or says why it cannot be imported.
+/// Reads what Terraform deploys for `a` from the stack model, or says why it cannot be imported.
 fn prepare(
     cfg: &Config,
-    model: &mut Model,
+    model: &Model,
     state: &mut State,
     a: &discover::Artifact,
     python: &interp::Interpreter,
     runtime: Option<&(PathBuf, String)>,
     timeout: u64,
 ) -> Result<Job, String> {
-    let rel = |p: &Path| {
-        let base = cfg.stack.parent().unwrap_or(&cfg.stack);
-        p.strip_prefix(base).unwrap_or(p).display().to_string()
+    let base = crate::stack::show::base(&cfg.stack);
+    let rel = |p: &Path| p.strip_prefix(&base).unwrap_or(p).display().to_string();
+    let f = model.function_for_artifact(&a.id()).ok_or_else(|| {
+        format!(
+            "no aws_lambda_function deploys {} (`cargo xtask stack` lists what Terraform deploys)",
+            rel(&a.out)
+        )
+    })?;
+    let handler = match &f.handler {
+        Some(Field::Known(h)) => h.clone(),
+        Some(Field::Unknown { unknown }) => {
+            return Err(format!("handler {}", not_checked(unknown, &base)))
+        }
+        None => {
+            return Err(format!(
+                "{} ({}:{}) has no `handler`",
+                f.address,
+                rel(&f.at.file),
+                f.at.line
+            ))
+        }
     };
-    let f = model.function(&a.module, &a.zip_name()).ok_or_else(|| {
-        format!(
-            "no aws_lambda_function in {} deploys {}",
-            model
-                .tf_dir(&a.module)
-                .map_or("the env".into(), |d| rel(&d)),
-            a.zip_name()
-        )
-    })?;
-    let handler = f.handler.clone().ok_or_else(|| {
-        format!(
-            "{} ({}:{}) has no literal `handler`",
-            f.resource,
-            rel(&f.file),
-            f.line
-        )
-    })?;
-    if let Some(runtime) = f.runtime.as_ref().filter(|r| **r != cfg.runtime()) {
+    if let Some(runtime) = f
+        .runtime
+        .as_ref()
+        .and_then(Field::known)
+        .filter(|r| **r != cfg.runtime())
+    {
         return Err(format!(
             "{} runs {runtime}; smoke imports with {} (`python` in xtask.toml)",
-            f.resource,
+            f.address,
             cfg.runtime()
         ));
     }
+    // A layer attached on one arm of an unknown conditional is imported with: it may be there.
     let mut layers = Vec::new();
-    for l in &f.layers {
-        let zip = l
-            .as_ref()
-            .map_err(|why| format!("a layer cannot be resolved: {why}"))?;
-        layers.push(zip.clone());
+    for (i, l) in f.layers.iter().enumerate() {
+        let zip = match &l.target {
+            LayerTarget::Deployed { address } => {
+                match model.layer(address).and_then(|l| l.zip.as_ref()) {
+                    Some(Field::Known(z)) => z.clone(),
+                    Some(Field::Unknown { unknown }) => {
+                        return Err(format!("layer {address}: {}", not_checked(unknown, &base)))
+                    }
+                    None => return Err(format!("layer {address} has no local `filename`")),
+                }
+            }
+            LayerTarget::External { arn } => {
+                return Err(format!(
+                    "layer `{arn}` is a literal ARN: its contents are not in this repository"
+                ))
+            }
+            LayerTarget::Unknown { unknown } => {
+                return Err(format!("layer {}: {}", i + 1, not_checked(unknown, &base)))
+            }
+        };
+        layers.push(zip);
     }
     let mut h = Sha256::new();
     h.update(format!(
@@ -344,10 +373,13 @@ fn prepare(
         h.update(format!("\0{sha}"));
         shas.push(sha);
     }
-    let environment: Vec<(String, String)> = f
-        .environment
+    let names = f.environment.known().cloned().unwrap_or_default();
+    let environment: Vec<(String, String)> = names
         .into_iter()
-        .map(|(k, v)| (k, v.unwrap_or_else(|| "xtask-smoke".into())))
+        .map(|k| {
+            let v = f.environment_values.get(&k).cloned();
+            (k, v.unwrap_or_else(|| "xtask-smoke".into()))
+        })
         .collect();
     for (k, v) in &environment {
         h.update(format!("\0{k}={v}"));

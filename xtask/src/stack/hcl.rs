@@ -384,71 +384,6 @@ pub fn zip_basename(expr: &Expression) -> Option<String> {
     base.ends_with(".zip").then_some(base)
 }
 
-/// How one entry of a function's `layers` list is written.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum LayerRef {
-    /// `aws_lambda_layer_version.<name>.arn` in the same module.
-    Resource(String),
-    /// `var.<name>`: a layer published elsewhere and passed in.
-    Var(String),
-    /// Anything else (a literal ARN, a local, a function call).
-    Other(String),
-}
-
-/// What a module's Terraform says about one `aws_lambda_function`.
-#[derive(Debug, Clone)]
-pub struct LambdaFunction {
-    /// `profiles.zip`, when `filename` is a local path.
-    pub zip: Option<String>,
-    pub layers: Vec<LayerRef>,
-}
-
-/// What a module's Terraform says about one `aws_lambda_layer_version`.
-#[derive(Debug, Clone)]
-pub struct LambdaLayer {
-    pub resource: String,
-    pub zip: Option<String>,
-}
-
-pub fn lambda_functions(files: &[TfFile]) -> Vec<LambdaFunction> {
-    let mut out = Vec::new();
-    for f in files {
-        for (_, block) in f.resources("aws_lambda_function") {
-            let layers = match attr(&block.body, "layers") {
-                Some(Expression::Array(items)) => items.iter().map(layer_ref).collect(),
-                Some(other) => vec![layer_ref(other)],
-                None => Vec::new(),
-            };
-            out.push(LambdaFunction {
-                zip: attr(&block.body, "filename").and_then(zip_basename),
-                layers,
-            });
-        }
-    }
-    out
-}
-
-pub fn lambda_layers(files: &[TfFile]) -> Vec<LambdaLayer> {
-    files
-        .iter()
-        .flat_map(|f| f.resources("aws_lambda_layer_version"))
-        .map(|(name, block)| LambdaLayer {
-            resource: name.to_string(),
-            zip: attr(&block.body, "filename").and_then(zip_basename),
-        })
-        .collect()
-}
-
-fn layer_ref(expr: &Expression) -> LayerRef {
-    let path = traversal_path(expr).unwrap_or_else(|| "…".into());
-    let parts: Vec<&str> = path.split('.').collect();
-    match parts.as_slice() {
-        ["aws_lambda_layer_version", name, ..] => LayerRef::Resource(name.to_string()),
-        ["var", name, ..] => LayerRef::Var(name.to_string()),
-        _ => LayerRef::Other(path),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -519,34 +454,6 @@ resource "aws_lambda_function" "a" {
             f.var_refs(),
             [("x".into(), 1), ("y".into(), 2), ("x".into(), 3)]
         );
-    }
-
-    #[test]
-    fn reads_function_zip_and_layers() {
-        let f = file(
-            r#"locals { build_dir = "${path.module}/../backend/.build" }
-
-resource "aws_lambda_layer_version" "common" {
-  filename = "${local.build_dir}/org-common-layer.zip"
-}
-resource "aws_lambda_function" "profiles" {
-  filename = "${local.build_dir}/profiles.zip"
-  layers   = [aws_lambda_layer_version.common.arn, var.org_common_layer_arn]
-}
-"#,
-        );
-        let fns = lambda_functions(std::slice::from_ref(&f));
-        assert_eq!(fns.len(), 1);
-        assert_eq!(fns[0].zip.as_deref(), Some("profiles.zip"));
-        assert_eq!(
-            fns[0].layers,
-            [
-                LayerRef::Resource("common".into()),
-                LayerRef::Var("org_common_layer_arn".into())
-            ]
-        );
-        let layers = lambda_layers(&[f]);
-        assert_eq!(layers[0].zip.as_deref(), Some("org-common-layer.zip"));
     }
 
     #[test]

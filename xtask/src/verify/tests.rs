@@ -70,6 +70,7 @@ pub(super) struct Fixture {
     pub(super) zips: Zips,
     unrouted: Vec<String>,
     gateway: Option<GatewayCall>,
+    model: Option<(crate::stack::model::Model, PathBuf)>,
 }
 
 pub(super) fn fixture() -> Fixture {
@@ -124,6 +125,7 @@ pub(super) fn fixture() -> Fixture {
         declared,
         zips: Zips(zips),
         unrouted: Vec::new(),
+        model: None,
         gateway: Some(GatewayCall {
             location: "envs/dev/main.tf:90".into(),
             routes_expr: "concat(module.module_access.api_routes, module.module_mgmt.api_routes)"
@@ -166,6 +168,7 @@ impl Fixture {
             unrouted: &self.unrouted,
             env: &env(),
             gateway: self.gateway.as_ref(),
+            model: self.model.as_ref().map(|(m, b)| (m, b.as_path())),
         })
     }
 
@@ -474,6 +477,28 @@ fn runtime_drift_and_layers_for_another_python_fail_v5() {
     assert!(one(&c, "V5", "function demo-dev-authorizer")
         .message
         .contains("published outside this state (seen live only)"));
+}
+
+#[test]
+fn layers_in_state_that_are_not_the_ones_the_model_attaches_fail_v5() {
+    let d = tempfile::tempdir().unwrap();
+    let write = |p: &str, t: &str| {
+        let p = d.path().join(p);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, t).unwrap();
+    };
+    write("env/main.tf", "module \"module_access\" { source = \"../access\" }\nmodule \"module_mgmt\" {\n  source = \"../mgmt\"\n  org    = module.module_access.org\n}\n");
+    write("access/main.tf", "resource \"aws_lambda_layer_version\" \"org_common\" { layer_name = \"org\" }\nresource \"aws_lambda_function\" \"profiles\" { layers = [] }\noutput \"org\" { value = aws_lambda_layer_version.org_common.arn }\n");
+    write("mgmt/main.tf", "variable \"org\" {}\nresource \"aws_lambda_function\" \"lambda_mgmt\" { layers = compact([var.org, null]) }\n");
+    let model = crate::stack::model::Model::from_roots(vec![d.path().join("env")], &[]);
+    let mut f = fixture();
+    f.model = Some((model, d.path().to_path_buf()));
+    let c = f.checks();
+    // profiles carries org-common in state; the configuration no longer attaches it.
+    assert_eq!(failures(&c), [("V5", "function demo-dev-access-profiles")]);
+    assert!(one(&c, "V5", "function demo-dev-access-profiles").message.contains(
+        "layers in state are module.module_access.aws_lambda_layer_version.org_common; the configuration attaches none"
+    ));
 }
 
 #[test]

@@ -1,0 +1,390 @@
+//! `cargo xtask stack`: the model every pass reads, pinned through `stack --json`, on a stack
+//! written the way CORA repos write Terraform (one module per pattern of issue 17).
+
+use std::path::{Path, PathBuf};
+
+use crate::common::*;
+
+pub struct Patterns {
+    pub tmp: tempfile::TempDir,
+    pub stack: PathBuf,
+}
+
+impl Patterns {
+    pub fn xtask(&self, args: &[&str]) -> Out {
+        let mut cmd = std::process::Command::new(xtask_bin());
+        cmd.args(args)
+            .arg("--stack")
+            .arg(&self.stack)
+            .env("NO_COLOR", "1")
+            .env_remove("AWS_PROFILE");
+        run(cmd)
+    }
+
+    /// A wheelhouse beside the stack (the runtime's boto3 stand-ins) and an xtask.toml using it.
+    pub fn offline_installs(&self) {
+        crate::smoke::runtime_wheels(&Wheelhouse::new(&self.tmp.path().join("wheelhouse")));
+        write(
+            &self.stack.join("xtask.toml"),
+            "python = \"3.13\"\n[installer_options]\nfind_links = [\"../wheelhouse\"]\nno_index = true\n",
+        );
+    }
+
+    /// `stack --json`'s function whose address ends with `resource`.
+    pub fn function(json: &serde_json::Value, resource: &str) -> serde_json::Value {
+        json["functions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["address"].as_str().unwrap().ends_with(resource))
+            .unwrap_or_else(|| panic!("no function {resource} in {json:#}"))
+            .clone()
+    }
+
+    /// The layer artifacts (`module-access/org-common`) a function of `stack --json` attaches.
+    pub fn layer_artifacts(json: &serde_json::Value, resource: &str) -> Vec<String> {
+        let f = Self::function(json, resource);
+        f["layers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|l| {
+                let address = l["address"].as_str()?;
+                json["layers"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .find(|x| x["address"] == address)?["artifact"]
+                    .as_str()
+                    .map(str::to_string)
+            })
+            .collect()
+    }
+}
+
+fn function_dir(stack: &Path, module: &str, name: &str, code: &str) {
+    write(
+        &stack.join(format!(
+            "packages/{module}/backend/lambdas/{name}/lambda_function.py"
+        )),
+        code,
+    );
+}
+
+fn layer_dir(stack: &Path, module: &str, name: &str, package: &str) {
+    write(
+        &stack.join(format!(
+            "packages/{module}/backend/layers/{name}/python/{package}/__init__.py"
+        )),
+        "VALUE = 1\n",
+    );
+}
+
+pub const HANDLER: &str = "\n\ndef lambda_handler(event, context):\n    return {}\n";
+
+/// acme-stack + acme-infra/envs/dev:
+/// - module-access: org-common layer, `profiles` (literal zip in a local, api_routes, permission);
+/// - module-ai: `workspace` (`filename = "${path.module}/${var.workspace_lambda_zip}"` with a
+///   default, `runtime = local.lambda_runtime`, `layers = compact([var.org_common_layer_arn,
+///   var.voice_common_layer_arn])`), `chat` (its layer through `data "aws_lambda_layer_version"`
+///   by layer_name), `agents` (for_each over a map, each.value's zip);
+/// - module-voice: its layer published by a nested module, its output passed up two levels;
+///   `voice` with a conditional layer list on a variable without a default.
+pub fn patterns() -> Patterns {
+    let tmp = tempfile::tempdir().unwrap();
+    let stack = tmp.path().join("acme-stack");
+    write(&stack.join("xtask.toml"), "python = \"3.13\"\n");
+    layer_dir(&stack, "module-access", "org-common", "org_common");
+    function_dir(
+        &stack,
+        "module-access",
+        "profiles",
+        &format!("import org_common{HANDLER}"),
+    );
+    write(
+        &stack.join("packages/module-access/infrastructure/main.tf"),
+        r#"locals { build_dir = "${path.module}/../backend/.build" }
+variable "env" { type = string }
+resource "aws_lambda_layer_version" "org_common" {
+  layer_name          = "${var.env}-access-common"
+  filename            = "${local.build_dir}/org-common-layer.zip"
+  compatible_runtimes = ["python3.13"]
+}
+resource "aws_lambda_function" "profiles" {
+  function_name    = "${var.env}-profiles"
+  filename         = "${local.build_dir}/profiles.zip"
+  source_code_hash = filebase64sha256("${local.build_dir}/profiles.zip")
+  handler          = "lambda_function.lambda_handler"
+  runtime          = "python3.13"
+  layers           = [aws_lambda_layer_version.org_common.arn]
+}
+resource "aws_lambda_permission" "api" {
+  statement_id  = "AllowApiGateway"
+  action        = "lambda:InvokeFunction"
+  principal     = "apigateway.amazonaws.com"
+  function_name = aws_lambda_function.profiles.function_name
+}
+output "org_common_layer_arn" { value = aws_lambda_layer_version.org_common.arn }
+output "api_routes" {
+  value = [
+    { method = "GET", path = "/profiles/me", integration = aws_lambda_function.profiles.invoke_arn, public = false },
+  ]
+}
+"#,
+    );
+    for f in ["workspace", "chat", "agents-a", "agents-b"] {
+        function_dir(
+            &stack,
+            "module-ai",
+            f,
+            &format!("import org_common{HANDLER}"),
+        );
+    }
+    write(
+        &stack.join("packages/module-ai/infrastructure/main.tf"),
+        r#"locals {
+  lambda_runtime = "python3.13"
+  agents         = { a = "agents-a.zip", b = "agents-b.zip" }
+}
+variable "env" { type = string }
+variable "workspace_lambda_zip" {
+  type    = string
+  default = "../backend/.build/workspace.zip"
+}
+variable "org_common_layer_arn" {
+  type    = string
+  default = null
+}
+variable "voice_common_layer_arn" {
+  type    = string
+  default = null
+}
+data "aws_lambda_layer_version" "org_common" {
+  layer_name = "${var.env}-access-common"
+}
+resource "aws_lambda_function" "workspace" {
+  function_name = "${var.env}-workspace"
+  filename      = "${path.module}/${var.workspace_lambda_zip}"
+  handler       = "lambda_function.lambda_handler"
+  runtime       = local.lambda_runtime
+  layers        = compact([var.org_common_layer_arn, var.voice_common_layer_arn])
+}
+resource "aws_lambda_function" "chat" {
+  function_name = "${var.env}-chat"
+  filename      = "${path.module}/../backend/.build/chat.zip"
+  handler       = "lambda_function.lambda_handler"
+  runtime       = local.lambda_runtime
+  layers        = [data.aws_lambda_layer_version.org_common.arn]
+}
+resource "aws_lambda_function" "agents" {
+  for_each      = local.agents
+  function_name = "${var.env}-agents-${each.key}"
+  filename      = "${path.module}/../backend/.build/${each.value}"
+  handler       = "lambda_function.lambda_handler"
+  runtime       = local.lambda_runtime
+  layers        = tolist([var.org_common_layer_arn])
+}
+"#,
+    );
+    layer_dir(&stack, "module-voice", "voice-common", "voice_common");
+    function_dir(
+        &stack,
+        "module-voice",
+        "voice",
+        &format!("import voice_common{HANDLER}"),
+    );
+    write(
+        &stack.join("packages/module-voice/infrastructure/main.tf"),
+        r#"variable "env" { type = string }
+variable "enable_voice_layer" { type = bool }
+module "layers" {
+  source = "./layers"
+  env    = var.env
+}
+resource "aws_lambda_function" "voice" {
+  function_name = "${var.env}-voice"
+  filename      = "${path.module}/../backend/.build/voice.zip"
+  handler       = "lambda_function.lambda_handler"
+  runtime       = "python3.13"
+  architectures = ["arm64"]
+  layers        = var.enable_voice_layer ? [module.layers.voice_common_layer_arn] : []
+}
+output "voice_common_layer_arn" { value = module.layers.voice_common_layer_arn }
+"#,
+    );
+    write(
+        &stack.join("packages/module-voice/infrastructure/layers/main.tf"),
+        r#"variable "env" { type = string }
+resource "aws_lambda_layer_version" "voice_common" {
+  layer_name               = "${var.env}-voice-common"
+  filename                 = "${path.root}/../../../acme-stack/packages/module-voice/backend/.build/voice-common-layer.zip"
+  compatible_architectures = ["arm64", "x86_64"]
+}
+output "voice_common_layer_arn" { value = aws_lambda_layer_version.voice_common.arn }
+"#,
+    );
+    write(
+        &tmp.path().join("acme-infra/envs/dev/main.tf"),
+        r#"variable "env" { default = "dev" }
+variable "enable_voice_layer" { type = bool }
+module "module_access" {
+  source = "../../../acme-stack/packages/module-access/infrastructure"
+  env    = var.env
+}
+module "module_ai" {
+  source                 = "../../../acme-stack/packages/module-ai/infrastructure"
+  env                    = var.env
+  org_common_layer_arn   = module.module_access.org_common_layer_arn
+  voice_common_layer_arn = module.module_voice.voice_common_layer_arn
+}
+module "module_voice" {
+  source             = "../../../acme-stack/packages/module-voice/infrastructure"
+  env                = var.env
+  enable_voice_layer = var.enable_voice_layer
+}
+"#,
+    );
+    Patterns { tmp, stack }
+}
+
+fn model(p: &Patterns) -> serde_json::Value {
+    let out = p.xtask(&["stack", "--json"]).ok();
+    let json = out.json();
+    assert_eq!(json["schema"], 1);
+    json
+}
+
+#[test]
+fn a_zip_named_by_a_variable_default_under_path_module_is_the_artifact_that_builds_it() {
+    let p = patterns();
+    let json = model(&p);
+    let ws = Patterns::function(&json, "aws_lambda_function.workspace");
+    assert_eq!(
+        ws["code"]["zip"]["artifact"], "module-ai/workspace",
+        "{ws:#}"
+    );
+    assert_eq!(
+        ws["code"]["zip"]["path"],
+        "acme-stack/packages/module-ai/backend/.build/workspace.zip"
+    );
+    assert_eq!(ws["runtime"], "python3.13", "runtime read from a local");
+    assert_eq!(ws["handler"], "lambda_function.lambda_handler");
+}
+
+#[test]
+fn layers_through_compact_of_module_variables_resolve_to_the_zips_built_here() {
+    let p = patterns();
+    let json = model(&p);
+    assert_eq!(
+        Patterns::layer_artifacts(&json, "aws_lambda_function.workspace"),
+        ["module-access/org-common", "module-voice/voice-common"]
+    );
+}
+
+#[test]
+fn a_layer_data_source_by_layer_name_is_the_layer_the_same_env_deploys() {
+    let p = patterns();
+    let json = model(&p);
+    assert_eq!(
+        Patterns::layer_artifacts(&json, "aws_lambda_function.chat"),
+        ["module-access/org-common"]
+    );
+}
+
+#[test]
+fn for_each_functions_are_one_function_per_key_with_each_value_zip() {
+    let p = patterns();
+    let json = model(&p);
+    for k in ["a", "b"] {
+        let f = Patterns::function(&json, &format!("aws_lambda_function.agents[\"{k}\"]"));
+        assert_eq!(
+            f["code"]["zip"]["artifact"],
+            format!("module-ai/agents-{k}")
+        );
+        assert_eq!(f["function_name"], format!("dev-agents-{k}"));
+        assert_eq!(
+            Patterns::layer_artifacts(&json, &format!("agents[\"{k}\"]")),
+            ["module-access/org-common"]
+        );
+    }
+}
+
+#[test]
+fn a_conditional_layer_list_on_an_unset_variable_keeps_the_layer_marked_with_file_and_line() {
+    let p = patterns();
+    let json = model(&p);
+    let voice = Patterns::function(&json, "aws_lambda_function.voice");
+    assert_eq!(voice["architectures"], serde_json::json!(["arm64"]));
+    assert_eq!(
+        Patterns::layer_artifacts(&json, "aws_lambda_function.voice"),
+        ["module-voice/voice-common"],
+        "a layer published two modules down"
+    );
+    let cond = &voice["layers"][0]["conditional"];
+    assert_eq!(cond["why"]["kind"], "no_default", "{voice:#}");
+    assert_eq!(cond["why"]["variable"], "enable_voice_layer");
+    assert_eq!(cond["at"]["file"], "acme-infra/envs/dev/main.tf");
+    assert_eq!(cond["at"]["line"], 2);
+    let text = p.xtask(&["stack", "voice"]).ok().stdout;
+    assert!(
+        text.contains("only if: var.enable_voice_layer has no value here")
+            && text.contains("acme-infra/envs/dev/main.tf:2"),
+        "{text}"
+    );
+}
+
+#[test]
+fn routes_and_the_gateway_permission_reach_the_function() {
+    let p = patterns();
+    let json = model(&p);
+    let f = Patterns::function(&json, "aws_lambda_function.profiles");
+    assert_eq!(f["routes"][0]["method"], "GET");
+    assert_eq!(f["routes"][0]["path"], "/profiles/me");
+    assert_eq!(
+        f["permissions"],
+        serde_json::json!(["module.module_access.aws_lambda_permission.api"])
+    );
+    assert!(f["source_code_hash"]
+        .as_str()
+        .unwrap()
+        .ends_with("module-access/backend/.build/profiles.zip"));
+}
+
+#[test]
+fn an_unknown_function_name_is_a_usage_error_listing_the_functions() {
+    let p = patterns();
+    let out = p.xtask(&["stack", "nope"]);
+    assert_eq!(out.code, 64, "{out:?}");
+    assert!(out.stderr.contains("no function `nope`") && out.stderr.contains("workspace"));
+}
+
+#[test]
+fn smoke_imports_through_layers_reached_by_compact_and_by_a_data_source() {
+    let Some(_) = crate::smoke::python313() else {
+        return;
+    };
+    let p = patterns();
+    p.offline_installs();
+    let out = p.xtask(&["smoke", "--json"]);
+    let json = out.json();
+    let status = |name: &str| {
+        json["functions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["name"] == name)
+            .unwrap_or_else(|| panic!("{name}: {json:#}"))
+            .clone()
+    };
+    // `import org_common` resolves only through the attached layer.
+    for name in ["workspace", "chat", "agents-a", "profiles"] {
+        assert_eq!(
+            status(name)["status"],
+            "passed",
+            "{:#}\n{}",
+            status(name),
+            out.stderr
+        );
+    }
+    assert_eq!(out.code, 0, "{}", out.stderr);
+}
