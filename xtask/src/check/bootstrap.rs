@@ -120,7 +120,7 @@ pub(super) fn check(c: &mut Checker, env: &Env) {
             format!("{instead}{by}{later}"),
         );
         for s in &l.splices {
-            let f = &tree.modules[s.module].files[s.file];
+            let f = &tree.files(s.module)[s.file];
             c.fixed_by(fix::Edit::new(f, s.range.clone(), s.text.clone()));
         }
     }

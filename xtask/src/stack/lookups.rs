@@ -82,8 +82,8 @@ impl Tree {
     /// configuration declares (names built from the same variables compare equal).
     pub fn own_lookups(&self) -> Vec<OwnLookup> {
         let mut created: Vec<(usize, usize, &str, &str, String)> = Vec::new();
-        for (mi, m) in self.modules.iter().enumerate() {
-            for (fi, f) in m.files.iter().enumerate() {
+        for mi in 0..self.len() {
+            for (fi, f) in self.files(mi).iter().enumerate() {
                 for &(_, _, rkind, rkey) in LOOKUPS {
                     for (name, b) in f.resources(rkind) {
                         if let Some(v) = hcl::attr(&b.body, rkey).and_then(|e| self.text(mi, e, 0))
@@ -95,8 +95,8 @@ impl Tree {
             }
         }
         let mut out = Vec::new();
-        for (mi, m) in self.modules.iter().enumerate() {
-            for (fi, f) in m.files.iter().enumerate() {
+        for mi in 0..self.len() {
+            for (fi, f) in self.files(mi).iter().enumerate() {
                 for b in f.body.get_blocks("data") {
                     let (Some(kind), Some(name)) = (b.labels.first(), b.labels.get(1)) else {
                         continue;
@@ -115,7 +115,7 @@ impl Tree {
                     else {
                         continue;
                     };
-                    let rfile = &self.modules[*rm].files[*rf];
+                    let rfile = &self.files(*rm)[*rf];
                     let rblock = rfile
                         .resources(rkind)
                         .find(|(n, _)| n == rname)
@@ -129,12 +129,12 @@ impl Tree {
                         _ => Vec::new(),
                     };
                     out.push(OwnLookup {
-                        address: join(&m.addr, &format!("data.{kind}.{name}")),
+                        address: join(&self.addr(mi), &format!("data.{kind}.{name}")),
                         file: f.path.clone(),
                         line: f.line_of(b),
                         key,
                         value,
-                        resource: join(&self.modules[*rm].addr, &format!("{rkind}.{rname}")),
+                        resource: join(&self.addr(*rm), &format!("{rkind}.{rname}")),
                         resource_file: rfile.path.clone(),
                         resource_line: rblock.map(|b| rfile.line_of(b)).unwrap_or(0),
                         instead,
@@ -153,32 +153,32 @@ impl Tree {
         if m == r {
             return Some((attr_path.to_string(), attr_path.to_string()));
         }
-        let (rparent, rcall) = self.modules[r].parent.as_ref()?;
-        let output = self.modules[r].files.iter().find_map(|f| {
+        let (rparent, rcall) = self.parent(r)?;
+        let output = self.files(r).iter().find_map(|f| {
             f.labeled("output").find_map(|(n, b)| {
                 let v = hcl::attr(&b.body, "value")?;
                 (hcl::traversal_path(v)? == attr_path).then_some(n)
             })
         })?;
         let via = format!("module.{rcall}.{output}");
-        let carried = join(&self.modules[*rparent].addr, &via);
-        if *rparent == m {
+        let carried = join(&self.addr(rparent), &via);
+        if rparent == m {
             return Some((via, carried));
         }
-        let (mparent, mcall) = self.modules[m].parent.as_ref()?;
+        let (mparent, mcall) = self.parent(m)?;
         if mparent != rparent {
             return None;
         }
-        let call = self.modules[*mparent]
-            .files
+        let call = self
+            .files(mparent)
             .iter()
-            .find_map(|f| f.labeled("module").find(|(n, _)| n == mcall).map(|x| x.1))?;
+            .find_map(|f| f.labeled("module").find(|(n, _)| *n == mcall).map(|x| x.1))?;
         let arg = call
             .body
             .attributes()
             .find(|a| hcl::traversal_path(&a.value).as_deref() == Some(via.as_str()))?;
-        let declared = self.modules[m]
-            .files
+        let declared = self
+            .files(m)
             .iter()
             .any(|f| f.labeled("variable").any(|(n, _)| n == arg.key.as_str()));
         declared.then(|| (format!("var.{}", arg.key.as_str()), carried))
@@ -197,7 +197,7 @@ impl Tree {
     ) -> Vec<Splice> {
         let prefix = format!("data.{kind}.{name}");
         let mut out = Vec::new();
-        for (i, f) in self.modules[m].files.iter().enumerate() {
+        for (i, f) in self.files(m).iter().enumerate() {
             for (path, span) in traversals(f) {
                 let this = path == prefix
                     || path.starts_with(&format!("{prefix}."))
@@ -216,7 +216,7 @@ impl Tree {
                 });
             }
         }
-        let text = &self.modules[m].files[fi].text;
+        let text = &self.files(m)[fi].text;
         let Some(span) = block.span() else {
             return Vec::new();
         };
