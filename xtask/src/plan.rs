@@ -586,6 +586,8 @@ fn unset_variable_hint(t: &Target, e: anyhow::Error) -> anyhow::Error {
 /// `cargo xtask plan`. `Ok(true)` when changes are pending.
 pub fn plan(cfg: &Config, infra: Option<&Path>, opts: &Options) -> Result<bool> {
     let t = Target::new(cfg, infra, &opts.env)?;
+    // Usage errors (exit 64) first, then addresses that match nothing (exit 1).
+    check_plan_args(&opts.plan_args)?;
     bootstrap::check_addresses(&t, opts)?;
     let _lock = t.lock()?;
     let derive = bootstrap::derives(&t, opts);
@@ -808,8 +810,7 @@ pub fn apply(cfg: &Config, infra: Option<&Path>, opts: &Options) -> Result<()> {
 /// through the same stale check, and verify runs once at the end.
 pub fn deploy(cfg: &Config, infra: Option<&Path>, opts: &Options) -> Result<()> {
     let t = Target::new(cfg, infra, &opts.env)?;
-    bootstrap::check_addresses(&t, opts)?;
-    let _lock = t.lock()?;
+    check_plan_args(&opts.plan_args)?;
     let stages = cfg.terraform.stages(&opts.env);
     if !stages.is_empty() && !opts.plan_args.is_empty() {
         return Err(ui::Usage(format!(
@@ -820,6 +821,8 @@ pub fn deploy(cfg: &Config, infra: Option<&Path>, opts: &Options) -> Result<()> 
         ))
         .into());
     }
+    bootstrap::check_addresses(&t, opts)?;
+    let _lock = t.lock()?;
     let mut total = stages.len() + 1;
     let mut plans: Vec<Vec<String>> = stages
         .iter()

@@ -320,6 +320,16 @@ impl Summary {
     /// every list in full (a PR reviewer scrolls), deletes and replaces first.
     pub fn markdown(&self) -> String {
         let mut md = format!("### `cargo xtask plan` — env `{}`\n\n", self.env);
+        if let Some(stage) = &self.stage {
+            md.push_str(&format!(
+                "Stage {} of {} ({}): what the rest of the env needs applied first; stage {} \
+                 (the whole env) follows.\n\n",
+                stage.number,
+                stage.of,
+                stage.name,
+                stage.number + 1
+            ));
+        }
         if !self.plan_args.is_empty() {
             md.push_str(&format!(
                 "Planned with `{}`: only part of the env.\n\n",
@@ -552,6 +562,23 @@ mod tests {
         };
         let md = s.markdown();
         assert!(md.contains("env `prod`"), "{md}");
+        assert!(!md.contains("Stage 1"), "{md}");
+        let staged = Summary {
+            stage: Some(super::super::bootstrap::Stage {
+                number: 1,
+                of: 2,
+                name: "bootstrap".into(),
+                targets: vec!["aws_lambda_function.a".into()],
+            }),
+            ..s.clone()
+        };
+        assert!(
+            staged
+                .markdown()
+                .contains("Stage 1 of 2 (bootstrap): what the rest of the env needs applied first"),
+            "{}",
+            staged.markdown()
+        );
         assert!(
             md.contains("Planned with `-target=module.module_access`"),
             "{md}"
