@@ -356,6 +356,9 @@ fn an_unknown_function_name_is_a_usage_error_listing_the_functions() {
     let out = p.xtask(&["stack", "nope"]);
     assert_eq!(out.code, 64, "{out:?}");
     assert!(out.stderr.contains("no function `nope`") && out.stderr.contains("workspace"));
+    let out = p.xtask(&["stack", "--env", "prod"]);
+    assert_eq!(out.code, 64, "{out:?}");
+    assert!(out.stderr.contains("no env `prod`") && out.stderr.contains("envs are dev"));
 }
 
 #[test]
@@ -387,4 +390,178 @@ fn smoke_imports_through_layers_reached_by_compact_and_by_a_data_source() {
         );
     }
     assert_eq!(out.code, 0, "{}", out.stderr);
+}
+
+/// One source of truth, checked: for every function of the pattern stack, the layers `stack`
+/// resolves are the ones the build measures (`build --json`), `size` counts, `smoke` imports
+/// with, and `check` allows imports from. (verify's comparison with state: a unit test, as it
+/// needs a deploy.)
+#[test]
+fn build_size_smoke_and_check_see_the_layers_the_stack_model_resolves() {
+    let p = patterns();
+    p.offline_installs();
+    // `chat` carries org-common only: importing voice-common's package is wrong for every pass.
+    function_dir(
+        &p.stack,
+        "module-ai",
+        "chat",
+        &format!("import org_common\nimport voice_common{HANDLER}"),
+    );
+    let model = model(&p);
+    let expected: std::collections::BTreeMap<String, Vec<String>> = model["functions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|f| {
+            let id = f["code"]["zip"]["artifact"].as_str()?.to_string();
+            let address = f["address"].as_str().unwrap().to_string();
+            Some((id, Patterns::layer_artifacts(&model, &address)))
+        })
+        .collect();
+    assert_eq!(expected.len(), 6, "{expected:#?}");
+    assert_eq!(
+        expected["module-ai/workspace"],
+        ["module-access/org-common", "module-voice/voice-common"]
+    );
+    let by_function = |doc: &serde_json::Value, list: &str| {
+        doc[list]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|r| r["kind"] == "function")
+            .map(|r| {
+                let id = format!(
+                    "{}/{}",
+                    r["module"].as_str().unwrap(),
+                    r["name"].as_str().unwrap()
+                );
+                let layers: Vec<String> = r["layers"]
+                    .as_array()
+                    .map(|l| {
+                        l.iter()
+                            .map(|x| x.as_str().or(x["id"].as_str()).unwrap().to_string())
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                (id, layers)
+            })
+            .collect::<std::collections::BTreeMap<_, _>>()
+    };
+    let build = p.xtask(&["build", "--json"]).ok().json();
+    assert_eq!(by_function(&build, "artifacts"), expected, "build");
+    let size = p.xtask(&["size", "--json"]).ok().json();
+    assert_eq!(by_function(&size, "artifacts"), expected, "size");
+
+    let check = p.xtask(&["check", "--json"]).json();
+    let f18: Vec<String> = check["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["code"] == "F18-unresolved-import")
+        .map(|f| f["file"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        f18,
+        ["acme-stack/packages/module-ai/backend/lambdas/chat/lambda_function.py"],
+        "check allows exactly what the attached layers provide: {check:#}"
+    );
+
+    if crate::smoke::python313().is_none() {
+        return;
+    }
+    let smoke = p.xtask(&["smoke", "--json", "--no-build"]).json();
+    let mut imported = std::collections::BTreeMap::new();
+    for f in smoke["functions"].as_array().unwrap() {
+        let id = format!(
+            "{}/{}",
+            f["module"].as_str().unwrap(),
+            f["name"].as_str().unwrap()
+        );
+        let layers: Vec<String> = f["layers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| l.as_str().unwrap().to_string())
+            .collect();
+        let want = if id == "module-ai/chat" {
+            "failed"
+        } else {
+            "passed"
+        };
+        assert_eq!(f["status"], want, "{f:#}");
+        imported.insert(id, layers);
+    }
+    assert_eq!(imported, expected, "smoke");
+}
+
+#[test]
+fn check_sees_a_layer_published_by_a_nested_module_as_deployed() {
+    let p = patterns();
+    let check = p.xtask(&["check", "--json"]).json();
+    let unused: Vec<&serde_json::Value> = check["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["code"] == "F14-zip-unused" || f["code"] == "F14-zip-unverified")
+        .collect();
+    assert!(unused.is_empty(), "{unused:#?}");
+}
+
+#[test]
+fn check_reads_a_runtime_the_env_passes_and_names_one_it_cannot_know() {
+    let p = patterns();
+    let voice = p.stack.join("packages/module-voice/infrastructure/main.tf");
+    let text = std::fs::read_to_string(&voice).unwrap().replace(
+        "  runtime       = \"python3.13\"\n  architectures",
+        "  runtime       = var.voice_runtime\n  architectures",
+    )
+        + "variable \"voice_runtime\" {\n  type    = string\n  default = \"python3.13\"\n}\n";
+    write(&voice, &text);
+    let env = p.tmp.path().join("acme-infra/envs/dev/main.tf");
+    let env_text = std::fs::read_to_string(&env).unwrap().replace(
+        "  enable_voice_layer = var.enable_voice_layer\n",
+        "  enable_voice_layer = var.enable_voice_layer\n  voice_runtime      = \"python3.12\"\n",
+    );
+    write(&env, &env_text);
+    let findings = |p: &Patterns| {
+        let json = p.xtask(&["check", "--json"]).json();
+        json["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|f| f["code"].as_str().unwrap().starts_with("F4-"))
+            .map(|f| {
+                format!(
+                    "{} {}:{} {}",
+                    f["code"].as_str().unwrap(),
+                    f["file"].as_str().unwrap(),
+                    f["line"],
+                    f["message"].as_str().unwrap()
+                )
+            })
+            .collect::<Vec<_>>()
+    };
+    let f4 = findings(&p);
+    assert_eq!(f4.len(), 1, "{f4:#?}");
+    assert!(
+        f4[0].starts_with("F4-runtime acme-stack/packages/module-voice/infrastructure/main.tf:11")
+            && f4[0].contains("runtime \"python3.12\""),
+        "{f4:#?}"
+    );
+    // The env passes a root variable without a default: not known offline, and said so.
+    write(
+        &env,
+        &(env_text.replace(
+            "voice_runtime      = \"python3.12\"",
+            "voice_runtime      = var.runtime",
+        ) + "variable \"runtime\" { type = string }\n"),
+    );
+    let f4 = findings(&p);
+    assert_eq!(f4.len(), 1, "{f4:#?}");
+    assert!(
+        f4[0].starts_with("F4-runtime-unverified")
+            && f4[0].contains("not checked: var.runtime has no value here")
+            && f4[0].contains("acme-infra/envs/dev/main.tf:"),
+        "{f4:#?}"
+    );
 }

@@ -475,7 +475,7 @@ fn make_plan(
     summary.plan_file = t.show(&plan_file);
     summary.plan_args = plan_args.to_vec();
     summary.stage = stage;
-    summary.group_routes(&route_owners(t.cfg));
+    summary.group_routes(&route_owners(t.cfg, &t.infra, &t.env));
     let manifest = Manifest {
         format: MANIFEST_FORMAT,
         plan_sha256: sha256_file(&plan_file)?,
@@ -514,18 +514,24 @@ fn check_plan_args(args: &[String]) -> Result<()> {
     Ok(())
 }
 
-/// Which stack module declares each route key, from the modules' `api_routes` outputs.
-fn route_owners(cfg: &Config) -> BTreeMap<String, String> {
+/// Which stack module declares each route key: the routes the stack model gives each function
+/// (from the modules' `api_routes` outputs), by the package whose module declares the function.
+fn route_owners(cfg: &Config, infra: &Path, env: &str) -> BTreeMap<String, String> {
+    let packages = crate::stack::model::canonical_lossy(&cfg.stack.join("packages"));
+    let model = crate::stack::model::Model::load(&cfg.stack, Some(infra), env, &[]);
     let mut owners = BTreeMap::new();
-    let modules = std::fs::read_dir(cfg.stack.join("packages"))
-        .into_iter()
-        .flatten()
-        .filter_map(|e| e.ok())
-        .filter(|e| e.file_name().to_string_lossy().starts_with("module-"));
-    for m in modules {
-        let (files, _) = crate::stack::hcl::parse_dir(&m.path().join("infrastructure"));
-        for key in crate::stack::hcl::api_route_keys(&files) {
-            owners.insert(key, m.file_name().to_string_lossy().into_owned());
+    for f in &model.functions {
+        let Some(module) = f
+            .module_dir
+            .strip_prefix(&packages)
+            .ok()
+            .and_then(|rest| rest.components().next())
+        else {
+            continue;
+        };
+        let module = module.as_os_str().to_string_lossy().into_owned();
+        for r in &f.routes {
+            owners.insert(format!("{} {}", r.method, r.path), module.clone());
         }
     }
     owners

@@ -9,7 +9,6 @@
 //! them (`var_syntax.rs`); which are passed is `var_files.rs`.
 
 use std::borrow::Cow;
-use std::collections::BTreeSet;
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -687,41 +686,7 @@ fn apply_mask(value: &mut Value, mask: &Value) {
     }
 }
 
-/// Local module directories the env uses, recursively (`source = "./…"` or `"../…"`),
-/// canonical and sorted. Registry and git modules are pinned by `init` and not listed.
-pub fn local_modules(env_dir: &Path) -> Vec<PathBuf> {
-    let mut seen = BTreeSet::new();
-    let mut todo = vec![env_dir.to_path_buf()];
-    while let Some(dir) = todo.pop() {
-        for (source, _) in module_calls(&dir) {
-            if !(source.starts_with("./") || source.starts_with("../")) {
-                continue;
-            }
-            if let Ok(m) = dir.join(&source).canonicalize() {
-                if seen.insert(m.clone()) {
-                    todo.push(m);
-                }
-            }
-        }
-    }
-    seen.into_iter().collect()
-}
-
-/// `(source, version)` of every `module` block of a directory.
-fn module_calls(dir: &Path) -> Vec<(String, String)> {
-    let (files, _) = tf::parse_dir(dir);
-    files
-        .iter()
-        .flat_map(|f| f.body.get_blocks("module"))
-        .filter_map(|b| {
-            let source = tf::attr(&b.body, "source").and_then(tf::template_text)?;
-            let version = tf::attr(&b.body, "version")
-                .and_then(tf::template_text)
-                .unwrap_or_default();
-            Some((source, version))
-        })
-        .collect()
-}
+pub use crate::stack::env::local_modules;
 
 /// What `init` depends on: the binary, every module call, every `terraform {}` block (backend,
 /// required providers) of the env and its local modules, and the dependency lock file. When it
@@ -732,16 +697,11 @@ pub fn init_fingerprint(tf: &Terraform) -> String {
     let env_dir = tf.dir();
     for dir in std::iter::once(env_dir.to_path_buf()).chain(local_modules(env_dir)) {
         h.update(format!("dir\0{}\0", dir.display()));
-        for (source, version) in module_calls(&dir) {
+        for (source, version) in crate::stack::env::module_sources(&dir) {
             h.update(format!("module\0{source}\0{version}\0"));
         }
-        let (files, _) = tf::parse_dir(&dir);
-        for f in &files {
-            for b in f.body.get_blocks("terraform") {
-                if let Some(span) = hcl_edit::Span::span(b) {
-                    h.update(f.text.get(span).unwrap_or_default());
-                }
-            }
+        for block in crate::stack::env::terraform_blocks(&dir) {
+            h.update(block);
         }
     }
     h.update(std::fs::read(env_dir.join(".terraform.lock.hcl")).unwrap_or_default());

@@ -146,9 +146,7 @@ pub fn run(cfg: &Config, infra: Option<&Path>, opts: &Options) -> Result<Report>
     let cwd = std::env::current_dir()?;
     let vars = VarFiles::resolve(&env_dir, &opts.env, &cfg.terraform.var_files, &[], &cwd)?;
     let tf = Terraform::locate(&env.bin, &env_dir, &opts.aws, &vars)?;
-    let (files, _) = tf::parse_dir(&env_dir);
-    let calls = module_calls(&files);
-    let gateway = gateway_call(&files, infra);
+    let (calls, gateway) = crate::stack::env::read(&env_dir, infra);
 
     // Independent terraform reads of the same state, side by side. Only --http needs the
     // outputs (the API's URL and id).
@@ -229,44 +227,7 @@ impl Env {
 // ---------------------------------------------------------------------------------------------
 // Terraform
 
-/// `module "<name>"` blocks of the env: the calls whose `api_routes` Terraform is asked for.
-fn module_calls(files: &[tf::TfFile]) -> Vec<String> {
-    let mut calls: Vec<String> = files
-        .iter()
-        .flat_map(|f| f.labeled("module"))
-        .map(|(name, _)| name.to_string())
-        .collect();
-    calls.sort();
-    calls.dedup();
-    calls
-}
-
-/// Where the env composes `module_routes`, for fixes that say which line to edit.
-#[derive(Debug, Clone)]
-struct GatewayCall {
-    /// `envs/dev/main.tf:118`
-    location: String,
-    /// The `module_routes` expression as written.
-    routes_expr: String,
-}
-
-fn gateway_call(files: &[tf::TfFile], infra: &Path) -> Option<GatewayCall> {
-    files.iter().find_map(|f| {
-        let block = f
-            .body
-            .get_blocks("module")
-            .find(|b| b.body.get_attribute("module_routes").is_some())?;
-        let attr = block.body.get_attribute("module_routes")?;
-        let expr = hcl_edit::Span::span(&attr.value)
-            .and_then(|r| f.text.get(r))
-            .unwrap_or_default();
-        let rel = f.path.strip_prefix(infra).unwrap_or(&f.path);
-        Some(GatewayCall {
-            location: format!("{}:{}", rel.display(), f.line_of(attr)),
-            routes_expr: expr.to_string(),
-        })
-    })
-}
+use crate::stack::env::GatewayCall;
 
 /// One route as a module's `api_routes` declares it.
 #[derive(Debug, Clone, PartialEq)]

@@ -467,7 +467,7 @@ fn imports_under_if_not_type_checking_and_in_match_cases_are_read() {
 }
 
 #[test]
-fn a_filename_from_for_each_leaves_only_its_own_zips_unchecked() {
+fn a_filename_from_an_unknown_for_each_leaves_only_its_own_zips_unchecked() {
     let d = Demo::new();
     ws_module(&d);
     let main = d.read(WS_MAIN);
@@ -476,11 +476,12 @@ fn a_filename_from_for_each_leaves_only_its_own_zips_unchecked() {
         WS_MAIN,
         &format!(
             "{}\nresource \"aws_lambda_function\" \"handlers\" {{\n  for_each         = \
-             toset([\"connect\", \"message\", \"disconnect\"])\n  function_name    = \
+             toset(var.handler_names)\n  function_name    = \
              each.key\n  filename         = \"${{local.build_dir}}/${{each.key}}.zip\"\n  \
              source_code_hash = filebase64sha256(\"${{local.build_dir}}/${{each.key}}.zip\")\n  \
              runtime          = \"python3.13\"\n  handler          = \
-             \"lambda_function.lambda_handler\"\n  role             = var.role_arn\n}}\n",
+             \"lambda_function.lambda_handler\"\n  role             = var.role_arn\n}}\n\
+             variable \"handler_names\" {{ type = list(string) }}\n",
             &main[..start],
         ),
     );
@@ -506,6 +507,45 @@ fn a_filename_from_for_each_leaves_only_its_own_zips_unchecked() {
              aws_lambda_function.handlers reads \"${local.build_dir}/${each.key}.zip\", which \
              is not known offline, so whether it deploys connect.zip, disconnect.zip, \
              message.zip is not checked",
+        ]
+    );
+}
+
+/// The same for_each over a literal set: the stack model evaluates it, so each zip is known.
+#[test]
+fn a_filename_from_a_literal_for_each_is_checked_zip_by_zip() {
+    let d = Demo::new();
+    ws_module(&d);
+    let main = d.read(WS_MAIN);
+    let start = main.find("\nresource \"aws_lambda_function\"").unwrap();
+    d.write(
+        WS_MAIN,
+        &format!(
+            "{}\nresource \"aws_lambda_function\" \"handlers\" {{\n  for_each         = \
+             toset([\"connect\", \"message\", \"disconnect\"])\n  function_name    = \
+             each.key\n  filename         = \"${{local.build_dir}}/${{each.key}}.zip\"\n  \
+             source_code_hash = filebase64sha256(\"${{local.build_dir}}/${{each.key}}.zip\")\n  \
+             runtime          = \"python3.13\"\n  handler          = \
+             \"lambda_function.lambda_handler\"\n  role             = var.role_arn\n}}\n",
+            &main[..start],
+        ),
+    );
+    remove_block(
+        &d.path(WS_MAIN),
+        "resource \"aws_lambda_layer_version\" \"ws_common\"",
+    );
+    edit(
+        &d.path(&format!("{WS}/infrastructure/outputs.tf")),
+        "aws_lambda_function.connect.invoke_arn",
+        "aws_lambda_function.handlers[\"connect\"].invoke_arn",
+    );
+    let (_, list) = check(&d, &[]);
+    let f14: Vec<&String> = list.iter().filter(|f| f.contains("[F14-")).collect();
+    assert_eq!(
+        f14,
+        [
+            "warning[F14-zip-unused] demo-stack/packages/module-ws/backend/layers/ws_common:0: \
+          module-ws/ws_common builds ws_common-layer.zip, which no Terraform resource reads"
         ]
     );
 }

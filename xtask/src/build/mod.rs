@@ -76,9 +76,14 @@ pub struct Record {
     /// What the zip holds (also when it failed Lambda's 250 MiB limit), for `size`.
     #[serde(skip)]
     pub composition: Option<size::Composition>,
-    /// The layers a function is checked against, with their unzipped bytes.
-    #[serde(skip)]
+    /// The layers a function is checked against, with their unzipped bytes (`--json`: their
+    /// ids, for a function).
+    #[serde(serialize_with = "layer_ids", skip_serializing_if = "Vec::is_empty")]
     pub layers: Vec<(String, u64)>,
+}
+
+fn layer_ids<S: serde::Serializer>(layers: &[(String, u64)], s: S) -> Result<S::Ok, S::Error> {
+    s.collect_seq(layers.iter().map(|(id, _)| id))
 }
 
 #[derive(Debug, Serialize)]

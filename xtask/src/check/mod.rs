@@ -9,6 +9,7 @@
 //! |------|----------|---------|
 //! | `TF-parse-error` | error | a `.tf` file does not parse (the parser's message and line) |
 //! | `F4-runtime` | error | a function's `runtime` or a layer's `compatible_runtimes` is not the build's target (`python` in xtask.toml), or a zip function has no `runtime`; a runtime held in a local is reported once, at the local |
+//! | `F4-runtime-unverified` | warning | a function's `runtime` is not known offline (a root variable without a default, a data source…): which Python it runs is not checked; the finding names where the value is unknown |
 //! | `F10-no-handler-file` | error | a directory under `lambdas/` has no `lambda_function.py` |
 //! | `F10-no-lambda-handler` | error | `lambda_function.py` binds no module-level `lambda_handler` |
 //! | `F10-empty-layer` | error | nothing of a layer's `python/` ships (empty, missing, or only tests, ignored or excluded files) and its requirements list nothing |

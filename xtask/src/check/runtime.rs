@@ -54,7 +54,9 @@ impl Checker<'_> {
                                 self.literal_fix(f, e, &want);
                             }
                         },
-                        _ => {}
+                        Some(_) => {}
+                        // `var.lambda_runtime`, a module output…: what the stack model evaluates.
+                        None => self.model_runtime(f, block, e, &addr, &want),
                     }
                 }
                 for (name, block) in f.resources("aws_lambda_layer_version") {
@@ -120,6 +122,67 @@ impl Checker<'_> {
                 );
                 self.literal_fix(f, value, &want);
             }
+        }
+    }
+
+    /// F4 for a runtime only the stack model can evaluate (a variable passed by the env, its
+    /// default, a module output): wrong is an error; unknown is said, never skipped silently.
+    fn model_runtime(
+        &mut self,
+        f: &TfFile,
+        block: &hcl_edit::structure::Block,
+        e: &Expression,
+        addr: &str,
+        want: &str,
+    ) {
+        let file = crate::stack::model::canonical_lossy(&f.path);
+        let line = f.line_of(block);
+        let runtimes: Vec<crate::stack::model::Field<String>> = self
+            .model
+            .functions
+            .iter()
+            .filter(|m| {
+                m.at.line == line && crate::stack::model::canonical_lossy(&m.at.file) == file
+            })
+            .filter_map(|m| m.runtime.clone())
+            .collect();
+        let wrong: BTreeSet<&String> = runtimes
+            .iter()
+            .filter_map(|r| r.known())
+            .filter(|r| *r != want)
+            .collect();
+        if !wrong.is_empty() {
+            let wrong: Vec<&str> = wrong.into_iter().map(String::as_str).collect();
+            self.error(
+                "F4-runtime",
+                &f.path,
+                f.line_of(e),
+                format!(
+                    "{addr} has runtime \"{}\" (as the env's module calls set it; see `cargo xtask stack`) but the build targets {want}",
+                    wrong.join("\", \"")
+                ),
+                format!(
+                    "set the value it comes from to \"{want}\", the version the build installs \
+                     dependencies for (python in xtask.toml)"
+                ),
+            );
+            return;
+        }
+        let base = self.base.clone();
+        if let Some(unknown) = runtimes.iter().find_map(|r| match r {
+            crate::stack::model::Field::Unknown { unknown } => Some(unknown),
+            _ => None,
+        }) {
+            self.warn(
+                "F4-runtime-unverified",
+                &f.path,
+                f.line_of(e),
+                format!(
+                    "{addr}'s runtime is {}",
+                    crate::stack::model::not_checked(unknown, &base)
+                ),
+                format!("write runtime as \"{want}\" (or a local or variable default holding it)"),
+            );
         }
     }
 

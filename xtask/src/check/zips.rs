@@ -94,6 +94,16 @@ impl Checker<'_> {
                 }
             }
         }
+        // What the stack model resolves (nested modules, variables, for_each) is deployed too.
+        for f in &self.model.functions {
+            if let crate::stack::model::Code::Zip {
+                artifact: Some(id), ..
+            } = &f.code
+            {
+                referenced.insert(id.clone());
+            }
+        }
+        referenced.extend(self.model.layers.iter().filter_map(|l| l.artifact.clone()));
         // Artifact ids each unknown zip may be.
         let mut maybe: Vec<Vec<String>> = vec![Vec::new(); unknown.len()];
         for a in artifacts {

@@ -30,7 +30,7 @@ pub use interp::{find as find_interpreter, Interpreter, RUNTIME_MODULES};
 
 /// Bump when what a result means changes (the driver's source is in the key already): every
 /// function is imported again.
-const RECIPE: &str = "cora-xtask-smoke-1";
+const RECIPE: &str = "cora-xtask-smoke-2";
 const DEFAULT_TIMEOUT_SECS: u64 = 10;
 
 pub struct Options {
@@ -65,6 +65,9 @@ pub struct Record {
     /// Taken from the cache (not in `--json`).
     #[serde(skip)]
     pub cached: bool,
+    /// The layer artifacts imported with, in order (from the stack model).
+    #[serde(default)]
+    pub layers: Vec<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -98,6 +101,8 @@ pub struct Job {
     pub zip: PathBuf,
     /// Attached layers' zips in Terraform's order, with their SHA-256.
     pub layers: Vec<(PathBuf, String)>,
+    /// Their artifact ids (a layer not built here: its zip's path).
+    pub layer_ids: Vec<String>,
     pub handler: String,
     pub environment: Vec<(String, String)>,
     /// What the result depends on: the result cache's key.
@@ -159,6 +164,7 @@ pub fn run(cfg: &Config, infra: Option<&Path>, opts: &Options) -> Result<Report>
             line: None,
             fix: None,
             cached: false,
+            layers: Vec::new(),
         };
         let python = match &python {
             Ok(p) => p,
@@ -336,11 +342,16 @@ fn prepare(
     }
     // A layer attached on one arm of an unknown conditional is imported with: it may be there.
     let mut layers = Vec::new();
+    let mut layer_ids = Vec::new();
     for (i, l) in f.layers.iter().enumerate() {
         let zip = match &l.target {
             LayerTarget::Deployed { address } => {
                 match model.layer(address).and_then(|l| l.zip.as_ref()) {
-                    Some(Field::Known(z)) => z.clone(),
+                    Some(Field::Known(z)) => {
+                        let id = model.layer(address).and_then(|l| l.artifact.clone());
+                        layer_ids.push(id.unwrap_or_else(|| rel(z)));
+                        z.clone()
+                    }
                     Some(Field::Unknown { unknown }) => {
                         return Err(format!("layer {address}: {}", not_checked(unknown, &base)))
                     }
@@ -389,6 +400,7 @@ fn prepare(
         name: a.name.clone(),
         zip: a.out.clone(),
         layers: layers.into_iter().zip(shas.into_iter().skip(1)).collect(),
+        layer_ids,
         handler,
         environment,
         key: hex(&h.finalize()),

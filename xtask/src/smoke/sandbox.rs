@@ -94,12 +94,14 @@ impl<'a> Runner<'a> {
                     line: None,
                     fix: None,
                     cached: false,
+                    layers: Vec::new(),
                 },
                 false,
             ),
         };
         r.module = module.to_string();
         r.name = job.name.clone();
+        r.layers = job.layer_ids.clone();
         let lasting = lasting && r.status != Status::Skipped;
         (r, lasting)
     }
@@ -125,6 +127,7 @@ impl<'a> Runner<'a> {
             line: None,
             fix: None,
             cached: false,
+            layers: Vec::new(),
         };
         let sandbox = Sandbox {
             task: &task,

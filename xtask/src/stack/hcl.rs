@@ -229,31 +229,6 @@ pub fn object_fields(obj: &Object) -> impl Iterator<Item = (&str, &Expression)> 
     })
 }
 
-/// The route keys (`GET /orgs/{orgId}`) a module's `api_routes` output declares with literal
-/// `method` and `path`; routes built any other way are left out.
-pub fn api_route_keys(files: &[TfFile]) -> Vec<String> {
-    let Some(items) = api_routes_output(files)
-        .and_then(|(_, b)| attr(&b.body, "value"))
-        .and_then(|v| list_items(v, files))
-    else {
-        return Vec::new();
-    };
-    items
-        .into_iter()
-        .filter_map(|item| {
-            let Expression::Object(obj) = item else {
-                return None;
-            };
-            let field = |name: &str| {
-                object_fields(obj)
-                    .find(|(k, _)| *k == name)
-                    .and_then(|(_, v)| template_text(v))
-            };
-            Some(format!("{} {}", field("method")?, field("path")?))
-        })
-        .collect()
-}
-
 /// The expression of `local.<name>`, from any `locals` block of a module's files.
 pub fn local<'a>(files: &'a [TfFile], name: &str) -> Option<&'a Expression> {
     local_definition(files, name).map(|(_, e)| e)

@@ -37,6 +37,7 @@
 //! `ev.expansion(inst, file, block)` a resource's count/for_each.
 
 pub mod discover;
+pub mod env;
 // Parts of the evaluator's API are for passes still moving onto the model.
 #[allow(dead_code)]
 pub mod eval;

@@ -19,6 +19,21 @@ pub fn run(
     names: &[String],
     json: bool,
 ) -> Result<bool> {
+    if let Some(envs) = infra.map(|i| i.join("envs")).filter(|e| e.is_dir()) {
+        let names = crate::stack::hcl::env_names(&envs);
+        if !names.iter().any(|n| n == env) {
+            return Err(ui::Usage(format!(
+                "no env `{env}` in {}: envs are {}",
+                envs.display(),
+                if names.is_empty() {
+                    "none".into()
+                } else {
+                    names.join(", ")
+                }
+            ))
+            .into());
+        }
+    }
     let found = crate::stack::discover::discover(cfg, infra, &[])?;
     let m = Model::load(&cfg.stack, infra, env, &found.artifacts);
     let base = base(&cfg.stack);
@@ -122,7 +137,8 @@ fn field<T>(
 }
 
 fn text(m: &Model, fns: &[&Function], base: &Path) -> String {
-    let mut out = String::new();
+    let roots: Vec<String> = m.roots.iter().map(|r| rel(r, base)).collect();
+    let mut out = format!("read from {}\n\n", roots.join(", "));
     let line = |out: &mut String, k: &str, v: String| out.push_str(&format!("  {k:<9} {v}\n"));
     for f in fns {
         out.push_str(&format!(

@@ -55,13 +55,7 @@ pub struct Secrets {
 
 impl Secrets {
     pub fn collect(env_dir: &Path, var_files: &VarFiles) -> Secrets {
-        let (files, _) = tf::parse_dir(env_dir);
-        let mut sensitive: BTreeSet<String> = files
-            .iter()
-            .flat_map(|f| f.body.get_blocks("variable"))
-            .filter(|b| matches!(tf::attr(&b.body, "sensitive"), Some(Expression::Bool(v)) if *v.value()))
-            .filter_map(|b| b.labels.first().map(|l| l.as_str().to_string()))
-            .collect();
+        let mut sensitive: BTreeSet<String> = crate::stack::env::sensitive_variables(env_dir);
         sensitive.extend(json_sensitive_variables(env_dir));
         let mut s = Secrets::default();
         for path in var_files.passed.iter().chain(&var_files.auto) {
