@@ -303,3 +303,36 @@ fn a_plan_that_fails_on_what_a_bootstrap_fixes_says_so() {
         out.stderr
     );
 }
+
+#[test]
+fn plan_targets_the_bootstrap_stage_unless_the_env_has_stages_of_its_own() {
+    let d = fresh_env();
+    let bin = fake_terraform(d.tmp.path());
+    let tf = [("TF_BIN", bin.to_str().unwrap())];
+    let out = d.xtask_env(&["plan", "--no-build", "--no-smoke", "--json"], &tf);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("stage 1/2: bootstrap ("),
+        "{}",
+        out.stderr
+    );
+    let calls = record(&bin);
+    let plan = calls
+        .lines()
+        .find(|l| l.starts_with("args:plan"))
+        .unwrap_or_else(|| panic!("{calls}"));
+    assert!(
+        plan.contains("-target=aws_lambda_function.authorizer")
+            && plan.contains("-target=module.module_access.aws_lambda_layer_version.org_common"),
+        "{plan}"
+    );
+    assert_eq!(out.json()["stage"]["targets"].as_array().unwrap().len(), 2);
+
+    // `[terraform] stages` wins: plan plans the whole env, as it always did.
+    d.config("[terraform]\nstages = [[\"module.module_access\"]]\n");
+    std::fs::remove_file(bin.with_file_name("record")).unwrap();
+    let out = d.xtask_env(&["plan", "--no-build", "--no-smoke"], &tf);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(!out.stderr.contains("bootstrap ("), "{}", out.stderr);
+    assert!(!record(&bin).contains("-target="), "{}", record(&bin));
+}
