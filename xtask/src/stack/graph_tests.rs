@@ -188,3 +188,24 @@ output "common_arn" { value = aws_lambda_layer_version.common.arn }
     assert!(out.contains("layers = [module.shared.common_arn]"), "{out}");
     crate::stack::hcl::parse_body(&out).unwrap();
 }
+
+#[test]
+fn a_name_built_by_a_function_is_compared_as_the_evaluator_computes_it() {
+    let (_d, t) = tree(
+        r#"
+variable "p" { default = "acme" }
+resource "aws_iam_role" "r" { name = format("%s-role", lower(var.p)) }
+data "aws_iam_role" "r" { name = "acme-role" }
+"#,
+        "",
+    );
+    let found = t.own_lookups();
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0].resource, "aws_iam_role.r");
+    assert_eq!(found[0].value, "acme-role");
+    // In the same module: the resource itself replaces the data source.
+    assert_eq!(
+        found[0].instead,
+        Some(("aws_iam_role.r.arn".into(), "aws_iam_role.r.arn".into()))
+    );
+}

@@ -11,8 +11,10 @@ use hcl_edit::expr::{Expression, Traversal};
 use hcl_edit::visit::{self, Visit};
 use hcl_edit::Span;
 
+use super::eval::Ctx;
 use super::graph::{join, Tree};
 use super::hcl::{self, TfFile};
+use super::value::Scope;
 
 /// Data source type and its lookup argument, and the resource type and argument that name
 /// the same object.
@@ -86,7 +88,7 @@ impl Tree {
             for (fi, f) in self.files(mi).iter().enumerate() {
                 for &(_, _, rkind, rkey) in LOOKUPS {
                     for (name, b) in f.resources(rkind) {
-                        if let Some(v) = hcl::attr(&b.body, rkey).and_then(|e| self.text(mi, e, 0))
+                        if let Some(v) = hcl::attr(&b.body, rkey).and_then(|e| self.name(mi, fi, e))
                         {
                             created.push((mi, fi, rkind, name, v));
                         }
@@ -105,7 +107,7 @@ impl Tree {
                     let Some(&(_, key, rkind, _)) = LOOKUPS.iter().find(|l| l.0 == kind) else {
                         continue;
                     };
-                    let Some(value) = hcl::attr(&b.body, key).and_then(|e| self.text(mi, e, 0))
+                    let Some(value) = hcl::attr(&b.body, key).and_then(|e| self.name(mi, fi, e))
                     else {
                         continue;
                     };
@@ -144,6 +146,20 @@ impl Tree {
             }
         }
         out
+    }
+
+    /// A name as written (`text`: root variables without a value stay `${var.x}`), else as
+    /// the model's evaluator computes it (`format(…)`, `lower(…)`, …).
+    fn name(&self, m: usize, fi: usize, expr: &Expression) -> Option<String> {
+        self.text(m, expr, 0).or_else(|| {
+            let scope = Scope::new();
+            let ctx = Ctx {
+                inst: m,
+                file: fi,
+                scope: &scope,
+            };
+            self.ev.eval(ctx, expr).as_str().map(str::to_string)
+        })
     }
 
     /// The expression module `m` can use for `attr_path` (`aws_x.y.arn`) of module `r`, and
