@@ -70,7 +70,7 @@ fn check_names_the_chain_and_the_fix_and_fix_rewrites_the_data_source() {
     let m = f19["message"].as_str().unwrap();
     for hop in [
         "chain: demo-infra/modules/modular-api-gateway/main.tf:31 count = var.authorizer_lambda_arn != \"\" ? 1 : 0",
-        "→ demo-infra/envs/dev/main.tf:110 authorizer_lambda_arn = aws_lambda_function.authorizer.arn",
+        "→ demo-infra/envs/dev/main.tf:110 module.modular_api_gateway: var.authorizer_lambda_arn = aws_lambda_function.authorizer.arn",
         "→ demo-infra/envs/dev/main.tf:84 aws_lambda_function.authorizer.arn is known only after apply",
     ] {
         assert!(m.contains(hop), "{m}");

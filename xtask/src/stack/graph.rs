@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use hcl_edit::expr::Expression;
 use hcl_edit::structure::Block;
 use hcl_edit::template::Element;
+use hcl_edit::Span as _;
 
 use super::eval::{as_unknown, Ctx, Evaluator};
 use super::hcl::{self, TfFile};
@@ -288,8 +289,24 @@ impl Tree {
         })
     }
 
-    /// A line of a file of the tree, trimmed.
+    /// A line of a file of the tree, trimmed; a module call's argument names the variable it
+    /// sets (`module.gw: var.arn = aws_x.y.arn`).
     fn line_text(&self, file: &Path, line: usize) -> String {
+        for (c, inst) in self.ev.instances.iter().enumerate() {
+            let (Some(parent), Some(call)) = (inst.parent, &inst.call) else {
+                continue;
+            };
+            let f = &self.files(parent)[call.file];
+            if f.path != file {
+                continue;
+            }
+            if let Some(arg) = call.block.body.attributes().find(|a| f.line_of(*a) == line) {
+                let value = arg.value.span().and_then(|r| f.text.get(r)).unwrap_or("…");
+                let value = value.split_whitespace().collect::<Vec<_>>().join(" ");
+                return format!("{}: var.{} = {value}", self.addr(c), arg.key.as_str());
+            }
+        }
+
         self.ev
             .instances
             .iter()

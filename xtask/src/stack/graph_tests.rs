@@ -58,7 +58,7 @@ resource "aws_lambda_permission" "p" { count = var.name != "" ? 1 : 0 }
         [
             "resource \"aws_sns_topic\" \"t\" { count = module.gw.enabled ? 1 : 0 }",
             "output \"enabled\" { value = var.auth_arn != \"\" }",
-            "auth_arn = local.auth",
+            "module.gw: var.auth_arn = local.auth",
             "locals { auth = aws_lambda_function.auth.arn }",
             "aws_lambda_function.auth.arn is known only after apply",
         ]
