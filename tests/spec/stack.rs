@@ -565,3 +565,73 @@ fn check_reads_a_runtime_the_env_passes_and_names_one_it_cannot_know() {
         "{f4:#?}"
     );
 }
+
+#[test]
+fn check_compares_source_code_hash_and_filename_as_the_model_evaluates_them() {
+    let p = patterns();
+    let ai = p.stack.join("packages/module-ai/infrastructure/main.tf");
+    let text = std::fs::read_to_string(&ai).unwrap();
+    let f13 = |p: &Patterns| -> Vec<String> {
+        let json = p.xtask(&["check", "--json"]).json();
+        json["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|f| f["code"] == "F13-hash-mismatch")
+            .filter(|f| f["message"].as_str().unwrap().contains("workspace"))
+            .map(|f| f["message"].as_str().unwrap().to_string())
+            .collect()
+    };
+    // Spelled differently, the same zip: nothing to say.
+    let same = text.replace(
+        "  filename      = \"${path.module}/${var.workspace_lambda_zip}\"\n",
+        "  filename      = \"${path.module}/${var.workspace_lambda_zip}\"\n  source_code_hash = filebase64sha256(\"${path.module}/../backend/.build/workspace.zip\")\n",
+    );
+    write(&ai, &same);
+    assert_eq!(f13(&p), Vec::<String>::new());
+    // Another zip: the hash never changes when the deployed one does.
+    write(
+        &ai,
+        &same.replace("build/workspace.zip\")", "build/chat.zip\")"),
+    );
+    let found = f13(&p);
+    assert_eq!(found.len(), 1, "{found:#?}");
+}
+
+#[test]
+fn a_build_for_an_env_that_does_not_exist_says_whose_layers_it_read() {
+    let p = patterns();
+    let out = p.xtask(&["build", "--env", "prod"]).ok();
+    assert!(
+        out.stderr.contains("no env `prod`")
+            && out.stderr.contains("(envs: dev)")
+            && out.stderr.contains("pass --env"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn a_layer_the_budget_cannot_measure_is_said_by_the_build() {
+    let p = patterns();
+    // An external ARN cannot be measured: the build says so instead of counting nothing.
+    let ai = p.stack.join("packages/module-ai/infrastructure/main.tf");
+    let text = std::fs::read_to_string(&ai).unwrap().replace(
+        "layers        = [data.aws_lambda_layer_version.org_common.arn]",
+        "layers        = [data.aws_lambda_layer_version.org_common.arn, \"arn:aws:lambda:us-east-1:017000801446:layer:Powertools:3\"]",
+    );
+    write(&ai, &text);
+    let out = p.xtask(&["build", "--json"]).ok();
+    let chat = out.json()["artifacts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["name"] == "chat")
+        .unwrap()
+        .clone();
+    assert_eq!(
+        chat["warnings"],
+        serde_json::json!(["layer 2 is not in the 250 MiB budget: arn:aws:lambda:us-east-1:017000801446:layer:Powertools:3 is published elsewhere"]),
+        "{chat:#}"
+    );
+}

@@ -223,6 +223,7 @@ pub fn run(cfg: &Config, infra: Option<&Path>, opts: &Options) -> Result<Report>
             runtime: cfg.runtime_provided,
             layers: Vec::new(),
             traced: false,
+            uncounted: Vec::new(),
         };
         (a, env)
     };
@@ -248,6 +249,7 @@ pub fn run(cfg: &Config, infra: Option<&Path>, opts: &Options) -> Result<Report>
     };
     let universe = whole.as_deref().unwrap_or(&found.artifacts);
     let model = Model::load(&cfg.stack, infra, &opts.env, universe);
+    model.notes.iter().for_each(|n| crate::ui::warn(n));
     let functions: Vec<_> = functions
         .into_iter()
         .map(|a| {
@@ -256,6 +258,7 @@ pub fn run(cfg: &Config, infra: Option<&Path>, opts: &Options) -> Result<Report>
                 runtime: cfg.runtime_provided,
                 layers: layers.into_iter().map(layer_view).collect(),
                 traced,
+                uncounted: uncounted_layers(&model, a, &cfg.stack),
             };
             (a, env)
         })
@@ -357,6 +360,7 @@ impl Ctx<'_> {
                 .collect(),
             ..Record::failed(&a.module, &a.name, a.kind, a.out.clone())
         };
+        record.warnings.extend(env.uncounted.iter().cloned());
         match self.try_build(a, env, task, &mut record.warnings, &mut record.composition) {
             Ok((status, saved)) => {
                 record.status = status;
@@ -714,6 +718,34 @@ fn attached_layers(model: &Model, artifacts: &[Artifact], a: &Artifact) -> (Vec<
             false,
         ),
     }
+}
+
+/// The layers of a function the 250 MiB budget cannot measure, each said the way every pass
+/// says what it does not check.
+fn uncounted_layers(model: &Model, a: &Artifact, stack: &Path) -> Vec<String> {
+    use crate::stack::model::{not_checked, LayerTarget};
+    let Some(f) = model.function_for_artifact(&a.id()) else {
+        return Vec::new();
+    };
+    let base = crate::stack::show::base(stack);
+    f.layers
+        .iter()
+        .enumerate()
+        .filter_map(|(i, u)| {
+            let why = match &u.target {
+                LayerTarget::External { arn } => format!("{arn} is published elsewhere"),
+                LayerTarget::Unknown { unknown } => not_checked(unknown, &base),
+                LayerTarget::Deployed { address } if model.layer(address)?.artifact.is_none() => {
+                    format!("{address} is not built by this stack")
+                }
+                LayerTarget::Deployed { .. } => return None,
+            };
+            Some(format!(
+                "layer {} is not in the 250 MiB budget: {why}",
+                i + 1
+            ))
+        })
+        .collect()
 }
 
 /// The layers a function attaches when the model knows every one of them (check's imports

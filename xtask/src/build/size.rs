@@ -116,6 +116,9 @@ pub struct Env {
     /// Whether `layers` was traced from the function's Terraform rather than guessed (all of its
     /// module's layers): only traced layers may take a distribution out of the function.
     pub traced: bool,
+    /// Attached layers the budget cannot count (external, unknown), said as warnings. Not part
+    /// of the key: they change nothing in the zip.
+    pub uncounted: Vec<String>,
 }
 
 impl Env {
@@ -577,6 +580,7 @@ mod tests {
             runtime,
             layers: vec![layer(v)],
             traced,
+            uncounted: Vec::new(),
         };
         let mut w = Vec::new();
 
@@ -626,6 +630,7 @@ mod tests {
             runtime: RuntimeProvided::Keep,
             layers: vec![LayerView::new("m/l".into(), MAX_UNZIPPED_BYTES - 10, None)],
             traced: false,
+            uncounted: Vec::new(),
         };
         let mut w = Vec::new();
         assert!(env.check_budget("f", 10, &mut w).is_ok());

@@ -255,12 +255,14 @@ impl Checker<'_> {
                     Some(("filebase64sha256", args)) if args.len() == 1 => Some(args[0]),
                     _ => None,
                 };
+                let model_same = self.model_hash_matches(f, block);
                 let same = hashed.is_some_and(|h| {
                     match (tf::resolve_text(h, scope.files, scope.dir), &resolved) {
                         (Some(a), Some(b)) => {
                             tf::normalize(Path::new(&a)) == tf::normalize(Path::new(b))
                         }
-                        _ => written(h) == written(&attr.value),
+                        // Through variables: the stack model evaluates both.
+                        _ => model_same.unwrap_or_else(|| written(h) == written(&attr.value)),
                     }
                 });
                 if !same {
@@ -285,6 +287,25 @@ impl Checker<'_> {
             }
         }
         zip.map(|z| (z, line))
+    }
+
+    /// Whether the stack model evaluates this resource's `source_code_hash` to a hash of the
+    /// zip its `filename` names (`None`: it evaluates neither).
+    fn model_hash_matches(&self, f: &TfFile, block: &Block) -> Option<bool> {
+        use crate::stack::model::{canonical_lossy, Code, Field};
+        let file = canonical_lossy(&f.path);
+        let line = f.line_of(block);
+        let m = self
+            .model
+            .functions
+            .iter()
+            .find(|m| m.at.line == line && canonical_lossy(&m.at.file) == file)?;
+        match (&m.code, &m.source_code_hash) {
+            (Code::Zip { path, .. }, Some(Field::Known(hashed))) => {
+                Some(canonical_lossy(path) == canonical_lossy(hashed))
+            }
+            _ => None,
+        }
     }
 
     fn zip_not_built(

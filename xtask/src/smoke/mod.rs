@@ -151,6 +151,7 @@ pub fn run(cfg: &Config, infra: Option<&Path>, opts: &Options) -> Result<Report>
     };
     let artifacts = &all.as_ref().unwrap_or(&found).artifacts;
     let model = Model::load(&cfg.stack, infra, &opts.env, artifacts);
+    model.notes.iter().for_each(|n| crate::ui::warn(n));
     let mut records = Vec::new();
     let mut jobs = Vec::new();
     let mut in_use = std::collections::BTreeSet::new();

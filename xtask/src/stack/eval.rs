@@ -200,6 +200,10 @@ impl Evaluator {
     }
 
     fn template(&self, ctx: Ctx, t: &Template, at: impl Fn() -> Span) -> Value {
+        // `"${var.layers}"` (Terraform 0.11 style) is the value itself, whatever its type.
+        if let [Element::Interpolation(i)] = t.iter().collect::<Vec<_>>().as_slice() {
+            return self.eval(ctx, &i.expr);
+        }
         let mut parts = Vec::new();
         for el in t.iter() {
             match el {

@@ -328,3 +328,12 @@ output "out" { value = [filebase64sha256("x.zip"), module.r.arn, timestamp()] }
         matches!(&l[2], Value::Unknown(u) if u.why == Why::Function { name: "timestamp".into() })
     );
 }
+
+#[test]
+fn a_template_that_is_one_interpolation_is_the_value_itself() {
+    let (v, _d) = out(&[(
+        "env/main.tf",
+        "variable \"l\" { default = [\"a\"] }\noutput \"out\" { value = \"${var.l}\" }\n",
+    )]);
+    assert_eq!(v, Value::List(vec![s("a")]));
+}

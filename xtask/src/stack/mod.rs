@@ -3,8 +3,12 @@
 //! - `discover`: what exists on disk (modules, functions, layers → `Artifact`s and their zips).
 //! - `hcl`: the parsed `.tf` files (hcl-edit, spans kept).
 //! - `model`: what Terraform deploys, built once per run; every pass reads it.
-//! - `graph`, `lookups`: what an env's plan cannot know before its first apply (check's F19,
-//!   F20; deploy's bootstrap stages) and the addresses it declares (stage address checks).
+//! - `graph`, `own_lookups`: what an env's plan cannot know before its first apply, with the
+//!   chain as source lines and the `check --fix` splices (check's F19, F20; deploy's bootstrap
+//!   stages), and the addresses it declares (stage address checks). They read the same
+//!   evaluator as `lookups` (the model's summary of both facts); graph also follows module and
+//!   data blocks and sets of ARNs, and own_lookups compares names built from root variables
+//!   that only tfvars set.
 //!
 //! ```ignore
 //! let artifacts = discover::discover(cfg, infra, &[])?.artifacts;
@@ -20,6 +24,9 @@
 //! }
 //! for l in &m.layers { l.zip; l.artifact; l.compatible_runtimes; l.compatible_architectures; l.users; }
 //! for u in &m.unknowns { model::not_checked(u, base) } // "not checked: <why> at file:line (via …)"
+//! m.unknown_expansions;  // any resource whose count/for_each is unknown: address, at, Unknown (why+via)
+//! m.data_lookups;        // data sources by layer_name/function_name/name…: value, `deployed` = the
+//!                        // resource of this config it finds (a first apply would fail on it)
 //! ```
 //!
 //! A `Field` is `Known(T)` or `Unknown { unknown }`. An `Unknown` (`value.rs`) has `why` (an
@@ -49,6 +56,7 @@ mod links;
 pub mod lookups;
 #[allow(dead_code)]
 pub mod model;
+pub mod own_lookups;
 mod read;
 #[allow(dead_code)]
 mod refs;

@@ -154,8 +154,15 @@ pub struct Model {
     pub layers: Vec<Layer>,
     /// Every Unknown the model met, once per place it is written.
     pub unknowns: Vec<Unknown>,
+    /// Every resource (of any type) whose count/for_each is unknown, kept once.
+    pub unknown_expansions: Vec<crate::stack::lookups::UnknownExpansion>,
+    /// Every data source with a lookup argument, and the resource here it finds, if any.
+    pub data_lookups: Vec<crate::stack::lookups::DataLookup>,
     #[serde(skip)]
     pub parse_errors: Vec<ParseError>,
+    /// Said once by the pass that loaded the model: it was not read from the env asked for.
+    #[serde(skip)]
+    pub notes: Vec<String>,
 }
 
 impl Model {
@@ -165,6 +172,16 @@ impl Model {
         let env_dir = infra
             .map(|i| i.join("envs").join(env))
             .filter(|d| tf::has_tf_files(d));
+        let mut notes = Vec::new();
+        let envs = infra.map(|i| i.join("envs")).filter(|e| e.is_dir());
+        if let (Some(envs), None) = (envs, &env_dir) {
+            notes.push(format!(
+                "no env `{env}` in {} (envs: {}): each package's infrastructure is read on its own, \
+                 so layers and values passed by an env are not followed; pass --env",
+                envs.display(),
+                tf::env_names(&envs).join(", ")
+            ));
+        }
         let roots: Vec<PathBuf> = match env_dir {
             Some(d) => vec![d],
             None => crate::stack::discover::modules(stack)
@@ -174,7 +191,10 @@ impl Model {
                 .filter(|d| tf::has_tf_files(d))
                 .collect(),
         };
-        Model::from_roots(roots, artifacts)
+        Model {
+            notes,
+            ..Model::from_roots(roots, artifacts)
+        }
     }
 
     pub fn from_roots(roots: Vec<PathBuf>, artifacts: &[Artifact]) -> Model {
@@ -272,6 +292,8 @@ impl Model {
             }
         }
         let more = crate::stack::links::link(&ev, &mut m);
+        m.unknown_expansions = crate::stack::lookups::unknown_expansions(&ev);
+        m.data_lookups = crate::stack::lookups::data_lookups(&ev);
         m.collect_unknowns(more);
         m
     }

@@ -220,6 +220,50 @@ fn every_function_gets_its_zip_and_layers_however_the_module_writes_them() {
             variable: "flag".into()
         }));
     assert!(!format!("{m:?}").contains("never-read"));
+    let lookup = m
+        .data_lookups
+        .iter()
+        .find(|d| d.address == "module.module_ai.data.aws_lambda_layer_version.common")
+        .unwrap();
+    assert_eq!(
+        lookup.deployed.as_deref(),
+        Some("module.module_access.aws_lambda_layer_version.common")
+    );
+    assert!(
+        m.unknown_expansions.is_empty(),
+        "{:?}",
+        m.unknown_expansions
+    );
+}
+
+#[test]
+fn a_count_unknown_because_of_a_resource_this_config_creates_names_the_chain() {
+    let d = tempfile::tempdir().unwrap();
+    write(d.path(), &[
+        ("env/main.tf", "resource \"aws_iam_role\" \"r\" { name = \"dev-role\" }\nmodule \"m\" {\n  source = \"../m\"\n  role   = aws_iam_role.r.arn\n}\n"),
+        ("m/main.tf", "variable \"role\" {}\nresource \"aws_cloudwatch_log_group\" \"g\" {\n  count = var.role != \"\" ? 1 : 0\n}\ndata \"aws_iam_role\" \"r\" { name = \"dev-role\" }\n"),
+    ]);
+    let m = Model::from_roots(vec![d.path().join("env")], &[]);
+    let [x] = m.unknown_expansions.as_slice() else {
+        panic!("{:?}", m.unknown_expansions)
+    };
+    assert_eq!(x.address, "module.m.aws_cloudwatch_log_group.g");
+    assert_eq!(
+        x.unknown.why,
+        Why::ResourceAttr {
+            address: "aws_iam_role.r".into(),
+            attr: "arn".into()
+        }
+    );
+    assert_eq!(
+        (
+            x.unknown.at.line,
+            x.unknown.via.iter().map(|s| s.line).collect::<Vec<_>>()
+        ),
+        (4, vec![3])
+    );
+    let lookup = &m.data_lookups[0];
+    assert_eq!(lookup.deployed.as_deref(), Some("aws_iam_role.r"));
 }
 
 #[test]
@@ -234,4 +278,80 @@ fn without_an_infra_env_each_package_is_its_own_root() {
         .unwrap();
     // No caller: the layer variables keep their null defaults.
     assert!(ws.layers.is_empty(), "{:?}", ws.layers);
+}
+
+#[test]
+fn count_zero_deploys_nothing_an_unknown_count_keeps_the_function_marked() {
+    let d = tempfile::tempdir().unwrap();
+    write(
+        d.path(),
+        &[
+            (
+                "env/main.tf",
+                r#"variable "enabled" {}
+module "off" {
+  source = "../m"
+  count  = 0
+}
+module "on" { source = "../m" }
+resource "aws_lambda_function" "none" {
+  count    = 0
+  filename = "x.zip"
+}
+resource "aws_lambda_function" "maybe" {
+  count    = var.enabled ? 1 : 0
+  filename = "y.zip"
+}
+resource "aws_lambda_function" "s3" {
+  s3_bucket = "b"
+  s3_key    = "code/z.zip"
+}
+resource "aws_lambda_function" "remote" {
+  filename = "r.zip"
+  layers   = [module.vendor.layer_arn]
+}
+module "vendor" { source = "terraform-aws-modules/lambda/aws" }
+"#,
+            ),
+            (
+                "m/main.tf",
+                "resource \"aws_lambda_function\" \"f\" { filename = \"f.zip\" }\n",
+            ),
+        ],
+    );
+    let m = Model::from_roots(vec![d.path().join("env")], &[]);
+    let addresses: Vec<&str> = m.functions.iter().map(|f| f.address.as_str()).collect();
+    assert_eq!(
+        addresses,
+        [
+            "aws_lambda_function.maybe",
+            "aws_lambda_function.s3",
+            "aws_lambda_function.remote",
+            "module.on.aws_lambda_function.f"
+        ]
+    );
+    let maybe = &m.functions[0];
+    let u = maybe.instances.as_ref().expect("kept once, marked");
+    assert_eq!(
+        u.why,
+        Why::NoDefault {
+            variable: "enabled".into()
+        }
+    );
+    assert!(
+        matches!(&m.functions[1].code, Code::S3 { key: Field::Known(k), .. } if k == "code/z.zip")
+    );
+    let LayerTarget::Unknown { unknown } = &m.functions[2].layers[0].target else {
+        panic!()
+    };
+    assert!(matches!(&unknown.why, Why::RemoteModule { call, .. } if call == "vendor"));
+    assert_eq!(unknown.at.line, 23, "the module call");
+    // Every unknown once, by where it is written.
+    let spans: Vec<usize> = m.unknowns.iter().map(|u| u.at.line).collect();
+    assert_eq!(spans, [1, 23]);
+    let text = super::model::not_checked(unknown, d.path());
+    assert_eq!(
+        text,
+        "not checked: module \"vendor\" comes from terraform-aws-modules/lambda/aws, not a local directory at env/main.tf:23 (via env/main.tf:21)"
+    );
 }

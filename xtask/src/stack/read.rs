@@ -120,7 +120,22 @@ impl Reader<'_> {
             .get_blocks("environment")
             .find_map(|b| tf::attr(&b.body, "variables"))
         else {
-            return Field::Known(Vec::new());
+            let dynamic = self
+                .block
+                .body
+                .get_blocks("dynamic")
+                .find(|b| b.labels.first().map(|l| l.as_str()) == Some("environment"));
+            return match dynamic {
+                Some(b) => Field::Unknown {
+                    unknown: Unknown::new(
+                        Why::Unsupported {
+                            what: "a dynamic \"environment\" block".into(),
+                        },
+                        self.ev.span(self.ctx.inst, self.ctx.file, b),
+                    ),
+                },
+                None => Field::Known(Vec::new()),
+            };
         };
         if let Expression::Object(o) = vars {
             let mut names = Vec::new();

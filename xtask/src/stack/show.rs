@@ -46,6 +46,8 @@ pub fn run(
             "functions": selected,
             "layers": m.layers,
             "unknowns": m.unknowns,
+            "unknown_expansions": m.unknown_expansions,
+            "data_lookups": m.data_lookups,
             "parse_errors": m.parse_errors.iter().map(|e| serde_json::json!({
                 "file": e.path, "line": e.line, "message": e.message,
             })).collect::<Vec<_>>(),
