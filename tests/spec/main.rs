@@ -4,6 +4,7 @@
 mod common;
 
 mod arch;
+mod bootstrap;
 mod build;
 mod check;
 mod cli;

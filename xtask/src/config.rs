@@ -74,6 +74,9 @@ pub struct TerraformConfig {
     pub var_files: BTreeMap<String, Vec<String>>,
     /// Resource addresses `deploy` applies first, stage by stage, before the whole env.
     pub stages: Option<Stages>,
+    /// `deploy` derives bootstrap stages for a fresh env (default true); `false` makes
+    /// check's F19/F20 errors instead.
+    pub bootstrap: Option<bool>,
 }
 
 /// `stages = [["module.a", "aws_x.y"], …]` for every env, or `[terraform.stages]` with a list

@@ -87,10 +87,11 @@ pub const APPLY: &str = after!(
 );
 
 pub const DEPLOY: &str = after!(
-    "  cargo xtask deploy --env dev
+    "  cargo xtask deploy --env dev                       a fresh env: bootstrap stage, then the whole env
   cargo xtask deploy --env prod --auto-approve --json
   cargo xtask deploy --env prd --release git-0a1b2c3d4e5f   promote a release: no build
   cargo xtask deploy --env prd --release s3://b/p/releases/v1.4/release.json
+  cargo xtask deploy --no-bootstrap                  never derive stages (check's F19/F20 are errors)
 ",
     concat!("0 deployed (or nothing to change), 1 failure", common!())
 );

@@ -284,6 +284,10 @@ struct PlanInputs {
     /// (recorded in the summary and in <env dir>/.xtask/release.json)
     #[arg(long, requires = "release")]
     allow_source_drift: bool,
+    /// Never derive bootstrap stages for a fresh env: check's F19/F20 become errors
+    /// (also `bootstrap = false` under [terraform] in xtask.toml)
+    #[arg(long)]
+    no_bootstrap: bool,
 }
 
 #[derive(Args)]
@@ -574,6 +578,7 @@ fn plan_options(
     auto_approve: bool,
     json: bool,
 ) -> plan::Options {
+    let no_bootstrap = inputs.as_ref().is_some_and(|i| i.no_bootstrap);
     let (var_files, build, smoke, markdown, plan_args, release) = match inputs {
         Some(i) => (
             i.var_files,
@@ -609,6 +614,7 @@ fn plan_options(
         markdown,
         plan_args,
         release,
+        bootstrap: !no_bootstrap,
     }
 }
 

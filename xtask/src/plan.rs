@@ -27,6 +27,7 @@ use crate::terraform::{self, PlanOpts, Terraform, VarFiles};
 use crate::ui::{self, Activity};
 use crate::verify;
 
+mod bootstrap;
 mod summary;
 pub use summary::Summary;
 
@@ -54,6 +55,9 @@ pub struct Options {
     pub verbose: bool,
     /// `--release`: the release's zips are placed instead of a build, check and smoke.
     pub release: Option<crate::release::place::Request>,
+    /// Bootstrap a fresh env (`bootstrap`); false with `--no-bootstrap` (`[terraform]
+    /// bootstrap = false` turns it off too).
+    pub bootstrap: bool,
 }
 
 /// One env of the infra repo and where the xtask keeps its plan for it.
@@ -329,8 +333,8 @@ fn build_first(t: &Target, opts: &Options) -> Result<()> {
 }
 
 /// `cargo xtask check` before every plan: a stack that fails it is not planned.
-fn preflight_check(cfg: &Config, infra: &Path, env: &str) -> Result<()> {
-    let findings = crate::check::run(cfg, Some(infra), env)?;
+fn preflight_check(cfg: &Config, infra: &Path, env: &str, bootstrap: bool) -> Result<()> {
+    let findings = crate::check::run_with(cfg, Some(infra), env, bootstrap)?;
     if !findings.is_empty() {
         ui::eprint_line(crate::report::check_human(&findings).trim_end());
     }
@@ -399,12 +403,13 @@ fn ensure_init(t: &Target, tf: &Terraform) -> Result<()> {
 
 /// build → check → init → plan → summary; the saved plan and its manifest are left for apply.
 /// `plan_args` go to terraform plan; `prepare` builds and checks first (a later stage of a
-/// deploy has done so already).
+/// deploy has done so already); `derive` plans a bootstrap stage when the env needs one.
 fn make_plan(
     t: &Target,
     opts: &Options,
     plan_args: &[String],
     prepare: bool,
+    derive: bool,
 ) -> Result<(Summary, Terraform)> {
     check_plan_args(plan_args)?;
     let cwd = std::env::current_dir().context("cannot read the working directory")?;
@@ -423,13 +428,25 @@ fn make_plan(
     let mut tf = locate(t, opts, &vars)?;
     if prepare && opts.release.is_none() {
         build_first(t, opts)?;
-        preflight_check(t.cfg, &t.infra, &t.env)?;
+        preflight_check(t.cfg, &t.infra, &t.env, bootstrap::on(t, opts))?;
         if let Some(smoke) = &opts.smoke {
             crate::smoke::preflight(t.cfg, &t.infra, smoke)?;
         }
     }
     t.state_dir()?;
     ensure_init(t, &tf)?;
+    let stage = match derive {
+        true => bootstrap::derive(t, &tf)?,
+        false => None,
+    };
+    let staged;
+    let plan_args = match &stage {
+        Some(s) => {
+            staged = bootstrap::target_args(&s.targets);
+            &staged
+        }
+        None => plan_args,
+    };
 
     let names = vars.describe(&t.dir);
     ui::step(&format!(
@@ -454,7 +471,7 @@ fn make_plan(
         Ok(done) => done,
         Err(e) => {
             t.remove_plan()?;
-            return Err(unset_variable_hint(t, e));
+            return Err(bootstrap::hint(t, unset_variable_hint(t, e)));
         }
     };
     // Terraform creates it as the umask says; the directory is private already, the file too.
@@ -468,6 +485,7 @@ fn make_plan(
     summary.plan_file = t.show(&plan_file);
     summary.plan_args = plan_args.to_vec();
     summary.release = t.release.get().cloned();
+    summary.stage = stage;
     summary.group_routes(&route_owners(t.cfg, &t.infra, &t.env));
     let manifest = Manifest {
         format: MANIFEST_FORMAT,
@@ -585,8 +603,12 @@ fn unset_variable_hint(t: &Target, e: anyhow::Error) -> anyhow::Error {
 /// `cargo xtask plan`. `Ok(true)` when changes are pending.
 pub fn plan(cfg: &Config, infra: Option<&Path>, opts: &Options) -> Result<bool> {
     let t = Target::new(cfg, infra, &opts.env)?;
+    // Usage errors (exit 64) first, then addresses that match nothing (exit 1).
+    check_plan_args(&opts.plan_args)?;
+    bootstrap::check_addresses(&t, opts)?;
     let _lock = t.lock()?;
-    let (summary, _) = make_plan(&t, opts, &opts.plan_args, true)?;
+    let derive = bootstrap::derives(&t, opts);
+    let (summary, _) = make_plan(&t, opts, &opts.plan_args, true, derive)?;
     write_markdown(&summary, opts)?;
     if opts.json {
         print_json(&summary)?;
@@ -801,10 +823,11 @@ pub fn apply(cfg: &Config, infra: Option<&Path>, opts: &Options) -> Result<()> {
 
 /// `cargo xtask deploy`: build → check → plan → apply → verify. With `[terraform] stages`
 /// for the env, each stage is planned with `-target`s and applied first, then the whole env;
-/// every plan goes through the same stale check, and verify runs once at the end.
+/// without, a fresh env gets the bootstrap stage it needs (`bootstrap`). Every plan goes
+/// through the same stale check, and verify runs once at the end.
 pub fn deploy(cfg: &Config, infra: Option<&Path>, opts: &Options) -> Result<()> {
     let t = Target::new(cfg, infra, &opts.env)?;
-    let _lock = t.lock()?;
+    check_plan_args(&opts.plan_args)?;
     let stages = cfg.terraform.stages(&opts.env);
     if !stages.is_empty() && !opts.plan_args.is_empty() {
         return Err(ui::Usage(format!(
@@ -815,14 +838,20 @@ pub fn deploy(cfg: &Config, infra: Option<&Path>, opts: &Options) -> Result<()> 
         ))
         .into());
     }
-    let total = stages.len() + 1;
+    bootstrap::check_addresses(&t, opts)?;
+    let _lock = t.lock()?;
+    let mut total = stages.len() + 1;
     let mut plans: Vec<Vec<String>> = stages
         .iter()
-        .map(|stage| stage.iter().map(|a| format!("-target={a}")).collect())
+        .map(|stage| bootstrap::target_args(stage))
         .collect();
     plans.push(opts.plan_args.clone());
+    let derive = bootstrap::derives(&t, opts);
     let mut summary = Summary::default();
-    for (i, plan_args) in plans.iter().enumerate() {
+    let mut i = 0;
+    while i < total {
+        // A derived bootstrap stage comes before the whole env's plan.
+        let plan_args = &plans[i.min(plans.len() - 1)];
         if total > 1 {
             ui::step(&format!(
                 "stage {}/{total}: {}",
@@ -834,7 +863,10 @@ pub fn deploy(cfg: &Config, infra: Option<&Path>, opts: &Options) -> Result<()> 
                 }
             ));
         }
-        let (planned, tf) = make_plan(&t, opts, plan_args, i == 0)?;
+        let (planned, tf) = make_plan(&t, opts, plan_args, i == 0, derive && i == 0)?;
+        if planned.stage.is_some() {
+            total = 2;
+        }
         write_markdown(&planned, opts)?;
         if !opts.json {
             print_human(&t, &planned, false)?;
@@ -842,6 +874,7 @@ pub fn deploy(cfg: &Config, infra: Option<&Path>, opts: &Options) -> Result<()> 
         // Checked again: nothing may have changed while terraform planned.
         let manifest = saved_plan(&t, &opts.aws)?;
         summary = apply_saved(&t, opts, &manifest, Some(tf))?;
+        i += 1;
     }
     let report = post_deploy_verify(cfg, &t.infra, opts);
     // Printed whatever verify found: CI must learn what was applied even when it then fails.

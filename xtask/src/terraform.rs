@@ -20,6 +20,7 @@ use sha2::{Digest, Sha256};
 mod output;
 mod redact;
 mod secrets;
+pub mod stages;
 mod var_files;
 mod var_syntax;
 

@@ -65,7 +65,7 @@ pub fn apply(
 ) -> Vec<Applied> {
     let mut by_file: BTreeMap<&Path, Vec<&Edit>> = BTreeMap::new();
     for f in findings.iter().filter(|f| !f.waived) {
-        if let Some(e) = &f.edit {
+        for e in &f.edits {
             by_file.entry(&e.file).or_default().push(e);
         }
     }
@@ -102,7 +102,14 @@ pub fn apply(
         for e in &edits {
             let at = (e.start as isize + shift) as usize;
             let end = (at + e.text.len()).min(new.len());
-            let after = lines(&new, end);
+            let after = if e.text.is_empty() {
+                let n = current[e.start.min(current.len())..e.end.min(current.len())]
+                    .matches('\n')
+                    .count();
+                format!("(removed: {n} line{})", if n == 1 { "" } else { "s" })
+            } else {
+                lines(&new, end)
+            };
             let (line, before) = if e.start == e.end {
                 (new[..end].matches('\n').count() + 1, None)
             } else {
@@ -200,7 +207,7 @@ mod tests {
             fix: String::new(),
             waived,
             reason: None,
-            edit: Some(edit),
+            edits: vec![edit],
         }
     }
 

@@ -52,6 +52,8 @@
 //! | `F18-unresolved-import` | error | a function or layer imports a module nothing provides |
 //! | `F18-uncertain-import` | warning | the same, when the requirements are not installed (the build failed or has not run) and some of their import names are unknown |
 //! | `F18-optional-import` | warning | the same, for an import guarded by `except ImportError` |
+//! | `F19-count-unknown` | warning | a `count`/`for_each` (of a resource, data source or module) depends on an attribute only the apply of a resource of the same configuration knows (an error with bootstrapping off) |
+//! | `F20-data-reads-own` | warning | a data source looks up what the configuration creates (same layer, function, role… name) (an error with bootstrapping off) |
 //! | `PY-syntax-error` | error | a `.py` file that ships does not compile with the target Python (its `compile()`, found as smoke finds it; without one, a note on stderr) |
 //! | `DEP-stale-lock` | error | a `requirements.lock` was made from other requirements (or their `-r`/`-c` includes) or for another target than its artifact's (xtask.toml's `python`, the architecture its Terraform gives it) |
 //! | `DEP-unreadable` | error | a `requirements.txt`, a file it includes or its `requirements.lock` cannot be read or parsed (build would fail on it) |
@@ -77,6 +79,7 @@
 //! on the function. Only the files that ship are read, as `build::select` decides: not tests
 //! (`tests/`, `test_*.py`, `conftest.py`), nor git-ignored or excluded files.
 
+mod bootstrap;
 mod calls;
 mod dists;
 pub mod fix;
@@ -127,15 +130,27 @@ pub struct Finding {
     pub waived: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
-    /// The one mechanical fix, which `check --fix` applies.
+    /// The mechanical fix, which `check --fix` applies: one edit, or a few that belong
+    /// together (every use replaced and the definition removed).
     #[serde(skip)]
-    pub edit: Option<fix::Edit>,
+    pub edits: Vec<fix::Edit>,
 }
 
 pub fn run(cfg: &Config, infra: Option<&Path>, env: &str) -> Result<Vec<Finding>> {
+    run_with(cfg, infra, env, cfg.terraform.bootstrap.unwrap_or(true))
+}
+
+/// `run`, with `deploy`'s bootstrapping on or off (F19 and F20 are errors when it is off).
+pub fn run_with(
+    cfg: &Config,
+    infra: Option<&Path>,
+    env: &str,
+    bootstrap: bool,
+) -> Result<Vec<Finding>> {
     let found = discover::discover(cfg, infra, &[])?;
     let mut c = Checker {
         cfg,
+        bootstrap,
         base: cfg.stack.parent().unwrap_or(&cfg.stack).to_path_buf(),
         findings: Vec::new(),
         select: Selector::new(cfg),
@@ -150,6 +165,7 @@ pub fn run(cfg: &Config, infra: Option<&Path>, env: &str) -> Result<Vec<Finding>
     let code = c.lambda_code(&modules, env.as_ref(), &found.artifacts);
     if let Some(env) = &env {
         c.composition(env, &modules, &routes);
+        bootstrap::check(&mut c, env);
     }
     c.route_rules(&routes);
     c.timeouts(&modules, &routes);
@@ -195,6 +211,8 @@ pub fn passed(findings: &[Finding]) -> bool {
 
 struct Checker<'a> {
     cfg: &'a Config,
+    /// `deploy` bootstraps a fresh env (F19 and F20 are warnings), or not (errors).
+    bootstrap: bool,
     base: PathBuf,
     findings: Vec<Finding>,
     /// What ships, as the build decides it: check never has its own idea.
@@ -271,7 +289,7 @@ impl Checker<'_> {
             fix,
             waived: false,
             reason: None,
-            edit: None,
+            edits: Vec::new(),
         });
     }
 
@@ -290,10 +308,10 @@ impl Checker<'_> {
         self.add(Severity::Warning, code, file, line, message, fix);
     }
 
-    /// Attaches the mechanical fix of the finding just added.
+    /// Attaches (a part of) the mechanical fix of the finding just added.
     fn fixed_by(&mut self, edit: fix::Edit) {
         if let Some(f) = self.findings.last_mut() {
-            f.edit = Some(edit);
+            f.edits.push(edit);
         }
     }
 

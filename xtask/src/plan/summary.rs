@@ -45,6 +45,9 @@ pub struct Summary {
     /// `from release NAME (commit …)` with `--release`: what was planned was not built here.
     #[serde(default)]
     pub release: Option<String>,
+    /// The bootstrap stage this plan is, when the xtask derived one for a fresh env.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stage: Option<super::bootstrap::Stage>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -247,6 +250,14 @@ impl Summary {
         if let Some(r) = &self.release {
             out.push_str(&format!("plan {} {r}\n", self.env));
         }
+        if let Some(stage) = &self.stage {
+            out.push_str(&format!(
+                "plan {}: {}; stage {} (the whole env) follows once it is applied\n",
+                self.env,
+                stage.banner(),
+                stage.number + 1
+            ));
+        }
         if !self.plan_args.is_empty() {
             out.push_str(&format!(
                 "plan {} with: {}\n",
@@ -317,6 +328,16 @@ impl Summary {
         let mut md = format!("### `cargo xtask plan` — env `{}`\n\n", self.env);
         if let Some(r) = &self.release {
             md.push_str(&format!("Planned {r}: no build.\n\n"));
+        }
+        if let Some(stage) = &self.stage {
+            md.push_str(&format!(
+                "Stage {} of {} ({}): what the rest of the env needs applied first; stage {} \
+                 (the whole env) follows.\n\n",
+                stage.number,
+                stage.of,
+                stage.name,
+                stage.number + 1
+            ));
         }
         if !self.plan_args.is_empty() {
             md.push_str(&format!(
@@ -550,6 +571,23 @@ mod tests {
         };
         let md = s.markdown();
         assert!(md.contains("env `prod`"), "{md}");
+        assert!(!md.contains("Stage 1"), "{md}");
+        let staged = Summary {
+            stage: Some(super::super::bootstrap::Stage {
+                number: 1,
+                of: 2,
+                name: "bootstrap".into(),
+                targets: vec!["aws_lambda_function.a".into()],
+            }),
+            ..s.clone()
+        };
+        assert!(
+            staged
+                .markdown()
+                .contains("Stage 1 of 2 (bootstrap): what the rest of the env needs applied first"),
+            "{}",
+            staged.markdown()
+        );
         assert!(
             md.contains("Planned with `-target=module.module_access`"),
             "{md}"

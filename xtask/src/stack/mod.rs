@@ -5,6 +5,12 @@
 //! - `model`: what Terraform deploys, built once per run; every pass reads it.
 //! - `arch`: each artifact's architecture as the model declares it (`architectures`,
 //!   `compatible_architectures`) and which layers each function attaches.
+//! - `graph`, `own_lookups`: what an env's plan cannot know before its first apply, with the
+//!   chain as source lines and the `check --fix` splices (check's F19, F20; deploy's bootstrap
+//!   stages), and the addresses it declares (stage address checks). They read the same
+//!   evaluator as `lookups` (the model's summary of both facts); graph also follows module and
+//!   data blocks and sets of ARNs, and own_lookups compares names built from root variables
+//!   that only tfvars set.
 //!
 //! ```ignore
 //! let artifacts = discover::discover(cfg, infra, &[])?.artifacts;
@@ -47,11 +53,13 @@ pub mod env;
 pub mod eval;
 #[allow(dead_code)]
 pub mod funcs;
+pub mod graph;
 pub mod hcl;
 mod links;
 pub mod lookups;
 #[allow(dead_code)]
 pub mod model;
+pub mod own_lookups;
 mod read;
 #[allow(dead_code)]
 mod refs;
