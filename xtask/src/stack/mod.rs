@@ -48,25 +48,18 @@
 pub mod arch;
 pub mod discover;
 pub mod env;
-// Parts of the evaluator's API are for passes still moving onto the model.
-#[allow(dead_code)]
 pub mod eval;
-#[allow(dead_code)]
 pub mod funcs;
 pub mod graph;
 pub mod hcl;
 mod links;
 pub mod lookups;
-#[allow(dead_code)]
 pub mod model;
 pub mod own_lookups;
 mod read;
-#[allow(dead_code)]
 mod refs;
 pub mod show;
-#[allow(dead_code)]
 pub mod tree;
-#[allow(dead_code)]
 pub mod value;
 
 #[cfg(test)]

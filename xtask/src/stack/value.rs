@@ -183,21 +183,6 @@ impl Value {
             v => v,
         }
     }
-
-    /// Every Unknown inside, conditions included.
-    pub fn unknowns(&self, out: &mut Vec<Unknown>) {
-        match self {
-            Value::Unknown(u) => out.push(u.clone()),
-            Value::List(l) => l.iter().for_each(|v| v.unknowns(out)),
-            Value::Map(m) => m.values().for_each(|v| v.unknowns(out)),
-            Value::Conditional { cond, then, else_ } => {
-                out.push(cond.clone());
-                then.unknowns(out);
-                else_.unknowns(out);
-            }
-            _ => {}
-        }
-    }
 }
 
 /// `each.key`, `count.index` and a `for` expression's names, while evaluating inside them.
