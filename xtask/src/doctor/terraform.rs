@@ -102,7 +102,7 @@ fn providers(needed: bool) -> Item {
             )
         }
     };
-    let body = match hcl_edit::parser::parse_body(&text) {
+    let body = match crate::stack::hcl::parse_body(&text) {
         Ok(b) => b,
         Err(e) => {
             return Item::problem(
