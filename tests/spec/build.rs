@@ -194,7 +194,7 @@ fn editing_one_handler_rebuilds_only_that_artifact_without_reinstalling_dependen
 }
 
 #[test]
-fn dependencies_are_deflated_once_per_key_and_copied_into_every_later_zip() {
+fn dependencies_are_compressed_once_per_key_and_copied_into_every_later_zip() {
     let d = Demo::new();
     d.xtask(&["build"]).ok();
     let deps = d.path(".xtask/deps");
@@ -206,7 +206,7 @@ fn dependencies_are_deflated_once_per_key_and_copied_into_every_later_zip() {
     assert_eq!(trees.len(), 1, "{trees:?}");
     let tree = &trees[0];
     let pack = format!(
-        "{}.deflated-1.zip",
+        "{}.packed-2.zip",
         tree.file_name().unwrap().to_str().unwrap()
     );
     assert!(

@@ -21,3 +21,4 @@ mod size;
 mod smoke;
 mod truth;
 mod verify;
+mod zip_layout;
