@@ -426,7 +426,7 @@ heavy_layer_zip=$(stat -c %s "$stack/packages/$HEAVY_LAYER_MODULE/backend/.build
 # Every zip again from the cached dependency trees, with no pack: the xtask alone (no installer
 # runs) deflating everything, in parallel; its peak RSS and how many cores it kept busy.
 say "xtask rezip everything (dependency trees cached, packs and state removed)..."
-rm -f "$stack"/.xtask/deps/*.deflated-*.zip "$stack/.xtask/state.json"
+rm -f "$stack"/.xtask/deps/*.packed-*.zip "$stack/.xtask/state.json"
 timer=(/usr/bin/time -v -o "$tmp/rezip.time")
 xtask_run "rezip" --built "$ARTIFACTS" --cached 0 --total "$ARTIFACTS"
 timer=()
