@@ -83,8 +83,8 @@ pub fn verify(dir: &Path) -> std::result::Result<(), String> {
 }
 
 /// Removes what interrupted builds leave: `.tmp-*` trees in `deps` and `.xtask-*.zip.tmp` files
-/// in the output directories; and the packs of earlier formats in `deps`. Only call with the stack's lock held: a running build holds it,
-/// so nothing swept is still being written.
+/// in the output directories; and the packs of earlier formats in `deps`. Only call with the
+/// stack's lock held: a running build holds it, so nothing swept is still being written.
 pub fn sweep_leftovers<'a>(
     deps: &Path,
     out_dirs: impl IntoIterator<Item = &'a Path>,

@@ -217,8 +217,14 @@ pub fn run(cfg: &Config, infra: Option<&Path>, opts: &Options) -> Result<Report>
     };
     // Layers first: a function is deduplicated against, and measured with, what its layers hold
     // before its own zip is moved into place.
-    let (layers, functions): (Vec<&Artifact>, Vec<&Artifact>) =
+    let (mut layers, mut functions): (Vec<&Artifact>, Vec<&Artifact>) =
         found.artifacts.iter().partition(|a| a.kind == Kind::Layer);
+    // Those with dependencies (an install, the longest work) start first: the artifacts
+    // that only zip their own files fill the gaps, rather than a late install ending a phase
+    // on one core.
+    for phase in [&mut layers, &mut functions] {
+        phase.sort_by_key(|a| a.requirements.is_none());
+    }
     let bare = |a| {
         let env = size::Env {
             runtime: cfg.runtime_provided,
