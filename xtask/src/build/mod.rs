@@ -13,6 +13,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use anyhow::{anyhow, bail, Context, Result};
 use serde::{Deserialize, Serialize};
 
+mod compress;
 mod deps_cache;
 mod failed_deps;
 pub mod pack;
