@@ -194,7 +194,7 @@ fn editing_one_handler_rebuilds_only_that_artifact_without_reinstalling_dependen
 }
 
 #[test]
-fn dependencies_are_deflated_once_per_key_and_copied_into_every_later_zip() {
+fn dependencies_are_compressed_once_per_key_and_copied_into_every_later_zip() {
     let d = Demo::new();
     d.xtask(&["build"]).ok();
     let deps = d.path(".xtask/deps");
@@ -206,7 +206,7 @@ fn dependencies_are_deflated_once_per_key_and_copied_into_every_later_zip() {
     assert_eq!(trees.len(), 1, "{trees:?}");
     let tree = &trees[0];
     let pack = format!(
-        "{}.deflated-1.zip",
+        "{}.packed-2.zip",
         tree.file_name().unwrap().to_str().unwrap()
     );
     assert!(
@@ -702,5 +702,60 @@ fn install_script_drops_the_xtask_into_a_stack_repo() {
             .filter(|l| *l == ".xtask/")
             .count(),
         1
+    );
+}
+
+/// Issue 18: behind a wrapper script or a version manager's shim (pyenv), uv cannot cache its
+/// query of the interpreter and ran Python again for every dependency set (~60 ms each); the
+/// build now names the interpreter by its real path, found once.
+#[test]
+fn uv_queries_the_python_behind_a_shim_once_per_build_not_once_per_install() {
+    use std::os::unix::fs::PermissionsExt;
+    let d = Demo::new();
+    d.config("installer = \"uv\"");
+    d.write(
+        "packages/module-ai/backend/lambdas/provider/requirements.txt",
+        "alpha==1.0\n",
+    );
+    d.write(
+        "packages/module-access/backend/lambdas/orgs/requirements.txt",
+        "fastc==0.1\n",
+    );
+    // The real binaries (pyenv's shims would put their own directory first on uv's PATH).
+    let real = |tool: &str| {
+        let out = std::process::Command::new("sh")
+            .args([
+                "-c",
+                &format!("pyenv which {tool} 2>/dev/null || command -v {tool}"),
+            ])
+            .output()
+            .unwrap();
+        String::from_utf8(out.stdout).unwrap().trim().to_string()
+    };
+    let bin = d.tmp.path().join("bin");
+    let calls = d.tmp.path().join("python-calls");
+    let shim = |tool: &str, count: bool| {
+        let log = match count {
+            true => format!("echo run >> '{}'\n", calls.display()),
+            false => String::new(),
+        };
+        let body = format!("#!/bin/sh\n{log}exec '{}' \"$@\"\n", real(tool));
+        write(&bin.join(tool), &body);
+        std::fs::set_permissions(bin.join(tool), std::fs::Permissions::from_mode(0o755)).unwrap();
+    };
+    shim("python3", true);
+    shim("uv", false);
+    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap());
+    let out = d.xtask_env(&["build", "--json"], &[("PATH", &path)]).ok();
+    let built = artifacts(&out.json())
+        .values()
+        .filter(|a| a["status"] == "built")
+        .count();
+    assert_eq!(built, 11);
+    let ran = std::fs::read_to_string(&calls).unwrap_or_default();
+    assert_eq!(
+        ran.lines().count(),
+        1,
+        "python3 through the shim ran {ran:?}"
     );
 }

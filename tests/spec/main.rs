@@ -25,3 +25,4 @@ mod smoke;
 mod stack;
 mod truth;
 mod verify;
+mod zip_layout;

@@ -1,6 +1,6 @@
 //! A deterministic zip: same files in, same bytes out, whatever the mtimes, umask,
-//! directory order or machine. Sorted entries, one fixed timestamp, normalized modes,
-//! one compression method and level.
+//! directory order or machine. The installed dependencies first, then the artifact's own files,
+//! each group sorted; one fixed timestamp, normalized modes, one compression rule by content.
 
 use std::fs::File;
 use std::io::{BufWriter, Read};
@@ -26,6 +26,12 @@ pub struct Written {
     pub unzipped_bytes: u64,
     /// Base64 of the raw SHA-256: Terraform's `filebase64sha256`, AWS's `CodeSha256`.
     pub sha256_base64: String,
+    /// The leading dependency entries' bytes and hash state, for the next edit.
+    pub prefix: Option<crate::build::prefix::Memo>,
+    /// How many leading bytes were copied from the previous zip rather than written (what the
+    /// tests check the copy by).
+    #[cfg_attr(not(test), allow(dead_code))]
+    pub copied: u64,
 }
 
 /// The zip being written next to `out` is `.xtask-<random>.zip.tmp` until it is renamed.
@@ -49,21 +55,34 @@ pub fn temp_zip(dir: &Path) -> std::io::Result<NamedTempFile> {
         .tempfile_in(dir)
 }
 
-/// Writes the zip of `entries`; a file of `pack`'s tree is copied from the pack, already
-/// deflated, anything else is deflated now.
+/// The installed dependencies an artifact ships: their files lead the zip, in name order, and
+/// come from the tree's pack, already compressed, when there is one.
+#[derive(Clone, Copy)]
+pub struct Deps<'a> {
+    pub tree: &'a Path,
+    pub pack: Option<&'a crate::build::pack::Pack>,
+}
+
+/// Writes the zip of `entries`: the files of `deps`' tree first, then the artifact's own, each
+/// group in name order. `previous`: what the build recorded of the zip now at `out` (checked by
+/// the caller to be that zip): its leading bytes are copied rather than written and hashed
+/// again when they are still the ones this zip starts with.
 pub fn write(
     out: &Path,
     mut entries: Vec<Entry>,
-    pack: Option<&crate::build::pack::Pack>,
+    deps: Option<Deps>,
+    previous: Option<&crate::build::prefix::Memo>,
 ) -> Result<Written> {
     use crate::build::zipw::{self, Body, Item};
     entries.sort();
     entries.dedup_by(|a, b| a.name == b.name);
+    let is_dep = |e: &Entry| deps.is_some_and(|d| e.source.starts_with(d.tree));
+    entries.sort_by_key(|e| !is_dep(e));
     let dir = out.parent().context("zip path has no parent directory")?;
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let mut items = Vec::with_capacity(entries.len());
     for e in &entries {
-        let packed = match pack {
+        let packed = match deps.and_then(|d| d.pack).filter(|_| is_dep(e)) {
             Some(p) => {
                 let len = std::fs::metadata(&e.source)
                     .with_context(|| format!("cannot read {}", e.source.display()))?
@@ -78,15 +97,33 @@ pub fn write(
             body: packed.unwrap_or(Body::File(&e.source)),
         });
     }
-    let file = temp_zip(dir).map_err(|e| write_failed(out, e))?;
+    let mut file = temp_zip(dir).map_err(|e| write_failed(out, e))?;
+    let (mut resumed, mut copied) = (None, 0);
+    if let (Some(memo), Some(id)) = (previous, zipw::prefix_id(&items)) {
+        if let (true, Ok(old)) = (memo.id == id, File::open(out)) {
+            resumed = crate::build::prefix::copy(&old, file.as_file_mut(), memo);
+            copied = memo.len;
+            if resumed.is_none() {
+                // Whatever the failed copy left goes with that file: the zip is written whole.
+                file = temp_zip(dir).map_err(|e| write_failed(out, e))?;
+                copied = 0;
+            }
+        }
+    }
+    let opts = zipw::Options {
+        contents: None,
+        resumed,
+    };
     let summary =
-        zipw::write(BufWriter::new(file.as_file()), &items).map_err(|f| f.into_error(out))?;
+        zipw::write(BufWriter::new(file.as_file()), &items, opts).map_err(|f| f.into_error(out))?;
     let zip_bytes = file.as_file().metadata()?.len();
     Ok(Written {
         file,
         zip_bytes,
         unzipped_bytes: summary.unzipped,
         sha256_base64: base64::engine::general_purpose::STANDARD.encode(summary.sha256),
+        prefix: summary.prefix,
+        copied,
     })
 }
 
@@ -174,7 +211,7 @@ mod tests {
             executable: false,
             body: Body::File(&big.source),
         };
-        let err = match zipw::write(BufWriter::new(&full), &[item]) {
+        let err = match zipw::write(BufWriter::new(&full), &[item], Default::default()) {
             Err(e) => e.into_error(Path::new("/s/.build/fn.zip")),
             Ok(_) => panic!("/dev/full took a zip"),
         };
@@ -191,10 +228,10 @@ mod tests {
         let a = entry(d.path(), "a.py", "print(1)\n");
         let b = entry(d.path(), "pkg/b.py", "print(2)\n");
         let out = d.path().join("out.zip");
-        let one = write(&out, vec![a.clone(), b.clone()], None).unwrap();
+        let one = write(&out, vec![a.clone(), b.clone()], None, None).unwrap();
         std::thread::sleep(std::time::Duration::from_millis(1100));
         std::fs::write(&a.source, "print(1)\n").unwrap();
-        let two = write(&out, vec![b, a], None).unwrap();
+        let two = write(&out, vec![b, a], None, None).unwrap();
         assert_eq!(one.sha256_base64, two.sha256_base64);
         assert_eq!(one.unzipped_bytes, 18);
     }
@@ -205,7 +242,7 @@ mod tests {
         let mut x = entry(d.path(), "z.sh", "#!/bin/sh\n");
         x.executable = true;
         let y = entry(d.path(), "a.py", "");
-        let w = write(&d.path().join("o.zip"), vec![x, y], None).unwrap();
+        let w = write(&d.path().join("o.zip"), vec![x, y], None, None).unwrap();
         let mut z = zip::ZipArchive::new(File::open(w.file.path()).unwrap()).unwrap();
         let names: Vec<String> = z.file_names().map(|n| n.to_string()).collect();
         assert_eq!(names, ["a.py", "z.sh"]);

@@ -82,6 +82,30 @@ impl Installer {
         self.with_options(cmd, cfg)
     }
 
+    /// The interpreter uv picks, resolved once per run with `uv python find` and passed to each
+    /// install: found through a wrapper script or a version manager's shim (pyenv), uv cannot
+    /// keep its query of the interpreter in its cache and runs Python again for every install
+    /// (~60 ms of CPU each); named by its real path, it is queried once. `None` (uv decides, as
+    /// before) when uv finds none.
+    fn uv_python(&self) -> Option<&'static Path> {
+        static FOUND: std::sync::OnceLock<Option<PathBuf>> = std::sync::OnceLock::new();
+        let Installer::Uv(uv) = self else {
+            return None;
+        };
+        FOUND
+            .get_or_init(|| {
+                let out = Cmd::new(uv)
+                    .args(["python", "find"])
+                    .env("UV_NO_PROGRESS", "1")
+                    .own_group()
+                    .output()
+                    .ok()?;
+                let found = PathBuf::from(out.stdout.trim());
+                (out.success() && found.is_absolute() && found.is_file()).then_some(found)
+            })
+            .as_deref()
+    }
+
     /// pip only resolves and downloads the wheels into `dir`; `wheel::install_all` unpacks them.
     fn download_command(
         &self,
@@ -176,6 +200,9 @@ impl Installer {
             }
             _ => self.command(cfg, requirements, target),
         };
+        if let Some(python) = self.uv_python() {
+            cmd = cmd.arg("--python").arg(python);
+        }
         if require_hashes {
             cmd = cmd.arg("--require-hashes");
         }

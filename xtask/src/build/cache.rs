@@ -9,7 +9,7 @@ use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::RECIPE;
+use super::{LAYOUT, RECIPE};
 use crate::archive::{self, Entry};
 use crate::config::Config;
 use crate::fsutil::hex;
@@ -48,6 +48,7 @@ pub fn artifact_key(
 ) -> Result<String> {
     let mut h = Sha256::new();
     h.update(RECIPE);
+    h.update(LAYOUT);
     h.update(format!("{kind:?}\0{zip_name}\0"));
     h.update(deps_key.unwrap_or("no-deps"));
     for e in code {

@@ -83,8 +83,8 @@ pub fn verify(dir: &Path) -> std::result::Result<(), String> {
 }
 
 /// Removes what interrupted builds leave: `.tmp-*` trees in `deps` and `.xtask-*.zip.tmp` files
-/// in the output directories. Only call with the stack's lock held: a running build holds it,
-/// so nothing swept is still being written.
+/// in the output directories; and the packs of earlier formats in `deps`. Only call with the
+/// stack's lock held: a running build holds it, so nothing swept is still being written.
 pub fn sweep_leftovers<'a>(
     deps: &Path,
     out_dirs: impl IntoIterator<Item = &'a Path>,
@@ -113,7 +113,9 @@ pub fn sweep_leftovers<'a>(
         }
         Ok(())
     };
-    sweep(deps, &|n| n.starts_with(TMP_PREFIX))?;
+    sweep(deps, &|n| {
+        n.starts_with(TMP_PREFIX) || super::pack::is_old_format(n)
+    })?;
     for dir in out_dirs {
         sweep(dir, &crate::archive::is_temp_name)?;
     }

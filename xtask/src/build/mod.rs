@@ -15,9 +15,11 @@ use std::sync::{Arc, Mutex, OnceLock};
 use anyhow::{anyhow, bail, Context, Result};
 use serde::{Deserialize, Serialize};
 
+mod compress;
 mod deps_cache;
 mod failed_deps;
 pub mod pack;
+pub mod prefix;
 pub mod zipw;
 
 use crate::archive;
@@ -35,6 +37,9 @@ pub mod select;
 
 /// Bump when the zip layout or normalization changes: every artifact rebuilds once.
 const RECIPE: &str = "cora-xtask-build-2";
+/// Bump when the zip's bytes change but installed trees do not (the artifact key only, so no
+/// dependency set is reinstalled): 2 = dependencies first, incompressible files stored.
+const LAYOUT: &str = "zip-layout-2";
 /// Lambda's direct-upload limit for a zip.
 pub const MAX_ZIP_BYTES: u64 = 52_428_800;
 /// Lambda's limit for a function plus all its layers, unzipped.
@@ -143,6 +148,9 @@ struct Saved {
     /// By distribution; a state written before it existed rebuilds once.
     #[serde(default)]
     size: Option<size::Composition>,
+    /// The zip's leading dependency entries, for the next edit (see `prefix`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    prefix: Option<prefix::Memo>,
 }
 
 impl Saved {
@@ -223,6 +231,7 @@ pub fn run(cfg: &Config, infra: Option<&Path>, opts: &Options) -> Result<Report>
         select: select::Selector::new(cfg),
         remote,
         prepared: Mutex::new(HashMap::new()),
+        contents: pack::Contents::default(),
     };
 
     let progress = Progress::new(found.artifacts.len(), "build");
@@ -238,8 +247,14 @@ pub fn run(cfg: &Config, infra: Option<&Path>, opts: &Options) -> Result<Report>
     };
     // Layers first: a function is deduplicated against, and measured with, what its layers hold
     // before its own zip is moved into place.
-    let (layers, functions): (Vec<&Artifact>, Vec<&Artifact>) =
+    let (mut layers, mut functions): (Vec<&Artifact>, Vec<&Artifact>) =
         found.artifacts.iter().partition(|a| a.kind == Kind::Layer);
+    // Those with dependencies (an install, the longest work) start first: the artifacts
+    // that only zip their own files fill the gaps, rather than a late install ending a phase
+    // on one core.
+    for phase in [&mut layers, &mut functions] {
+        phase.sort_by_key(|a| a.requirements.is_none());
+    }
     let bare = |a| {
         let env = size::Env {
             runtime: cfg.runtime_provided,
@@ -378,6 +393,8 @@ struct Ctx<'a> {
     remote: Option<remote::Remote>,
     /// What `prefetch` worked out per artifact id, so `try_build` does not hash it again.
     prepared: Mutex<HashMap<String, Prepared>>,
+    /// What this build's packs deflated, so no other pack deflates it again.
+    contents: pack::Contents,
 }
 
 /// An artifact's inputs and key, and its zip when the last build's is still valid.
@@ -474,6 +491,7 @@ impl Ctx<'_> {
                 unzipped_bytes: meta.unzipped_bytes,
                 stamp: cache::stamp(&a.out).unwrap_or_default(),
                 size: meta.size,
+                prefix: None,
             };
             return Ok((Status::Remote, saved));
         }
@@ -518,7 +536,18 @@ impl Ctx<'_> {
         *composition = Some(made_of);
 
         task.phase("zipping");
-        let written = archive::write(&a.out, entries, deps_pack.as_deref())?;
+        let deps = deps_dir.as_deref().map(|tree| archive::Deps {
+            tree,
+            pack: deps_pack.as_deref(),
+        });
+        // The zip in place is the one last written (same stamp, nothing to hash): its leading
+        // bytes can be copied.
+        let previous = self
+            .saved
+            .get(&a.id())
+            .filter(|s| !self.force && cache::stamp(&a.out).is_some_and(|now| now == s.stamp))
+            .and_then(|s| s.prefix.as_ref());
+        let written = archive::write(&a.out, entries, deps, previous)?;
         if written.zip_bytes > MAX_ZIP_BYTES {
             bail!(
                 "{} would be {} zipped, over Lambda's 50 MiB direct-upload limit ({MAX_ZIP_BYTES} bytes); \
@@ -536,10 +565,11 @@ impl Ctx<'_> {
         if a.kind == Kind::Function {
             env.check_budget(&a.name, written.unzipped_bytes, warnings)?;
         }
-        let (zip_bytes, unzipped_bytes, sha) = (
+        let (zip_bytes, unzipped_bytes, sha, memo) = (
             written.zip_bytes,
             written.unzipped_bytes,
             written.sha256_base64.clone(),
+            written.prefix.clone(),
         );
         written
             .file
@@ -552,6 +582,7 @@ impl Ctx<'_> {
             unzipped_bytes,
             stamp: cache::stamp(&a.out).unwrap_or_default(),
             size: composition.clone(),
+            prefix: memo,
         };
         if let Some(r) = &self.remote {
             r.stage(&saved.key, &saved.meta(), &a.out);
@@ -672,8 +703,9 @@ impl Ctx<'_> {
             .clone();
         cell.get_or_init(|| {
             let dir = self.install(key, requirements, require_hashes, target)?;
-            let pack = pack::Pack::open_or_make(&dir).map_err(|e| format!("{e:#}"))?;
-            Ok((dir, Arc::new(pack)))
+            let pack =
+                pack::Pack::open_or_make(&dir, &self.contents).map_err(|e| format!("{e:#}"))?;
+            Ok((dir, pack))
         })
         .clone()
         .map_err(|e| anyhow!(e))

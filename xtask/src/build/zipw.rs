@@ -1,21 +1,20 @@
-//! The zip writer behind every artifact: entries are either deflated here (the artifact's own
-//! files) or copied as they are from a dependency pack (deflated once per dependency key), in
-//! the order given. Deflating runs on every core, ahead of the writer by a bounded window, and
-//! the bytes are the same whichever way an entry came: one deflate (flate2, level 6, fed in
-//! 64 KiB chunks), one header layout (the zip crate's, as earlier xtasks wrote it).
+//! The zip writer behind every artifact: entries are either compressed here (the artifact's own
+//! files) or copied as they are from a dependency pack (compressed once per dependency key), in
+//! the order given. Compressing runs on every core, ahead of the writer by a bounded window, and
+//! the bytes are the same whichever way an entry came: one rule by content (`compress`) and one
+//! header layout (the zip crate's).
 
 use std::fs::File;
-use std::io::{Read, Seek, SeekFrom, Write};
+use std::io::{Read, Write};
 use std::os::unix::fs::FileExt;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex};
 
-use flate2::write::DeflateEncoder;
-use flate2::Compression;
-use sha2::{Digest, Sha256};
-
-use super::pack::{Pack, Slot};
+use super::compress::{compress, Compressed, Data, CHUNK, SPILL};
+pub use super::compress::{DEFLATED, STORED};
+use super::pack::{Contents, Pack, Slot};
+use super::prefix::{self, Hasher, Memo};
 use crate::archive::Fault;
 
 /// Where an entry's bytes come from.
@@ -30,81 +29,35 @@ pub struct Item<'a> {
     pub body: Body<'a>,
 }
 
+#[derive(Default)]
+pub struct Options<'a> {
+    /// Making a pack: content an earlier pack deflated is copied from it, found by its digest.
+    pub contents: Option<&'a Contents>,
+    /// The leading packed entries are already at the start of the output (copied from the
+    /// previous zip, see `prefix`), and this is the hasher after them.
+    pub resumed: Option<Hasher>,
+}
+
 pub struct Summary {
     pub unzipped: u64,
     pub sha256: [u8; 32],
+    /// The leading packed entries' bytes and the hash state after them, when there are any.
+    pub prefix: Option<Memo>,
+    /// The SHA-256 of each entry deflated here from its file's content, by item index (with
+    /// `Options::contents` only).
+    pub deflated: Vec<(usize, [u8; 32])>,
 }
 
-/// Deflated bytes held in memory by workers ahead of the writer, per zip. Entries past the
+/// Compressed bytes held in memory by workers ahead of the writer, per zip. Entries past the
 /// window wait; the next entry to be written never does.
 const WINDOW: u64 = 8 << 20;
-/// A file this big is deflated into an anonymous temporary file, not memory.
-const SPILL: u64 = 8 << 20;
-/// Below this much to deflate, threads cost more than they save.
+/// Below this much to compress, threads cost more than they save.
 const PARALLEL_FROM: u64 = 1 << 20;
-const CHUNK: usize = 1 << 16;
-
-struct Deflated {
-    crc: u32,
-    size: u64,
-    csize: u64,
-    data: Data,
-}
-
-enum Data {
-    Mem(Vec<u8>),
-    Spill(File),
-}
-
-/// Deflates one file the way every entry is deflated (also the packs': same bytes either way).
-fn deflate(path: &Path) -> Result<Deflated, Fault> {
-    let read_err = |e| Fault::Read(path.to_path_buf(), e);
-    let mut src = File::open(path).map_err(read_err)?;
-    let len = src.metadata().map_err(read_err)?.len();
-    let mut crc = crc32fast::Hasher::new();
-    let mut buf = vec![0u8; CHUNK];
-    let mut size = 0u64;
-    let mut pump = |enc: &mut dyn Write| -> Result<(), Fault> {
-        loop {
-            let n = src.read(&mut buf).map_err(read_err)?;
-            if n == 0 {
-                return Ok(());
-            }
-            crc.update(&buf[..n]);
-            enc.write_all(&buf[..n]).map_err(Fault::Write)?;
-            size += n as u64;
-        }
-    };
-    let data = if len > SPILL {
-        let tmp = tempfile::tempfile().map_err(Fault::Write)?;
-        let mut enc = DeflateEncoder::new(tmp, Compression::new(6));
-        pump(&mut enc)?;
-        let mut f = enc.finish().map_err(Fault::Write)?;
-        f.seek(SeekFrom::Start(0)).map_err(Fault::Write)?;
-        Data::Spill(f)
-    } else {
-        let mut enc =
-            DeflateEncoder::new(Vec::with_capacity(len as usize / 2), Compression::new(6));
-        pump(&mut enc)?;
-        Data::Mem(enc.finish().map_err(Fault::Write)?)
-    };
-    let csize = match &data {
-        Data::Mem(v) => v.len() as u64,
-        Data::Spill(f) => f.metadata().map_err(Fault::Write)?.len(),
-    };
-    Ok(Deflated {
-        crc: crc.finalize(),
-        size,
-        csize,
-        data,
-    })
-}
-
 /// Counts and hashes what goes to the file.
 struct Out<W: Write> {
     inner: W,
     pos: u64,
-    sha: Sha256,
+    sha: Hasher,
 }
 
 impl<W: Write> Out<W> {
@@ -118,6 +71,7 @@ impl<W: Write> Out<W> {
 
 struct Central {
     name: Vec<u8>,
+    method: u16,
     crc: u32,
     csize: u32,
     size: u32,
@@ -134,7 +88,7 @@ fn fits(v: u64, what: &str) -> Result<u32, Fault> {
     })
 }
 
-fn flags(name: &str) -> u16 {
+fn flags(name: &[u8]) -> u16 {
     // UTF-8 names are flagged as such (bit 11), as the zip crate does.
     if name.is_ascii() {
         0
@@ -143,12 +97,21 @@ fn flags(name: &str) -> u16 {
     }
 }
 
-fn local_header(name: &str, crc: u32, csize: u32, size: u32) -> Vec<u8> {
+/// The version needed to extract: 1.0 for a stored entry, 2.0 for deflate (the zip crate's).
+fn version(method: u16) -> u16 {
+    if method == STORED {
+        10
+    } else {
+        20
+    }
+}
+
+fn local_header(name: &str, method: u16, crc: u32, csize: u32, size: u32) -> Vec<u8> {
     let mut h = Vec::with_capacity(30 + name.len());
     h.extend_from_slice(&0x0403_4b50u32.to_le_bytes());
-    h.extend_from_slice(&20u16.to_le_bytes()); // version needed: deflate
-    h.extend_from_slice(&flags(name).to_le_bytes());
-    h.extend_from_slice(&8u16.to_le_bytes()); // deflated
+    h.extend_from_slice(&version(method).to_le_bytes());
+    h.extend_from_slice(&flags(name.as_bytes()).to_le_bytes());
+    h.extend_from_slice(&method.to_le_bytes());
     h.extend_from_slice(&0u16.to_le_bytes()); // 00:00:00
     h.extend_from_slice(&0x21u16.to_le_bytes()); // 1980-01-01
     h.extend_from_slice(&crc.to_le_bytes());
@@ -164,11 +127,10 @@ fn central_directory(entries: &[Central], start: u64) -> Result<Vec<u8>, Fault> 
     let mut cd = Vec::new();
     for e in entries {
         cd.extend_from_slice(&0x0201_4b50u32.to_le_bytes());
-        cd.extend_from_slice(&0x0314u16.to_le_bytes()); // made by: Unix, 2.0
-        cd.extend_from_slice(&20u16.to_le_bytes());
-        let utf8 = if e.name.is_ascii() { 0u16 } else { 1 << 11 };
-        cd.extend_from_slice(&utf8.to_le_bytes());
-        cd.extend_from_slice(&8u16.to_le_bytes());
+        cd.extend_from_slice(&(0x0300 | version(e.method)).to_le_bytes()); // made by: Unix
+        cd.extend_from_slice(&version(e.method).to_le_bytes());
+        cd.extend_from_slice(&flags(&e.name).to_le_bytes());
+        cd.extend_from_slice(&e.method.to_le_bytes());
         cd.extend_from_slice(&0u16.to_le_bytes());
         cd.extend_from_slice(&0x21u16.to_le_bytes());
         cd.extend_from_slice(&e.crc.to_le_bytes());
@@ -197,9 +159,43 @@ fn central_directory(entries: &[Central], start: u64) -> Result<Vec<u8>, Fault> 
     Ok(cd)
 }
 
+/// How many items lead with bytes copied from a pack.
+fn leading_packed(items: &[Item]) -> usize {
+    items
+        .iter()
+        .take_while(|i| matches!(i.body, Body::Packed(..)))
+        .count()
+}
+
+/// What names the leading packed entries' bytes: the pack (by its stamp: a pack is written
+/// once and renamed into place) and each entry's name, mode and slot.
+pub fn prefix_id(items: &[Item]) -> Option<String> {
+    let lead = &items[..leading_packed(items)];
+    let Body::Packed(pack, _) = lead.first()?.body else {
+        return None;
+    };
+    let parts = lead.iter().map(|i| match i.body {
+        Body::Packed(p, s) => format!(
+            "{}\0{}\0{}\0{}\0{}\0{}\0{}\0{}",
+            p.stamp(),
+            i.name,
+            i.executable,
+            s.offset,
+            s.csize,
+            s.size,
+            s.crc,
+            s.method
+        ),
+        Body::File(_) => unreachable!("only packed items lead"),
+    });
+    Some(prefix::id(
+        std::iter::once(pack.stamp().to_string()).chain(parts),
+    ))
+}
+
 /// What workers share with the writer: results by index, and the window's accounting.
 struct Shared {
-    slots: Vec<Mutex<Option<Result<Deflated, Fault>>>>,
+    slots: Vec<Mutex<Option<Result<Compressed, Fault>>>>,
     next: AtomicUsize,
     stop: AtomicBool,
     /// (entries written, bytes held by finished or running workers)
@@ -214,7 +210,7 @@ fn cost(item: &Item) -> u64 {
     }
 }
 
-fn worker(items: &[Item], sh: &Shared) {
+fn worker(items: &[Item], sh: &Shared, contents: Option<&Contents>) {
     loop {
         let i = sh.next.fetch_add(1, Ordering::SeqCst);
         if i >= items.len() || sh.stop.load(Ordering::SeqCst) {
@@ -234,7 +230,7 @@ fn worker(items: &[Item], sh: &Shared) {
             }
             w.1 += c;
         }
-        let r = deflate(path);
+        let r = compress(path, contents);
         // Stored under the window's lock: the writer checks its slot under it before waiting.
         let w = sh.window.lock().expect("no panics");
         *sh.slots[i].lock().expect("no panics") = Some(r);
@@ -244,10 +240,10 @@ fn worker(items: &[Item], sh: &Shared) {
 }
 
 /// Writes `items` as a zip, in order, to `out`; the unzipped size and the zip's SHA-256.
-pub fn write<W: Write>(out: W, items: &[Item]) -> Result<Summary, Fault> {
-    let to_deflate: u64 = items.iter().map(cost).sum();
+pub fn write<W: Write>(out: W, items: &[Item], opts: Options) -> Result<Summary, Fault> {
+    let to_compress: u64 = items.iter().map(cost).sum();
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
-    let threads = if to_deflate >= PARALLEL_FROM {
+    let threads = if to_compress >= PARALLEL_FROM {
         threads
     } else {
         0
@@ -259,68 +255,95 @@ pub fn write<W: Write>(out: W, items: &[Item]) -> Result<Summary, Fault> {
         window: Mutex::new((0, 0)),
         moved: Condvar::new(),
     };
+    let resumed = opts.resumed.is_some();
     let mut out = Out {
         inner: out,
         pos: 0,
-        sha: Sha256::new(),
+        sha: opts.resumed.unwrap_or_else(Hasher::new),
     };
+    let contents = opts.contents;
     std::thread::scope(|s| {
         for _ in 0..threads {
-            s.spawn(|| worker(items, &sh));
+            s.spawn(|| worker(items, &sh, contents));
         }
-        let r = write_in_order(&mut out, items, &sh, threads > 0);
+        let r = write_in_order(&mut out, items, &sh, threads > 0, resumed, contents);
         sh.stop.store(true, Ordering::SeqCst);
         // Taken under the lock, so no worker misses the wake-up between its check and its wait.
         drop(sh.window.lock().expect("no panics"));
         sh.moved.notify_all();
         r
     })
-    .and_then(|unzipped| {
+    .and_then(|(unzipped, prefix, deflated)| {
         out.inner.flush().map_err(Fault::Write)?;
         Ok(Summary {
             unzipped,
-            sha256: out.sha.finalize().into(),
+            sha256: out.sha.finalize(),
+            prefix,
+            deflated,
         })
     })
 }
+
+type Written = (u64, Option<Memo>, Vec<(usize, [u8; 32])>);
 
 fn write_in_order<W: Write>(
     out: &mut Out<W>,
     items: &[Item],
     sh: &Shared,
     threaded: bool,
-) -> Result<u64, Fault> {
+    resumed: bool,
+    contents: Option<&Contents>,
+) -> Result<Written, Fault> {
     let mut central = Vec::with_capacity(items.len());
     let mut unzipped = 0u64;
     let mut buf = vec![0u8; CHUNK];
+    let lead = leading_packed(items);
+    let id = prefix_id(items);
+    let mut memo = None;
+    let mut deflated = Vec::new();
     for (i, item) in items.iter().enumerate() {
+        if i == lead {
+            memo = id.clone().map(|id| Memo::of(id, out.pos, &out.sha));
+        }
         let offset = fits(out.pos, "the zip")?;
         let mode = if item.executable { 0o755 } else { 0o644 };
-        let (crc, size, csize) = match item.body {
+        let (method, crc, size, csize) = match item.body {
+            Body::Packed(_, slot) if resumed && i < lead => {
+                // Already in the output, copied from the previous zip.
+                out.pos += 30 + item.name.len() as u64 + u64::from(slot.csize);
+                (
+                    slot.method,
+                    slot.crc,
+                    u64::from(slot.size),
+                    u64::from(slot.csize),
+                )
+            }
             Body::Packed(pack, slot) => {
-                let h = local_header(item.name, slot.crc, slot.csize, slot.size);
+                let h = local_header(item.name, slot.method, slot.crc, slot.csize, slot.size);
                 out.put(&h)?;
-                let mut at = slot.offset;
-                let end = slot.offset + u64::from(slot.csize);
-                while at < end {
-                    let n = ((end - at) as usize).min(CHUNK);
-                    let read_err = |e| Fault::Read(pack.path().to_path_buf(), e);
-                    pack.file()
-                        .read_exact_at(&mut buf[..n], at)
-                        .map_err(read_err)?;
-                    out.put(&buf[..n])?;
-                    at += n as u64;
-                }
-                (slot.crc, u64::from(slot.size), u64::from(slot.csize))
+                copy_out(
+                    out,
+                    pack.file(),
+                    pack.path(),
+                    slot.offset,
+                    slot.csize,
+                    &mut buf,
+                )?;
+                (
+                    slot.method,
+                    slot.crc,
+                    u64::from(slot.size),
+                    u64::from(slot.csize),
+                )
             }
             Body::File(path) => {
                 let d = if threaded {
                     take(sh, i)?
                 } else {
-                    deflate(path)?
+                    compress(path, contents)?
                 };
                 let (size, csize) = (fits(d.size, item.name)?, fits(d.csize, item.name)?);
-                out.put(&local_header(item.name, d.crc, csize, size))?;
+                out.put(&local_header(item.name, d.method, d.crc, csize, size))?;
                 match d.data {
                     Data::Mem(v) => out.put(&v)?,
                     Data::Spill(mut f) => loop {
@@ -330,12 +353,16 @@ fn write_in_order<W: Write>(
                         }
                         out.put(&buf[..n])?;
                     },
+                    Data::Copy(p, at) => copy_out(out, p.file(), p.path(), at, csize, &mut buf)?,
                 }
                 if threaded {
                     let mut w = sh.window.lock().expect("no panics");
                     w.1 -= cost(item).min(w.1);
                 }
-                (d.crc, d.size, d.csize)
+                if let Some(digest) = d.digest.filter(|_| d.method == DEFLATED) {
+                    deflated.push((i, digest));
+                }
+                (d.method, d.crc, d.size, d.csize)
             }
         };
         if threaded {
@@ -345,6 +372,7 @@ fn write_in_order<W: Write>(
         unzipped += size;
         central.push(Central {
             name: item.name.as_bytes().to_vec(),
+            method,
             crc,
             csize: fits(csize, item.name)?,
             size: fits(size, item.name)?,
@@ -352,13 +380,36 @@ fn write_in_order<W: Write>(
             offset,
         });
     }
+    if lead == items.len() {
+        memo = id.map(|id| Memo::of(id, out.pos, &out.sha));
+    }
     let cd = central_directory(&central, out.pos)?;
     out.put(&cd)?;
-    Ok(unzipped)
+    Ok((unzipped, memo, deflated))
+}
+
+/// Copies `len` bytes at `at` of another zip (a pack) to the output.
+fn copy_out<W: Write>(
+    out: &mut Out<W>,
+    from: &File,
+    path: &Path,
+    mut at: u64,
+    len: u32,
+    buf: &mut [u8],
+) -> Result<(), Fault> {
+    let end = at + u64::from(len);
+    while at < end {
+        let n = ((end - at) as usize).min(buf.len());
+        from.read_exact_at(&mut buf[..n], at)
+            .map_err(|e| Fault::Read(path.to_path_buf(), e))?;
+        out.put(&buf[..n])?;
+        at += n as u64;
+    }
+    Ok(())
 }
 
 /// Waits for a worker to finish entry `i`.
-fn take(sh: &Shared, i: usize) -> Result<Deflated, Fault> {
+fn take(sh: &Shared, i: usize) -> Result<Compressed, Fault> {
     let mut w = sh.window.lock().expect("no panics");
     loop {
         if let Some(r) = sh.slots[i].lock().expect("no panics").take() {
@@ -370,19 +421,30 @@ fn take(sh: &Shared, i: usize) -> Result<Deflated, Fault> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::compress::PROBE_FROM;
     use super::*;
+    use sha2::{Digest, Sha256};
     use std::io::BufWriter;
 
-    /// What the zip crate writes for the same files: the layout earlier xtasks shipped.
-    fn by_zip_crate(files: &[(&str, &Path, bool)]) -> Vec<u8> {
+    /// What the zip crate writes for the same files, stored or deflated at level 6 as the test
+    /// says: the layout earlier xtasks shipped.
+    fn by_zip_crate(files: &[(&str, &Path, bool)], stored: &[&str]) -> Vec<u8> {
         use zip::write::SimpleFileOptions;
         let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
-        let base = SimpleFileOptions::default()
+        let deflated = SimpleFileOptions::default()
             .compression_method(zip::CompressionMethod::Deflated)
             .compression_level(Some(6))
             .last_modified_time(zip::DateTime::default());
+        let kept = deflated
+            .compression_method(zip::CompressionMethod::Stored)
+            .compression_level(None);
         for (name, path, x) in files {
             let mode = if *x { 0o755 } else { 0o644 };
+            let base = if stored.contains(name) {
+                kept
+            } else {
+                deflated
+            };
             zip.start_file(*name, base.unix_permissions(mode)).unwrap();
             let mut f = File::open(path).unwrap();
             let mut buf = vec![0u8; CHUNK];
@@ -397,6 +459,7 @@ mod tests {
         zip.finish().unwrap().into_inner()
     }
 
+    /// Half text, half noise (deflate has work to do in both); all noise with `seed` >= 100.
     fn noise(len: usize, seed: u64) -> Vec<u8> {
         let mut x = seed;
         (0..len)
@@ -404,8 +467,7 @@ mod tests {
                 x = x
                     .wrapping_mul(6364136223846793005)
                     .wrapping_add(1442695040888963407);
-                // Half text, half noise: deflate has work to do in both.
-                if (i / 4096) % 2 == 0 {
+                if seed < 100 && (i / 4096) % 2 == 0 {
                     b"import os\n"[i % 10]
                 } else {
                     (x >> 56) as u8
@@ -417,25 +479,30 @@ mod tests {
     #[test]
     fn same_bytes_as_the_zip_crate_serial_threaded_and_spilled() {
         let d = tempfile::tempdir().unwrap();
-        let files: Vec<(&str, usize, bool)> = vec![
-            ("a/empty.py", 0, false),
-            ("b/small.py", 100, false),
-            ("c/run.sh", 5000, true),
-            ("d/big.so", SPILL as usize + 70_000, false),
-            ("e/mid.bin", 300_000, false),
-            ("f/naïve.txt", 10, false),
+        // (name, length, executable, seed: >= 100 is all noise, stored when probed)
+        let files: Vec<(&str, usize, bool, u64)> = vec![
+            ("a/empty.py", 0, false, 0),
+            ("b/small.py", 100, false, 1),
+            ("c/run.sh", 5000, true, 2),
+            ("d/big.so", SPILL as usize + 70_000, false, 3),
+            ("e/mid.bin", 300_000, false, 4),
+            ("f/naïve.txt", 10, false, 5),
+            ("g/model.gz", 200_000, false, 106),
+            ("h/blob.so", SPILL as usize + 5, false, 107),
+            ("i/tiny.bin", PROBE_FROM as usize - 1, false, 108),
         ];
+        let stored = ["g/model.gz", "h/blob.so"];
         let mut on_disk = Vec::new();
-        for (i, (name, len, x)) in files.iter().enumerate() {
+        for (i, (name, len, x, seed)) in files.iter().enumerate() {
             let p = d.path().join(format!("f{i}"));
-            std::fs::write(&p, noise(*len, i as u64)).unwrap();
+            std::fs::write(&p, noise(*len, *seed)).unwrap();
             on_disk.push((*name, p, *x));
         }
         let refs: Vec<(&str, &Path, bool)> = on_disk
             .iter()
             .map(|(n, p, x)| (*n, p.as_path(), *x))
             .collect();
-        let want = by_zip_crate(&refs);
+        let want = by_zip_crate(&refs, &stored);
         let items = |upto: usize| -> Vec<Item> {
             refs[..upto]
                 .iter()
@@ -448,13 +515,18 @@ mod tests {
         };
         // Everything: over PARALLEL_FROM, threaded; one file over SPILL.
         let mut got = Vec::new();
-        let s = write(BufWriter::new(&mut got), &items(refs.len())).unwrap();
+        let s = write(
+            BufWriter::new(&mut got),
+            &items(refs.len()),
+            Options::default(),
+        )
+        .unwrap();
         assert!(got == want, "the zips differ");
         assert_eq!(s.sha256, <[u8; 32]>::from(Sha256::digest(&want)));
         // Small: serial.
-        let want = by_zip_crate(&refs[..3]);
+        let want = by_zip_crate(&refs[..3], &[]);
         let mut got = Vec::new();
-        write(BufWriter::new(&mut got), &items(3)).unwrap();
+        write(BufWriter::new(&mut got), &items(3), Options::default()).unwrap();
         assert!(got == want, "the small zips differ");
     }
 }
