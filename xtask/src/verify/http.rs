@@ -11,7 +11,8 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use super::{Check, Deployed, Route};
+use super::state::{Deployed, Route};
+use super::Check;
 use crate::proc::Cmd;
 
 /// Requests at once: a gateway throttles bursts, and the routes are few.

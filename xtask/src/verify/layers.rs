@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use super::{Deployed, Function};
+use super::state::{Deployed, Function};
 use crate::stack::model::{not_checked, LayerTarget, Model};
 
 /// `Ok(None)`: they match or the model has no such function; `Ok(Some(note))`: not compared,

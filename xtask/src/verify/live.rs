@@ -9,7 +9,8 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use super::{region_of, Api, Authorizer, Check, Deployed, Env, Function, Layer, Zips};
+use super::state::{region_of, Api, Authorizer, Deployed, Function, Layer, Zips};
+use super::{Check, Env};
 use crate::proc::Cmd;
 use crate::terraform::Aws;
 use crate::ui;

@@ -9,7 +9,8 @@ use std::path::Path;
 use anyhow::{bail, Context, Result};
 
 use super::live::{aws_cmd, Answer};
-use super::{function_subject, region_of, Check, Deployed, Function, Report, Status, Zips};
+use super::state::{region_of, Deployed, Function, Zips};
+use super::{function_subject, Check, Report, Status};
 use crate::config::Config;
 use crate::proc::Cmd;
 use crate::release::{manifest::Manifest, proof};

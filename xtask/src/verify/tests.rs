@@ -3,7 +3,10 @@
 
 use serde_json::json;
 
+use super::offline::*;
+use super::state::*;
 use super::*;
+use crate::stack::env::GatewayCall;
 
 pub(super) fn arn(name: &str) -> String {
     format!("arn:aws:lambda:us-east-1:123456789012:function:{name}")
