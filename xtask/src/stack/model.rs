@@ -154,9 +154,9 @@ pub struct Model {
     pub layers: Vec<Layer>,
     /// Every Unknown the model met, once per place it is written.
     pub unknowns: Vec<Unknown>,
-    /// Every resource (of any type) whose count/for_each is unknown, kept once.
+    /// Every count/for_each Terraform cannot evaluate before a first apply (check's F19).
     pub unknown_expansions: Vec<crate::stack::lookups::UnknownExpansion>,
-    /// Every data source with a lookup argument, and the resource here it finds, if any.
+    /// Every data source that looks up what this configuration deploys (check's F20).
     pub data_lookups: Vec<crate::stack::lookups::DataLookup>,
     #[serde(skip)]
     pub parse_errors: Vec<ParseError>,
@@ -292,9 +292,11 @@ impl Model {
             }
         }
         let more = crate::stack::links::link(&ev, &mut m);
-        m.unknown_expansions = crate::stack::lookups::unknown_expansions(&ev);
-        m.data_lookups = crate::stack::lookups::data_lookups(&ev);
         m.collect_unknowns(more);
+        // The same reader as check's F19/F20 and deploy's bootstrap, on this evaluator.
+        let env_dir = (m.roots.len() == 1).then(|| m.roots[0].clone());
+        let tree = crate::stack::graph::Tree::new(ev, env_dir.as_deref());
+        (m.unknown_expansions, m.data_lookups) = tree.lookups();
         m
     }
 

@@ -226,8 +226,8 @@ fn every_function_gets_its_zip_and_layers_however_the_module_writes_them() {
         .find(|d| d.address == "module.module_ai.data.aws_lambda_layer_version.common")
         .unwrap();
     assert_eq!(
-        lookup.deployed.as_deref(),
-        Some("module.module_access.aws_lambda_layer_version.common")
+        lookup.deployed,
+        "module.module_access.aws_lambda_layer_version.common"
     );
     assert!(
         m.unknown_expansions.is_empty(),
@@ -263,7 +263,7 @@ fn a_count_unknown_because_of_a_resource_this_config_creates_names_the_chain() {
         (4, vec![3])
     );
     let lookup = &m.data_lookups[0];
-    assert_eq!(lookup.deployed.as_deref(), Some("aws_iam_role.r"));
+    assert_eq!(lookup.deployed, "aws_iam_role.r");
 }
 
 #[test]
