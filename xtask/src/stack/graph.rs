@@ -26,6 +26,14 @@ pub struct Tree {
     tfvars: Vec<TfFile>,
 }
 
+impl std::fmt::Debug for Tree {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Tree")
+            .field("instances", &self.len())
+            .finish_non_exhaustive()
+    }
+}
+
 /// One hop of a trace, as `file:line` and the source text there.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Step {
