@@ -135,6 +135,63 @@ fn check_names_the_chain_and_the_fix_and_fix_rewrites_the_data_source() {
     }
 }
 
+/// `stack --json` shows the facts check's F19/F20 report (and deploy bootstraps from): the
+/// same resources, at the same file and line.
+#[test]
+fn stack_json_names_what_check_f19_and_f20_name() {
+    let d = fresh_env();
+    let check = d.xtask(&["check", "--json"]).ok();
+    let model = d.xtask(&["stack", "--json"]).ok().json();
+    let at = |f: &serde_json::Value| format!("{}:{}", f["file"].as_str().unwrap(), f["line"]);
+
+    let expansions = model["unknown_expansions"].as_array().unwrap();
+    let f19 = codes(&check, "F19-count-unknown");
+    assert_eq!(expansions.len(), f19.len(), "{expansions:?}\n{f19:?}");
+    assert_eq!(
+        expansions[0]["address"],
+        "module.modular_api_gateway.aws_lambda_permission.authorizer"
+    );
+    for (e, f) in expansions.iter().zip(&f19) {
+        let m = f["message"].as_str().unwrap();
+        let first = &e["chain"][0];
+        assert_eq!(at(first), at(f), "{e}");
+        assert!(
+            m.contains(e["address"].as_str().unwrap())
+                && m.contains(&format!(
+                    "{}.{}",
+                    e["unknown"]["why"]["address"].as_str().unwrap(),
+                    e["unknown"]["why"]["attr"].as_str().unwrap()
+                )),
+            "{m}\n{e}"
+        );
+    }
+
+    let lookups = model["data_lookups"].as_array().unwrap();
+    let f20 = codes(&check, "F20-data-reads-own");
+    assert_eq!(lookups.len(), f20.len(), "{lookups:?}\n{f20:?}");
+    assert_eq!(
+        (
+            &lookups[0]["address"],
+            &lookups[0]["deployed"],
+            &lookups[0]["fixable"]
+        ),
+        (
+            &"module.module_ai.data.aws_lambda_layer_version.org_common".into(),
+            &"module.module_access.aws_lambda_layer_version.org_common".into(),
+            &true.into()
+        )
+    );
+    for (l, f) in lookups.iter().zip(&f20) {
+        let m = f["message"].as_str().unwrap();
+        assert_eq!(at(&l["at"]), at(f), "{l}");
+        assert!(
+            m.contains(&format!("{} looks up", l["address"].as_str().unwrap()))
+                && m.contains(&format!("({})", l["deployed"].as_str().unwrap())),
+            "{m}\n{l}"
+        );
+    }
+}
+
 #[test]
 fn stage_and_target_addresses_that_match_nothing_are_refused_before_terraform_runs() {
     let d = Demo::new();

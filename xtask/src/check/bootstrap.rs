@@ -13,7 +13,23 @@ pub(super) fn check(c: &mut Checker, env: &Env) {
     if !env.readable {
         return;
     }
-    let tree = Tree::load(&env.dir);
+    // The model's own tree when it was read from this env (it was, unless the env has no
+    // `.tf` files to read): `stack --json` shows the same facts, and the env is read once.
+    let own = c.model.roots == [env.dir.clone()];
+    let tree = match c.model.tree.take() {
+        Some(t) if own => t,
+        other => {
+            c.model.tree = other;
+            Tree::load(&env.dir)
+        }
+    };
+    report(c, &tree);
+    if own {
+        c.model.tree = Some(tree);
+    }
+}
+
+fn report(c: &mut Checker, tree: &Tree) {
     let severity = if c.bootstrap {
         Severity::Warning
     } else {

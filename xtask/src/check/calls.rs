@@ -245,7 +245,7 @@ impl Checker<'_> {
                 None => call
                     .dir
                     .as_ref()
-                    .is_some_and(|d| tf::api_routes_output(&tf::parse_dir(d).0).is_some()),
+                    .is_some_and(|d| tf::api_routes_output(&self.model.parsed(d).0).is_some()),
             };
             if exports {
                 let (gw, attr) = gateways[0];

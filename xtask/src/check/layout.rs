@@ -45,7 +45,7 @@ impl Checker<'_> {
                 });
                 continue;
             }
-            let (files, errors) = tf::parse_dir(&infra);
+            let (files, errors) = self.model.parsed(&infra);
             let readable = errors.is_empty();
             self.parse_errors(errors);
             for f in MODULE_FILES {
@@ -141,7 +141,7 @@ impl Checker<'_> {
             self.error("F12-no-env", &file, 0, message, fix);
             return None;
         }
-        let (files, errors) = tf::parse_dir(&dir);
+        let (files, errors) = self.model.parsed(&dir);
         let readable = errors.is_empty();
         self.parse_errors(errors);
         Some(Env {

@@ -26,8 +26,16 @@ pub struct Tree {
     tfvars: Vec<TfFile>,
 }
 
+impl std::fmt::Debug for Tree {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Tree")
+            .field("instances", &self.len())
+            .finish_non_exhaustive()
+    }
+}
+
 /// One hop of a trace, as `file:line` and the source text there.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Step {
     pub file: PathBuf,
     pub line: usize,
@@ -53,13 +61,22 @@ pub struct CountUnknown {
     pub file: PathBuf,
     pub line: usize,
     pub why: Unknown,
+    /// The same, as the evaluator names it (why, at, via): what `stack --json` shows.
+    pub unknown: EvalUnknown,
 }
 
 impl Tree {
     /// Reads the env directory and every local module it calls. Files that do not parse are
     /// left out (check reports them as TF-parse-error).
     pub fn load(env_dir: &Path) -> Tree {
-        let mut tfvars: Vec<PathBuf> = std::fs::read_dir(env_dir)
+        Tree::new(Evaluator::load(&[env_dir.to_path_buf()]), Some(env_dir))
+    }
+
+    /// The tree of an evaluator already loaded (the model's); root variables read from the
+    /// tfvars of `env_dir` (none without an env: each package's infrastructure on its own).
+    pub fn new(ev: Evaluator, env_dir: Option<&Path>) -> Tree {
+        let mut tfvars: Vec<PathBuf> = env_dir
+            .and_then(|d| std::fs::read_dir(d).ok())
             .into_iter()
             .flatten()
             .filter_map(|e| e.ok().map(|e| e.path()))
@@ -70,7 +87,7 @@ impl Tree {
             .collect();
         tfvars.sort();
         Tree {
-            ev: Evaluator::load(&[env_dir.to_path_buf()]),
+            ev,
             tfvars: tfvars
                 .iter()
                 .filter_map(|p| TfFile::parse(p).ok())
@@ -218,6 +235,7 @@ impl Tree {
                             resource,
                             attr: name.clone(),
                         },
+                        unknown: u.clone(),
                     });
                 }
             }

@@ -1,7 +1,7 @@
 //! The trace of what a fresh env's plan cannot know, and data sources that read their own env.
 
 use super::*;
-use crate::stack::own_lookups;
+use crate::stack::lookups;
 
 fn write(dir: &Path, rel: &str, text: &str) {
     let p = dir.join(rel);
@@ -179,7 +179,7 @@ output "common_arn" { value = aws_lambda_layer_version.common.arn }
     // The use replaced and the block removed.
     let text = &t.files(0)[l.splices[0].file].text;
     let mut out = text.clone();
-    let mut splices: Vec<&own_lookups::Splice> = l.splices.iter().collect();
+    let mut splices: Vec<&lookups::Splice> = l.splices.iter().collect();
     splices.sort_by_key(|s| std::cmp::Reverse(s.range.start));
     for s in splices {
         out.replace_range(s.range.clone(), &s.text);

@@ -10,6 +10,7 @@ use hcl_edit::visit::{self, Visit};
 use hcl_edit::Span;
 
 /// One parsed `.tf` file.
+#[derive(Clone)]
 pub struct TfFile {
     pub path: PathBuf,
     pub text: String,

@@ -5,12 +5,11 @@
 //! - `model`: what Terraform deploys, built once per run; every pass reads it.
 //! - `arch`: each artifact's architecture as the model declares it (`architectures`,
 //!   `compatible_architectures`) and which layers each function attaches.
-//! - `graph`, `own_lookups`: what an env's plan cannot know before its first apply, with the
+//! - `graph`, `lookups`: what an env's plan cannot know before its first apply, with the
 //!   chain as source lines and the `check --fix` splices (check's F19, F20; deploy's bootstrap
-//!   stages), and the addresses it declares (stage address checks). They read the same
-//!   evaluator as `lookups` (the model's summary of both facts); graph also follows module and
-//!   data blocks and sets of ARNs, and own_lookups compares names built from root variables
-//!   that only tfvars set.
+//!   stages; the model's `unknown_expansions`, `data_lookups`), and the addresses it declares
+//!   (stage address checks). Module and data blocks and sets of ARNs are followed; names built
+//!   from root variables only tfvars set compare equal.
 //!
 //! ```ignore
 //! let artifacts = discover::discover(cfg, infra, &[])?.artifacts;
@@ -26,9 +25,8 @@
 //! }
 //! for l in &m.layers { l.zip; l.artifact; l.compatible_runtimes; l.compatible_architectures; l.users; }
 //! for u in &m.unknowns { model::not_checked(u, base) } // "not checked: <why> at file:line (via …)"
-//! m.unknown_expansions;  // any resource whose count/for_each is unknown: address, at, Unknown (why+via)
-//! m.data_lookups;        // data sources by layer_name/function_name/name…: value, `deployed` = the
-//!                        // resource of this config it finds (a first apply would fail on it)
+//! m.unknown_expansions;  // count/for_each only a first apply decides (F19): address, meta, Unknown, chain
+//! m.data_lookups;        // data sources finding what this config deploys (F20): key, value, deployed
 //! ```
 //!
 //! A `Field` is `Known(T)` or `Unknown { unknown }`. An `Unknown` (`value.rs`) has `why` (an
@@ -55,7 +53,6 @@ pub mod hcl;
 mod links;
 pub mod lookups;
 pub mod model;
-pub mod own_lookups;
 mod read;
 mod refs;
 pub mod show;

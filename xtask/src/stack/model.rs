@@ -154,10 +154,13 @@ pub struct Model {
     pub layers: Vec<Layer>,
     /// Every Unknown the model met, once per place it is written.
     pub unknowns: Vec<Unknown>,
-    /// Every resource (of any type) whose count/for_each is unknown, kept once.
+    /// Every count/for_each Terraform cannot evaluate before a first apply (check's F19).
     pub unknown_expansions: Vec<crate::stack::lookups::UnknownExpansion>,
-    /// Every data source with a lookup argument, and the resource here it finds, if any.
+    /// Every data source that looks up what this configuration deploys (check's F20).
     pub data_lookups: Vec<crate::stack::lookups::DataLookup>,
+    /// The evaluated tree both come from, for check's F19/F20 (chains, `--fix` splices).
+    #[serde(skip)]
+    pub tree: Option<crate::stack::graph::Tree>,
     #[serde(skip)]
     pub parse_errors: Vec<ParseError>,
     /// Said once by the pass that loaded the model: it was not read from the env asked for.
@@ -292,10 +295,23 @@ impl Model {
             }
         }
         let more = crate::stack::links::link(&ev, &mut m);
-        m.unknown_expansions = crate::stack::lookups::unknown_expansions(&ev);
-        m.data_lookups = crate::stack::lookups::data_lookups(&ev);
         m.collect_unknowns(more);
+        // The same reader as check's F19/F20 and deploy's bootstrap, on this evaluator.
+        let env_dir = (m.roots.len() == 1).then(|| m.roots[0].clone());
+        let tree = crate::stack::graph::Tree::new(ev, env_dir.as_deref());
+        (m.unknown_expansions, m.data_lookups) = tree.lookups();
+        m.tree = Some(tree);
         m
+    }
+
+    /// The `.tf` files of `dir` and their parse errors as the model read them, so a run parses
+    /// each directory once; parsed now when the model did not read `dir`.
+    pub fn parsed(&self, dir: &Path) -> (Vec<tf::TfFile>, Vec<ParseError>) {
+        self.tree
+            .as_ref()
+            .and_then(|t| t.ev.instances.iter().find(|i| i.src.dir == dir))
+            .map(|i| (i.src.files.clone(), i.src.errors.clone()))
+            .unwrap_or_else(|| tf::parse_dir(dir))
     }
 
     /// The function whose zip the artifact `id` builds.

@@ -226,8 +226,8 @@ fn every_function_gets_its_zip_and_layers_however_the_module_writes_them() {
         .find(|d| d.address == "module.module_ai.data.aws_lambda_layer_version.common")
         .unwrap();
     assert_eq!(
-        lookup.deployed.as_deref(),
-        Some("module.module_access.aws_lambda_layer_version.common")
+        lookup.deployed,
+        "module.module_access.aws_lambda_layer_version.common"
     );
     assert!(
         m.unknown_expansions.is_empty(),
@@ -263,7 +263,7 @@ fn a_count_unknown_because_of_a_resource_this_config_creates_names_the_chain() {
         (4, vec![3])
     );
     let lookup = &m.data_lookups[0];
-    assert_eq!(lookup.deployed.as_deref(), Some("aws_iam_role.r"));
+    assert_eq!(lookup.deployed, "aws_iam_role.r");
 }
 
 #[test]
@@ -354,4 +354,29 @@ module "vendor" { source = "terraform-aws-modules/lambda/aws" }
         text,
         "not checked: module \"vendor\" comes from terraform-aws-modules/lambda/aws, not a local directory at env/main.tf:23 (via env/main.tf:21)"
     );
+}
+
+#[test]
+fn the_directories_the_model_read_are_handed_out_not_parsed_again() {
+    let (m, d, stack) = load();
+    let tree = m.tree.as_ref().unwrap();
+    let env = d.path().join("acme-infra/envs/dev");
+    for dir in [stack.join("packages/module-ai/infrastructure"), env] {
+        // check asks with the same (canonical) paths the model read.
+        assert!(
+            tree.ev.instances.iter().any(|i| i.src.dir == dir),
+            "{dir:?} not read by the model"
+        );
+        let (files, errors) = m.parsed(&dir);
+        assert!(errors.is_empty());
+        let text = std::fs::read_to_string(dir.join("main.tf")).unwrap();
+        assert_eq!(
+            files.iter().map(|f| f.text.as_str()).collect::<Vec<_>>(),
+            [text.as_str()]
+        );
+    }
+    // A directory the model did not read is parsed when asked.
+    write(d.path(), &[("other/main.tf", "variable \"x\" {}\n")]);
+    let (files, _) = m.parsed(&d.path().join("other"));
+    assert_eq!(files.len(), 1);
 }
