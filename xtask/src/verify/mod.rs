@@ -67,6 +67,9 @@ pub struct Check {
     pub subject: String,
     pub message: String,
     pub fix: Option<String>,
+    /// V5 only: the function's layers in state and as the configuration attaches them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub layers: Option<layers::Layers>,
 }
 
 impl Check {
@@ -78,6 +81,14 @@ impl Check {
             subject,
             message: String::new(),
             fix: None,
+            layers: None,
+        }
+    }
+
+    fn with_layers(self, layers: layers::Layers) -> Check {
+        Check {
+            layers: Some(layers),
+            ..self
         }
     }
 

@@ -366,11 +366,10 @@ fn runtimes_and_layers(i: &Inputs, out: &mut Vec<Check>) {
             ));
         }
         let mut notes = Vec::new();
-        if let Some((model, base)) = i.model {
-            match layers::compare(model, base, d, f) {
-                Ok(note) => notes.extend(note),
-                Err(problem) => problems.push(problem),
-            }
+        let (compared, attached) = layers::compare(i.model, d, f);
+        match compared {
+            Ok(note) => notes.extend(note),
+            Err(problem) => problems.push(problem),
         }
         let mut external = 0;
         for arn in &f.layers {
@@ -398,14 +397,18 @@ fn runtimes_and_layers(i: &Inputs, out: &mut Vec<Check>) {
                 }
             };
             let notes: String = notes.iter().map(|n| format!("; {n}")).collect();
-            out.push(Check::pass(
-                "V5",
-                &f.module,
-                subject,
-                format!("{runtime}, {layers}{notes}"),
-            ));
+            out.push(
+                Check::pass(
+                    "V5",
+                    &f.module,
+                    subject,
+                    format!("{runtime}, {layers}{notes}"),
+                )
+                .with_layers(attached),
+            );
         } else {
-            out.push(Check::fail(
+            out.push(
+                Check::fail(
                 "V5",
                 &f.module,
                 subject,
@@ -414,7 +417,9 @@ fn runtimes_and_layers(i: &Inputs, out: &mut Vec<Check>) {
                     "set `runtime = \"{}\"` on {} and `compatible_runtimes = [\"{}\"]` on its layers (or `python` in xtask.toml); for layers, `cargo xtask stack` shows what the configuration attaches; rebuild and apply",
                     i.runtime, f.address, i.runtime
                 ),
-            ));
+            )
+                .with_layers(attached),
+            );
         }
     }
 }

@@ -502,6 +502,22 @@ fn layers_in_state_that_are_not_the_ones_the_model_attaches_fail_v5() {
     assert!(one(&c, "V5", "function demo-dev-access-profiles").message.contains(
         "layers in state are module.module_access.aws_lambda_layer_version.org_common; the configuration attaches none"
     ));
+    // Both lists are in the report, named as the other passes name them (no artifact here:
+    // the address).
+    let org = "module.module_access.aws_lambda_layer_version.org_common".to_string();
+    assert_eq!(
+        one(&c, "V5", "function demo-dev-access-profiles").layers,
+        Some(super::layers::Layers {
+            deployed: vec![org.clone()],
+            expected: Some(vec![]),
+        })
+    );
+    let json = serde_json::to_value(one(&c, "V5", "function demo-dev-access-profiles")).unwrap();
+    assert_eq!(json["layers"], json!({ "deployed": [org], "expected": [] }));
+    assert!(serde_json::to_value(one(&c, "V1", "route GET /profiles/me"))
+        .unwrap()
+        .get("layers")
+        .is_none());
 }
 
 #[test]
