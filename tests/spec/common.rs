@@ -1,6 +1,7 @@
 //! The test harness: the real xtask binary, run on copies of the bundled demo that tests then
 //! break on purpose, with Python wheels the tests write themselves (no network, no index).
 
+use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -428,4 +429,91 @@ esac
 
 pub fn record(bin: &Path) -> String {
     std::fs::read_to_string(bin.with_file_name("record")).unwrap_or_default()
+}
+
+/// Function artifact id (`module-ai/chat`) → the layer artifacts it attaches, in order, as
+/// `stack --json` resolves them (a layer with no artifact here: left out).
+pub fn model_layers(model: &serde_json::Value) -> BTreeMap<String, Vec<String>> {
+    let artifact_of = |address: &str| {
+        model["layers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| x["address"] == address)?["artifact"]
+            .as_str()
+            .map(str::to_string)
+    };
+    model["functions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|f| {
+            let id = f["code"]["zip"]["artifact"].as_str()?.to_string();
+            let layers = f["layers"].as_array().unwrap().iter();
+            let layers = layers.filter_map(|l| artifact_of(l["address"].as_str()?));
+            Some((id, layers.collect()))
+        })
+        .collect()
+}
+
+/// Function artifact id → its `layers`, of the rows of `doc[list]` that are functions: `build
+/// --json`'s and `size --json`'s `artifacts` (`kind` function, layers as ids or `{"id"}`),
+/// `smoke --json`'s `functions`.
+pub fn layers_by_function(doc: &serde_json::Value, list: &str) -> BTreeMap<String, Vec<String>> {
+    doc[list]
+        .as_array()
+        .unwrap_or_else(|| panic!("no {list} in {doc:#}"))
+        .iter()
+        .filter(|r| r["kind"].is_null() || r["kind"] == "function")
+        .map(|r| {
+            let id = format!(
+                "{}/{}",
+                r["module"].as_str().unwrap(),
+                r["name"].as_str().unwrap()
+            );
+            let layers: Vec<String> = r["layers"]
+                .as_array()
+                .map(|l| {
+                    l.iter()
+                        .map(|x| x.as_str().or(x["id"].as_str()).unwrap().to_string())
+                        .collect()
+                })
+                .unwrap_or_default();
+            (id, layers)
+        })
+        .collect()
+}
+
+/// `verify --json`'s V5 `layers` of every function, `deployed` or `expected`, keyed by the
+/// function's artifact id (through `stack --json`'s `function_name`).
+pub fn verify_layers(
+    verify: &serde_json::Value,
+    model: &serde_json::Value,
+    which: &str,
+) -> BTreeMap<String, Vec<String>> {
+    let id_of = |name: &str| {
+        model["functions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["function_name"] == name)
+            .and_then(|f| f["code"]["zip"]["artifact"].as_str())
+            .unwrap_or_else(|| panic!("no function {name} in stack --json"))
+            .to_string()
+    };
+    verify["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["id"] == "V5")
+        .map(|c| {
+            let name = c["subject"].as_str().unwrap();
+            let name = name.strip_prefix("function ").unwrap();
+            let layers = c["layers"][which]
+                .as_array()
+                .unwrap_or_else(|| panic!("no layers.{which} on {c:#}"));
+            let layers = layers.iter().map(|l| l.as_str().unwrap().to_string());
+            (id_of(name), layers.collect())
+        })
+        .collect()
 }

@@ -743,6 +743,93 @@ fn the_demo_plans_applies_and_stays_in_sync_on_a_local_aws() {
     let out = run(&mut t, "apply nothing", &["apply"]).ok();
     assert!(out.stderr.contains("nothing to apply"), "{}", out.stderr);
 
+    // One source of truth, deployed: for every function, the layers the stack model resolves
+    // (org-common reaches module-ai and module-mgmt through module variables fed by
+    // module_access's output) are the ones build, size and smoke use, check allows imports
+    // from, and verify finds attached in state.
+    let model = run(&mut t, "stack", &["stack", "--json"]).ok().json();
+    let expected = model_layers(&model);
+    assert_eq!(expected.len(), functions.len(), "{expected:#?}");
+    assert_eq!(
+        expected["module-mgmt/lambda-mgmt"],
+        ["module-access/org-common", "module-mgmt/mgmt_common"]
+    );
+    for (pass, args, list) in [
+        ("build", &["build", "--json"][..], "artifacts"),
+        ("size", &["size", "--json"], "artifacts"),
+        ("smoke", &["smoke", "--json", "--no-build"], "functions"),
+    ] {
+        let doc = run(&mut t, pass, args).ok().json();
+        assert_eq!(layers_by_function(&doc, list), expected, "{pass}");
+    }
+    let verify = run(&mut t, "verify", &["verify", "--json"]).ok().json();
+    assert_eq!(
+        verify_layers(&verify, &model, "deployed"),
+        expected,
+        "verify"
+    );
+    assert_eq!(
+        verify_layers(&verify, &model, "expected"),
+        expected,
+        "verify"
+    );
+    // check: every handler imports every layer's package; F18 names exactly the imports of
+    // the layers a function does not carry.
+    let mut layers: Vec<String> = model["layers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["artifact"].as_str().unwrap().to_string())
+        .collect();
+    layers.sort();
+    let package = |layer: &str| layer.rsplit('/').next().unwrap().replace('-', "_");
+    let imports: String = layers
+        .iter()
+        .map(|l| format!("import {}\n", package(l)))
+        .collect();
+    let handler = |id: &str| match id.split_once('/').unwrap() {
+        ("infra", name) => d.infra.join(format!("lambdas/{name}/lambda_function.py")),
+        (module, name) => d.path(&format!(
+            "packages/{module}/backend/lambdas/{name}/lambda_function.py"
+        )),
+    };
+    let handlers: Vec<(String, PathBuf, String)> = expected
+        .keys()
+        .map(|id| {
+            let path = handler(id);
+            let text = std::fs::read_to_string(&path).unwrap();
+            write(&path, &format!("{imports}{text}"));
+            (id.clone(), path, text)
+        })
+        .collect();
+    let check = run(&mut t, "check", &["check", "--json"]).json();
+    let mut allowed: std::collections::BTreeMap<String, Vec<String>> = handlers
+        .iter()
+        .map(|(id, _, _)| (id.clone(), layers.clone()))
+        .collect();
+    for f in check["findings"].as_array().unwrap() {
+        if f["code"] != "F18-unresolved-import" {
+            continue;
+        }
+        let file = d.tmp.path().join(f["file"].as_str().unwrap());
+        let (id, _, _) = handlers
+            .iter()
+            .find(|(_, path, _)| *path == file)
+            .unwrap_or_else(|| panic!("F18 outside the handlers: {f:#}"));
+        let line = f["line"].as_u64().unwrap() as usize;
+        assert!((1..=layers.len()).contains(&line), "{f:#}");
+        allowed
+            .get_mut(id)
+            .unwrap()
+            .retain(|l| *l != layers[line - 1]);
+    }
+    let mut carried = expected.clone();
+    carried.values_mut().for_each(|l| l.sort());
+    assert_eq!(allowed, carried, "check: {check:#}");
+    for (_, path, text) in &handlers {
+        write(path, text);
+    }
+
     // One handler edited: the plan names exactly that function.
     let orgs = "packages/module-access/backend/lambdas/orgs/lambda_function.py";
     d.write(orgs, &format!("{}\n# edited\n", d.read(orgs)));

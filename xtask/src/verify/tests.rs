@@ -514,10 +514,12 @@ fn layers_in_state_that_are_not_the_ones_the_model_attaches_fail_v5() {
     );
     let json = serde_json::to_value(one(&c, "V5", "function demo-dev-access-profiles")).unwrap();
     assert_eq!(json["layers"], json!({ "deployed": [org], "expected": [] }));
-    assert!(serde_json::to_value(one(&c, "V1", "route GET /profiles/me"))
-        .unwrap()
-        .get("layers")
-        .is_none());
+    assert!(
+        serde_json::to_value(one(&c, "V1", "route GET /profiles/me"))
+            .unwrap()
+            .get("layers")
+            .is_none()
+    );
 }
 
 #[test]
