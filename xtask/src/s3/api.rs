@@ -1,6 +1,7 @@
 //! Signed GETs to AWS services other than S3 (verify's live calls when the aws CLI is not on
-//! PATH): one curl process a call, the presigned URL on its standard input as the S3 client
-//! does, so no URL or signature is on a command line. Credentials, region and endpoints come
+//! PATH): one curl process a call, the URL and the SigV4 `Authorization` header on its standard
+//! input as the S3 client passes its presigned URLs, so no signature or token is on a command
+//! line. Credentials, region and endpoints come
 //! from the same chain as the S3 client's.
 
 use std::fmt::Write as _;
@@ -10,9 +11,6 @@ use anyhow::{bail, Context, Result};
 
 use super::{chain, quote, redact, sigv4};
 use crate::proc::Cmd;
-
-/// A presigned URL is used at once (and by curl's retries): a few minutes is plenty.
-const URL_LIFETIME_SECS: u64 = 300;
 
 /// An AWS service as the chain, the endpoint and the signature name it.
 pub struct Service {
@@ -85,7 +83,7 @@ impl Client {
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_secs());
-        let url = sigv4::presign(
+        let (url, headers) = sigv4::sign_headers(
             &sigv4::Request {
                 method: "GET",
                 service: service.signing,
@@ -95,7 +93,7 @@ impl Client {
                 query,
                 region,
                 now,
-                expires_secs: URL_LIFETIME_SECS,
+                expires_secs: 0,
             },
             &self.chain.creds,
         );
@@ -105,6 +103,7 @@ impl Client {
             .args(["--disable", "--config", "-"])
             .stdin(config(
                 &url,
+                &headers,
                 &body.path().to_string_lossy(),
                 self.timeout_secs,
                 retries,
@@ -130,9 +129,12 @@ impl Client {
 }
 
 /// curl's config for one GET: the body to `output`, then a line `status\texit\ttype\terror`.
-fn config(url: &str, output: &str, t: u64, retries: u32) -> String {
+fn config(url: &str, headers: &[(String, String)], output: &str, t: u64, retries: u32) -> String {
     let mut c = String::new();
     let _ = writeln!(c, "url = {}", quote(url));
+    for (k, v) in headers {
+        let _ = writeln!(c, "header = {}", quote(&format!("{k}: {v}")));
+    }
     let _ = writeln!(c, "output = {}", quote(output));
     // As the S3 client: nothing for `t` seconds is a timeout, as is a slow connect. curl's
     // --retry covers timeouts, 408, 429 and 5xx, what the SDKs retry too.
@@ -280,7 +282,15 @@ mod tests {
 
     #[test]
     fn the_url_and_the_body_path_reach_curl_quoted_with_the_bounds() {
-        let c = config("http://h/p?X-Amz-Signature=s", "/tmp/a \"b\"", 7, 2);
+        let auth = [(
+            "Authorization".to_string(),
+            "AWS4-HMAC-SHA256 Signature=s".to_string(),
+        )];
+        let c = config("http://h/p?X-Amz-Signature=s", &auth, "/tmp/a \"b\"", 7, 2);
+        assert!(
+            c.contains("header = \"Authorization: AWS4-HMAC-SHA256 Signature=s\"\n"),
+            "{c}"
+        );
         assert!(
             c.starts_with("url = \"http://h/p?X-Amz-Signature=s\"\n"),
             "{c}"

@@ -86,22 +86,78 @@ pub fn presign(req: &Request, creds: &Credentials) -> String {
         "{}\n{signed_path}\n{query}\nhost:{}\n\nhost\n{payload}",
         req.method, req.host
     );
+    let signature = sign(req, creds, &stamp, &scope, &canonical);
+    format!(
+        "{}://{}{path}?{query}&X-Amz-Signature={signature}",
+        req.scheme, req.host
+    )
+}
+
+/// Header authentication for a GET to a service other than S3: the URL and the headers
+/// (`X-Amz-Date`, `X-Amz-Security-Token`, `Authorization`) that authorise it. Services are told
+/// apart by the credential scope of the `Authorization` header on endpoints that serve several
+/// (moto), which a presigned URL's query does not do; `expires_secs` is not used.
+pub fn sign_headers(req: &Request, creds: &Credentials) -> (String, Vec<(String, String)>) {
+    let stamp = amz_date(req.now);
+    let day = &stamp[..8];
+    let scope = format!("{day}/{}/{}/aws4_request", req.region, req.service);
+    let path = encode(req.path, false);
+    let mut query: Vec<(String, String)> = req
+        .query
+        .iter()
+        .map(|(k, v)| (encode(k, true), encode(v, true)))
+        .collect();
+    query.sort();
+    let query: Vec<String> = query.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    let query = query.join("&");
+    let mut headers = vec![
+        ("host".to_string(), req.host.to_string()),
+        ("x-amz-date".to_string(), stamp.clone()),
+    ];
+    if let Some(token) = &creds.session_token {
+        headers.push(("x-amz-security-token".into(), token.clone()));
+    }
+    let canonical_headers: String = headers.iter().map(|(k, v)| format!("{k}:{v}\n")).collect();
+    let signed: Vec<&str> = headers.iter().map(|(k, _)| k.as_str()).collect();
+    let signed = signed.join(";");
+    let canonical = format!(
+        "{}\n{}\n{query}\n{canonical_headers}\n{signed}\n{EMPTY_SHA256}",
+        req.method,
+        encode(&path, false)
+    );
+    let signature = sign(req, creds, &stamp, &scope, &canonical);
+    let mut out: Vec<(String, String)> = vec![("X-Amz-Date".into(), stamp)];
+    if let Some(token) = &creds.session_token {
+        out.push(("X-Amz-Security-Token".into(), token.clone()));
+    }
+    out.push((
+        "Authorization".into(),
+        format!(
+            "AWS4-HMAC-SHA256 Credential={}/{scope}, SignedHeaders={signed}, Signature={signature}",
+            creds.access_key
+        ),
+    ));
+    let url = match query.is_empty() {
+        true => format!("{}://{}{path}", req.scheme, req.host),
+        false => format!("{}://{}{path}?{query}", req.scheme, req.host),
+    };
+    (url, out)
+}
+
+/// The signature of a canonical request.
+fn sign(req: &Request, creds: &Credentials, stamp: &str, scope: &str, canonical: &str) -> String {
     let to_sign = format!(
         "AWS4-HMAC-SHA256\n{stamp}\n{scope}\n{}",
         hex(&Sha256::digest(canonical.as_bytes()))
     );
     let mut key = hmac(
         format!("AWS4{}", creds.secret_key).as_bytes(),
-        day.as_bytes(),
+        &stamp.as_bytes()[..8],
     );
     for part in [req.region, req.service, "aws4_request"] {
         key = hmac(&key, part.as_bytes());
     }
-    let signature = hex(&hmac(&key, to_sign.as_bytes()));
-    format!(
-        "{}://{}{path}?{query}&X-Amz-Signature={signature}",
-        req.scheme, req.host
-    )
+    hex(&hmac(&key, to_sign.as_bytes()))
 }
 
 /// RFC 3986 percent-encoding as SigV4 wants it: unreserved characters kept, every other byte
@@ -308,6 +364,78 @@ mod tests {
         assert!(
             gw.ends_with("=9f127b20a31861edc8bbea5b07e11b0afde6770e1cdd4f3edd42f22885b3c4c9"),
             "{gw}"
+        );
+    }
+
+    #[test]
+    fn header_signatures_are_botocores() {
+        // botocore's SigV4Auth (aws CLI 1.x) at 2026-12-06 04:29:01 UTC, with a session token.
+        let creds = Credentials {
+            session_token: Some("tok/en+=".into()),
+            ..example()
+        };
+        let sign = |service, host, path, query: &[(&str, &str)]| {
+            sign_headers(
+                &Request {
+                    method: "GET",
+                    service,
+                    scheme: "https",
+                    host,
+                    path,
+                    query,
+                    region: "eu-west-1",
+                    now: 1_796_531_341,
+                    expires_secs: 0,
+                },
+                &creds,
+            )
+        };
+        let auth = |service: &str, sig: &str| {
+            vec![
+                ("X-Amz-Date".to_string(), "20261206T042901Z".to_string()),
+                ("X-Amz-Security-Token".to_string(), "tok/en+=".to_string()),
+                (
+                    "Authorization".to_string(),
+                    format!(
+                        "AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20261206/eu-west-1/\
+                         {service}/aws4_request, SignedHeaders=host;x-amz-date;\
+                         x-amz-security-token, Signature={sig}"
+                    ),
+                ),
+            ]
+        };
+        assert_eq!(
+            sign(
+                "lambda",
+                "lambda.eu-west-1.amazonaws.com",
+                "/2018-10-31/layers/arn:aws:lambda:eu-west-1:123456789012:layer:deps/versions/3",
+                &[]
+            ),
+            (
+                "https://lambda.eu-west-1.amazonaws.com/2018-10-31/layers/arn%3Aaws%3Alambda%3A\
+                 eu-west-1%3A123456789012%3Alayer%3Adeps/versions/3"
+                    .to_string(),
+                auth(
+                    "lambda",
+                    "702e101f36fdfe1ebdfc7c2ca78d177de9ace8b4c6633b3379a48ffd0f1ee1b9"
+                )
+            )
+        );
+        assert_eq!(
+            sign(
+                "apigateway",
+                "apigateway.eu-west-1.amazonaws.com",
+                "/v2/apis/a1b2/routes",
+                &[("nextToken", "x+y=")]
+            ),
+            (
+                "https://apigateway.eu-west-1.amazonaws.com/v2/apis/a1b2/routes?nextToken=x%2By%3D"
+                    .to_string(),
+                auth(
+                    "apigateway",
+                    "6cde4b7b7a475dfa9e98b8749d5efbf1837c6902aee33ed9b73ee14e582b3c09"
+                )
+            )
         );
     }
 
