@@ -196,7 +196,13 @@ fn error_message(status: u16, error_type: &str, body: &str) -> String {
         .or_else(|| field(&["__type", "code", "Code"]))
         .or_else(|| tag("Code"))
         .map(|c| c.rsplit('#').next().unwrap_or_default().to_string());
-    let message = field(&["message", "Message"]).or_else(|| tag("Message"));
+    // A signature mismatch may quote the canonical request, whose headers hold the session token.
+    let message = field(&["message", "Message"])
+        .or_else(|| tag("Message"))
+        .map(|m| match m.find("The Canonical String") {
+            Some(i) => m[..i].trim_end().to_string(),
+            None => m,
+        });
     match (code, message) {
         (Some(c), Some(m)) => format!("HTTP {status} {c}: {m}"),
         (Some(c), None) => format!("HTTP {status} {c}"),
@@ -350,5 +356,13 @@ mod tests {
             "HTTP 400 ThrottlingException"
         );
         assert_eq!(error_message(502, "", "<html>"), "HTTP 502");
+        assert_eq!(
+            error_message(
+                403,
+                "InvalidSignatureException",
+                r#"{"message":"The request signature we calculated does not match.\n\nThe Canonical String for this request should have been\n'GET\n/\n\nx-amz-security-token:tok\n'"}"#
+            ),
+            "HTTP 403 InvalidSignatureException: The request signature we calculated does not match."
+        );
     }
 }
