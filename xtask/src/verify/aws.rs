@@ -213,10 +213,6 @@ impl Client {
 /// One operation through the built-in client, every page of a listing, in the CLI's shape.
 fn rest(client: &api::Client, op: Op, region: Option<&str>, retries: u32) -> Answer {
     let (service, path, query, paged) = op.rest();
-    let failed = |f: api::Failure| AwsError {
-        not_found: f.status == Some(404) || f.message.contains("NotFoundException"),
-        message: f.message,
-    };
     let json = |body: &str| -> Answer {
         serde_json::from_str(body).map_err(|e| AwsError {
             not_found: false,
@@ -256,6 +252,14 @@ fn rest(client: &api::Client, op: Op, region: Option<&str>, retries: u32) -> Ans
         }
     }
     Ok(serde_json::json!({ "Items": items }))
+}
+
+/// A failed call as `aws_cmd` reports one: a 404 or a `…NotFoundException` is `not_found`.
+fn failed(f: api::Failure) -> AwsError {
+    AwsError {
+        not_found: f.status == Some(404) || f.message.contains("NotFoundException"),
+        message: f.message,
+    }
 }
 
 /// API Gateway v2 answers in camelCase (`items`, `routeKey`) where the aws CLI prints PascalCase
@@ -377,6 +381,21 @@ mod tests {
         );
         let lambda = json!({ "Configuration": { "CodeSha256": "x=", "Layers": [{ "Arn": "a" }] } });
         assert_eq!(cli_shape(lambda.clone()), lambda);
+    }
+
+    #[test]
+    fn not_found_is_a_404_or_a_not_found_exception_as_with_the_cli() {
+        let f = |status, message: &str| {
+            failed(api::Failure {
+                status,
+                message: message.into(),
+            })
+            .not_found
+        };
+        assert!(f(Some(404), "HTTP 404: Invalid API identifier specified"));
+        assert!(f(Some(400), "HTTP 400 ResourceNotFoundException: gone"));
+        assert!(!f(Some(403), "HTTP 403 AccessDeniedException: no"));
+        assert!(!f(None, "curl error 7: Couldn't connect to server"));
     }
 
     #[test]
