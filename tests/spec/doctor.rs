@@ -141,6 +141,24 @@ fn doctor_reports_every_prerequisite_with_its_version_and_passes_when_all_are_th
         .as_str()
         .unwrap()
         .contains("region eu-west-3"));
+    // The aws CLI is optional: without it verify uses the built-in client.
+    assert!(
+        item(&doc, "aws")["detail"]
+            .as_str()
+            .unwrap()
+            .ends_with("no aws CLI: verify calls AWS through the built-in client (curl)"),
+        "{doc:#}"
+    );
+    d.fake("aws", "exit 0");
+    let (_, with_cli) = d.run();
+    assert!(
+        item(&with_cli, "aws")["detail"]
+            .as_str()
+            .unwrap()
+            .ends_with("verify calls AWS through the aws CLI"),
+        "{with_cli:#}"
+    );
+    d.remove("aws");
     // No cache configured: curl is not a prerequisite.
     assert!(!has(&doc, "curl"));
     // Credentials are found, never shown.

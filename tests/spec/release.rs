@@ -50,28 +50,19 @@ fn run(d: &Demo, aws: &LocalAws, args: &[&str], extra_env: &[(&str, &str)]) -> O
     out
 }
 
-/// The aws CLI's own executable (not a pyenv shim, which needs bash and pyenv on PATH).
-fn aws_executable() -> PathBuf {
-    let pyenv = Command::new("pyenv").args(["which", "aws"]).output();
-    if let Some(o) = pyenv.ok().filter(|o| o.status.success()) {
-        return PathBuf::from(String::from_utf8_lossy(&o.stdout).trim());
-    }
-    which("aws").expect("aws is on PATH")
-}
-
 fn which(bin: &str) -> Option<PathBuf> {
     std::env::split_paths(&std::env::var_os("PATH")?)
         .map(|d| d.join(bin))
         .find(|p| p.is_file())
 }
 
-/// A PATH with terraform, curl and the aws CLI only: no uv, no pip, no python.
+/// A PATH with terraform and curl only: no uv, no pip, no python, no aws CLI (verify calls AWS
+/// through the xtask's own client).
 fn deploy_only_path(dir: &Path) -> String {
     std::fs::create_dir_all(dir).unwrap();
     let tools = [
         ("terraform", which("terraform").unwrap()),
         ("curl", which("curl").expect("curl is on PATH")),
-        ("aws", aws_executable()),
     ];
     for (name, target) in tools {
         std::os::unix::fs::symlink(target, dir.join(name)).unwrap();
@@ -196,7 +187,7 @@ fn a_release_verified_in_dev_deploys_to_prd_from_a_checkout_that_cannot_build() 
     shared_state(&aws, &prd.infra);
     let path = deploy_only_path(&prd.tmp.path().join("bin"));
     let only = [("PATH", path.as_str())];
-    for missing in ["uv", "pip", "pip3", "python", "python3"] {
+    for missing in ["uv", "pip", "pip3", "python", "python3", "aws"] {
         assert!(!Path::new(&path).join(missing).exists());
     }
 

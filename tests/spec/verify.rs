@@ -116,6 +116,24 @@ fn unreachable_aws(aws: &LocalAws) -> Vec<(String, String)> {
     env
 }
 
+/// `env` with a PATH of terraform and curl only: verify calls AWS through its own client.
+fn without_aws_cli(env: &[(String, String)], dir: &Path) -> Vec<(String, String)> {
+    std::fs::create_dir_all(dir).unwrap();
+    for tool in ["terraform", "curl"] {
+        let found = std::env::split_paths(&std::env::var_os("PATH").unwrap())
+            .map(|d| d.join(tool))
+            .find(|p| p.is_file())
+            .unwrap_or_else(|| panic!("{tool} is on PATH"));
+        let link = dir.join(tool);
+        if !link.exists() {
+            std::os::unix::fs::symlink(found, link).unwrap();
+        }
+    }
+    let mut env = env.to_vec();
+    env.push(("PATH".into(), dir.display().to_string()));
+    env
+}
+
 fn refs(env: &[(String, String)]) -> Vec<(&str, &str)> {
     env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect()
 }
@@ -219,6 +237,11 @@ fn verify_proves_a_deploy_and_names_every_kind_of_drift() {
     no_secrets(&out);
     let json = out.json();
     assert_eq!(failures(&json), pairs(&[]));
+    // Without the aws CLI on PATH the built-in client (curl) reads AWS the same.
+    let no_cli = without_aws_cli(&aws.env, &d.tmp.path().join("no-aws-cli"));
+    let by_curl = d.xtask_env(&["verify", "--json"], &refs(&no_cli)).ok();
+    no_secrets(&by_curl);
+    assert_eq!(by_curl.json()["checks"], json["checks"]);
     for id in ["V1", "V2", "V3", "V4", "V5", "live"] {
         assert!(checks(&json).any(|c| c["id"] == id), "no {id} check");
     }
@@ -255,6 +278,11 @@ fn verify_proves_a_deploy_and_names_every_kind_of_drift() {
     assert!(checks(&offline).all(|c| c["id"] != "live"));
     assert_eq!(failures(&offline), pairs(&[]));
     let out = d.xtask_env(&["verify", "--json"], &refs(&gone)).fails();
+    assert_eq!(failures(&out.json()), pairs(&[("live", "AWS credentials")]));
+    let gone_no_cli = without_aws_cli(&gone, &d.tmp.path().join("no-aws-cli"));
+    let out = d
+        .xtask_env(&["verify", "--json"], &refs(&gone_no_cli))
+        .fails();
     assert_eq!(failures(&out.json()), pairs(&[("live", "AWS credentials")]));
 
     // api_routes built from a variable set only in local-secrets.tfvars: the same routes, so
@@ -384,6 +412,9 @@ fn verify_proves_a_deploy_and_names_every_kind_of_drift() {
             ("live", "function demo-dev-access-orgs")
         ])
     );
+    let by_curl = d.xtask_env(&["verify", "--json"], &refs(&no_cli)).fails();
+    no_secrets(&by_curl);
+    assert_eq!(by_curl.json()["checks"], json["checks"]);
     assert_eq!(
         check(&json, "live", "route GET /profiles/me")["message"],
         format!("route `GET /profiles/me` is in state but not in API {api}")

@@ -185,6 +185,11 @@ pub fn aws() -> Item {
             if let Some(e) = &r.endpoint {
                 detail.push_str(&format!(", endpoint {e}"));
             }
+            // Optional: verify calls AWS through it when it is on PATH, else through curl.
+            detail.push_str(match which::which("aws") {
+                Ok(_) => "; verify calls AWS through the aws CLI",
+                Err(_) => "; no aws CLI: verify calls AWS through the built-in client (curl)",
+            });
             Item::ok("aws", None, detail)
         }
         Err(e) => Item::problem(

@@ -19,6 +19,22 @@ pub struct Resolved {
     pub region: String,
     /// `AWS_ENDPOINT_URL_S3`, `AWS_ENDPOINT_URL` or the profile's `endpoint_url`.
     pub endpoint: Option<String>,
+    /// The same for each service verify calls, by the id its variable names (`LAMBDA`).
+    others: HashMap<&'static str, String>,
+}
+
+/// The services besides S3 whose endpoint the chain resolves, as `AWS_ENDPOINT_URL_<ID>` names
+/// them.
+pub const SERVICE_IDS: [&str; 3] = ["STS", "LAMBDA", "APIGATEWAYV2"];
+
+impl Resolved {
+    /// The configured endpoint of service `id` (one of `SERVICE_IDS`, or `S3`), if any.
+    pub fn endpoint_of(&self, id: &str) -> Option<&str> {
+        match id {
+            "S3" => self.endpoint.as_deref(),
+            _ => self.others.get(id).map(String::as_str),
+        }
+    }
 }
 
 /// Variables and files the chain reads; `env` is the process's own outside tests.
@@ -62,12 +78,17 @@ pub fn resolve(inputs: &Inputs) -> Result<Resolved> {
         .unwrap_or_else(|| "us-east-1".into());
     let ignore_endpoints =
         env("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS").is_some_and(|v| v.eq_ignore_ascii_case("true"));
-    let endpoint = match ignore_endpoints {
+    let endpoint_of = |id: &str| match ignore_endpoints {
         true => None,
-        false => env("AWS_ENDPOINT_URL_S3")
+        false => env(&format!("AWS_ENDPOINT_URL_{id}"))
             .or_else(|| env("AWS_ENDPOINT_URL"))
             .or_else(|| conf.get("endpoint_url").cloned()),
     };
+    let endpoint = endpoint_of("S3");
+    let others = SERVICE_IDS
+        .iter()
+        .filter_map(|id| Some((*id, endpoint_of(id)?)))
+        .collect();
 
     let static_keys = |s: &HashMap<String, String>| {
         Some(Credentials {
@@ -122,6 +143,7 @@ pub fn resolve(inputs: &Inputs) -> Result<Resolved> {
         creds,
         region,
         endpoint,
+        others,
     })
 }
 
@@ -249,6 +271,20 @@ mod tests {
         assert_eq!(r.creds.session_token.as_deref(), Some("tok"));
         assert_eq!(r.region, "eu-west-1", "the profile's region still applies");
         assert_eq!(r.endpoint.as_deref(), Some("http://127.0.0.1:5000"));
+        assert_eq!(r.endpoint_of("LAMBDA"), Some("http://127.0.0.1:5000"));
+        let r = resolve_with(
+            &[
+                ("AWS_ACCESS_KEY_ID", "ENV"),
+                ("AWS_SECRET_ACCESS_KEY", "secret"),
+                ("AWS_ENDPOINT_URL", "http://127.0.0.1:5000"),
+                ("AWS_ENDPOINT_URL_LAMBDA", "http://127.0.0.1:5001"),
+            ],
+            h.path(),
+        )
+        .unwrap();
+        assert_eq!(r.endpoint_of("LAMBDA"), Some("http://127.0.0.1:5001"));
+        assert_eq!(r.endpoint_of("STS"), Some("http://127.0.0.1:5000"));
+        assert_eq!(r.endpoint_of("S3"), Some("http://127.0.0.1:5000"));
     }
 
     #[test]
@@ -275,6 +311,7 @@ mod tests {
         .unwrap();
         assert_eq!(r.region, "us-west-2");
         assert_eq!(r.endpoint, None);
+        assert_eq!(r.endpoint_of("APIGATEWAYV2"), None);
     }
 
     #[test]

@@ -4,6 +4,7 @@
 //! nothing to the xtask's compile (BENCHMARKS.md compares it with a Rust S3 client and the SDK).
 //! The presigned URLs reach curl on its standard input, never on a command line others can read.
 
+pub(crate) mod api;
 pub(crate) mod chain;
 pub(crate) mod sigv4;
 
@@ -99,9 +100,11 @@ impl Client {
                     Method::Get => "GET",
                     Method::Put => "PUT",
                 },
+                service: "s3",
                 scheme: &self.scheme,
                 host: &self.host,
                 path: &format!("{}/{key}", self.base),
+                query: &[],
                 region: &self.region,
                 now,
                 expires_secs: URL_LIFETIME_SECS,
@@ -230,22 +233,12 @@ fn locate(endpoint: Option<&str>, region: &str, bucket: &str) -> Result<(String,
             ),
         });
     };
-    let (scheme, rest) = url
-        .split_once("://")
-        .filter(|(s, _)| matches!(*s, "http" | "https"))
-        .with_context(|| format!("the S3 endpoint {url:?} is not an http:// or https:// URL"))?;
-    let (host, path) = rest.split_once('/').unwrap_or((rest, ""));
-    // curl leaves a scheme's default port out of the Host header, so the signature must too.
-    let default_port = if scheme == "https" { ":443" } else { ":80" };
-    let host = host.strip_suffix(default_port).unwrap_or(host);
-    if host.is_empty() {
-        bail!("the S3 endpoint {url:?} has no host");
-    }
-    let base = match path.trim_matches('/') {
+    let (scheme, host, path) = api::split_endpoint(url, "S3")?;
+    let base = match path.as_str() {
         "" => format!("/{bucket}"),
-        p => format!("/{p}/{bucket}"),
+        p => format!("{p}/{bucket}"),
     };
-    Ok((scheme.to_string(), host.to_string(), base))
+    Ok((scheme, host, base))
 }
 
 /// A message with any presigned query cut off: the signature and a session token stay here.

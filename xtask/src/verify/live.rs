@@ -1,32 +1,17 @@
-//! Live checks: AWS = state = local build, through the aws CLI, so profiles, SSO, regions and
-//! `AWS_ENDPOINT_URL` work as they do for the user. Each call passes the region of its
-//! resource's ARN, so the profile's default region does not matter. Calls run in parallel, one
-//! per core; each is bounded by connect and read timeouts, and one that has not answered after
-//! a few seconds is named; the comparisons are pure functions of their JSON answers.
-
-use std::sync::mpsc;
-use std::time::Duration;
+//! Live checks: AWS = state = local build, through the aws CLI or the built-in client (aws.rs
+//! picks). Each call passes the region of its resource's ARN, so the profile's default region
+//! does not matter. Calls run in parallel; each is bounded by connect and read timeouts, and one
+//! that has not answered after a few seconds is named; the comparisons are pure functions of
+//! their JSON answers, in the aws CLI's shape.
 
 use serde_json::Value;
 
+use super::aws::{Answer, AwsError, Client, Op};
 use super::state::{region_of, Api, Authorizer, Deployed, Function, Layer, Zips};
 use super::{Check, Env};
-use crate::proc::Cmd;
 use crate::terraform::Aws;
-use crate::ui;
 
-/// How long a call runs before the xtask says which one it is waiting for.
-const NAMED_AFTER: Duration = Duration::from_secs(3);
-
-#[derive(Debug, Clone)]
-pub(super) struct AwsError {
-    pub(super) not_found: bool,
-    pub(super) message: String,
-}
-
-pub(super) type Answer = Result<Value, AwsError>;
-
-/// One aws CLI call and what it is about.
+/// One call and what it is about.
 enum Call<'a> {
     Routes(&'a Api),
     Integrations(&'a Api),
@@ -37,114 +22,22 @@ enum Call<'a> {
 }
 
 impl Call<'_> {
-    fn args(&self) -> (Option<String>, Vec<String>) {
-        let v = |a: &[&str]| a.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    /// The operation, in the region of its resource's ARN.
+    fn op(&self) -> (Op<'_>, Option<String>) {
         match self {
-            Call::Routes(api) => (
-                api.region.clone(),
-                v(&["apigatewayv2", "get-routes", "--api-id", &api.id]),
-            ),
-            Call::Integrations(api) => (
-                api.region.clone(),
-                v(&["apigatewayv2", "get-integrations", "--api-id", &api.id]),
-            ),
-            // Singular on purpose: some endpoints (moto) fail on the plural `get-authorizers`.
+            Call::Routes(api) => (Op::Routes(&api.id), api.region.clone()),
+            Call::Integrations(api) => (Op::Integrations(&api.id), api.region.clone()),
             Call::Authorizer(a, region) => (
+                Op::Authorizer {
+                    api: &a.api_id,
+                    id: &a.id,
+                },
                 region.clone(),
-                v(&[
-                    "apigatewayv2",
-                    "get-authorizer",
-                    "--api-id",
-                    &a.api_id,
-                    "--authorizer-id",
-                    &a.id,
-                ]),
             ),
-            Call::Function(f) => (
-                region_of(&f.arn),
-                v(&["lambda", "get-function", "--function-name", &f.name]),
-            ),
-            Call::Layer(arn, _) => {
-                let (name, version) = arn.rsplit_once(':').unwrap_or((arn, ""));
-                (
-                    region_of(arn),
-                    v(&[
-                        "lambda",
-                        "get-layer-version",
-                        "--layer-name",
-                        name,
-                        "--version-number",
-                        version,
-                    ]),
-                )
-            }
+            Call::Function(f) => (Op::Function(&f.name), region_of(&f.arn)),
+            Call::Layer(arn, _) => (Op::Layer(arn), region_of(arn)),
         }
     }
-}
-
-/// The aws CLI with the user's settings and every call's bounds.
-struct AwsCli {
-    base: Cmd,
-    timeout: u64,
-}
-
-impl AwsCli {
-    fn call(&self, region: Option<&str>, args: &[String]) -> Answer {
-        let t = self.timeout.to_string();
-        let cmd = self
-            .base
-            .clone()
-            .args(["--cli-connect-timeout", &t, "--cli-read-timeout", &t]);
-        let what = format!("aws {}", args.join(" "));
-        named_when_slow(&what, self.timeout, || aws_cmd(cmd, region, args))
-    }
-}
-
-/// Runs `f`, saying after `NAMED_AFTER` which call is still waiting.
-fn named_when_slow<R>(what: &str, timeout: u64, f: impl FnOnce() -> R) -> R {
-    let (done, wait) = mpsc::channel::<()>();
-    std::thread::scope(|s| {
-        s.spawn(move || {
-            if wait.recv_timeout(NAMED_AFTER) == Err(mpsc::RecvTimeoutError::Timeout) {
-                ui::warn(&format!(
-                    "verify: still waiting for `{what}` after {} s (each attempt gives up after \
-                     {timeout} s without an answer; --aws-timeout)",
-                    NAMED_AFTER.as_secs()
-                ));
-            }
-        });
-        let r = f();
-        drop(done);
-        r
-    })
-}
-
-pub(super) fn aws_cmd(cmd: Cmd, region: Option<&str>, args: &[String]) -> Answer {
-    let mut cmd = cmd
-        .args(args)
-        .args(["--output", "json"])
-        .env("AWS_PAGER", "");
-    if let Some(r) = region {
-        cmd = cmd.args(["--region", r]);
-    }
-    let out = cmd.output().map_err(|e| AwsError {
-        not_found: false,
-        message: format!("{e:#}"),
-    })?;
-    if !out.success() {
-        let message = out.tail(2);
-        return Err(AwsError {
-            not_found: message.contains("NotFoundException"),
-            message,
-        });
-    }
-    if out.stdout.trim().is_empty() {
-        return Ok(Value::Null);
-    }
-    serde_json::from_str(&out.stdout).map_err(|e| AwsError {
-        not_found: false,
-        message: format!("`{}` did not print JSON: {e}", cmd.display()),
-    })
 }
 
 pub(super) fn checks(
@@ -155,14 +48,19 @@ pub(super) fn checks(
     settings: &Aws,
     timeout: u64,
 ) -> Vec<Check> {
-    let Ok(bin) = which::which("aws") else {
-        return vec![Check::fail(
-            "live",
-            "",
-            "aws CLI".into(),
-            "the aws CLI is not on PATH, so the deployed resources cannot be compared".into(),
-            "install the AWS CLI, or pass --offline to check the state only".into(),
-        )];
+    let aws = match Client::new(settings, timeout) {
+        Ok(aws) => aws,
+        Err(e) => {
+            return vec![Check::fail(
+                "live",
+                "",
+                "AWS credentials".into(),
+                format!("cannot call AWS: {e:#}"),
+                "install the aws CLI, or give the built-in client curl and credentials \
+                 (AWS_PROFILE, AWS_ACCESS_KEY_ID), or pass --offline to check the state only"
+                    .into(),
+            )]
+        }
     };
     let region = d
         .functions
@@ -170,24 +68,10 @@ pub(super) fn checks(
         .filter_map(|f| region_of(&f.arn))
         .chain(d.apis.iter().filter_map(|a| a.region.clone()))
         .next();
-    let identity = ["sts", "get-caller-identity"].map(String::from);
-    // One cheap call first, retried little: without credentials or a reachable endpoint every
-    // other call would fail the same way, slowly.
-    // --profile and --region reach the aws CLI as they reach terraform.
-    let mut base = Cmd::new(&bin);
-    if let Some(p) = &settings.profile {
-        base = base.env("AWS_PROFILE", p);
-    }
-    if let Some(r) = &settings.region {
-        // aws CLI v1 reads only the second.
-        base = base.env("AWS_REGION", r).env("AWS_DEFAULT_REGION", r);
-    }
-    let probe = AwsCli {
-        base: base.clone().env("AWS_MAX_ATTEMPTS", "2"),
-        timeout,
-    };
-    if let Err(e) = probe.call(region.as_deref(), &identity) {
-        let slow = if e.message.contains("timeout on endpoint URL") {
+    if let Err(e) = aws.probe(region.as_deref()) {
+        let slow = if e.message.contains("timeout on endpoint URL")
+            || e.message.starts_with("curl error 28")
+        {
             format!(" (no answer within {timeout} s: a slow endpoint needs a larger --aws-timeout)")
         } else {
             String::new()
@@ -226,13 +110,9 @@ pub(super) fn checks(
         calls.push(Call::Layer(arn, d.layers.iter().find(|l| l.arn == arn)));
     }
 
-    // One aws CLI process per core: each is a Python interpreter that spends most of its
-    // time starting up, not waiting for the network.
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let aws = AwsCli { base, timeout };
-    let answers = crate::pool::parallel(&calls, cores, |c| {
-        let (region, args) = c.args();
-        aws.call(region.as_deref(), &args)
+    let answers = crate::pool::parallel(&calls, aws.parallelism(), |c| {
+        let (op, region) = c.op();
+        aws.call(op, region.as_deref())
     });
 
     let mut out = Vec::new();

@@ -14,6 +14,7 @@
 //! Nothing read from outputs or resource attributes is printed except names, ARNs, route keys
 //! and hashes; a sensitive output is never used.
 
+mod aws;
 mod http;
 mod layers;
 mod live;

@@ -8,11 +8,10 @@ use std::path::Path;
 
 use anyhow::{bail, Context, Result};
 
-use super::live::{aws_cmd, Answer};
+use super::aws::{Client, Op};
 use super::state::{region_of, Deployed, Function, Zips};
 use super::{function_subject, Check, Report, Status};
 use crate::config::Config;
-use crate::proc::Cmd;
 use crate::release::{manifest::Manifest, proof};
 use crate::stack::{discover, hcl};
 use crate::terraform::{self, Aws, Terraform, VarFiles};
@@ -63,12 +62,12 @@ pub fn run(cfg: &Config, infra: Option<&Path>, opts: &Options) -> Result<Report>
         "verify needs the infra repo (envs/<env>/): none found; pass --infra DIR or set `infra` in xtask.toml",
     )?;
     let (ours, env_dir) = deployed(cfg, infra, &opts.env, opts, false)?;
-    let aws = AwsCli::new(&opts.aws, opts.aws_timeout)?;
-    let live = aws.code_sha256(&ours);
+    let aws = Client::new(&opts.aws, opts.aws_timeout)?;
+    let live = code_sha256(&aws, &ours);
     let checks = match &opts.against {
         Against::Env(other) => {
             let (theirs, _) = deployed(cfg, infra, other, opts, true)?;
-            let their_live = aws.code_sha256(&theirs);
+            let their_live = code_sha256(&aws, &theirs);
             by_address(&opts.env, &ours, &live, other, &theirs, &their_live)
         }
         Against::Release(r) => {
@@ -117,48 +116,17 @@ fn deployed(
 /// Each function's live CodeSha256, or why it could not be read.
 type Live = Vec<Result<String, String>>;
 
-struct AwsCli {
-    base: Cmd,
-    timeout: u64,
-}
-
-impl AwsCli {
-    fn new(settings: &Aws, timeout: u64) -> Result<AwsCli> {
-        let bin = which::which("aws").context(
-            "the aws CLI is not on PATH: the live CodeSha256 of each function is read through it; \
-             install the AWS CLI",
-        )?;
-        let mut base = Cmd::new(&bin);
-        if let Some(p) = &settings.profile {
-            base = base.env("AWS_PROFILE", p);
+/// Each function's live CodeSha256 (`lambda get-function`).
+fn code_sha256(aws: &Client, functions: &[Function]) -> Live {
+    crate::pool::parallel(functions, aws.parallelism(), |f| {
+        match aws.call(Op::Function(&f.name), region_of(&f.arn).as_deref()) {
+            Ok(v) => v["Configuration"]["CodeSha256"]
+                .as_str()
+                .map(str::to_string)
+                .ok_or_else(|| "AWS gave no CodeSha256 (an image function?)".to_string()),
+            Err(e) => Err(e.message),
         }
-        if let Some(r) = &settings.region {
-            base = base.env("AWS_REGION", r).env("AWS_DEFAULT_REGION", r);
-        }
-        Ok(AwsCli { base, timeout })
-    }
-
-    fn code_sha256(&self, functions: &[Function]) -> Live {
-        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-        let t = self.timeout.to_string();
-        crate::pool::parallel(functions, cores, |f| {
-            let args: Vec<String> = ["lambda", "get-function", "--function-name", &f.name]
-                .map(String::from)
-                .to_vec();
-            let cmd =
-                self.base
-                    .clone()
-                    .args(["--cli-connect-timeout", &t, "--cli-read-timeout", &t]);
-            let answer: Answer = aws_cmd(cmd, region_of(&f.arn).as_deref(), &args);
-            match answer {
-                Ok(v) => v["Configuration"]["CodeSha256"]
-                    .as_str()
-                    .map(str::to_string)
-                    .ok_or_else(|| "AWS gave no CodeSha256 (an image function?)".to_string()),
-                Err(e) => Err(e.message),
-            }
-        })
-    }
+    })
 }
 
 fn show(live: &Result<String, String>) -> String {
