@@ -509,12 +509,15 @@ def main_tf(module, functions, layers):
 
 
 def outputs_tf(module, functions):
+    # The layer every other module attaches, passed on by the env as a CORA infra repo does.
+    shared = ('output "org_common_layer_arn" {\n  value = aws_lambda_layer_version.org_common.arn\n}\n\n'
+              if module == "access" else "")
     rows = []
     for fn in functions:
         for m, p in (("GET", ""), ("POST", ""), ("GET", "/{id}"), ("DELETE", "/{id}")):
             rows.append(f'    {{ method = "{m}", path = "/{module}/{snake(fn)}{p}", '
                         f'integration = aws_lambda_function.{snake(fn)}.invoke_arn, public = false }},\n')
-    return f'output "api_routes" {{\n  value = [\n{"".join(rows)}  ]\n}}\n'
+    return shared + f'output "api_routes" {{\n  value = [\n{"".join(rows)}  ]\n}}\n'
 
 
 VARIABLES_TF = "".join(
@@ -522,6 +525,22 @@ VARIABLES_TF = "".join(
     for v, t in (("project_name", "string"), ("environment", "string"), ("module_name", "string"),
                  ("aws_region", "string"), ("supabase_secret_arn", "string"), ("log_level", "string"),
                  ("common_tags", "map(string)"), ("org_common_layer_arn", "string")))
+def env_tf(modules):
+    """The env composing every module (`envs/dev` inside the stack, so `cp -a` of the stack copies
+    it too): the stack model follows `org_common_layer_arn` from module-access's output."""
+    out = []
+    for module, _, _ in modules:
+        args = [f'  source               = "../../packages/module-{module}/infrastructure"',
+                '  project_name         = "bench"', '  environment          = "dev"',
+                f'  module_name          = "{module}"', '  aws_region           = "us-east-1"',
+                '  supabase_secret_arn  = "arn:aws:secretsmanager:us-east-1:123456789012:secret:bench"',
+                '  log_level            = "INFO"', '  common_tags          = {}']
+        if module != "access":
+            args.append("  org_common_layer_arn = module.module_access.org_common_layer_arn")
+        out.append(f'module "module_{snake(module)}" {{\n' + "\n".join(args) + "\n}\n")
+    return "\n".join(out)
+
+
 VERSIONS_TF = 'terraform {\n  required_providers {\n    aws = { source = "hashicorp/aws", version = ">= 5.0" }\n  }\n}\n'
 
 
@@ -622,6 +641,8 @@ def generate(out, quick):
         write(os.path.join(infra, "outputs.tf"), outputs_tf(module, functions))
         write(os.path.join(infra, "variables.tf"), VARIABLES_TF)
         write(os.path.join(infra, "versions.tf"), VERSIONS_TF)
+    write(os.path.join(stack, "envs", "dev", "main.tf"), env_tf(modules))
+    write(os.path.join(stack, "envs", "dev", "versions.tf"), VERSIONS_TF)
     write(os.path.join(stack, "xtask.toml"),
           'python = "3.13"\narch = "x86_64"\ninstaller = "auto"\n\n'
           f'[installer_options]\nfind_links = ["{os.path.abspath(wheelhouse)}"]\nno_index = true\n')
