@@ -147,15 +147,9 @@ impl Checker<'_> {
         addr: &str,
         want: &str,
     ) {
-        let file = crate::stack::model::canonical_lossy(&f.path);
-        let line = f.line_of(block);
         let runtimes: Vec<crate::stack::model::Field<String>> = self
             .model
-            .functions
-            .iter()
-            .filter(|m| {
-                m.at.line == line && crate::stack::model::canonical_lossy(&m.at.file) == file
-            })
+            .functions_at(&f.path, f.line_of(block))
             .filter_map(|m| m.runtime.clone())
             .collect();
         let wrong: BTreeSet<&String> = runtimes
@@ -207,14 +201,10 @@ impl Checker<'_> {
         addr: &str,
         want: &str,
     ) {
-        use crate::stack::model::{canonical_lossy, not_checked, Field};
-        let file = canonical_lossy(&f.path);
-        let line = f.line_of(block);
+        use crate::stack::model::{not_checked, Field};
         let fields: Vec<Field<Vec<String>>> = self
             .model
-            .layers
-            .iter()
-            .filter(|l| l.at.line == line && canonical_lossy(&l.at.file) == file)
+            .layers_at(&f.path, f.line_of(block))
             .filter_map(|l| l.compatible_runtimes.clone())
             .collect();
         let wrong: BTreeSet<&String> = fields
@@ -336,14 +326,8 @@ impl Checker<'_> {
         f: &TfFile,
         block: &hcl_edit::structure::Block,
     ) -> Vec<crate::stack::model::Function> {
-        let file = crate::stack::model::canonical_lossy(&f.path);
-        let line = f.line_of(block);
         self.model
-            .functions
-            .iter()
-            .filter(|m| {
-                m.at.line == line && crate::stack::model::canonical_lossy(&m.at.file) == file
-            })
+            .functions_at(&f.path, f.line_of(block))
             .cloned()
             .collect()
     }

@@ -293,13 +293,7 @@ impl Checker<'_> {
     /// zip its `filename` names (`None`: it evaluates neither).
     fn model_hash_matches(&self, f: &TfFile, block: &Block) -> Option<bool> {
         use crate::stack::model::{canonical_lossy, Code, Field};
-        let file = canonical_lossy(&f.path);
-        let line = f.line_of(block);
-        let m = self
-            .model
-            .functions
-            .iter()
-            .find(|m| m.at.line == line && canonical_lossy(&m.at.file) == file)?;
+        let m = self.model.functions_at(&f.path, f.line_of(block)).next()?;
         match (&m.code, &m.source_code_hash) {
             (Code::Zip { path, .. }, Some(Field::Known(hashed))) => {
                 Some(canonical_lossy(path) == canonical_lossy(hashed))

@@ -169,6 +169,27 @@ pub struct Model {
 }
 
 impl Model {
+    /// The function instances the block at `file:line` declares (one, or one per count/for_each
+    /// key): how a check rule walking a file's syntax finds what the model made of it.
+    pub fn functions_at<'a>(
+        &'a self,
+        file: &Path,
+        line: usize,
+    ) -> impl Iterator<Item = &'a Function> {
+        let file = canonical_lossy(file);
+        self.functions
+            .iter()
+            .filter(move |m| m.at.line == line && canonical_lossy(&m.at.file) == file)
+    }
+
+    /// The layer instances the block at `file:line` declares.
+    pub fn layers_at<'a>(&'a self, file: &Path, line: usize) -> impl Iterator<Item = &'a Layer> {
+        let file = canonical_lossy(file);
+        self.layers
+            .iter()
+            .filter(move |l| l.at.line == line && canonical_lossy(&l.at.file) == file)
+    }
+
     /// The model of `stack`: from `<infra>/envs/<env>` when it exists, else from every
     /// `packages/<m>/infrastructure`. `artifacts` are matched to the zips Terraform names.
     pub fn load(stack: &Path, infra: Option<&Path>, env: &str, artifacts: &[Artifact]) -> Model {
