@@ -137,6 +137,35 @@ fn reinstalling_updates_the_stack_lock_to_the_tested_versions_and_says_what_chan
         .contains("Cargo.lock already has the tested versions"));
 }
 
+/// The stack's workspace gets the profiles the xtask is measured and tested with, and no
+/// incremental cache for the xtask: a stack repo compiles it, it does not develop it.
+#[test]
+fn install_writes_the_tested_profiles_and_compiles_the_xtask_without_an_incremental_cache() {
+    let tmp = tempfile::tempdir().unwrap();
+    let stack = acme_stack(tmp.path());
+    install(&[], &stack).ok();
+    let written = std::fs::read_to_string(stack.join("Cargo.toml")).unwrap();
+    let ours = std::fs::read_to_string(workspace().join("Cargo.toml")).unwrap();
+    let profiles = &ours[ours.find("[profile").expect("profiles in Cargo.toml")..];
+    assert!(written.contains(profiles), "{written}");
+    assert!(
+        written.ends_with("[profile.dev.package.xtask]\nincremental = false\n"),
+        "{written}"
+    );
+    let mut cargo = Command::new("cargo");
+    cargo
+        .args([
+            "metadata",
+            "--no-deps",
+            "--offline",
+            "--format-version",
+            "1",
+        ])
+        .current_dir(&stack);
+    let out = run(cargo).ok();
+    assert!(!out.stderr.contains("warning"), "{}", out.stderr);
+}
+
 /// install.sh deleted an xtask/ it had not installed, with the team's files in it (issue 22,
 /// item 4): it replaces only the xtask/ it installed, unchanged, and otherwise says how to go on.
 #[test]
