@@ -12,6 +12,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, Context, Result};
 
+mod served;
+pub use served::{Piped, Process};
+
 #[derive(Debug, Clone)]
 pub struct Cmd {
     program: PathBuf,

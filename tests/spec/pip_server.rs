@@ -1,0 +1,150 @@
+//! pip mode downloads every dependency set of a build through one Python (the xtask's pip
+//! server) and keeps what a pip run per set gave: the same zips, errors and hash checks.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use crate::common::{artifacts, Demo, Out};
+
+const SETS: [(&str, &str); 3] = [
+    (
+        "packages/module-ai/backend/lambdas/provider",
+        "alpha==1.0\n",
+    ),
+    (
+        "packages/module-ai/backend/lambdas/ai-config",
+        "beta==1.2\n",
+    ),
+    (
+        "packages/module-mgmt/backend/lambdas/lambda-mgmt",
+        "fastc==0.1\n",
+    ),
+];
+
+/// A `python3` first on PATH that logs its first argument (`-c`: the server; `-m`: a pip run)
+/// to a file, then runs the real interpreter.
+struct Counted {
+    path: String,
+    log: PathBuf,
+}
+
+impl Counted {
+    fn new(d: &Demo) -> Counted {
+        let out = Command::new("python3")
+            .args(["-c", "import sys; print(sys.executable)"])
+            .output()
+            .unwrap();
+        let real = String::from_utf8(out.stdout).unwrap().trim().to_string();
+        let bin = d.tmp.path().join("counted-bin");
+        let log = d.tmp.path().join("python-starts.log");
+        crate::common::write(
+            &bin.join("python3"),
+            &format!(
+                "#!/bin/sh\nprintf '%s\\n' \"$1\" >> '{}'\nexec '{real}' \"$@\"\n",
+                log.display()
+            ),
+        );
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(bin.join("python3"), std::fs::Permissions::from_mode(0o755))
+            .unwrap();
+        let path = format!(
+            "{}:{}",
+            bin.display(),
+            std::env::var("PATH").unwrap_or_default()
+        );
+        Counted { path, log }
+    }
+
+    fn build(&self, d: &Demo) -> Out {
+        let _ = std::fs::remove_file(&self.log);
+        d.xtask_env(&["build", "--json"], &[("PATH", &self.path)])
+    }
+
+    /// The first argument of every Python started since the last build.
+    fn starts(&self) -> Vec<String> {
+        std::fs::read_to_string(&self.log)
+            .unwrap_or_default()
+            .lines()
+            .map(str::to_string)
+            .collect()
+    }
+}
+
+fn demo_with_sets() -> Demo {
+    let d = Demo::new();
+    d.config("installer = \"pip\"");
+    for (dir, reqs) in SETS {
+        d.write(&format!("{dir}/requirements.txt"), reqs);
+    }
+    d
+}
+
+#[test]
+fn every_dependency_set_is_downloaded_by_one_python_and_zips_match_uv() {
+    let d = demo_with_sets();
+    let python = Counted::new(&d);
+    let out = python.build(&d).ok();
+    // Three sets of ours and the org-common layer's, one Python start for all of them.
+    assert_eq!(python.starts(), ["-c"], "{}", out.stderr);
+    let zips = |out: &Out| {
+        artifacts(&out.json())
+            .into_iter()
+            .map(|(k, a)| (k, a["status"].clone(), a["sha256_base64"].clone()))
+            .collect::<Vec<_>>()
+    };
+    let by_pip = zips(&out);
+    for (k, status, _) in &by_pip {
+        assert_eq!(status, "built", "{k}: {}", out.stdout);
+    }
+    d.config("installer = \"uv\"");
+    let by_uv = d.xtask(&["build", "--json", "--force"]).ok();
+    assert_eq!(by_pip, zips(&by_uv));
+}
+
+#[test]
+fn a_set_that_fails_under_the_server_names_the_package_and_the_rest_build() {
+    let d = demo_with_sets();
+    let (dir, _) = SETS[0];
+    d.write(&format!("{dir}/requirements.txt"), "nosuchpkg==1.0\n");
+    let python = Counted::new(&d);
+    let out = python.build(&d).fails();
+    assert_eq!(python.starts(), ["-c"], "{}", out.stderr);
+    let arts = artifacts(&out.json());
+    let err = arts["module-ai/provider"]["error"].as_str().unwrap();
+    for want in [
+        "module-ai/backend/lambdas/provider/requirements.txt",
+        "package `nosuchpkg` cannot be installed for python3.13 on x86_64",
+        "No matching distribution found for nosuchpkg",
+        "fix: check the name and version",
+    ] {
+        assert!(err.contains(want), "{want:?} missing from:\n{err}");
+    }
+    for name in ["module-ai/ai-config", "module-mgmt/lambda-mgmt"] {
+        assert_eq!(arts[name]["status"], "built", "{name}: {}", out.stdout);
+    }
+}
+
+#[test]
+fn a_lock_hash_that_does_not_match_is_refused_under_the_server() {
+    let d = demo_with_sets();
+    let (dir, _) = SETS[1];
+    d.xtask(&["lock"]).ok();
+    let lock = format!("{dir}/requirements.lock");
+    let text = d.read(&lock);
+    let at = text.find("--hash=sha256:").expect("a hash in the lock") + 14;
+    d.write(
+        &lock,
+        &format!("{}{}{}", &text[..at], "0".repeat(64), &text[at + 64..]),
+    );
+    let python = Counted::new(&d);
+    let out = python.build(&d).fails();
+    assert_eq!(python.starts(), ["-c"], "{}", out.stderr);
+    let err = artifacts(&out.json())["module-ai/ai-config"]["error"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        err.contains("a wheel is not the one the lock was made with"),
+        "{err}"
+    );
+}
