@@ -145,6 +145,69 @@ fn parse_answer(line: &str) -> Option<(u64, Option<i32>)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::Path;
+
+    /// `<name>-1.0-py3-none-any.whl` in `dir`: what pip needs to download it.
+    fn wheel(dir: &Path, name: &str) {
+        std::fs::create_dir_all(dir).unwrap();
+        let path = dir.join(format!("{name}-1.0-py3-none-any.whl"));
+        let mut z = zip::ZipWriter::new(std::fs::File::create(path).unwrap());
+        let info = format!("{name}-1.0.dist-info");
+        for (file, text) in [
+            (format!("{name}/__init__.py"), String::new()),
+            (
+                format!("{info}/METADATA"),
+                format!("Metadata-Version: 2.1\nName: {name}\nVersion: 1.0\n"),
+            ),
+            (
+                format!("{info}/WHEEL"),
+                "Wheel-Version: 1.0\nRoot-Is-Purelib: true\nTag: py3-none-any\n".into(),
+            ),
+            (format!("{info}/RECORD"), String::new()),
+        ] {
+            z.start_file(file, zip::write::SimpleFileOptions::default())
+                .unwrap();
+            z.write_all(text.as_bytes()).unwrap();
+        }
+        z.finish().unwrap();
+    }
+
+    /// `python3 -m pip download` of `package` from the wheelhouse `links` (given, as
+    /// xtask.toml's find_links are, in the environment) into `dest`.
+    fn download(links: &Path, package: &str, dest: &Path) -> Cmd {
+        Cmd::new(which::which("python3").expect("python3 on PATH"))
+            .args(["-m", "pip", "download", "--no-index", "--quiet"])
+            .args(["--disable-pip-version-check", "--dest"])
+            .arg(dest)
+            .arg(package)
+            .env("PIP_FIND_LINKS", links)
+    }
+
+    #[test]
+    fn each_environment_gets_its_own_server_and_output_is_pip_s() {
+        let t = tempfile::tempdir().unwrap();
+        let (a, b) = (t.path().join("a"), t.path().join("b"));
+        wheel(&a, "onlyina");
+        wheel(&b, "onlyinb");
+        for (links, package) in [(&a, "onlyina"), (&b, "onlyinb"), (&a, "onlyina")] {
+            let dest = t.path().join(format!("dest-{package}"));
+            let out = run(&download(links, package, &dest)).expect("served");
+            assert_eq!(out.code, Some(0), "{out:?}");
+            assert!(dest
+                .join(format!("{package}-1.0-py3-none-any.whl"))
+                .is_file());
+        }
+        // Served by the first wheelhouse's server: its environment, not the other's.
+        let out = run(&download(&a, "onlyinb", &t.path().join("x"))).expect("served");
+        assert_eq!(out.code, Some(1), "{out:?}");
+        assert!(
+            out.stderr
+                .contains("No matching distribution found for onlyinb"),
+            "{out:?}"
+        );
+        // Not a pip command: the caller runs it.
+        assert!(run(&Cmd::new("python3").args(["-c", "pass"])).is_none());
+    }
 
     #[test]
     fn answers_carry_the_exit_code_or_none_for_a_signal() {
