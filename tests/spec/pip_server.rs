@@ -21,8 +21,8 @@ const SETS: [(&str, &str); 3] = [
     ),
 ];
 
-/// A `python3` first on PATH that logs its first argument (`-c`: the server; `-m`: a pip run)
-/// to a file, then runs the real interpreter.
+/// A `python3` first on PATH that runs the real interpreter and logs its first argument
+/// (`-c`: the server; `-m`: a pip run) to a file when it starts and when it ends.
 struct Counted {
     path: String,
     log: PathBuf,
@@ -40,8 +40,9 @@ impl Counted {
         crate::common::write(
             &bin.join("python3"),
             &format!(
-                "#!/bin/sh\nprintf '%s\\n' \"$1\" >> '{}'\nexec '{real}' \"$@\"\n",
-                log.display()
+                "#!/bin/sh\nprintf '%s\\n' \"$1\" >> '{log}'\n'{real}' \"$@\"\nrc=$?\n\
+                 printf 'end %s\\n' \"$1\" >> '{log}'\nexit $rc\n",
+                log = log.display()
             ),
         );
         use std::os::unix::fs::PermissionsExt;
@@ -60,7 +61,7 @@ impl Counted {
         d.xtask_env(&["build", "--json"], &[("PATH", &self.path)])
     }
 
-    /// The first argument of every Python started since the last build.
+    /// The first argument of every Python started and ended since the last build.
     fn starts(&self) -> Vec<String> {
         std::fs::read_to_string(&self.log)
             .unwrap_or_default()
@@ -84,8 +85,9 @@ fn every_dependency_set_is_downloaded_by_one_python_and_zips_match_uv() {
     let d = demo_with_sets();
     let python = Counted::new(&d);
     let out = python.build(&d).ok();
-    // Three sets of ours and the org-common layer's, one Python start for all of them.
-    assert_eq!(python.starts(), ["-c"], "{}", out.stderr);
+    // Three sets of ours and the org-common layer's, one Python start for all of them, and
+    // it has ended when the xtask does: its CPU time counts in the xtask's.
+    assert_eq!(python.starts(), ["-c", "end -c"], "{}", out.stderr);
     let zips = |out: &Out| {
         artifacts(&out.json())
             .into_iter()
@@ -108,7 +110,7 @@ fn a_set_that_fails_under_the_server_names_the_package_and_the_rest_build() {
     d.write(&format!("{dir}/requirements.txt"), "nosuchpkg==1.0\n");
     let python = Counted::new(&d);
     let out = python.build(&d).fails();
-    assert_eq!(python.starts(), ["-c"], "{}", out.stderr);
+    assert_eq!(python.starts(), ["-c", "end -c"], "{}", out.stderr);
     let arts = artifacts(&out.json());
     let err = arts["module-ai/provider"]["error"].as_str().unwrap();
     for want in [
@@ -138,7 +140,7 @@ fn a_lock_hash_that_does_not_match_is_refused_under_the_server() {
     );
     let python = Counted::new(&d);
     let out = python.build(&d).fails();
-    assert_eq!(python.starts(), ["-c"], "{}", out.stderr);
+    assert_eq!(python.starts(), ["-c", "end -c"], "{}", out.stderr);
     let err = artifacts(&out.json())["module-ai/ai-config"]["error"]
         .as_str()
         .unwrap()

@@ -13,6 +13,7 @@ mod failure;
 pub use failure::Deterministic;
 pub mod lock;
 mod pip_server;
+pub use pip_server::stop_all as stop_pip_servers;
 pub mod requirements;
 mod wheel;
 

@@ -42,10 +42,24 @@ pub fn run(cmd: &Cmd) -> Option<Output> {
     server(cmd)?.run(argv)
 }
 
+type Cell = Arc<OnceLock<Option<Arc<Server>>>>;
+
+/// The servers started, by `Cmd::setup_key`.
+static SERVERS: OnceLock<Mutex<HashMap<String, Cell>>> = OnceLock::new();
+
+/// Closes every server's stdin and waits for it to exit, before the xtask does: left to exit
+/// after it, they would be reaped by init, and their CPU time (every download's) would be
+/// missing from what the xtask's own usage reports (`time cargo xtask build`).
+pub fn stop_all() {
+    let servers = SERVERS
+        .get()
+        .and_then(|m| m.lock().ok())
+        .map(|mut m| std::mem::take(&mut *m));
+    drop(servers);
+}
+
 /// The server for `cmd`'s program and environment, started by the first job that needs it.
 fn server(cmd: &Cmd) -> Option<Arc<Server>> {
-    type Cell = Arc<OnceLock<Option<Arc<Server>>>>;
-    static SERVERS: OnceLock<Mutex<HashMap<String, Cell>>> = OnceLock::new();
     let key = cmd.setup_key();
     let cell = {
         let mut map = SERVERS.get_or_init(Default::default).lock().ok()?;
