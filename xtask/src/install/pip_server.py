@@ -39,11 +39,36 @@ for name in [
     "pip._vendor.packaging.tags",
     "pip._vendor.requests",
     "pip._vendor.rich.console",
+    "pip._internal.metadata.importlib",
+    "pip._internal.metadata.pkg_resources",
+    "pip._vendor.distro",
+    "importlib.metadata",
+    "argparse",
+    "encodings.cp437",
 ]:
     try:
         __import__(name)
     except Exception:  # noqa: BLE001
         pass
+
+# Read by every job that lists a find-links folder (file URLs get a guessed type).
+try:
+    import mimetypes
+
+    mimetypes.init()
+except Exception:  # noqa: BLE001
+    pass
+
+# pip's User-Agent header is the same for every job of this process (its environment): worked
+# out once here, not per job, where it costs a tenth of each job's CPU (it reads the distro and
+# the installed setuptools, and runs `rustc --version` when rustc is on PATH).
+try:
+    from pip._internal.network import session as _session
+
+    _agent = _session.user_agent()
+    _session.user_agent = lambda: _agent
+except Exception:  # noqa: BLE001 - another pip: each job works it out itself
+    pass
 
 
 def run(job, wake_r, wake_w):
