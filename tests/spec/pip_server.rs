@@ -22,10 +22,11 @@ const SETS: [(&str, &str); 3] = [
 ];
 
 /// A `python3` first on PATH that runs the real interpreter and logs its first argument
-/// (`-c`: the server; `-m`: a pip run) to a file when it starts and when it ends.
+/// (`-c`: the server; `-m`: a pip run) to a file when it starts and when it ends, and its pid.
 struct Counted {
     path: String,
     log: PathBuf,
+    pids: PathBuf,
 }
 
 impl Counted {
@@ -37,12 +38,14 @@ impl Counted {
         let real = String::from_utf8(out.stdout).unwrap().trim().to_string();
         let bin = d.tmp.path().join("counted-bin");
         let log = d.tmp.path().join("python-starts.log");
+        let pids = d.tmp.path().join("python-pids");
         crate::common::write(
             &bin.join("python3"),
             &format!(
-                "#!/bin/sh\nprintf '%s\\n' \"$1\" >> '{log}'\n'{real}' \"$@\"\nrc=$?\n\
-                 printf 'end %s\\n' \"$1\" >> '{log}'\nexit $rc\n",
-                log = log.display()
+                "#!/bin/sh\nprintf '%s\\n' \"$1\" >> '{log}'\necho $$ >> '{pids}'\n\
+                 '{real}' \"$@\"\nrc=$?\nprintf 'end %s\\n' \"$1\" >> '{log}'\nexit $rc\n",
+                log = log.display(),
+                pids = pids.display()
             ),
         );
         use std::os::unix::fs::PermissionsExt;
@@ -53,12 +56,18 @@ impl Counted {
             bin.display(),
             std::env::var("PATH").unwrap_or_default()
         );
-        Counted { path, log }
+        Counted { path, log, pids }
     }
 
     fn build(&self, d: &Demo) -> Out {
         let _ = std::fs::remove_file(&self.log);
         d.xtask_env(&["build", "--json"], &[("PATH", &self.path)])
+    }
+
+    /// The process id of the first Python started: the leader of its process group.
+    fn first_pid(&self) -> Option<String> {
+        let text = std::fs::read_to_string(&self.pids).ok()?;
+        text.lines().next().map(str::to_string)
     }
 
     /// The first argument of every Python started and ended since the last build.
@@ -149,4 +158,92 @@ fn a_lock_hash_that_does_not_match_is_refused_under_the_server() {
         err.contains("a wheel is not the one the lock was made with"),
         "{err}"
     );
+}
+
+/// The processes of process group `pgid` still running (zombies are not).
+fn group_members(pgid: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+            continue;
+        };
+        // pid (comm) state ppid pgrp …; comm may hold spaces, so split after the last ')'.
+        let after = stat.rsplit(')').next().unwrap_or("");
+        let fields: Vec<&str> = after.split_whitespace().collect();
+        if fields.first() != Some(&"Z") && fields.get(2) == Some(&pgid) {
+            found.push(entry.file_name().to_string_lossy().into_owned());
+        }
+    }
+    found
+}
+
+fn wait_for(secs: u64, mut done: impl FnMut() -> bool) -> bool {
+    for _ in 0..secs * 20 {
+        if done() {
+            return true;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    done()
+}
+
+/// A pip build whose downloads hang (an index that accepts connections and never answers),
+/// `signal` sent to the xtask alone once the server runs a download: the server and its
+/// downloads must be gone within seconds, not when pip's timeouts expire.
+fn interrupt_served_downloads(signal: &str) {
+    let d = Demo::new();
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = silent.local_addr().unwrap().port();
+    d.write(
+        "xtask.toml",
+        &format!(
+            "installer = \"pip\"\n[installer_options]\nindex_url = \"http://127.0.0.1:{port}/simple\"\n"
+        ),
+    );
+    let python = Counted::new(&d);
+    let mut child = Command::new(crate::common::xtask_bin())
+        .args(["build", "--stack"])
+        .arg(&d.stack)
+        .env("PATH", &python.path)
+        .env("PIP_DEFAULT_TIMEOUT", "120")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // The server's group: the wrapper, the server and a fork of it running a download.
+    let mut members = Vec::new();
+    let running = wait_for(60, || {
+        members = python
+            .first_pid()
+            .map_or_else(Vec::new, |p| group_members(&p));
+        members.len() >= 3
+    });
+    let signalled = running
+        && Command::new("kill")
+            .args([&format!("-{signal}"), &child.id().to_string()])
+            .status()
+            .is_ok_and(|s| s.success());
+    let stopped = signalled && wait_for(10, || child.try_wait().unwrap().is_some());
+    let pgid = python.first_pid().unwrap_or_default();
+    let gone = stopped && wait_for(5, || group_members(&pgid).is_empty());
+    let _ = child.kill();
+    let _ = child.wait();
+    drop(silent);
+    assert!(running, "the server never ran a download: {members:?}");
+    assert!(stopped, "the xtask did not stop within 10 s of SIG{signal}");
+    assert!(
+        gone,
+        "SIG{signal}: served downloads still running: {:?}",
+        group_members(&pgid)
+    );
+}
+
+#[test]
+fn an_interrupted_build_stops_the_server_and_its_downloads() {
+    interrupt_served_downloads("INT");
+}
+
+#[test]
+fn a_killed_build_does_not_leave_the_server_s_downloads_running() {
+    interrupt_served_downloads("KILL");
 }

@@ -2,7 +2,8 @@
 # build with many dependency sets pays for Python's start and pip's import (~0.45 s of CPU) once.
 # Protocol, one line each way: the first line out is "ready" or "error <why>"; then each line
 # in is a JSON job {"id": n, "argv": [args after `pip`], "out": path, "err": path} and each line
-# out is "<id> <exit code>" ("<id> -<signal>" when a signal killed it). EOF in: wait, exit.
+# out is "<id> <exit code>" ("<id> -<signal>" when a signal killed it). EOF in: the xtask is
+# done (no job running) or dead (its running jobs are killed); exit.
 # No threads: a fork taken while another thread holds a lock (stdout, logging) would deadlock.
 import json
 import os
@@ -129,6 +130,10 @@ def main():
             chunk = os.read(0, 65536)
             if not chunk:
                 reading = False
+                # The xtask closes stdin only when no job of its is running: with jobs still
+                # running, it has died (killed outright) and nobody wants their results.
+                for pid in running:
+                    os.kill(pid, signal.SIGKILL)
             pending += chunk
             *lines, pending = pending.split(b"\n")
             for line in lines:
@@ -155,7 +160,10 @@ def main():
                 code = -os.WTERMSIG(status)
             else:
                 code = os.WEXITSTATUS(status)
-            os.write(1, b"%d %d\n" % (ident, code))
+            try:
+                os.write(1, b"%d %d\n" % (ident, code))
+            except OSError:  # the xtask is gone
+                pass
 
 
 main()

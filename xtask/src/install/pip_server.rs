@@ -61,13 +61,16 @@ pub fn stop_all() {
 /// The server for `cmd`'s program and environment, started by the first job that needs it.
 fn server(cmd: &Cmd) -> Option<Arc<Server>> {
     let key = cmd.setup_key();
+    let mut evicted = HashMap::new();
     let cell = {
         let mut map = SERVERS.get_or_init(Default::default).lock().ok()?;
         if !map.contains_key(&key) && map.len() >= KEPT {
-            map.clear();
+            evicted = std::mem::take(&mut *map);
         }
         map.entry(key).or_default().clone()
     };
+    // Outside the lock: dropping the last handle to a server waits for it to exit.
+    drop(evicted);
     cell.get_or_init(|| Server::start(cmd.with_args(["-c", SCRIPT])))
         .clone()
 }
