@@ -317,11 +317,6 @@ impl Cmd {
     }
 
     #[cfg(test)]
-    pub fn get_args(&self) -> &[OsString] {
-        &self.args
-    }
-
-    #[cfg(test)]
     pub fn get_env(&self) -> &[(OsString, OsString)] {
         &self.env
     }

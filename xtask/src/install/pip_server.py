@@ -5,11 +5,16 @@
 # out is "<id> <exit code>" ("<id> -<signal>" when a signal killed it). EOF in: the xtask is
 # done (no job running) or dead (its running jobs are killed); exit.
 # No threads: a fork taken while another thread holds a lock (stdout, logging) would deadlock.
+import sys
+
+# As `python -m pip` does: nothing is imported from the working directory (`-c` puts it first).
+if sys.path and sys.path[0] == "":
+    del sys.path[0]
+
 import json
 import os
 import select
 import signal
-import sys
 import traceback
 
 try:

@@ -43,6 +43,7 @@ impl Cmd {
         )
     }
 
+    /// The arguments, without the program.
     pub fn arguments(&self) -> &[OsString] {
         &self.args
     }
