@@ -51,6 +51,9 @@ for name in [
     "importlib.metadata",
     "argparse",
     "encodings.cp437",
+    "pip._internal.cli.autocompletion",
+    "pip._internal.cli.main_parser",
+    "pip._vendor.truststore",
 ]:
     try:
         __import__(name)
