@@ -247,3 +247,31 @@ fn an_interrupted_build_stops_the_server_and_its_downloads() {
 fn a_killed_build_does_not_leave_the_server_s_downloads_running() {
     interrupt_served_downloads("KILL");
 }
+
+/// A Python without pip cannot serve: each set runs pip itself, as before, and its error says
+/// why.
+#[test]
+fn a_python_without_pip_gives_pip_s_own_error() {
+    let d = demo_with_sets();
+    let venv = d.tmp.path().join("no-pip");
+    let made = Command::new("python3")
+        .args(["-m", "venv", "--without-pip"])
+        .arg(&venv)
+        .status()
+        .unwrap();
+    assert!(made.success(), "python3 -m venv --without-pip failed");
+    let path = format!(
+        "{}:{}",
+        venv.join("bin").display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let out = d
+        .xtask_env(&["build", "--json"], &[("PATH", &path)])
+        .fails();
+    let arts = artifacts(&out.json());
+    for (dir, _) in SETS {
+        let name = dir.replace("packages/", "").replace("/backend/lambdas", "");
+        let err = arts[&name]["error"].as_str().unwrap_or_default();
+        assert!(err.contains("No module named pip"), "{name}: {err}");
+    }
+}
