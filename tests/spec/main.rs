@@ -15,6 +15,7 @@ mod install;
 mod keys;
 mod local_aws;
 mod lock;
+mod pip_server;
 mod plan;
 mod release;
 mod remote_cache;

@@ -12,6 +12,8 @@ use requirements::Pin;
 mod failure;
 pub use failure::Deterministic;
 pub mod lock;
+mod pip_server;
+pub use pip_server::stop_all as stop_pip_servers;
 pub mod requirements;
 mod wheel;
 
@@ -206,7 +208,15 @@ impl Installer {
         if require_hashes {
             cmd = cmd.arg("--require-hashes");
         }
-        let out = cmd.own_group().output()?;
+        // pip's downloads go to the one Python that serves them all, when it can.
+        let served = match self {
+            Installer::Pip(_) => pip_server::run(&cmd),
+            Installer::Uv(_) => None,
+        };
+        let out = match served {
+            Some(out) => out,
+            None => cmd.own_group().output()?,
+        };
         if out.success() {
             if let Some(dir) = &wheels {
                 wheel::install_all(dir.path(), target)?;

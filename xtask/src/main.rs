@@ -520,7 +520,9 @@ fn main() -> ExitCode {
     if let Err(e) = proc::install_interrupt_handlers() {
         ui::warn(&format!("{e:#}"));
     }
-    match run(cli) {
+    let result = run(cli);
+    install::stop_pip_servers();
+    match result {
         Ok(code) => code,
         Err(e) if e.is::<proc::Cancelled>() => {
             ui::error(proc::cancelled_by());

@@ -12,6 +12,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, Context, Result};
 
+mod served;
+pub use served::{Piped, Process};
+
 #[derive(Debug, Clone)]
 pub struct Cmd {
     program: PathBuf,
@@ -311,11 +314,6 @@ impl Cmd {
     pub fn clear_env(mut self) -> Cmd {
         self.clear_env = true;
         self
-    }
-
-    #[cfg(test)]
-    pub fn get_args(&self) -> &[OsString] {
-        &self.args
     }
 
     #[cfg(test)]

@@ -2,7 +2,7 @@ use super::*;
 use std::os::unix::fs::PermissionsExt;
 
 fn args(cmd: &Cmd) -> Vec<String> {
-    cmd.get_args()
+    cmd.arguments()
         .iter()
         .map(|a| a.to_string_lossy().into_owned())
         .collect()
