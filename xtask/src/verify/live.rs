@@ -382,12 +382,27 @@ fn compare_function(f: &Function, answer: &Answer, zips: &Zips, runtime: &str, e
             f.layers.join(", ")
         ));
     }
+    // Native wheels are built for the architecture in state: one changed outside Terraform
+    // runs them on the other machine, and the function fails at import.
+    let live_arch: Vec<&str> = config["Architectures"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .collect();
+    if !f.architectures.is_empty() && !live_arch.is_empty() && live_arch != f.architectures {
+        problems.push(format!(
+            "AWS runs it on {} but state has {} (the build's native code targets the state's)",
+            live_arch.join(", "),
+            f.architectures.join(", ")
+        ));
+    }
     if problems.is_empty() {
         return Check::pass(
             "live",
             &f.module,
             subject,
-            "code, runtime and layers match AWS".into(),
+            "code, runtime, architecture and layers match AWS".into(),
         );
     }
     let fix = if code_changed_outside {
@@ -604,5 +619,52 @@ mod tests {
             format!("function `demo-dev-access-profiles` is in state but not in AWS")
         );
         assert!(arn("x").ends_with(":function:x"));
+    }
+
+    #[test]
+    fn an_architecture_changed_outside_terraform_fails_the_function() {
+        let f = fixture();
+        let d = f.deployed();
+        let mut profiles = d
+            .functions
+            .iter()
+            .find(|x| x.name == "demo-dev-access-profiles")
+            .unwrap()
+            .clone();
+        profiles.architectures = vec!["x86_64".into()];
+        let live = |arch: Value| -> Answer {
+            let layers: Vec<Value> = profiles
+                .layers
+                .iter()
+                .map(|a| json!({ "Arn": a }))
+                .collect();
+            Ok(json!({ "Configuration": {
+                "CodeSha256": "sha-profiles", "Runtime": "python3.13", "Layers": layers,
+                "Architectures": arch } }))
+        };
+        let same = compare_function(
+            &profiles,
+            &live(json!(["x86_64"])),
+            &f.zips,
+            "python3.13",
+            &env(),
+        );
+        assert_eq!(same.status, Status::Pass, "{same:?}");
+        // A moto or an older API that leaves the field out says nothing either way.
+        let absent = compare_function(&profiles, &live(Value::Null), &f.zips, "python3.13", &env());
+        assert_eq!(absent.status, Status::Pass, "{absent:?}");
+        let other = compare_function(
+            &profiles,
+            &live(json!(["arm64"])),
+            &f.zips,
+            "python3.13",
+            &env(),
+        );
+        assert_eq!(other.status, Status::Fail);
+        assert_eq!(
+            other.message,
+            "`demo-dev-access-profiles`: AWS runs it on arm64 but state has x86_64 (the build's \
+             native code targets the state's)"
+        );
     }
 }

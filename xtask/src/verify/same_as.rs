@@ -279,6 +279,7 @@ mod tests {
             runtime: None,
             image: false,
             layers: Vec::new(),
+            architectures: Vec::new(),
             code: Default::default(),
         }
     }

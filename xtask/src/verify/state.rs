@@ -19,6 +19,8 @@ pub(super) struct Function {
     pub(super) runtime: Option<String>,
     pub(super) image: bool,
     pub(super) layers: Vec<String>,
+    /// `architectures` as Terraform recorded it (empty from a state that has none).
+    pub(super) architectures: Vec<String>,
     pub(super) code: Code,
 }
 
@@ -217,6 +219,7 @@ impl Deployed {
                 runtime: s("runtime"),
                 image: s("package_type").as_deref() == Some("Image"),
                 layers: strings_of(v, "layers"),
+                architectures: strings_of(v, "architectures"),
                 code: Code::of(v),
                 address,
                 module,
