@@ -665,7 +665,7 @@ impl Ctx<'_> {
             key
         });
         let wanted: Vec<(String, PathBuf)> = wanted.into_iter().flatten().collect();
-        remote.fetch(&wanted, jobs);
+        remote.fetch(&wanted);
     }
 
     /// Keyed on `target`'s architecture too: an arm64 and an x86_64 install never share bytes.

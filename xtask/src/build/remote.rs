@@ -187,8 +187,9 @@ impl Remote {
     }
 
     /// Downloads the object of each `(key, zip path)` in one batch, straight into a temporary
-    /// file beside the zip path, and verifies it there (`jobs` at once). Absent keys are misses.
-    pub fn fetch(&self, wanted: &[(String, PathBuf)], jobs: usize) {
+    /// file beside the zip path, and verifies it there as soon as it is down, while the rest
+    /// still transfers. Absent keys are misses.
+    pub fn fetch(&self, wanted: &[(String, PathBuf)]) {
         if wanted.is_empty() || self.off.load(Ordering::SeqCst) {
             return;
         }
@@ -209,27 +210,24 @@ impl Remote {
             .iter()
             .map(|(k, _, tmp)| (self.object("artifacts", k), tmp.path().to_path_buf()))
             .collect();
-        let answers = client.get(&items);
+        let verify = |tmp: &NamedTempFile| object::verify(tmp.path()).map_err(|e| format!("{e:#}"));
+        let mut checked = vec![None; firsts.len()];
+        let answers = client.get_each(&items, |i| checked[i] = Some(verify(&firsts[i].2)));
         if let Some(why) = answers.iter().find_map(Answer::failure) {
             return self.give_up("read", why);
         }
-        let mut hits = Vec::new();
-        {
-            let mut missed = self.missed.lock().expect("no panics");
-            for (first, answer) in firsts.into_iter().zip(answers) {
-                match answer {
-                    Answer::Ok => hits.push(first),
-                    _ => drop(missed.insert(first.0.to_string())),
-                }
-            }
-        }
-        let checked = crate::pool::parallel(&hits, jobs, |(_, _, tmp)| {
-            object::verify(tmp.path()).map_err(|e| format!("{e:#}"))
-        });
         let mut by_key: HashMap<&str, (&Path, Fetched)> = HashMap::new();
-        for ((key, out, tmp), meta) in hits.into_iter().zip(checked) {
+        let mut missed = self.missed.lock().expect("no panics");
+        for (((key, out, tmp), answer), meta) in firsts.into_iter().zip(answers).zip(checked) {
+            if answer != Answer::Ok {
+                missed.insert(key.to_string());
+                continue;
+            }
+            // An answer curl did not report as it came is checked now.
+            let meta = meta.unwrap_or_else(|| verify(&tmp));
             by_key.insert(key, (out, meta.map(|m| (m, tmp))));
         }
+        drop(missed);
         let mut fetched = self.fetched.lock().expect("no panics");
         for (key, out) in wanted {
             let Some((_, got)) = by_key.get(key.as_str()).filter(|(f, _)| f != out) else {
