@@ -62,7 +62,8 @@ pub fn verify(obj: &Path) -> Result<Meta> {
         bail!("it does not end with `{MAGIC} <length>` (not an object of this layout)");
     };
     // The trailer line and its newline, then the JSON and its newline.
-    let Some(zip_len) = total.checked_sub(trailer.len() as u64 + 2 + json_len) else {
+    let header = json_len.checked_add(trailer.len() as u64 + 2);
+    let Some(zip_len) = header.and_then(|n| total.checked_sub(n)) else {
         bail!("its trailer gives a header longer than the object");
     };
     f.seek(SeekFrom::Start(zip_len))?;
@@ -158,6 +159,9 @@ mod tests {
         // between header and trailer, a broken header.
         let mut long = packed[..json_at].to_vec();
         long.extend_from_slice(format!("{{}}\n{MAGIC} 999\n").as_bytes());
+        assert!(refused(&long).contains("longer than the object"));
+        long.truncate(json_at);
+        long.extend_from_slice(format!("{{}}\n{MAGIC} {}\n", u64::MAX).as_bytes());
         assert!(refused(&long).contains("longer than the object"));
         let json_len = packed[json_at..].iter().position(|b| *b == b'\n').unwrap();
         let mut short = packed[..json_at + json_len + 1].to_vec();
