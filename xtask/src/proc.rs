@@ -356,22 +356,54 @@ impl Cmd {
     /// Runs to completion with stdout and stderr captured. A non-zero exit is not an error here:
     /// callers decide what a failure means and quote `Output::tail`.
     pub fn output(&self) -> Result<Output> {
-        let e = match &self.stdin {
-            Some(bytes) => self.expression().stdin_bytes(bytes.clone()),
-            None => self.expression().stdin_null(),
-        };
-        let e = e.stdout_capture().stderr_capture().unchecked();
-        let out = if self.own_group {
-            run_in_own_group(e)
-        } else {
-            e.run()
-        }
-        .with_context(|| format!("cannot run `{}`", self.display()))?;
+        let e = self
+            .with_stdin()
+            .stdout_capture()
+            .stderr_capture()
+            .unchecked();
+        let out = run(e, self.own_group, || {})
+            .with_context(|| format!("cannot run `{}`", self.display()))?;
         Ok(Output {
             code: out.status.code(),
             stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
             stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
         })
+    }
+
+    /// As `output`, handing each line of stderr to `on_line` as the command writes it (the
+    /// `Output` keeps them too): the caller acts on each result of a batch while the rest runs.
+    pub fn output_stderr_lines(&self, mut on_line: impl FnMut(&str)) -> Result<Output> {
+        let (err_r, err_w) = os_pipe::pipe().context("cannot create a pipe")?;
+        let e = self
+            .with_stdin()
+            .stdout_capture()
+            .stderr_file(err_w)
+            .unchecked();
+        let mut stderr = String::new();
+        let read = || {
+            let mut reader = std::io::BufReader::new(err_r);
+            let mut buf = Vec::new();
+            while matches!(reader.read_until(b'\n', &mut buf), Ok(n) if n > 0) {
+                let line = String::from_utf8_lossy(&buf);
+                on_line(line.trim_end_matches(['\n', '\r']));
+                stderr.push_str(&line);
+                buf.clear();
+            }
+        };
+        let out = run(e, self.own_group, read)
+            .with_context(|| format!("cannot run `{}`", self.display()))?;
+        Ok(Output {
+            code: out.status.code(),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr,
+        })
+    }
+
+    fn with_stdin(&self) -> duct::Expression {
+        match &self.stdin {
+            Some(bytes) => self.expression().stdin_bytes(bytes.clone()),
+            None => self.expression().stdin_null(),
+        }
     }
 
     /// Runs to completion, handing each line of stdout and stderr to `on_event` as it comes
@@ -495,13 +527,24 @@ impl Cmd {
     }
 }
 
-/// Runs `e` as the leader of a new process group registered in `GROUPS` for the group killer
-/// (without a free slot, in the xtask's group as any command, so a terminal's Ctrl-C still
-/// reaches it). On Linux the kernel also kills the leader when the xtask dies of SIGKILL.
-fn run_in_own_group(e: duct::Expression) -> std::io::Result<std::process::Output> {
-    install_interrupt_handlers().map_err(std::io::Error::other)?;
-    let Some(slot) = GroupSlot::reserve() else {
-        return e.run();
+/// Runs `e`, calling `during` once it has started (the expression dropped, so a pipe it writes
+/// to ends with it), then waits for it. With `own_group`, as the leader of a new process group
+/// registered in `GROUPS` for the group killer (without a free slot, in the xtask's group as any
+/// command, so a terminal's Ctrl-C still reaches it). On Linux the kernel also kills the leader
+/// when the xtask dies of SIGKILL.
+fn run(
+    e: duct::Expression,
+    own_group: bool,
+    during: impl FnOnce(),
+) -> std::io::Result<std::process::Output> {
+    if own_group {
+        install_interrupt_handlers().map_err(std::io::Error::other)?;
+    }
+    let Some(slot) = own_group.then(GroupSlot::reserve).flatten() else {
+        let handle = e.start()?;
+        drop(e);
+        during();
+        return handle.into_output();
     };
     let handle = e
         .before_spawn(|c| {
@@ -517,10 +560,12 @@ fn run_in_own_group(e: duct::Expression) -> std::io::Result<std::process::Output
             Ok(())
         })
         .start()?;
+    drop(e);
     let pid = handle.pids().first().and_then(|p| i32::try_from(*p).ok());
     if let Some(pid) = pid {
         slot.0.store(pid, Ordering::SeqCst);
     }
+    during();
     let out = handle.into_output();
     // What the command started and left running (a `Popen` at import time in smoke) goes with
     // it. The group's id cannot be reused while any member lives, so this reaches only them.
@@ -534,6 +579,44 @@ fn run_in_own_group(e: duct::Expression) -> std::io::Result<std::process::Output
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Held by the tests that run `own_group` commands: one of them checks every slot is free.
+    static GROUPS_IN_USE: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+    fn groups_in_use() -> std::sync::MutexGuard<'static, ()> {
+        GROUPS_IN_USE.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    #[test]
+    fn stderr_lines_come_as_written_and_the_pipe_ends_with_the_command() {
+        let _groups = groups_in_use();
+        for own_group in [true, false] {
+            let mut cmd = Cmd::new("/bin/sh")
+                .args([
+                    "-c",
+                    "read x; echo \"$x\" >&2; echo out; sleep 0.3; echo two >&2; exit 4",
+                ])
+                .stdin("one\n");
+            if own_group {
+                cmd = cmd.own_group();
+            }
+            let start = Instant::now();
+            let mut seen = Vec::new();
+            let out = cmd
+                .output_stderr_lines(|l| seen.push((l.to_string(), start.elapsed())))
+                .unwrap();
+            assert_eq!(out.code, Some(4));
+            assert_eq!(out.stdout, "out\n");
+            assert_eq!(out.stderr, "one\ntwo\n");
+            let lines: Vec<&str> = seen.iter().map(|(l, _)| l.as_str()).collect();
+            assert_eq!(lines, ["one", "two"]);
+            // The first line before the command slept, not when it exited.
+            assert!(
+                seen[1].1 - seen[0].1 >= Duration::from_millis(250),
+                "{seen:?}"
+            );
+        }
+    }
 
     #[test]
     fn stream_hands_over_both_streams_and_keeps_the_exit_code() {
@@ -557,6 +640,7 @@ mod tests {
 
     #[test]
     fn own_group_runs_as_the_leader_of_a_new_group_and_frees_its_slot() {
+        let _groups = groups_in_use();
         let out = Cmd::new("/bin/sh")
             .args(["-c", "echo $$ $(ps -o pgid= -p $$)"])
             .own_group()
@@ -570,6 +654,7 @@ mod tests {
 
     #[test]
     fn own_group_stops_what_the_command_left_running() {
+        let _groups = groups_in_use();
         let dir = tempfile::tempdir().unwrap();
         let pid_file = dir.path().join("pid");
         let out = Cmd::new("/bin/sh")

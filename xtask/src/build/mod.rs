@@ -652,7 +652,7 @@ impl Ctx<'_> {
     }
 
     /// With a shared cache: the keys of this phase's artifacts whose zips are not already
-    /// here, looked up together (one aws call for the phase). `--force` skips the cache.
+    /// here, looked up together (one curl for the phase). `--force` skips the cache.
     fn prefetch(&self, items: &[(&Artifact, size::Env)], jobs: usize) {
         let Some(remote) = self.remote.as_ref().filter(|_| !self.force) else {
             return;
@@ -660,14 +660,12 @@ impl Ctx<'_> {
         let wanted = pool::parallel(items, jobs, |(a, env)| {
             // An error surfaces again, and is reported, when the artifact is built.
             let p = self.prepare(a, env).ok()?;
-            let key = p.cached.is_none().then(|| p.key.clone());
+            let key = p.cached.is_none().then(|| (p.key.clone(), a.out.clone()));
             self.prepared.lock().expect("no panics").insert(a.id(), p);
             key
         });
-        let mut keys: Vec<String> = wanted.into_iter().flatten().collect();
-        keys.sort();
-        keys.dedup();
-        remote.fetch(&keys);
+        let wanted: Vec<(String, PathBuf)> = wanted.into_iter().flatten().collect();
+        remote.fetch(&wanted);
     }
 
     /// Keyed on `target`'s architecture too: an arm64 and an x86_64 install never share bytes.

@@ -4,10 +4,10 @@
 //! standard credential chain, regions and `AWS_ENDPOINT_URL` work as they do for the user, and no
 //! SDK is compiled into every stack (BENCHMARKS.md has the figures).
 //!
-//! One object per key, `<prefix>/artifacts/<key>` (or `<prefix>/deps/<key>`, the installed tree
-//! as a zip): a header line, a JSON line (the zip's SHA-256,
-//! sizes and what it holds), then the zip. One object, so a reader never sees a zip without the
-//! hash it must match; writes are conditional (`If-None-Match: *`), so two runners racing on a
+//! One object per key, `<prefix>/v2/artifacts/<key>` (or `<prefix>/v2/deps/<key>`, the installed
+//! tree as a zip): the zip, then a JSON line (its SHA-256, sizes and what it holds) and a
+//! trailer line (`object.rs`). One object, so a reader never sees a zip without the hash it must
+//! match; writes are conditional (`If-None-Match: *`), so two runners racing on a
 //! key leave the first one's object, never a mix. Lookups and uploads are batched, one curl
 //! process per build phase; a dependency set is looked up alone, only when an artifact missed
 //! and needs it installed.
@@ -15,23 +15,21 @@
 //! A cache that cannot be reached, refuses the credentials or times out is a warning: the build
 //! carries on locally and does not call it again.
 
+mod object;
+
 use std::collections::{HashMap, HashSet};
-use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, OnceLock};
 
 use anyhow::{bail, Context, Result};
-use base64::Engine;
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
+use tempfile::NamedTempFile;
 
 use super::size::Composition;
 use crate::config::Config;
 use crate::s3::{Answer, Client};
 
-/// The first line of every object: what wrote it and in which layout.
-const MAGIC: &str = "cora-xtask-cache 1";
 /// Seconds to wait to connect, and for any byte of an answer, unless `[cache] timeout` says.
 const TIMEOUT_SECS: u64 = 15;
 
@@ -62,15 +60,20 @@ pub struct Remote {
     client: OnceLock<Option<Client>>,
     /// Set once a call failed: the rest of the build runs without the cache.
     off: AtomicBool,
-    /// Downloads and objects to upload; under `.xtask/deps/.tmp-*`, swept if interrupted.
+    /// Dependency sets downloaded and objects to upload; under `.xtask/deps/.tmp-*`, swept if
+    /// interrupted.
     dir: tempfile::TempDir,
-    fetched: Mutex<HashMap<String, PathBuf>>,
+    /// By the zip path they are for: the key and the verified zip beside that path, or why the
+    /// object is not trusted.
+    fetched: Mutex<HashMap<PathBuf, (String, Fetched)>>,
     /// Keys looked up and absent: only these are uploaded once built (check, then put).
     missed: Mutex<HashSet<String>>,
     missed_deps: Mutex<HashSet<String>>,
     /// Objects to upload: their key in the bucket, and the file.
     staged: Mutex<Vec<(String, PathBuf)>>,
 }
+
+type Fetched = std::result::Result<(Meta, NamedTempFile), String>;
 
 /// The shared cache of this build, if one is configured: `--cache`, else `XTASK_CACHE`, else
 /// `[cache] url`. A malformed URL is an error; no curl or no credentials a warning (built
@@ -141,6 +144,11 @@ impl Remote {
         format!("s3://{}/{}", self.bucket, self.prefix)
     }
 
+    /// The object's key in the bucket: `what` is `artifacts` or `deps`.
+    fn object(&self, what: &str, key: &str) -> String {
+        format!("{}{}{what}/{key}", self.prefix, object::LAYOUT)
+    }
+
     /// The S3 client, made the first time the cache is needed. Without curl or credentials the
     /// cache is off for the rest of the build, said once.
     fn client(&self) -> Option<&Client> {
@@ -178,48 +186,87 @@ impl Remote {
         }
     }
 
-    /// Downloads the objects of `keys` in one batch. Absent keys are misses.
-    pub fn fetch(&self, keys: &[String]) {
-        if keys.is_empty() || self.off.load(Ordering::SeqCst) {
+    /// Downloads the object of each `(key, zip path)` in one batch, straight into a temporary
+    /// file beside the zip path, and verifies it there as soon as it is down, while the rest
+    /// still transfers. Absent keys are misses.
+    pub fn fetch(&self, wanted: &[(String, PathBuf)]) {
+        if wanted.is_empty() || self.off.load(Ordering::SeqCst) {
             return;
         }
-        let dest = self.dir.path().join("get");
-        let items: Vec<(String, PathBuf)> = keys
-            .iter()
-            .map(|k| (format!("{}artifacts/{k}", self.prefix), dest.join(k)))
-            .collect();
         let Some(client) = self.client() else { return };
-        let answers = client.get(&items);
+        // One download a key; an artifact sharing it copies the verified zip.
+        let mut firsts: Vec<(&str, &Path, NamedTempFile)> = Vec::new();
+        let mut seen = HashSet::new();
+        for (key, out) in wanted {
+            if !seen.insert(key.as_str()) {
+                continue;
+            }
+            // Not fetched: the local build meets the same directory and reports it.
+            if let Ok(tmp) = temp_beside(out) {
+                firsts.push((key, out, tmp));
+            }
+        }
+        let items: Vec<(String, PathBuf)> = firsts
+            .iter()
+            .map(|(k, _, tmp)| (self.object("artifacts", k), tmp.path().to_path_buf()))
+            .collect();
+        let verify = |tmp: &NamedTempFile| object::verify(tmp.path()).map_err(|e| format!("{e:#}"));
+        let mut checked = vec![None; firsts.len()];
+        let answers = client.get_each(&items, |i| checked[i] = Some(verify(&firsts[i].2)));
         if let Some(why) = answers.iter().find_map(Answer::failure) {
             return self.give_up("read", why);
         }
-        let mut fetched = self.fetched.lock().expect("no panics");
+        let mut by_key: HashMap<&str, (&Path, Fetched)> = HashMap::new();
         let mut missed = self.missed.lock().expect("no panics");
-        for ((k, (_, path)), answer) in keys.iter().zip(items).zip(answers) {
-            if answer == Answer::Ok {
-                fetched.insert(k.clone(), path);
-            } else {
-                missed.insert(k.clone());
+        for (((key, out, tmp), answer), meta) in firsts.into_iter().zip(answers).zip(checked) {
+            if answer != Answer::Ok {
+                missed.insert(key.to_string());
+                continue;
             }
+            // An answer curl did not report as it came is checked now.
+            let meta = meta.unwrap_or_else(|| verify(&tmp));
+            by_key.insert(key, (out, meta.map(|m| (m, tmp))));
+        }
+        drop(missed);
+        let mut fetched = self.fetched.lock().expect("no panics");
+        for (key, out) in wanted {
+            let Some((_, got)) = by_key.get(key.as_str()).filter(|(f, _)| f != out) else {
+                continue;
+            };
+            let got = match got {
+                Ok((meta, tmp)) => copy_beside(tmp.path(), out)
+                    .map(|copy| (meta.clone(), copy))
+                    .map_err(|e| format!("{e:#}")),
+                Err(e) => Err(e.clone()),
+            };
+            fetched.insert(out.clone(), (key.clone(), got));
+        }
+        for (key, (out, got)) in by_key {
+            fetched.insert(out.to_path_buf(), (key.to_string(), got));
         }
     }
 
-    /// The downloaded zip of `key`, verified against the SHA-256 recorded beside it, in a
-    /// temporary file next to `out` (the caller moves it into place). `None` on a miss, and on
-    /// an object that does not match its hash (said in a warning: it is never used).
-    pub fn get(&self, key: &str, out: &Path) -> Option<(Meta, tempfile::NamedTempFile)> {
-        let obj = self.fetched.lock().expect("no panics").get(key).cloned()?;
-        match unpack(&obj, out) {
-            Ok(hit) => Some(hit),
-            Err(e) => {
-                crate::ui::warn(&format!(
-                    "shared cache object {}artifacts/{key} is not trusted: {e:#}; built locally \
-                     instead. Delete the object so other runners stop downloading it",
-                    self.root()
-                ));
-                None
-            }
+    /// The downloaded zip of `key` for `out`, verified against the SHA-256 recorded beside it,
+    /// in a temporary file next to `out` (the caller moves it into place). `None` on a miss, and
+    /// on an object that is not trusted (said in a warning: it is never used).
+    pub fn get(&self, key: &str, out: &Path) -> Option<(Meta, NamedTempFile)> {
+        let (k, got) = self.fetched.lock().expect("no panics").remove(out)?;
+        if k != key {
+            return None;
         }
+        got.map_err(|e| {
+            crate::ui::warn(&format!(
+                "shared cache object {} is not trusted: {e}; built locally instead. Delete the \
+                 object so other runners stop downloading it",
+                self.url("artifacts", key)
+            ))
+        })
+        .ok()
+    }
+
+    /// `s3://bucket/<object key>`, for messages.
+    fn url(&self, what: &str, key: &str) -> String {
+        format!("s3://{}/{}", self.bucket, self.object(what, key))
     }
 
     /// Queues the zip just built for `key` for upload, when the cache is writable and the key
@@ -232,14 +279,14 @@ impl Remote {
             return;
         }
         let path = self.dir.path().join("put/artifacts").join(key);
-        if let Err(e) = pack(meta, zip, &path) {
+        if let Err(e) = object::pack(meta, zip, &path) {
             crate::ui::warn(&format!("{e:#}; not uploaded to the shared cache"));
             return;
         }
         self.staged
             .lock()
             .expect("no panics")
-            .push((format!("{}artifacts/{key}", self.prefix), path));
+            .push((self.object("artifacts", key), path));
     }
 
     /// Uploads every staged object in one batch. An object another runner stored meanwhile
@@ -263,7 +310,7 @@ impl Remote {
             return false;
         }
         let obj = self.dir.path().join("get").join(format!("deps-{key}"));
-        let item = [(format!("{}deps/{key}", self.prefix), obj.clone())];
+        let item = [(self.object("deps", key), obj.clone())];
         let Some(client) = self.client() else {
             return false;
         };
@@ -285,20 +332,15 @@ impl Remote {
                 return false;
             }
         }
-        let zip = self.dir.path().join("get").join(format!("deps-{key}.zip"));
-        let got = unpack(&obj, &zip).and_then(|(_, tmp)| {
-            tmp.persist(&zip)?;
-            tree::extract(&zip, into)
-        });
+        let got = object::verify(&obj).and_then(|_| tree::extract(&obj, into));
         let _ = std::fs::remove_file(&obj);
-        let _ = std::fs::remove_file(&zip);
         match got {
             Ok(()) => true,
             Err(e) => {
                 crate::ui::warn(&format!(
-                    "shared cache object {}deps/{key} is not trusted: {e:#}; installing instead. \
-                     Delete the object so other runners stop downloading it",
-                    self.root()
+                    "shared cache object {} is not trusted: {e:#}; installing instead. Delete \
+                     the object so other runners stop downloading it",
+                    self.url("deps", key)
                 ));
                 let _ = std::fs::remove_dir_all(into);
                 let _ = std::fs::create_dir_all(into);
@@ -317,7 +359,7 @@ impl Remote {
         }
         let zip = self.dir.path().join("put").join(format!("deps-{key}.zip"));
         let path = self.dir.path().join("put/deps").join(key);
-        let staged = tree::pack(tree, &zip).and_then(|meta| pack(&meta, &zip, &path));
+        let staged = tree::pack(tree, &zip).and_then(|meta| object::pack(&meta, &zip, &path));
         let _ = std::fs::remove_file(&zip);
         if let Err(e) = staged {
             crate::ui::warn(&format!("{e:#}; not uploaded to the shared cache"));
@@ -326,64 +368,23 @@ impl Remote {
         self.staged
             .lock()
             .expect("no panics")
-            .push((format!("{}deps/{key}", self.prefix), path));
+            .push((self.object("deps", key), path));
     }
 }
 
-/// Writes `<MAGIC>\n<meta JSON>\n<zip bytes>` to `path`.
-fn pack(meta: &Meta, zip: &Path, path: &Path) -> Result<()> {
-    let mut f = std::io::BufWriter::new(
-        std::fs::File::create(path).with_context(|| format!("cannot write {}", path.display()))?,
-    );
-    let mut src =
-        std::fs::File::open(zip).with_context(|| format!("cannot read {}", zip.display()))?;
-    writeln!(f, "{MAGIC}")?;
-    serde_json::to_writer(&mut f, meta)?;
-    writeln!(f)?;
-    std::io::copy(&mut src, &mut f).with_context(|| format!("cannot write {}", path.display()))?;
-    f.flush()
-        .with_context(|| format!("cannot write {}", path.display()))
-}
-
-/// Reads an object written by `pack`, copying the zip next to `out` while hashing it.
-fn unpack(obj: &Path, out: &Path) -> Result<(Meta, tempfile::NamedTempFile)> {
-    let mut r = BufReader::new(std::fs::File::open(obj)?);
-    let mut line = String::new();
-    r.read_line(&mut line)?;
-    if line.trim_end() != MAGIC {
-        bail!("it does not start with `{MAGIC}`");
-    }
-    line.clear();
-    r.read_line(&mut line)?;
-    let meta: Meta = serde_json::from_str(&line).context("its header is not valid")?;
+/// A new temporary zip next to `out`, its directory made if need be.
+fn temp_beside(out: &Path) -> Result<NamedTempFile> {
     let dir = out.parent().context("zip path has no parent directory")?;
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    let mut tmp = crate::archive::temp_zip(dir)
-        .with_context(|| format!("cannot write in {}", dir.display()))?;
-    let mut h = Sha256::new();
-    let mut buf = vec![0; 1 << 16];
-    let mut n = 0u64;
-    loop {
-        let k = r.read(&mut buf)?;
-        if k == 0 {
-            break;
-        }
-        h.update(&buf[..k]);
-        tmp.write_all(&buf[..k])
-            .with_context(|| format!("cannot write in {}", dir.display()))?;
-        n += k as u64;
-    }
-    let sha = base64::engine::general_purpose::STANDARD.encode(h.finalize());
-    if sha != meta.sha256_base64 || n != meta.zip_bytes {
-        bail!(
-            "its zip ({n} bytes, SHA-256 {sha}) does not match the SHA-256 recorded beside it \
-             ({} bytes, {})",
-            meta.zip_bytes,
-            meta.sha256_base64
-        );
-    }
-    tmp.flush()?;
-    Ok((meta, tmp))
+    crate::archive::temp_zip(dir).with_context(|| format!("cannot write in {}", dir.display()))
+}
+
+/// A copy of the verified zip `zip` in a temporary file next to `out`.
+fn copy_beside(zip: &Path, out: &Path) -> Result<NamedTempFile> {
+    let tmp = temp_beside(out)?;
+    std::fs::copy(zip, tmp.path())
+        .with_context(|| format!("cannot write {}", tmp.path().display()))?;
+    Ok(tmp)
 }
 
 /// A dependency tree as a quickly compressed zip, and back.
@@ -488,31 +489,6 @@ mod tests {
             let e = parse_url(bad).unwrap_err().to_string();
             assert!(e.contains("s3://bucket/prefix"), "{bad}: {e}");
         }
-    }
-
-    #[test]
-    fn an_object_round_trips_and_a_flipped_byte_is_caught() {
-        let d = tempfile::tempdir().unwrap();
-        let zip = d.path().join("f.zip");
-        std::fs::write(&zip, b"PK zip bytes").unwrap();
-        let meta = Meta {
-            sha256_base64: crate::archive::sha256_base64(&zip).unwrap(),
-            zip_bytes: 12,
-            unzipped_bytes: 40,
-            size: None,
-        };
-        let obj = d.path().join("obj");
-        pack(&meta, &zip, &obj).unwrap();
-        let out = d.path().join("out/f.zip");
-        let (m, tmp) = unpack(&obj, &out).unwrap();
-        assert_eq!(m.unzipped_bytes, 40);
-        assert_eq!(std::fs::read(tmp.path()).unwrap(), b"PK zip bytes");
-
-        let mut bytes = std::fs::read(&obj).unwrap();
-        *bytes.last_mut().unwrap() ^= 1;
-        std::fs::write(&obj, bytes).unwrap();
-        let e = unpack(&obj, &out).unwrap_err().to_string();
-        assert!(e.contains("does not match"), "{e}");
     }
 
     #[test]

@@ -84,13 +84,19 @@ impl Client {
 
     /// Downloads each `(key, path)` to its path, all in one curl process: an answer each.
     pub fn get(&self, items: &[(String, PathBuf)]) -> Vec<Answer> {
-        self.batch(Method::Get, items)
+        self.get_each(items, |_| {})
+    }
+
+    /// As `get`, calling `done(i)` as soon as item `i` is downloaded whole (2xx), while the
+    /// others still transfer.
+    pub fn get_each(&self, items: &[(String, PathBuf)], done: impl FnMut(usize)) -> Vec<Answer> {
+        self.batch(Method::Get, items, done)
     }
 
     /// Uploads each `(key, path)` unless an object is already stored under the key
     /// (`If-None-Match: *`, so two runners racing on a key leave the first one's object).
     pub fn put(&self, items: &[(String, PathBuf)]) -> Vec<Answer> {
-        self.batch(Method::Put, items)
+        self.batch(Method::Put, items, |_| {})
     }
 
     fn url(&self, method: Method, key: &str, now: u64) -> String {
@@ -114,14 +120,24 @@ impl Client {
     }
 
     /// One answer an item; a batch curl could not run fails every item with the reason.
-    fn batch(&self, method: Method, items: &[(String, PathBuf)]) -> Vec<Answer> {
-        self.run(method, items).unwrap_or_else(|e| {
+    fn batch(
+        &self,
+        method: Method,
+        items: &[(String, PathBuf)],
+        done: impl FnMut(usize),
+    ) -> Vec<Answer> {
+        self.run(method, items, done).unwrap_or_else(|e| {
             let why = Answer::Failed(format!("{e:#}"));
             vec![why; items.len()]
         })
     }
 
-    fn run(&self, method: Method, items: &[(String, PathBuf)]) -> Result<Vec<Answer>> {
+    fn run(
+        &self,
+        method: Method,
+        items: &[(String, PathBuf)],
+        mut done: impl FnMut(usize),
+    ) -> Result<Vec<Answer>> {
         if items.is_empty() {
             return Ok(Vec::new());
         }
@@ -146,10 +162,13 @@ impl Client {
                 }
             }
             // A stalled server: nothing for `t` seconds is a timeout, as is a slow connect.
+            // Each answer goes to stderr, which is not buffered: it comes as the transfer ends
+            // (its file closed), not when curl exits. Its own line, after any progress meter.
             let _ = writeln!(
                 config,
                 "silent\nconnect-timeout = {t}\nspeed-limit = 1\nspeed-time = {t}\n\
-                 write-out = \"{i} %{{http_code}} %{{exitcode}} %{{errormsg}}\\n\""
+                 write-out = \"%{{stderr}}\\n{ANSWER} {i} %{{http_code}} %{{exitcode}} \
+                 %{{errormsg}}\\n\""
             );
         }
         let out = Cmd::new(&self.curl)
@@ -157,8 +176,14 @@ impl Client {
             .args(["--config", "-"])
             .stdin(config)
             .own_group()
-            .output()?;
-        let mut lines = parse_write_out(&out.stdout);
+            .output_stderr_lines(|line| {
+                if let Some((i, (200..=299, why))) = parse_answer(line) {
+                    if why.is_empty() && i < items.len() {
+                        done(i);
+                    }
+                }
+            })?;
+        let mut lines = parse_write_out(&out.stderr);
         if lines.is_empty() && !out.success() {
             bail!(
                 "curl failed (the shared cache needs curl 7.66 or newer): {}",
@@ -193,25 +218,24 @@ impl Client {
     }
 }
 
-/// Each transfer's `--write-out` line, `<index> <status> <exit code> <error>`, by index.
-fn parse_write_out(stdout: &str) -> HashMap<usize, (u16, String)> {
-    let mut lines = HashMap::new();
-    for line in stdout.lines() {
-        let mut f = line.splitn(4, ' ');
-        let (Some(i), Some(code), Some(exit)) = (f.next(), f.next(), f.next()) else {
-            continue;
-        };
-        let (Ok(i), Ok(code)) = (i.parse::<usize>(), code.parse::<u16>()) else {
-            continue;
-        };
-        // `%{exitcode}` and `%{errormsg}` are empty before curl 7.75: then only the status.
-        let why = match exit {
-            "0" | "" => String::new(),
-            e => format!("curl error {e}: {}", redact(f.next().unwrap_or("").trim())),
-        };
-        lines.insert(i, (code, why));
-    }
-    lines
+/// What starts each transfer's `--write-out` line, told apart from curl's progress meter.
+const ANSWER: &str = "xtask-answer";
+
+/// Each transfer's `--write-out` line, `<ANSWER> <index> <status> <exit code> <error>`, by index.
+fn parse_write_out(stderr: &str) -> HashMap<usize, (u16, String)> {
+    stderr.lines().filter_map(parse_answer).collect()
+}
+
+fn parse_answer(line: &str) -> Option<(usize, (u16, String))> {
+    let mut f = line.strip_prefix(ANSWER)?.strip_prefix(' ')?.splitn(4, ' ');
+    let (i, code, exit) = (f.next()?, f.next()?, f.next()?);
+    let (i, code) = (i.parse::<usize>().ok()?, code.parse::<u16>().ok()?);
+    // `%{exitcode}` and `%{errormsg}` are empty before curl 7.75: then only the status.
+    let why = match exit {
+        "0" | "" => String::new(),
+        e => format!("curl error {e}: {}", redact(f.next().unwrap_or("").trim())),
+    };
+    Some((i, (code, why)))
 }
 
 /// Where requests for `bucket` go: (scheme, host as signed and sent, path before the key). A
@@ -370,7 +394,9 @@ mod tests {
     #[test]
     fn write_out_lines_are_read_with_and_without_curl_7_75_variables() {
         let new = parse_write_out(
-            "1 404 0 \n0 200 0 \n2 000 28 Operation timed out after 1001 milliseconds\nnoise\n",
+            "DL% UL%\n\r--  --  0  0  9  8\nxtask-answer 1 404 0 \n\r100 100  0  0  9  0\n1 200 0 \n\
+             xtask-answer 0 200 0 \nxtask-answer 2 000 28 Operation timed out after 1001 \
+             milliseconds\nnoise\n",
         );
         assert_eq!(new[&0], (200, String::new()));
         assert_eq!(new[&1], (404, String::new()));
@@ -383,7 +409,7 @@ mod tests {
         );
         assert_eq!(new.len(), 3);
         // curl 7.66-7.74 prints unknown variables as nothing.
-        let old = parse_write_out("0 200  \n1 000  \n");
+        let old = parse_write_out("xtask-answer 0 200  \nxtask-answer 1 000  \n");
         assert_eq!(old[&0], (200, String::new()));
         assert_eq!(old[&1], (0, String::new()));
     }
