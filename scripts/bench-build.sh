@@ -29,7 +29,8 @@
 #   4. shared cache (when moto_server, the aws CLI and curl are on PATH): a cold build that
 #      uploads to an S3 bucket on moto_server (127.0.0.1), then a fresh machine (the stack copied
 #      elsewhere, no .xtask/, no zips, an empty uv cache) that downloads every zip, N times: its
-#      median time against the cold uv build (target <= 10 %).
+#      median time against the cold uv build (target <= 10 %), and beside it the same objects
+#      fetched by curl alone (the floor the server sets, which no client goes below).
 #
 # Needs: python3 with pip, zip, GNU time (/usr/bin/time; Debian: apt-get install time), cargo
 # (unless --xtask); uv is optional (measured when present).
@@ -292,7 +293,7 @@ done
 last=${installers[${#installers[@]} - 1]}
 
 # ---- 2b. shared cache: machine A uploads, a fresh machine B downloads ------------------------
-upload_s="" remote_s="" uv_cpu=""
+upload_s="" remote_s="" floor_s="" uv_cpu=""
 if [ "$have_cache" = 1 ]; then
   port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
   moto_server -H 127.0.0.1 -p "$port" >"$tmp/moto.log" 2>&1 &
@@ -333,6 +334,34 @@ if [ "$have_cache" = 1 ]; then
   say "  ${remote_runs[*]}; $(cat "$tmp/cache-remote.check")"
   read -r ndiff _ < <(python3 "$gen" shas "$tmp/cache-upload.json" "$tmp/cache-remote.json")
   [ "$ndiff" = 0 ] || die "$ndiff zips downloaded from the shared cache differ from the ones uploaded"
+  # The floor the server sets: curl alone fetching the same objects into files, as the xtask's
+  # one curl does (8 at a time, presigned GETs), without building anything or checking a hash.
+  # boto3 comes with moto.
+  if "${cache_env[@]}" python3 - "$tmp/floor" >"$tmp/floor.curl" <<'PY'
+import sys, boto3
+s3 = boto3.client("s3")
+keys = [o["Key"] for o in s3.list_objects_v2(Bucket="bench-cache")["Contents"] if "/artifacts/" in o["Key"]]
+for i, k in enumerate(keys):
+    url = s3.generate_presigned_url("get_object", Params={"Bucket": "bench-cache", "Key": k}, ExpiresIn=3600)
+    print(f'url = "{url}"\noutput = "{sys.argv[1]}/{i}"')
+PY
+  then
+    nobj=$(grep -c '^url' "$tmp/floor.curl")
+    [ "$nobj" = "$ARTIFACTS" ] || die "the shared cache holds $nobj artifact objects, not $ARTIFACTS"
+    floor_runs=()
+    for i in $(seq "$runs"); do
+      rm -rf "$tmp/floor" && mkdir -p "$tmp/floor"
+      t0=$(now)
+      curl -fsS --parallel --parallel-max 8 --config "$tmp/floor.curl" || die "curl could not fetch the cache's objects"
+      t1=$(now)
+      floor_runs+=("$(minus "$t0" "$t1")")
+    done
+    floor_s=$(median "${floor_runs[@]}")
+    say "  curl alone: ${floor_runs[*]}"
+    rm -rf "$tmp/floor"
+  else
+    say "  curl alone: not measured (python3 has no boto3 to presign the GETs)"
+  fi
   stack=$home_stack
   rm -rf "$tmp/fresh"
   timer=()
@@ -515,6 +544,7 @@ row() { printf '%-40s%s\n' "$1" "$2"; }
     pct=$(awk -v a="$remote_s" -v b="${cold_s[$last]}" 'BEGIN { printf "%.0f", (b > 0 ? 100 * a / b : 0) }')
     row "xtask cold ($last) + upload to S3:" "$(secs "$upload_s")   (moto_server on 127.0.0.1)"
     row "xtask fresh machine, warm S3 cache:" "$(secs "$remote_s")   ${pct}% of cold ($last) (target <= 10 %)   median of $runs, all $ARTIFACTS remote, byte-identical"
+    [ -z "$floor_s" ] || row "  the transfer alone (curl, no xtask):" "$(secs "$floor_s")   $(awk -v a="$floor_s" -v b="${cold_s[$last]}" 'BEGIN { printf "%.0f", (b > 0 ? 100 * a / b : 0) }')% of cold ($last): the floor moto_server sets; the xtask adds $(awk -v a="$remote_s" -v b="$floor_s" 'BEGIN { printf "%.3f", a - b }') s"
     cold_cpu=$(cpu_s "$tmp/cold-$last.time")
     remote_cpu=$(cpu_s "$tmp/cache-remote.time")
     echo "  CPU (user + sys, the xtask and its children; a busy machine inflates wall times, not these):" \
