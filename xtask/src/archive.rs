@@ -169,11 +169,16 @@ pub fn disk_full(e: &std::io::Error) -> bool {
 
 /// `filebase64sha256` of an existing file.
 pub fn sha256_base64(path: &Path) -> Result<String> {
-    let mut hasher = Sha256::new();
     let mut f = File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
+    sha256_base64_of(&mut f).with_context(|| format!("cannot read {}", path.display()))
+}
+
+/// `filebase64sha256` of what `r` reads, to its end.
+pub fn sha256_base64_of(r: &mut impl Read) -> Result<String> {
+    let mut hasher = Sha256::new();
     let mut buf = vec![0u8; 1 << 16];
     loop {
-        let n = f.read(&mut buf)?;
+        let n = r.read(&mut buf)?;
         if n == 0 {
             break;
         }

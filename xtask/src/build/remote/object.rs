@@ -7,8 +7,6 @@ use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::Path;
 
 use anyhow::{bail, Context, Result};
-use base64::Engine;
-use sha2::{Digest, Sha256};
 
 use super::Meta;
 
@@ -72,7 +70,7 @@ pub fn verify(obj: &Path) -> Result<Meta> {
     (&mut f).take(json_len).read_to_end(&mut json)?;
     let meta: Meta = serde_json::from_slice(&json).context("its header is not valid")?;
     f.seek(SeekFrom::Start(0))?;
-    let sha = sha256_base64(&mut (&mut f).take(zip_len))?;
+    let sha = crate::archive::sha256_base64_of(&mut (&mut f).take(zip_len))?;
     if sha != meta.sha256_base64 || zip_len != meta.zip_bytes {
         bail!(
             "its zip ({zip_len} bytes, SHA-256 {sha}) does not match the SHA-256 recorded beside \
@@ -83,19 +81,6 @@ pub fn verify(obj: &Path) -> Result<Meta> {
     }
     f.set_len(zip_len)?;
     Ok(meta)
-}
-
-fn sha256_base64(r: &mut impl Read) -> Result<String> {
-    let mut h = Sha256::new();
-    let mut buf = vec![0; 1 << 16];
-    loop {
-        let k = r.read(&mut buf)?;
-        if k == 0 {
-            break;
-        }
-        h.update(&buf[..k]);
-    }
-    Ok(base64::engine::general_purpose::STANDARD.encode(h.finalize()))
 }
 
 #[cfg(test)]
