@@ -31,6 +31,11 @@ struct Server {
 /// What `python -m pip <args>` (`cmd`) gives, run by the server for `cmd`'s Python and
 /// environment; `None` when it cannot be served and the caller should run `cmd` itself.
 pub fn run(cmd: &Cmd) -> Option<Output> {
+    // Linux only: on macOS pip (truststore) loads CoreFoundation, which aborts in a fork's
+    // child ("you MUST exec()"); there each set keeps its own pip run.
+    if !cfg!(target_os = "linux") {
+        return None;
+    }
     let args = cmd
         .arguments()
         .iter()
