@@ -56,7 +56,7 @@ pub fn new_env(infra: Option<&Path>, name: &str, from: Option<&str>) -> Result<C
         );
     }
     let src = envs.join(&from);
-    let sensitive = sensitive_variables(&src);
+    let sensitive = crate::stack::env::sensitive_variables(&src);
     // Built beside its final place and renamed: never a half-copied env.
     let tmp = tempfile::Builder::new()
         .prefix(".xtask-new-env-")
@@ -170,20 +170,6 @@ fn copy(src: &Path, dest: &Path, rel: &str, ctx: &Ctx, out: &mut Copied) -> Resu
         out.files.push(shown);
     }
     Ok(())
-}
-
-/// Variables the env declares `sensitive = true`.
-fn sensitive_variables(env: &Path) -> BTreeSet<String> {
-    let (files, _) = tf::parse_dir(env);
-    files
-        .iter()
-        .flat_map(|f| f.labeled("variable"))
-        .filter(|(_, b)| {
-            tf::attr(&b.body, "sensitive")
-                .is_some_and(|v| matches!(v, hcl_edit::expr::Expression::Bool(b) if *b.value()))
-        })
-        .map(|(n, _)| n.to_string())
-        .collect()
 }
 
 fn parse_vars(path: &Path, text: &str) -> Result<TfFile> {
