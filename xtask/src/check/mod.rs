@@ -157,7 +157,7 @@ pub fn run_with(
         model: crate::stack::model::Model::load(&cfg.stack, infra, env, &found.artifacts),
     };
     let modules = c.modules(&found);
-    let targets = crate::build::arch::decide(cfg, infra, env, &found.artifacts);
+    let targets = crate::build::arch::from_model(cfg, &c.model, &found.artifacts);
     let env = c.env(infra, env);
     let routes: Vec<ModuleRoutes> = modules.iter().map(|m| c.module_routes(m)).collect();
     c.variables(&modules, env.as_ref());
